@@ -1,0 +1,32 @@
+# Helpers that keep each module's CMakeLists.txt to a list of sources and dependencies.
+
+set(BOTTEGA_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+    -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough -Werror)
+
+if(BOTTEGA_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# bottega_module(NAME SOURCES a.cpp b.cpp DEPS other_module ...)
+# Creates the static library bottega_NAME; headers are included as "NAME/file.h" from src/.
+function(bottega_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(bottega_${name} STATIC ${ARG_SOURCES})
+  target_include_directories(bottega_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(bottega_${name} PRIVATE ${BOTTEGA_WARNINGS})
+  target_link_libraries(bottega_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# bottega_test(NAME SOURCES a_test.cpp DEPS bottega_x ...)
+# One GoogleTest executable per module; each TEST becomes its own ctest entry.
+function(bottega_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name}_test ${ARG_SOURCES})
+  target_compile_options(${name}_test PRIVATE ${BOTTEGA_WARNINGS})
+  target_include_directories(${name}_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  target_link_libraries(${name}_test PRIVATE ${ARG_DEPS} bottega_testutil GTest::gtest_main)
+  # Tests that drive the CLI find the binary through BOTTEGA_BIN.
+  gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "BOTTEGA_BIN=${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/bottega")
+endfunction()

@@ -1,0 +1,39 @@
+// Shared helpers for tests: where the shared fixtures live, temporary directories, running the CLI.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace bottega::testing {
+
+// $BOTTEGA_SHARED, else ../shared beside the source checkout. A missing fixture fails the test
+// (never a skip): CI always has shared/.
+std::filesystem::path shared_dir();
+std::filesystem::path shared_file(const std::string& relative);
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& path);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the bottega binary ($BOTTEGA_BIN, set by the build) with the arguments, no shell involved.
+CommandResult run_bottega(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+}  // namespace bottega::testing
