@@ -21,7 +21,7 @@ class Error : public std::runtime_error {
 template <typename... Args>
 std::string str(Args&&... args) {
   std::ostringstream out;
-  (out << ... << std::forward<Args>(args));
+  ((out << std::forward<Args>(args)), ...);
   return out.str();
 }
 

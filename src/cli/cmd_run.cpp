@@ -1,0 +1,101 @@
+// bottega run: generate text from a prompt. stdout carries exactly the generated text, streamed;
+// statistics go to stderr.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "engine/generate.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bottega::cli {
+namespace {
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  std::string prompt_file;
+  int32_t n_predict = 128;
+  int64_t n_ctx = 0;
+  int threads = 0;
+  SamplingParams sampling;
+  bool no_special = false;
+};
+
+std::string read_prompt_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(str("cannot read prompt file '", path, "'"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int run(const RunOptions& options) {
+  validate(options.sampling);
+  const auto load_start = std::chrono::steady_clock::now();
+  gguf::File file = open_gguf(options.model);
+  auto tokenizer = tokenizer::load_tokenizer(file);
+  std::unique_ptr<Model> model = load_model(std::move(file));
+  const int32_t n_ctx = choose_context(options.n_ctx, model->info().n_ctx_train);
+  ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
+  Session session(*model, n_ctx, pool);
+  const double load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+
+  GenerateOptions generate_options;
+  generate_options.n_predict = options.n_predict;
+  generate_options.sampling = options.sampling;
+  generate_options.parse_special = !options.no_special;
+  const std::string prompt = options.prompt_file.empty() ? options.prompt : read_prompt_file(options.prompt_file);
+
+  const GenerateStats stats = generate(session, *tokenizer, prompt, generate_options, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+
+  auto rate = [](int32_t n, double seconds) { return seconds > 0 ? n / seconds : 0.0; };
+  std::fprintf(stderr,
+               "\nbottega: model %s (%s params, %s), context %d, %d threads\n"
+               "bottega: load %.0f ms | prompt %d tokens, %.1f tok/s | generation %d tokens, %.1f tok/s\n",
+               model->info().name.c_str(), human_count(model->n_params()).c_str(),
+               human_bytes(model->weight_bytes()).c_str(), n_ctx, pool.size(), load_seconds * 1000.0,
+               stats.n_prompt, rate(stats.n_prompt, stats.prompt_seconds), stats.n_generated,
+               rate(stats.n_generated, stats.generate_seconds));
+  return 0;
+}
+
+}  // namespace
+
+Action add_run(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
+  cmd->add_option("-m,--model", options->model, "GGUF model file")->required();
+  cmd->add_option("-p,--prompt", options->prompt, "Prompt text");
+  cmd->add_option("-f,--file", options->prompt_file, "Read the prompt from a file")->excludes("-p");
+  cmd->add_option("-n,--n-predict", options->n_predict, "Tokens to generate (-1: until end of text)")
+      ->check(CLI::Range(-1, 1 << 24));
+  cmd->add_option("-c,--ctx-size", options->n_ctx, "Context length (0: the model's, capped at 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)");
+  cmd->add_option("--top-k", options->sampling.top_k, "Top-k (0: off)");
+  cmd->add_option("--top-p", options->sampling.top_p, "Top-p (1: off)");
+  cmd->add_option("--min-p", options->sampling.min_p, "Min-p (0: off)");
+  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty, "Repetition penalty (1: off)");
+  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n, "Tokens the penalties look back (-1: all)");
+  cmd->add_option("--presence-penalty", options->sampling.presence_penalty, "Presence penalty");
+  cmd->add_option("--frequency-penalty", options->sampling.frequency_penalty, "Frequency penalty");
+  cmd->add_option("-s,--seed", options->sampling.seed, "Random seed (default: random)");
+  cmd->add_flag("--no-parse-special", options->no_special, "Treat special-token text in the prompt as text");
+  return [options] { return run(*options); };
+}
+
+}  // namespace bottega::cli

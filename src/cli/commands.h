@@ -1,0 +1,17 @@
+// The subcommands of the bottega binary. Each registers its options on the app and returns the
+// action to run when it was chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace bottega::cli {
+
+using Action = std::function<int()>;
+
+Action add_run(CLI::App& app);
+Action add_tokenize(CLI::App& app);
+Action add_show(CLI::App& app);
+Action add_convert(CLI::App& app);
+
+}  // namespace bottega::cli

@@ -1,0 +1,51 @@
+// bottega: one binary, many subcommands. Exit codes: 0 success, 1 error, 2 wrong usage.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"bottega: run open-weight models locally", "bottega"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "bottega 0.1.0");
+  std::map<const CLI::App*, bottega::cli::Action> actions;
+  for (auto* add : {bottega::cli::add_run, bottega::cli::add_tokenize, bottega::cli::add_show,
+                    bottega::cli::add_convert}) {
+    auto action = add(app);
+    actions[app.get_subcommands({}).back()] = std::move(action);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "bottega: %s\nRun 'bottega --help' or 'bottega COMMAND --help' for usage.\n",
+                 e.what());
+    return 2;
+  }
+
+  try {
+    for (const auto& [command, action] : actions) {
+      if (command->parsed()) return action();
+    }
+    return 2;
+  } catch (const bottega::Error& e) {
+    std::fprintf(stderr, "bottega: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "bottega: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bottega: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,46 @@
+// One sequence evaluated against a model: its KV cache, its position, its logits.
+// `run` and `chat` use one Session; the server's scheduler drives many sequences instead.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "engine/block_allocator.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace bottega {
+
+class Session {
+ public:
+  static constexpr int32_t kBlockSize = 16;
+  // Prompt tokens per forward pass; bounds the activation buffers.
+  static constexpr int32_t kDefaultBatch = 512;
+
+  Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch = kDefaultBatch);
+
+  int32_t n_ctx() const { return n_ctx_; }
+  int32_t n_past() const { return n_past_; }
+  const Model& model() const { return model_; }
+
+  // Appends tokens to the sequence and returns the logits after the last one (n_vocab floats,
+  // valid until the next call). Throws Error when the tokens would overflow the context.
+  std::span<const float> eval(std::span<const int32_t> tokens);
+
+  // Forgets the sequence; the cache is reused.
+  void reset() { n_past_ = 0; }
+
+ private:
+  Model& model_;
+  ThreadPool& pool_;
+  int32_t n_ctx_;
+  int32_t n_batch_;
+  int32_t n_past_ = 0;
+  KvCache cache_;
+  std::vector<int32_t> block_table_;
+  std::vector<float> logits_;
+};
+
+}  // namespace bottega

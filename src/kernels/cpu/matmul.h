@@ -1,0 +1,29 @@
+// Matrix products of stored weights (any computable weight type) with float activations.
+#pragma once
+
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "tensor/types.h"
+
+namespace bottega::kernels {
+
+// A weight matrix as GGUF stores it: n_out rows of n_in values each, rows contiguous.
+struct WeightMatrix {
+  TensorType type = TensorType::F32;
+  int64_t n_in = 0;   // values per row (GGUF ne[0])
+  int64_t n_out = 0;  // rows (GGUF ne[1])
+  const uint8_t* data = nullptr;
+
+  size_t row_stride() const { return row_bytes(type, n_in); }
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride(); }
+};
+
+// Writes row r of w as n_in floats.
+void dequantize_row(const WeightMatrix& w, int64_t r, float* out);
+
+// y[t * n_out + r] = sum_i w[r][i] * x[t * n_in + i] for t < n_tokens.
+// Rows are split among the pool's threads.
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+}  // namespace bottega::kernels

@@ -1,0 +1,74 @@
+#include "kernels/cpu/ops.h"
+
+#include <cmath>
+#include <limits>
+
+namespace bottega::kernels {
+
+float dot(const float* a, const float* b, int64_t n) {
+  // Eight independent partial sums let the compiler keep a vector register busy without
+  // reassociating a single accumulator (which it may not do without -ffast-math).
+  float partial[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) partial[j] += a[i + j] * b[i + j];
+  }
+  float sum = 0.0f;
+  for (; i < n; ++i) sum += a[i] * b[i];
+  for (float p : partial) sum += p;
+  return sum;
+}
+
+void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps) {
+  double sum_squares = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum_squares += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum_squares / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void softmax(float* x, int64_t n) {
+  float max_value = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) max_value = std::fmax(max_value, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_value);
+    sum += x[i];
+  }
+  const float inverse = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inverse;
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void add(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void rope(float* x, int n_head, int head_dim, int pos, const RopeParams& params) {
+  const int half = params.n_rot / 2;
+  const float position = static_cast<float>(pos) * params.freq_scale;
+  for (int i = 0; i < half; ++i) {
+    // theta_i = pos * base^(-2i / n_rot), divided by the optional per-pair factor.
+    float theta = position * std::pow(params.freq_base, -2.0f * static_cast<float>(i) /
+                                                            static_cast<float>(params.n_rot));
+    if (!params.freq_factors.empty()) theta /= params.freq_factors[static_cast<size_t>(i)];
+    const float cos_theta = std::cos(theta);
+    const float sin_theta = std::sin(theta);
+    const int first = params.style == RopeStyle::kInterleaved ? 2 * i : i;
+    const int second = params.style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
+    for (int h = 0; h < n_head; ++h) {
+      float* head = x + static_cast<int64_t>(h) * head_dim;
+      const float a = head[first];
+      const float b = head[second];
+      head[first] = a * cos_theta - b * sin_theta;
+      head[second] = a * sin_theta + b * cos_theta;
+    }
+  }
+}
+
+}  // namespace bottega::kernels

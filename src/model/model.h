@@ -1,0 +1,65 @@
+// The interface every architecture implements: a pure forward pass over a flat batch of tokens.
+//
+// The model never knows about sessions, HTTP or scheduling: it is given tokens with their positions
+// and sequences, the block tables of those sequences, and the KV cache to read and write.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "gguf/gguf.h"
+#include "model/kv_cache.h"
+
+namespace bottega {
+
+// Shape facts the engine needs to size caches and buffers.
+struct ModelInfo {
+  std::string architecture;  // general.architecture
+  std::string name;          // general.name, or the file name
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;
+  int n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;
+  int64_t n_ff = 0;
+  int64_t n_ctx_train = 0;
+  int64_t n_kv_dim() const { return n_head_kv * head_dim; }
+};
+
+struct BatchToken {
+  int32_t token = 0;
+  int32_t pos = 0;   // position in its sequence
+  int32_t seq = 0;   // index into the block tables given with the batch
+  bool logits = false;  // produce the next-token logits after this token
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelInfo& info() const = 0;
+  // Bytes of weights the forward pass reads (the mapped tensors).
+  virtual uint64_t weight_bytes() const = 0;
+  virtual uint64_t n_params() const = 0;
+
+  // Runs the batch. Keys and values of every token are written to the cache at (seq, pos) before
+  // attention, so a token attends to every position <= its own in its sequence, including earlier
+  // tokens of the same batch. logits receives n_vocab floats for each token with .logits set, in
+  // batch order.
+  virtual void forward(std::span<const BatchToken> batch,
+                       std::span<const std::span<const int32_t>> block_tables, KvCache& cache,
+                       std::span<float> logits, ThreadPool& pool) = 0;
+};
+
+// Opens the architecture named by general.architecture; throws Error naming an unsupported
+// architecture, a missing or misshapen tensor, or a weight type bottega cannot compute with.
+std::unique_ptr<Model> load_model(gguf::File file);
+
+// Architectures load_model accepts, for messages and `show`.
+std::vector<std::string> supported_architectures();
+
+}  // namespace bottega

@@ -1,0 +1,235 @@
+#include "tokenizer/vocab.h"
+
+#include <array>
+#include <limits>
+#include <optional>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+
+namespace bottega::tokenizer {
+
+namespace {
+
+constexpr std::string_view kModelKey = "tokenizer.ggml.model";
+constexpr std::string_view kPreKey = "tokenizer.ggml.pre";
+constexpr std::string_view kTokensKey = "tokenizer.ggml.tokens";
+constexpr std::string_view kScoresKey = "tokenizer.ggml.scores";
+constexpr std::string_view kTypesKey = "tokenizer.ggml.token_type";
+constexpr std::string_view kMergesKey = "tokenizer.ggml.merges";
+constexpr std::string_view kBosKey = "tokenizer.ggml.bos_token_id";
+constexpr std::string_view kEosKey = "tokenizer.ggml.eos_token_id";
+constexpr std::string_view kUnkKey = "tokenizer.ggml.unknown_token_id";
+constexpr std::string_view kPadKey = "tokenizer.ggml.padding_token_id";
+constexpr std::string_view kEotKey = "tokenizer.ggml.eot_token_id";
+constexpr std::string_view kAddBosKey = "tokenizer.ggml.add_bos_token";
+constexpr std::string_view kAddEosKey = "tokenizer.ggml.add_eos_token";
+constexpr std::string_view kAddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
+
+// What llama.cpp assumes for a model when the file leaves a key out. BPE and WordPiece rows come
+// with their tokenizers.
+struct ModelDefaults {
+  int32_t bos = -1;
+  int32_t eos = -1;
+  int32_t unk = -1;
+  bool add_bos = false;
+  bool add_eos = false;
+  bool add_space_prefix = false;
+};
+
+ModelDefaults defaults_for(std::string_view model) {
+  if (model == "llama")
+    return {
+        .bos = 1, .eos = 2, .unk = 0, .add_bos = true, .add_eos = false, .add_space_prefix = true};
+  return {};
+}
+
+// End-of-turn markers of popular chat formats, most specific first. Files rarely name their EOT
+// token, so (like llama.cpp) we recognise it by its text.
+constexpr std::array<std::string_view, 11> kEndOfTurnTexts = {
+    "<|eot_id|>",        "<|im_end|>", "<|end|>", "<end_of_turn>",   "<|endoftext|>",
+    "<|eom_id|>",        "<EOT>",      "_<EOT>",  "<|end_of_text|>", "<|return|>",
+    "<end_of_utterance>"};
+
+[[noreturn]] void fail(std::string_view key, const std::string& detail) {
+  throw Error(str(key, ": ", detail));
+}
+
+std::vector<std::string> read_strings(const gguf::Array& array, std::string_view key) {
+  std::vector<std::string> out;
+  out.reserve(array.elements.size());
+  for (const gguf::Value& value : array.elements) {
+    const std::string* s = value.as_string();
+    if (s == nullptr)
+      fail(key, str("expected an array of strings, found ", gguf::value_type_name(value.type()),
+                    " elements"));
+    out.push_back(*s);
+  }
+  return out;
+}
+
+std::vector<float> read_scores(const gguf::Array& array) {
+  std::vector<float> out;
+  out.reserve(array.elements.size());
+  for (const gguf::Value& value : array.elements) {
+    const std::optional<double> v = value.as_float();
+    if (!v) fail(kScoresKey, "expected an array of numbers");
+    out.push_back(static_cast<float>(*v));
+  }
+  return out;
+}
+
+std::vector<Vocab::TokenType> read_types(const gguf::Array& array) {
+  std::vector<Vocab::TokenType> out;
+  out.reserve(array.elements.size());
+  for (size_t i = 0; i < array.elements.size(); ++i) {
+    const std::optional<int64_t> v = array.elements[i].as_int();
+    if (!v) fail(kTypesKey, "expected an array of integers");
+    if (*v < 0 || *v > static_cast<int64_t>(Vocab::TokenType::kByte)) {
+      fail(kTypesKey, str("token ", i, " has unknown type ", *v));
+    }
+    out.push_back(static_cast<Vocab::TokenType>(*v));
+  }
+  return out;
+}
+
+// A special token id: nullopt when the key is absent, -1 for the conventional "none" values (-1,
+// or -1 written as u32), the id otherwise (range-checked against the vocabulary later).
+std::optional<int32_t> read_special_id(const gguf::File& file, std::string_view key) {
+  const std::optional<int64_t> v = file.get_int(key);
+  if (!v) return std::nullopt;
+  if (*v == -1 || *v == std::numeric_limits<uint32_t>::max()) return -1;
+  if (*v < 0 || *v > std::numeric_limits<int32_t>::max()) fail(key, str("invalid token id ", *v));
+  return static_cast<int32_t>(*v);
+}
+
+void read_special_ids(const gguf::File& file, const ModelDefaults& defaults, Vocab& vocab) {
+  // A default the vocabulary is too small for was never claimed by the file: no such token.
+  auto or_default = [&](std::optional<int32_t> id, int32_t fallback) {
+    if (id) return *id;
+    return fallback < vocab.n_tokens() ? fallback : -1;
+  };
+  vocab.bos = or_default(read_special_id(file, kBosKey), defaults.bos);
+  vocab.eos = or_default(read_special_id(file, kEosKey), defaults.eos);
+  vocab.unk = or_default(read_special_id(file, kUnkKey), defaults.unk);
+  vocab.pad = or_default(read_special_id(file, kPadKey), -1);
+  vocab.eot = or_default(read_special_id(file, kEotKey), -1);
+}
+
+void read_vocab(const gguf::File& file, Vocab& vocab) {
+  const std::optional<std::string> model = file.get_string(kModelKey);
+  if (!model) fail(kModelKey, "missing (the file has no tokenizer)");
+  vocab.model = *model;
+  vocab.pre = file.get_string(kPreKey).value_or("default");
+
+  const gguf::Array* tokens = file.get_array(kTokensKey);
+  if (tokens == nullptr) fail(kTokensKey, "missing");
+  vocab.tokens = read_strings(*tokens, kTokensKey);
+  if (const gguf::Array* scores = file.get_array(kScoresKey)) vocab.scores = read_scores(*scores);
+  if (const gguf::Array* types = file.get_array(kTypesKey)) vocab.types = read_types(*types);
+  if (const gguf::Array* merges = file.get_array(kMergesKey)) {
+    vocab.merges = read_strings(*merges, kMergesKey);
+  }
+
+  const ModelDefaults defaults = defaults_for(vocab.model);
+  read_special_ids(file, defaults, vocab);
+  vocab.add_bos = file.get_bool(kAddBosKey).value_or(defaults.add_bos);
+  vocab.add_eos = file.get_bool(kAddEosKey).value_or(defaults.add_eos);
+  vocab.add_space_prefix = file.get_bool(kAddSpacePrefixKey).value_or(defaults.add_space_prefix);
+}
+
+void check_lengths(const Vocab& vocab) {
+  if (vocab.tokens.empty()) fail(kTokensKey, "is empty");
+  if (vocab.tokens.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    fail(kTokensKey, str("has ", vocab.tokens.size(), " entries, more than int32 ids can address"));
+  }
+  if (vocab.scores.size() != vocab.tokens.size()) {
+    fail(kScoresKey, str("has ", vocab.scores.size(), " entries but ", kTokensKey, " has ",
+                         vocab.tokens.size()));
+  }
+  if (vocab.types.size() != vocab.tokens.size()) {
+    fail(kTypesKey, str("has ", vocab.types.size(), " entries but ", kTokensKey, " has ",
+                        vocab.tokens.size()));
+  }
+}
+
+void check_special_ids(const Vocab& vocab) {
+  const std::pair<std::string_view, int32_t> ids[] = {
+      {kBosKey, vocab.bos}, {kEosKey, vocab.eos}, {kUnkKey, vocab.unk},
+      {kPadKey, vocab.pad}, {kEotKey, vocab.eot},
+  };
+  for (const auto& [key, id] : ids) {
+    if (id != -1 && !vocab.valid_id(id)) {
+      fail(key, str("token id ", id, " is out of range for a vocabulary of ", vocab.n_tokens(),
+                    " tokens"));
+    }
+  }
+  if (vocab.add_bos && vocab.bos == -1) fail(kAddBosKey, str("is true but ", kBosKey, " is unset"));
+  if (vocab.add_eos && vocab.eos == -1) fail(kAddEosKey, str("is true but ", kEosKey, " is unset"));
+}
+
+// Ids of the first token (in list order) whose text is `text`; -1 when none.
+int32_t find_text(const Vocab& vocab, std::string_view text) {
+  for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
+    if (vocab.text(id) == text) return id;
+  }
+  return -1;
+}
+
+void derive_end_of_generation(Vocab& vocab) {
+  std::vector<int32_t> markers;
+  for (std::string_view text : kEndOfTurnTexts) {
+    if (const int32_t id = find_text(vocab, text); id != -1) markers.push_back(id);
+  }
+  if (vocab.eot == -1 && !markers.empty()) vocab.eot = markers.front();
+
+  vocab.eog.clear();
+  auto add = [&](int32_t id) {
+    if (id == -1) return;
+    for (int32_t have : vocab.eog) {
+      if (have == id) return;
+    }
+    vocab.eog.push_back(id);
+  };
+  add(vocab.eos);
+  add(vocab.eot);
+  for (int32_t id : markers) add(id);
+}
+
+}  // namespace
+
+void finalize_vocab(Vocab& vocab) {
+  if (vocab.scores.empty()) vocab.scores.assign(vocab.tokens.size(), 0.0f);
+  if (vocab.types.empty()) vocab.types.assign(vocab.tokens.size(), Vocab::TokenType::kNormal);
+  check_lengths(vocab);
+  check_special_ids(vocab);
+  derive_end_of_generation(vocab);
+}
+
+Vocab load_vocab(const gguf::File& file) {
+  Vocab vocab;
+  try {
+    read_vocab(file, vocab);
+    finalize_vocab(vocab);
+  } catch (const gguf::FormatError&) {
+    throw;  // already names the file and the key
+  } catch (const Error& e) {
+    throw Error(str(file.name(), ": ", e.what()));
+  }
+  return vocab;
+}
+
+TokenIndex::TokenIndex(const Vocab& vocab) {
+  ids_.reserve(vocab.tokens.size());
+  for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
+    const std::string& text = vocab.text(id);
+    if (!text.empty()) ids_.insert_or_assign(std::string_view(text), id);
+  }
+}
+
+int32_t TokenIndex::find(std::string_view text) const {
+  const auto it = ids_.find(text);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+}  // namespace bottega::tokenizer

@@ -1,0 +1,81 @@
+// The tokenizer vocabulary as GGUF stores it (tokenizer.ggml.*), independent of the algorithm that
+// uses it: SentencePiece ("llama") today, BPE ("gpt2") and WordPiece ("bert") later.
+//
+// load_vocab() reads and validates the keys and applies the defaults llama.cpp applies when a key
+// is absent; TokenIndex maps a token's text back to its id.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace bottega::gguf {
+class File;
+}
+
+namespace bottega::tokenizer {
+
+struct Vocab {
+  // Values of tokenizer.ggml.token_type (SentencePiece's piece types).
+  enum class TokenType : int32_t {
+    kUndefined = 0,
+    kNormal = 1,
+    kUnknown = 2,
+    kControl = 3,      // <s>, </s>, chat markers: rendered only on request, parsed only on request
+    kUserDefined = 4,  // always matched verbatim in the text, rendered verbatim
+    kUnused = 5,
+    kByte = 6,  // "<0xXX>": byte fallback
+  };
+
+  std::vector<std::string> tokens;  // [n_vocab] token text; SPM spells a space as U+2581
+  std::vector<float> scores;        // [n_vocab] SPM merge priority (higher merges first)
+  std::vector<TokenType> types;     // [n_vocab]
+  std::vector<std::string> merges;  // BPE only: "left right", highest priority first
+
+  std::string model;  // tokenizer.ggml.model: "llama" (SPM), "gpt2" (BPE), "bert", ...
+  std::string pre;    // tokenizer.ggml.pre: the BPE pre-tokenizer name ("default" when absent)
+
+  // Special token ids; -1 when the vocabulary has none.
+  int32_t bos = -1;
+  int32_t eos = -1;
+  int32_t unk = -1;
+  int32_t pad = -1;
+  int32_t eot = -1;  // end of turn (chat); found by its text when the file does not name it
+  // Every id that ends generation: eos, eot and other end-of-turn markers found by their text.
+  std::vector<int32_t> eog;
+
+  bool add_bos = false;           // encode(add_special=true) prepends bos
+  bool add_eos = false;           // encode(add_special=true) appends eos
+  bool add_space_prefix = false;  // SPM dummy prefix: a space before the text, dropped on decode
+
+  int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
+  bool valid_id(int32_t id) const { return id >= 0 && id < n_tokens(); }
+  TokenType type(int32_t id) const { return types[static_cast<size_t>(id)]; }
+  const std::string& text(int32_t id) const { return tokens[static_cast<size_t>(id)]; }
+};
+
+// Reads tokenizer.ggml.{model, pre, tokens, scores, token_type, merges, *_token_id, add_bos_token,
+// add_eos_token, add_space_prefix}. Absent keys take llama.cpp's defaults for the model (for
+// "llama": bos 1, eos 2, unk 0, add_bos true, add_space_prefix true); a special id stored as -1 or
+// 0xFFFFFFFF means "none". Throws bottega::Error naming the key for a missing token list, arrays
+// whose lengths disagree, values of the wrong type and special ids out of range.
+Vocab load_vocab(const gguf::File& file);
+
+// Checks a vocabulary built in code (scores/types lengths, special ids, byte tokens); fills absent
+// scores (0) and types (kNormal) and derives eog. load_vocab() ends with it.
+void finalize_vocab(Vocab& vocab);
+
+// Token text -> id. Holds views into vocab.tokens, so the vocabulary must outlive the index and
+// keep its strings unchanged. When a text occurs twice the higher id wins, as in llama.cpp.
+class TokenIndex {
+ public:
+  explicit TokenIndex(const Vocab& vocab);
+  int32_t find(std::string_view text) const;  // -1 when no token has this text
+
+ private:
+  std::unordered_map<std::string_view, int32_t> ids_;
+};
+
+}  // namespace bottega::tokenizer
