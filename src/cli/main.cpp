@@ -1,5 +1,6 @@
 // bottega: one binary, many subcommands. Exit codes: 0 success, 1 error, 2 wrong usage.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -19,6 +20,14 @@ int main(int argc, char** argv) {
     actions[app.get_subcommands({}).back()] = std::move(action);
   }
 
+  const auto subcommands = app.get_subcommands({});
+  const bool known = argc > 1 && std::any_of(subcommands.begin(), subcommands.end(),
+                                             [&](const CLI::App* c) { return c->check_name(argv[1]); });
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "bottega: unknown command '%s'\nRun 'bottega --help' for the list of commands.\n",
+                 argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -82,8 +82,13 @@ class Parser {
 
   // The string's bytes inside the buffer; nothing is copied.
   std::string_view read_string(const char* what) {
+    const uint64_t at = pos_;
     const uint64_t length = read<uint64_t>(what);
-    need(length, what);
+    if (length > remaining()) {
+      fail(str("truncated file: ", what, " of ", length, " bytes runs past the end of file (",
+               remaining(), " bytes left)"),
+           at);
+    }
     const std::string_view s(reinterpret_cast<const char*>(out_.bytes.data() + pos_), length);
     pos_ += length;
     return s;
@@ -99,8 +104,8 @@ class Parser {
   // Rejects a count whose smallest encoding would not fit in what is left, before reserving for it.
   void check_count(uint64_t count, uint64_t min_bytes, const char* what, uint64_t at) const {
     if (count > remaining() / min_bytes) {
-      fail(str("absurd ", what, " ", count, ": needs at least ", min_bytes, " bytes each but only ",
-               remaining(), " bytes are left (truncated file?)"),
+      fail(str(what, " ", count, " needs at least ", min_bytes, " bytes each, but only ",
+               remaining(), " bytes are left before the end of file (absurd count or truncated file)"),
            at);
     }
   }
@@ -120,9 +125,15 @@ class Parser {
       fail(str("unsupported GGUF version ", out_.version, hint), 4);
     }
     tensor_count_ = read<uint64_t>("tensor count");
-    check_count(tensor_count_, kMinTensorInfoBytes, "tensor count", 8);
     kv_count_ = read<uint64_t>("metadata key/value count");
+    // Each on its own first (so the product below cannot overflow), then both together.
+    check_count(tensor_count_, kMinTensorInfoBytes, "tensor count", 8);
     check_count(kv_count_, kMinKeyValueBytes, "metadata key/value count", 16);
+    if (tensor_count_ * kMinTensorInfoBytes + kv_count_ * kMinKeyValueBytes > remaining()) {
+      fail(str(tensor_count_, " tensors and ", kv_count_, " keys need more than the ", remaining(),
+               " bytes left before the end of file (absurd counts or truncated file)"),
+           8);
+    }
   }
 
   void read_metadata() {

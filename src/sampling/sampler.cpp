@@ -12,9 +12,42 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// The first top-p pass sorts this many candidates, doubling each time the mass is not reached:
-// a peaked distribution needs a few dozen, a flat one may need thousands, never a full sort.
-constexpr size_t kFirstTopPChunk = 64;
+// partial_sort is a heap selection: one comparison per candidate once the heap of k holds the
+// best so far, about 5x faster than nth_element for k = 40 of 150k. For large k the heap costs
+// log k per insertion and nth_element + sort wins.
+constexpr size_t kHeapSelectMaxK = 4096;
+
+// Top-p buckets: 1/32 nat wide up to a gap of 32 nats from the best logit (p / p_max = 1e-14),
+// then one bucket for everything further away.
+constexpr int kBucketsPerNat = 32;
+constexpr float kMaxBucketedGap = 32.0f;
+constexpr size_t kTopPBuckets = static_cast<size_t>(kMaxBucketedGap) * kBucketsPerNat + 1;
+
+size_t bucket_of(float gap) {
+  return gap < kMaxBucketedGap ? static_cast<size_t>(gap * kBucketsPerNat) : kTopPBuckets - 1;
+}
+
+// exp(logit - max_logit). Top-p computes it twice for some candidates, so one definition keeps the
+// two results bit-identical.
+float unnormalised_probability(float gap) {
+  return std::exp(-gap);
+}
+
+// The canonical order: more likely first, lower id first among equals. It is a strict total order,
+// so which candidates survive a cut and the order they end up in never depend on the algorithm.
+struct MoreLikely {
+  template <typename C>
+  bool operator()(const C& a, const C& b) const {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  }
+};
+
+template <typename C>
+float max_logit_of(const std::vector<C>& candidates) {
+  float max_logit = kNegInf;
+  for (const C& c : candidates) max_logit = std::max(max_logit, c.logit);
+  return max_logit;
+}
 
 template <typename T>
 [[noreturn]] void bad_param(const char* name, T value, const char* allowed) {
@@ -92,6 +125,7 @@ Sampler::Sampler(SamplingParams params, int32_t n_vocab) : params_(params), n_vo
   const auto vocab = static_cast<size_t>(n_vocab_);
   candidates_.reserve(vocab);
   probs_.reserve(vocab);
+  bucket_mass_.resize(kTopPBuckets);
   if (penalties_active()) {
     counts_.assign(vocab, 0);
     if (params_.repeat_last_n > 0) {
@@ -135,7 +169,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
   drop_impossible();
   if (params_.temperature <= 0.0f) return argmax();
   apply_top_k();
-  apply_top_p_min_p();
+  apply_top_p();
+  apply_min_p();
   return draw();
 }
 
@@ -147,7 +182,6 @@ void Sampler::load_candidates(std::span<const float> logits) {
     check_logit(logits[i], i);
     candidates_[i] = {static_cast<int32_t>(i), logits[i]};
   }
-  sorted_ = 0;
 }
 
 // Runs while candidates_[i].id == i, so a token's entry is found by its id.
@@ -169,11 +203,9 @@ void Sampler::apply_penalties() {
   distinct_.clear();
 }
 
-// remove_if keeps the id order, which greedy ties and reproducible draws rely on.
+// erase_if keeps the id order, which greedy ties and reproducible draws rely on.
 void Sampler::drop_impossible() {
-  const auto end = std::remove_if(candidates_.begin(), candidates_.end(),
-                                  [](const Candidate& c) { return c.logit == kNegInf; });
-  candidates_.erase(end, candidates_.end());
+  std::erase_if(candidates_, [](const Candidate& c) { return c.logit == kNegInf; });
   if (candidates_.empty()) no_finite_logit();
 }
 
@@ -185,93 +217,77 @@ int32_t Sampler::argmax() const {
   return best->id;
 }
 
-namespace {
-// The canonical order: more likely first, lower id first among equals. It is a strict total order,
-// so which candidates survive a cut and the order they end up in never depend on the algorithm.
-bool more_likely(const auto& a, const auto& b) {
-  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-}
-}  // namespace
-
 void Sampler::apply_top_k() {
   if (params_.top_k <= 0 || static_cast<size_t>(params_.top_k) >= candidates_.size()) return;
   const auto k = static_cast<size_t>(params_.top_k);
-  std::nth_element(candidates_.begin(), candidates_.begin() + static_cast<ptrdiff_t>(k),
-                   candidates_.end(), more_likely<Candidate, Candidate>);
-  candidates_.resize(k);
-  std::sort(candidates_.begin(), candidates_.end(), more_likely<Candidate, Candidate>);
-  sorted_ = k;
-}
-
-// Top-p then min-p. Both keep a prefix of the canonical order, and min-p compares each token with
-// the most likely one, which top-p never removes, so the result is the shorter of the two prefixes.
-// That lets min-p bound how much top-p has to sort.
-void Sampler::apply_top_p_min_p() {
-  const bool use_top_p = params_.top_p < 1.0f;
-  const bool use_min_p = params_.min_p > 0.0f;
-  if (!use_top_p && !use_min_p) return;
-
-  float max_logit = kNegInf;
-  for (const Candidate& c : candidates_) max_logit = std::max(max_logit, c.logit);
-
-  size_t limit = candidates_.size();
-  if (use_min_p) {
-    // p >= min_p * p_max is logit >= max_logit + log(min_p): the softmax normaliser cancels.
-    const float threshold = max_logit + std::log(params_.min_p);
-    const auto below = [threshold](const Candidate& c) { return c.logit < threshold; };
-    if (!use_top_p) {
-      // Stable, so candidates stay in id order (or canonical order after top-k).
-      candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(), below),
-                        candidates_.end());
-      sorted_ = std::min(sorted_, candidates_.size());
-      return;
-    }
-    limit = candidates_.size() -
-            static_cast<size_t>(std::count_if(candidates_.begin(), candidates_.end(), below));
+  const auto middle = candidates_.begin() + static_cast<ptrdiff_t>(k);
+  if (k <= kHeapSelectMaxK) {
+    std::partial_sort(candidates_.begin(), middle, candidates_.end(), MoreLikely{});
+  } else {
+    std::nth_element(candidates_.begin(), middle, candidates_.end(), MoreLikely{});
+    std::sort(candidates_.begin(), middle, MoreLikely{});
   }
-  candidates_.resize(top_p_cutoff(max_logit, limit));
-  sorted_ = candidates_.size();  // the cutoff never walks past the sorted prefix
+  candidates_.resize(k);
 }
 
-// The length of the shortest canonical prefix holding top_p of the probability mass, at most
-// limit; sorts only as far as it walks.
-size_t Sampler::top_p_cutoff(float max_logit, size_t limit) {
-  // The mass is relative to every candidate still in play, including those min-p will cut.
+// Keeps the shortest run of most likely candidates whose mass reaches top_p, without sorting them
+// all (a flat distribution over 150k tokens can need tens of thousands): candidates are bucketed by
+// their gap to the best logit, whole buckets are kept while the mass stays below top_p, and only
+// the bucket that crosses it is sorted. A bucket holds only candidates less likely than every
+// earlier bucket, so the result is exactly the sorted prefix a full sort would give.
+void Sampler::apply_top_p() {
+  if (params_.top_p >= 1.0f) return;
+  const float max_logit = max_logit_of(candidates_);
+  std::fill(bucket_mass_.begin(), bucket_mass_.end(), 0.0);
   double total = 0.0;
-  for (const Candidate& c : candidates_) total += std::exp(c.logit - max_logit);
+  for (const Candidate& c : candidates_) {
+    const float gap = max_logit - c.logit;
+    const float p = unnormalised_probability(gap);
+    bucket_mass_[bucket_of(gap)] += p;
+    total += p;
+  }
   const double target = static_cast<double>(params_.top_p) * total;
 
+  size_t crossing = 0;
   double mass = 0.0;
-  size_t i = 0;
-  for (size_t chunk = kFirstTopPChunk; i < limit; chunk *= 2) {
-    sort_prefix(std::min(limit, i + chunk));
-    for (const size_t end = std::min(sorted_, limit); i < end; ++i) {
-      mass += std::exp(candidates_[i].logit - max_logit);
-      if (mass >= target) return i + 1;
+  while (crossing + 1 < kTopPBuckets && mass + bucket_mass_[crossing] < target) {
+    mass += bucket_mass_[crossing++];
+  }
+
+  // Earlier buckets stay where they are, in their current order; the crossing one moves aside.
+  tail_.clear();
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    const Candidate c = candidates_[i];
+    const size_t bucket = bucket_of(max_logit - c.logit);
+    if (bucket < crossing) {
+      candidates_[kept++] = c;
+    } else if (bucket == crossing) {
+      tail_.push_back(c);
     }
   }
-  return limit;
-}
-
-// Extends the sorted prefix to n candidates. Everything past sorted_ is already less likely than
-// everything before it, so only the tail needs selecting.
-void Sampler::sort_prefix(size_t n) {
-  if (n <= sorted_) return;
-  const auto first = candidates_.begin() + static_cast<ptrdiff_t>(sorted_);
-  const auto middle = candidates_.begin() + static_cast<ptrdiff_t>(n);
-  if (n < candidates_.size()) {
-    std::nth_element(first, middle, candidates_.end(), more_likely<Candidate, Candidate>);
+  candidates_.resize(kept);
+  std::sort(tail_.begin(), tail_.end(), MoreLikely{});
+  for (const Candidate& c : tail_) {
+    candidates_.push_back(c);  // within the capacity reserved for the whole vocabulary
+    mass += unnormalised_probability(max_logit - c.logit);
+    if (mass >= target) break;
   }
-  std::sort(first, middle, more_likely<Candidate, Candidate>);
-  sorted_ = n;
 }
 
-// Temperature, softmax and one draw. The candidates are in id order or canonical order, both
-// independent of the standard library, so the same uniform value picks the same token everywhere.
-int32_t Sampler::draw() {
-  float max_logit = kNegInf;
-  for (const Candidate& c : candidates_) max_logit = std::max(max_logit, c.logit);
+// min-p compares each token with the most likely one, which neither top-k nor top-p ever removes.
+void Sampler::apply_min_p() {
+  if (params_.min_p <= 0.0f) return;
+  // p >= min_p * p_max is logit >= max_logit + log(min_p): the softmax normaliser cancels.
+  const float threshold = max_logit_of(candidates_) + std::log(params_.min_p);
+  std::erase_if(candidates_, [threshold](const Candidate& c) { return c.logit < threshold; });
+}
 
+// Temperature, softmax and one draw. Every step before keeps candidates in an order that depends
+// only on the logits (id order, canonical order, or a stable mix of the two), never on the standard
+// library, so the same uniform value picks the same token everywhere.
+int32_t Sampler::draw() {
+  const float max_logit = max_logit_of(candidates_);
   probs_.resize(candidates_.size());
   double total = 0.0;
   for (size_t i = 0; i < candidates_.size(); ++i) {

@@ -85,9 +85,8 @@ class Sampler {
   void drop_impossible();
   int32_t argmax() const;
   void apply_top_k();
-  void apply_top_p_min_p();
-  size_t top_p_cutoff(float max_logit, size_t limit);
-  void sort_prefix(size_t n);
+  void apply_top_p();
+  void apply_min_p();
   int32_t draw();
   double uniform01();
 
@@ -103,7 +102,8 @@ class Sampler {
 
   // Scratch reused by every sample() call.
   std::vector<Candidate> candidates_;
-  size_t sorted_ = 0;  // candidates_[0, sorted_) are the most likely ones, in canonical order
+  std::vector<Candidate> tail_;      // top-p: the bucket where the mass crosses top_p
+  std::vector<double> bucket_mass_;  // top-p: probability mass per logit bucket
   std::vector<float> probs_;
   std::vector<int32_t> counts_;    // per token, all zero between calls
   std::vector<int32_t> distinct_;  // tokens with a nonzero count during apply_penalties()

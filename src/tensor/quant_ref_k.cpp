@@ -207,10 +207,9 @@ void quantize_affine_superblock(const float* x, const AffineSearch& search, uint
     const float sub_scale = d * static_cast<float>(scales[j]);
     const float sub_min = dmin * static_cast<float>(mins[j]);
     uint8_t* l = levels + kSub * j;
-    if (sub_scale == 0.0f) {  // every value decodes to -sub_min whatever its level
-      std::fill(l, l + kSub, uint8_t{0});
-      continue;
-    }
+    // With a zero scale every value decodes to -sub_min whatever its level: keep the search's
+    // levels, as ggml does, so the bytes match.
+    if (sub_scale == 0.0f) continue;
     for (int i = 0; i < kSub; ++i) {
       l[i] = static_cast<uint8_t>(nearest_level((x[kSub * j + i] + sub_min) / sub_scale, 0,
                                                 search.nmax));
@@ -227,7 +226,7 @@ void quantize_affine_superblock(const float* x, const AffineSearch& search, uint
 // Candidate grids map it to -(nmax + 0.1t), t = -9..9; for the levels l that a grid gives, the
 // best scale is S_lx / S_ll and it lowers the weighted error by S_lx^2 / S_ll, so the candidate
 // with the largest S_lx^2 / S_ll wins. The result is negative when the extreme is positive.
-float fit_symmetric(const float* x, int n, int nmax) {
+float fit_symmetric(const float* x, int n, int nmax, uint8_t* levels) {
   float extreme = 0.0f;
   float magnitude = 0.0f;
   for (int i = 0; i < n; ++i) {
@@ -237,7 +236,10 @@ float fit_symmetric(const float* x, int n, int nmax) {
     }
   }
   // ggml's GROUP_MAX_EPS: below it a sub-block is treated as zero.
-  if (!(magnitude >= 1e-15f)) return 0.0f;
+  if (!(magnitude >= 1e-15f)) {
+    std::fill(levels, levels + n, uint8_t{0});
+    return 0.0f;
+  }
 
   float best_scale = 0.0f;
   float best_merit = 0.0f;  // best_scale * S_lx = S_lx^2 / S_ll
@@ -257,6 +259,9 @@ float fit_symmetric(const float* x, int n, int nmax) {
     if (t == 0 || sum_lx * sum_lx > best_merit * sum_ll) {
       best_scale = sum_lx / sum_ll;
       best_merit = best_scale * sum_lx;
+      for (int i = 0; i < n; ++i) {
+        levels[i] = static_cast<uint8_t>(nearest_level(inverse * x[i], -nmax, nmax - 1) + nmax);
+      }
     }
   };
   try_grid(0);
@@ -446,9 +451,10 @@ void quantize_q6_k(const float* src, void* dst, int64_t n) {
     const float* x = src + b * kQK_K;
     BlockQ6_K& block = blocks[b];
     float scales[kSubBlocks];
+    uint8_t levels[kQK_K];   // 0..63: quant + 32
     float max_scale = 0.0f;  // signed scale of largest magnitude
     for (int j = 0; j < kSubBlocks; ++j) {
-      scales[j] = fit_symmetric(x + kSub * j, kSub, 32);
+      scales[j] = fit_symmetric(x + kSub * j, kSub, 32, levels + kSub * j);
       if (std::fabs(scales[j]) > std::fabs(max_scale)) max_scale = scales[j];
     }
     if (!(std::fabs(max_scale) >= 1e-15f)) {  // all (near) zero: an all-zero block decodes to 0
@@ -463,19 +469,21 @@ void quantize_q6_k(const float* src, void* dst, int64_t n) {
       block.scales[j] = static_cast<int8_t>(nearest_level(inverse * scales[j], -128, 127));
     }
 
-    int levels[kQK_K];  // 0..63
+    // Re-round against the stored scales. A zero scale decodes to 0 whatever the level: the
+    // search's levels stay, as in ggml, so the bytes match.
     const float d = f16_to_f32(block.d);
     for (int j = 0; j < kSubBlocks; ++j) {
       const float sub_scale = d * static_cast<float>(block.scales[j]);
+      if (sub_scale == 0.0f) continue;
       for (int i = 0; i < kSub; ++i) {
         const int e = kSub * j + i;
-        levels[e] = sub_scale == 0.0f ? 32 : nearest_level(x[e] / sub_scale, -32, 31) + 32;
+        levels[e] = static_cast<uint8_t>(nearest_level(x[e] / sub_scale, -32, 31) + 32);
       }
     }
     for (int half = 0; half < 2; ++half) {
       uint8_t* ql = block.ql + 64 * half;
       uint8_t* qh = block.qh + 32 * half;
-      const int* lv = levels + 128 * half;
+      const uint8_t* lv = levels + 128 * half;
       for (int l = 0; l < 32; ++l) {
         ql[l] = static_cast<uint8_t>((lv[l] & 0xf) | ((lv[l + 64] & 0xf) << 4));
         ql[l + 32] = static_cast<uint8_t>((lv[l + 32] & 0xf) | ((lv[l + 96] & 0xf) << 4));

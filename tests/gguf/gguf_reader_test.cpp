@@ -149,7 +149,7 @@ TEST(GgufReader, ValidBaseFileParses) {
   const Bytes b = valid_file();  // File::parse views the buffer: it must outlive the File
   const File file = parse(b);
   EXPECT_EQ(file.tensors().size(), 1u);
-  EXPECT_EQ(file.data_offset(), 64u);
+  EXPECT_EQ(file.data_offset(), 128u);  // infos end at 102
 }
 
 // --- Malformed input: one test per rejection. ---
@@ -178,9 +178,14 @@ TEST(GgufReaderRejects, EveryTruncation) {
     const std::span<const uint8_t> prefix(b.bytes().data(), n);
     EXPECT_THROW((void)File::parse(prefix, "bad.gguf"), FormatError) << n;
   }
+  // Cut inside the tensor info's offset field (the infos run from 69 to 102).
+  const std::span<const uint8_t> in_offset(b.bytes().data(), 99);
+  expect_format_error([&] { (void)File::parse(in_offset, "bad.gguf"); },
+                      {"bad.gguf", "truncated", "end of file", "tensor data offset", "offset 94"});
+  // Cut inside the key: the counts in the header already promise more than is left.
   const std::span<const uint8_t> in_key(b.bytes().data(), 30);
   expect_format_error([&] { (void)File::parse(in_key, "bad.gguf"); },
-                      {"bad.gguf", "truncated", "end of file", "offset 24"});
+                      {"bad.gguf", "truncated", "end of file"});
   expect_format_error([&] { (void)File::parse({}, "empty.gguf"); }, {"empty.gguf", "truncated"});
 }
 
@@ -202,7 +207,7 @@ TEST(GgufReaderRejects, OffsetThatWouldOverflow) {
 TEST(GgufReaderRejects, AbsurdKeyValueCount) {
   Bytes b;
   b.header(0, uint64_t{1} << 60);
-  expect_format_error([&] { (void)parse(b); }, {"absurd", "key/value count"});
+  expect_format_error([&] { (void)parse(b); }, {"absurd", "key/value count", "truncated"});
 }
 
 TEST(GgufReaderRejects, AbsurdTensorCount) {
@@ -213,8 +218,8 @@ TEST(GgufReaderRejects, AbsurdTensorCount) {
 
 TEST(GgufReaderRejects, AbsurdStringLength) {
   Bytes b;
-  b.header(0, 1).u64(uint64_t{1} << 62).raw("key", 3);
-  expect_format_error([&] { (void)parse(b); }, {"truncated", "end of file", "key"});
+  b.header(0, 1).u64(uint64_t{1} << 62).raw("key", 3).zeros(16);
+  expect_format_error([&] { (void)parse(b); }, {"truncated", "end of file", "key", "offset 24"});
 }
 
 TEST(GgufReaderRejects, AbsurdArrayCount) {

@@ -169,14 +169,14 @@ TEST_F(VocabFile, RejectsTokensThatAreNotStrings) {
 TEST_F(VocabFile, RejectsScoresOfTheWrongLength) {
   writer_.set("tokenizer.ggml.scores", gguf::Value::f32s({0, 0, 0}));
   const std::string error = load_error();
-  EXPECT_NE(error.find("tokenizer.ggml.scores has 3 entries but tokenizer.ggml.tokens has 4"),
+  EXPECT_NE(error.find("tokenizer.ggml.scores: has 3 entries but tokenizer.ggml.tokens has 4"),
             std::string::npos)
       << error;
 }
 
 TEST_F(VocabFile, RejectsTypesOfTheWrongLength) {
   writer_.set("tokenizer.ggml.token_type", gguf::Value::i32s({1, 1, 1, 1, 1}));
-  EXPECT_NE(load_error().find("tokenizer.ggml.token_type has 5 entries"), std::string::npos);
+  EXPECT_NE(load_error().find("tokenizer.ggml.token_type: has 5 entries"), std::string::npos);
 }
 
 TEST_F(VocabFile, RejectsUnknownTokenTypes) {
