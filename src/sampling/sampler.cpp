@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
-#include <utility>
 
 #include "core/error.h"
 
@@ -100,10 +100,12 @@ void validate(const SamplingParams& p) {
   if (!std::isfinite(p.temperature)) {
     bad_param("temperature", p.temperature, "a finite number (<= 0 selects greedy decoding)");
   }
-  if (!(p.top_p > 0.0f && p.top_p <= 1.0f))
+  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) {
     bad_param("top_p", p.top_p, "in (0, 1] (1 disables it)");
-  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f))
+  }
+  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) {
     bad_param("min_p", p.min_p, "in [0, 1] (0 disables it)");
+  }
   if (!(p.repeat_penalty > 0.0f && std::isfinite(p.repeat_penalty))) {
     bad_param("repeat_penalty", p.repeat_penalty, "a finite number > 0 (1 disables it)");
   }

@@ -7,12 +7,16 @@
 // Reproducibility: with a fixed seed the same sequence of logits gives the same tokens with every
 // standard library. The generator is std::mt19937 (its output is fixed by the C++ standard), the
 // uniform value is built from its raw 32-bit output, and candidates are always visited in an order
-// that does not depend on how the library implements nth_element or partition.
+// that does not depend on how the library implements partial_sort or nth_element. What remains is
+// the C library's exp, which IEEE 754 does not fix to the last bit: a draw can differ only when it
+// lands within an ulp or so of a boundary between two tokens.
 //
-// A Sampler is meant for one sequence and one thread; it keeps scratch buffers sized to the
-// vocabulary so that sampling a token does not allocate.
+// A Sampler is meant for one sequence and one thread. It keeps its scratch buffers between calls
+// (the large ones reserved for the whole vocabulary up front), so sampling a token does not
+// allocate once the first few calls have sized them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <span>
@@ -102,7 +106,8 @@ class Sampler {
 
   // Scratch reused by every sample() call.
   std::vector<Candidate> candidates_;
-  std::vector<Candidate> tail_;      // top-p: the bucket where the mass crosses top_p
+  // top-p: the bucket where the mass crosses top_p. Usually small, so it grows on demand.
+  std::vector<Candidate> tail_;
   std::vector<double> bucket_mass_;  // top-p: probability mass per logit bucket
   std::vector<float> probs_;
   std::vector<int32_t> counts_;    // per token, all zero between calls
