@@ -21,12 +21,15 @@ inline constexpr uint64_t kDefaultAlignment = 32;
 inline constexpr std::string_view kAlignmentKey = "general.alignment";
 // GGML tensors have at most four dimensions.
 inline constexpr uint32_t kMaxDims = 4;
-// Arrays of arrays are parsed recursively; the limit keeps a hostile file from exhausting the stack.
+// Arrays of arrays are parsed recursively; the limit keeps a hostile file from exhausting the
+// stack.
 inline constexpr int kMaxArrayDepth = 8;
 // The largest GGUF value type id (kFloat64).
 inline constexpr uint32_t kMaxValueType = 12;
 
-inline bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+inline bool is_power_of_two(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 // Rounds `offset` up to a multiple of `alignment` (a power of two); nullopt on overflow.
 inline std::optional<uint64_t> align_up(uint64_t offset, uint64_t alignment) {

@@ -65,8 +65,8 @@ class Parser {
 
   void need(uint64_t n, const char* what) const {
     if (n > remaining()) {
-      fail(str("truncated file: unexpected end of file reading ", what, " (", n,
-               " bytes needed, ", remaining(), " left)"),
+      fail(str("truncated file: unexpected end of file reading ", what, " (", n, " bytes needed, ",
+               remaining(), " left)"),
            pos_);
     }
   }
@@ -105,7 +105,8 @@ class Parser {
   void check_count(uint64_t count, uint64_t min_bytes, const char* what, uint64_t at) const {
     if (count > remaining() / min_bytes) {
       fail(str(what, " ", count, " needs at least ", min_bytes, " bytes each, but only ",
-               remaining(), " bytes are left before the end of file (absurd count or truncated file)"),
+               remaining(),
+               " bytes are left before the end of file (absurd count or truncated file)"),
            at);
     }
   }
@@ -155,21 +156,33 @@ class Parser {
   Value read_value(ValueType type, int depth) {
     using V = decltype(Value::data);
     switch (type) {
-      case ValueType::kUint8: return Value{V(std::in_place_index<0>, read<uint8_t>("u8"))};
-      case ValueType::kInt8: return Value{V(std::in_place_index<1>, read<int8_t>("i8"))};
-      case ValueType::kUint16: return Value{V(std::in_place_index<2>, read<uint16_t>("u16"))};
-      case ValueType::kInt16: return Value{V(std::in_place_index<3>, read<int16_t>("i16"))};
-      case ValueType::kUint32: return Value{V(std::in_place_index<4>, read<uint32_t>("u32"))};
-      case ValueType::kInt32: return Value{V(std::in_place_index<5>, read<int32_t>("i32"))};
-      case ValueType::kFloat32: return Value{V(std::in_place_index<6>, read<float>("f32"))};
+      case ValueType::kUint8:
+        return Value{V(std::in_place_index<0>, read<uint8_t>("u8"))};
+      case ValueType::kInt8:
+        return Value{V(std::in_place_index<1>, read<int8_t>("i8"))};
+      case ValueType::kUint16:
+        return Value{V(std::in_place_index<2>, read<uint16_t>("u16"))};
+      case ValueType::kInt16:
+        return Value{V(std::in_place_index<3>, read<int16_t>("i16"))};
+      case ValueType::kUint32:
+        return Value{V(std::in_place_index<4>, read<uint32_t>("u32"))};
+      case ValueType::kInt32:
+        return Value{V(std::in_place_index<5>, read<int32_t>("i32"))};
+      case ValueType::kFloat32:
+        return Value{V(std::in_place_index<6>, read<float>("f32"))};
       // Any non-zero byte is true; copying the byte into a bool directly would be undefined.
-      case ValueType::kBool: return Value{V(std::in_place_index<7>, read<uint8_t>("bool") != 0)};
+      case ValueType::kBool:
+        return Value{V(std::in_place_index<7>, read<uint8_t>("bool") != 0)};
       case ValueType::kString:
         return Value{V(std::in_place_index<8>, std::string(read_string("string")))};
-      case ValueType::kArray: return Value{V(std::in_place_index<9>, read_array(depth + 1))};
-      case ValueType::kUint64: return Value{V(std::in_place_index<10>, read<uint64_t>("u64"))};
-      case ValueType::kInt64: return Value{V(std::in_place_index<11>, read<int64_t>("i64"))};
-      case ValueType::kFloat64: return Value{V(std::in_place_index<12>, read<double>("f64"))};
+      case ValueType::kArray:
+        return Value{V(std::in_place_index<9>, read_array(depth + 1))};
+      case ValueType::kUint64:
+        return Value{V(std::in_place_index<10>, read<uint64_t>("u64"))};
+      case ValueType::kInt64:
+        return Value{V(std::in_place_index<11>, read<int64_t>("i64"))};
+      case ValueType::kFloat64:
+        return Value{V(std::in_place_index<12>, read<double>("f64"))};
     }
     fail("unknown value type", pos_);  // read_value_type() let only known types through
   }
@@ -281,7 +294,9 @@ class Parser {
   std::string context_;
 };
 
-std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
+std::string errno_text(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
 
 }  // namespace
 
@@ -341,13 +356,27 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
   return File(std::move(impl));
 }
 
-const std::string& File::name() const { return impl_->name; }
-uint32_t File::version() const { return impl_->version; }
-uint64_t File::alignment() const { return impl_->alignment; }
-uint64_t File::file_size() const { return impl_->bytes.size(); }
-uint64_t File::data_offset() const { return impl_->data_offset; }
-const std::vector<KeyValue>& File::metadata() const { return impl_->metadata; }
-const std::vector<TensorInfo>& File::tensors() const { return impl_->tensors; }
+const std::string& File::name() const {
+  return impl_->name;
+}
+uint32_t File::version() const {
+  return impl_->version;
+}
+uint64_t File::alignment() const {
+  return impl_->alignment;
+}
+uint64_t File::file_size() const {
+  return impl_->bytes.size();
+}
+uint64_t File::data_offset() const {
+  return impl_->data_offset;
+}
+const std::vector<KeyValue>& File::metadata() const {
+  return impl_->metadata;
+}
+const std::vector<TensorInfo>& File::tensors() const {
+  return impl_->tensors;
+}
 
 const Value* File::find(std::string_view key) const {
   const auto it = impl_->key_index.find(key);

@@ -1,4 +1,5 @@
 // Value accessors and the size arithmetic the reader and writer share.
+#include <array>
 #include <limits>
 #include <type_traits>
 
@@ -8,22 +9,12 @@
 namespace bottega::gguf {
 
 std::string_view value_type_name(ValueType type) {
-  switch (type) {
-    case ValueType::kUint8: return "u8";
-    case ValueType::kInt8: return "i8";
-    case ValueType::kUint16: return "u16";
-    case ValueType::kInt16: return "i16";
-    case ValueType::kUint32: return "u32";
-    case ValueType::kInt32: return "i32";
-    case ValueType::kFloat32: return "f32";
-    case ValueType::kBool: return "bool";
-    case ValueType::kString: return "string";
-    case ValueType::kArray: return "array";
-    case ValueType::kUint64: return "u64";
-    case ValueType::kInt64: return "i64";
-    case ValueType::kFloat64: return "f64";
-  }
-  return "unknown";
+  // Indexed by the GGUF type id.
+  constexpr std::array<std::string_view, 13> kNames = {"u8",  "i8",  "u16",  "i16",    "u32",
+                                                       "i32", "f32", "bool", "string", "array",
+                                                       "u64", "i64", "f64"};
+  const auto id = static_cast<uint32_t>(type);
+  return id < kNames.size() ? kNames[id] : "unknown";
 }
 
 std::optional<int64_t> Value::as_int() const {
@@ -60,9 +51,13 @@ std::optional<bool> Value::as_bool() const {
   return std::nullopt;
 }
 
-const std::string* Value::as_string() const { return std::get_if<std::string>(&data); }
+const std::string* Value::as_string() const {
+  return std::get_if<std::string>(&data);
+}
 
-const Array* Value::as_array() const { return std::get_if<Array>(&data); }
+const Array* Value::as_array() const {
+  return std::get_if<Array>(&data);
+}
 
 namespace {
 
@@ -77,9 +72,15 @@ Value array_of(ValueType element_type, const std::vector<T>& values) {
 
 }  // namespace
 
-Value Value::strings(const std::vector<std::string>& v) { return array_of(ValueType::kString, v); }
-Value Value::f32s(const std::vector<float>& v) { return array_of(ValueType::kFloat32, v); }
-Value Value::i32s(const std::vector<int32_t>& v) { return array_of(ValueType::kInt32, v); }
+Value Value::strings(const std::vector<std::string>& v) {
+  return array_of(ValueType::kString, v);
+}
+Value Value::f32s(const std::vector<float>& v) {
+  return array_of(ValueType::kFloat32, v);
+}
+Value Value::i32s(const std::vector<int32_t>& v) {
+  return array_of(ValueType::kInt32, v);
+}
 
 int64_t TensorInfo::n_elements() const {
   int64_t n = 1;
@@ -93,26 +94,34 @@ size_t scalar_size(ValueType type) {
   switch (type) {
     case ValueType::kUint8:
     case ValueType::kInt8:
-    case ValueType::kBool: return 1;
+    case ValueType::kBool:
+      return 1;
     case ValueType::kUint16:
-    case ValueType::kInt16: return 2;
+    case ValueType::kInt16:
+      return 2;
     case ValueType::kUint32:
     case ValueType::kInt32:
-    case ValueType::kFloat32: return 4;
+    case ValueType::kFloat32:
+      return 4;
     case ValueType::kUint64:
     case ValueType::kInt64:
-    case ValueType::kFloat64: return 8;
+    case ValueType::kFloat64:
+      return 8;
     case ValueType::kString:
-    case ValueType::kArray: return 0;
+    case ValueType::kArray:
+      return 0;
   }
   return 0;
 }
 
 size_t min_encoded_size(ValueType type) {
   switch (type) {
-    case ValueType::kString: return 8;      // u64 length, no bytes
-    case ValueType::kArray: return 4 + 8;   // u32 element type, u64 count, no elements
-    default: return scalar_size(type);
+    case ValueType::kString:
+      return 8;  // u64 length, no bytes
+    case ValueType::kArray:
+      return 4 + 8;  // u32 element type, u64 count, no elements
+    default:
+      return scalar_size(type);
   }
 }
 

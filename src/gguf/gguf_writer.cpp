@@ -1,5 +1,5 @@
-// GGUF v3 writer: metadata and tensor infos are serialized into memory, tensor data is streamed from
-// the callers' buffers, all into a temporary file that is renamed over the target at the end.
+// GGUF v3 writer: metadata and tensor infos are serialized into memory, tensor data is streamed
+// from the callers' buffers, all into a temporary file that is renamed over the target at the end.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,7 +18,9 @@ namespace bottega::gguf {
 
 namespace {
 
-std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
+std::string errno_text(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
 
 // Why a value cannot be written (arrays whose elements disagree with the declared element type,
 // nesting deeper than the reader accepts), or nullopt when it can.
@@ -34,8 +36,8 @@ std::optional<std::string> check_value(const Value& value, int depth) {
   for (size_t i = 0; i < array->elements.size(); ++i) {
     const Value& element = array->elements[i];
     if (element.type() != array->element_type) {
-      return str("array element ", i, " has type ", value_type_name(element.type()),
-                 ", expected ", value_type_name(array->element_type));
+      return str("array element ", i, " has type ", value_type_name(element.type()), ", expected ",
+                 value_type_name(array->element_type));
     }
     if (auto problem = check_value(element, depth + 1)) return problem;
   }
@@ -169,8 +171,8 @@ void Writer::set_alignment(uint64_t alignment) {
   } else if (it != metadata_.end()) {
     it->value = Value::u32(static_cast<uint32_t>(alignment));
   } else {
-    metadata_.push_back({std::string(detail::kAlignmentKey),
-                         Value::u32(static_cast<uint32_t>(alignment))});
+    metadata_.push_back(
+        {std::string(detail::kAlignmentKey), Value::u32(static_cast<uint32_t>(alignment))});
   }
 }
 
@@ -213,8 +215,8 @@ void Writer::add_tensor_view(std::string name, TensorType type, std::vector<int6
                              std::span<const uint8_t> data) {
   const TypeTraits* traits = find_type(static_cast<uint32_t>(type));
   if (traits == nullptr) {
-    throw Error(str("gguf writer: tensor '", name, "' has unknown type id ",
-                    static_cast<uint32_t>(type)));
+    throw Error(
+        str("gguf writer: tensor '", name, "' has unknown type id ", static_cast<uint32_t>(type)));
   }
   for (const PendingTensor& t : tensors_) {
     if (t.info.name == name) throw Error(str("gguf writer: duplicate tensor name '", name, "'"));
@@ -269,7 +271,8 @@ void Writer::write(const std::filesystem::path& path) const {
     out.write(tensors_[i].view.data(), tensors_[i].view.size());
     written = offsets[i] + tensors_[i].view.size();
   }
-  // Pad the last tensor too, as ggml's writer does: the file size stays a multiple of the alignment.
+  // Pad the last tensor too, as ggml's writer does: the file size stays a multiple of the
+  // alignment.
   out.write_zeros(*detail::align_up(written, alignment_) - written);
   out.commit();
 }

@@ -18,7 +18,9 @@ using testing::expect_format_error;
 constexpr uint32_t kF32 = 0;
 constexpr uint32_t kQ4_0 = 2;
 
-File parse(const Bytes& b) { return File::parse(b.bytes(), "bad.gguf"); }
+File parse(const Bytes& b) {
+  return File::parse(b.bytes(), "bad.gguf");
+}
 
 // A valid file with one 4-float tensor: the base that most malformed cases alter one field of.
 Bytes valid_file() {
@@ -89,8 +91,8 @@ TEST(GgufReader, ReadsAVocabularyOnlyFile) {
 TEST(GgufReader, ParseOfABufferMatchesOpen) {
   const auto path = bottega::testing::shared_file("models/aidreams260K.gguf");
   const std::string content = bottega::testing::read_file(path);
-  const File file = File::parse(
-      {reinterpret_cast<const uint8_t*>(content.data()), content.size()}, "buffer.gguf");
+  const File file = File::parse({reinterpret_cast<const uint8_t*>(content.data()), content.size()},
+                                "buffer.gguf");
   EXPECT_EQ(file.name(), "buffer.gguf");
   EXPECT_EQ(file.tensors().size(), 39u);
   EXPECT_EQ(file.file_size(), content.size());
@@ -256,7 +258,8 @@ TEST(GgufReaderRejects, UnknownTensorType) {
   for (uint32_t id : {4u, 5u, 31u, 1000u}) {  // 4 and 5 were Q4_2/Q4_3, long removed
     Bytes b;
     b.header(1, 0).tensor("t", {4}, id, 0).pad_to(32).zeros(16);
-    expect_format_error([&] { (void)parse(b); }, {"'t'", "unknown tensor type", std::to_string(id)});
+    expect_format_error([&] { (void)parse(b); },
+                        {"'t'", "unknown tensor type", std::to_string(id)});
   }
 }
 
@@ -335,8 +338,9 @@ TEST(GgufReaderRejects, CorruptFileOnDiskNamesThePath) {
   const auto path = dir / "corrupt.gguf";
   std::vector<uint8_t> bytes = valid_file().bytes();
   bytes[4] = 9;  // version
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                               static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
   expect_format_error([&] { (void)File::open(path); }, {path.string(), "version 9"});
 }
 

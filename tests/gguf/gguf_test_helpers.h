@@ -35,7 +35,9 @@ class Bytes {
     return *this;
   }
   // Zero padding up to the next multiple of `alignment`.
-  Bytes& pad_to(size_t alignment) { return zeros((alignment - bytes_.size() % alignment) % alignment); }
+  Bytes& pad_to(size_t alignment) {
+    return zeros((alignment - bytes_.size() % alignment) % alignment);
+  }
 
   // "GGUF", version, tensor count, key/value count.
   Bytes& header(uint64_t n_tensors, uint64_t n_kv, uint32_t version = 3) {

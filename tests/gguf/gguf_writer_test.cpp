@@ -75,9 +75,9 @@ TEST(GgufWriter, RoundTripsEveryScalarType) {
   for (uint32_t id = 0; id <= 12; ++id) {
     if (id == 9) continue;  // arrays have their own test
     const auto type = static_cast<ValueType>(id);
-    EXPECT_TRUE(std::any_of(kvs.begin(), kvs.end(),
-                            [type](const KeyValue& kv) { return kv.value.type() == type; }))
-        << value_type_name(type);
+    EXPECT_TRUE(std::any_of(kvs.begin(), kvs.end(), [type](const KeyValue& kv) {
+      return kv.value.type() == type;
+    })) << value_type_name(type);
   }
   EXPECT_EQ(file.get_int("i64"), std::numeric_limits<int64_t>::min());
   EXPECT_THROW((void)file.get_int("u64"), FormatError);  // above the int64 range
@@ -107,8 +107,8 @@ TEST(GgufWriter, RoundTripsArrays) {
        array(ValueType::kArray, {Value::strings({"x", ""}), Value::strings({"merges"})})},
       {"nested.mixed",  // the inner arrays may each have their own element type
        array(ValueType::kArray, {Value::f32s({1.0f}), Value::strings({"s"})})},
-      {"nested.deep", array(ValueType::kArray,
-                            {array(ValueType::kArray, {array(ValueType::kArray, {})})})},
+      {"nested.deep",
+       array(ValueType::kArray, {array(ValueType::kArray, {array(ValueType::kArray, {})})})},
   };
   Writer writer;
   for (const KeyValue& kv : kvs) writer.set(kv.key, kv.value);
@@ -134,7 +134,8 @@ TEST(GgufWriter, RoundTripsALargeVocabulary) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   const Array* read = file.get_array("tokenizer.ggml.tokens");
   ASSERT_EQ(read->elements.size(), tokens.size());
-  for (size_t i = 0; i < tokens.size(); i += 997) EXPECT_EQ(*read->elements[i].as_string(), tokens[i]);
+  for (size_t i = 0; i < tokens.size(); i += 997)
+    EXPECT_EQ(*read->elements[i].as_string(), tokens[i]);
   EXPECT_EQ(file.get_array("tokenizer.ggml.scores")->elements.back().as_float(), scores.back());
   // Generous: sanitizer builds are several times slower than the tens of ms of a release build.
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 2000);
@@ -148,16 +149,11 @@ struct TensorCase {
 
 void check_tensors_round_trip(uint64_t alignment) {
   const std::vector<TensorCase> cases = {
-      {"f32.odd", TensorType::F32, {3}},
-      {"f32.matrix", TensorType::F32, {5, 7}},
-      {"f32.4d", TensorType::F32, {1, 1, 1, 1}},
-      {"f16", TensorType::F16, {3, 5}},
-      {"bf16", TensorType::BF16, {1, 3}},
-      {"q4_0", TensorType::Q4_0, {64, 3}},
-      {"q8_0", TensorType::Q8_0, {32, 2, 3}},
-      {"q4_k", TensorType::Q4_K, {256, 3}},
-      {"q6_k", TensorType::Q6_K, {512}},
-      {"i8", TensorType::I8, {7}},
+      {"f32.odd", TensorType::F32, {3}},         {"f32.matrix", TensorType::F32, {5, 7}},
+      {"f32.4d", TensorType::F32, {1, 1, 1, 1}}, {"f16", TensorType::F16, {3, 5}},
+      {"bf16", TensorType::BF16, {1, 3}},        {"q4_0", TensorType::Q4_0, {64, 3}},
+      {"q8_0", TensorType::Q8_0, {32, 2, 3}},    {"q4_k", TensorType::Q4_K, {256, 3}},
+      {"q6_k", TensorType::Q6_K, {512}},         {"i8", TensorType::I8, {7}},
       {"scalar", TensorType::F32, {}},
   };
   Writer writer;
@@ -205,9 +201,15 @@ void check_tensors_round_trip(uint64_t alignment) {
   }
 }
 
-TEST(GgufWriter, RoundTripsTensorsAtAlignment32) { check_tensors_round_trip(32); }
-TEST(GgufWriter, RoundTripsTensorsAtAlignment64) { check_tensors_round_trip(64); }
-TEST(GgufWriter, RoundTripsTensorsAtAlignment4096) { check_tensors_round_trip(4096); }
+TEST(GgufWriter, RoundTripsTensorsAtAlignment32) {
+  check_tensors_round_trip(32);
+}
+TEST(GgufWriter, RoundTripsTensorsAtAlignment64) {
+  check_tensors_round_trip(64);
+}
+TEST(GgufWriter, RoundTripsTensorsAtAlignment4096) {
+  check_tensors_round_trip(4096);
+}
 
 TEST(GgufWriter, WritesTheAlignmentKeyOnlyWhenNotTheDefault) {
   bottega::testing::TempDir dir;
