@@ -1,5 +1,6 @@
 #include "tokenizer/spm_tokenizer.h"
 
+#include <limits>
 #include <optional>
 #include <queue>
 
@@ -195,6 +196,10 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_specia
 }
 
 void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& out) const {
+  // Symbols address the text with 32-bit offsets (half the memory of size_t in the hot loop).
+  if (text.size() > std::numeric_limits<uint32_t>::max()) {
+    throw Error(str("text of ", text.size(), " bytes is too long to tokenize in one piece"));
+  }
   Merger merger(text, vocab(), index());
   merger.merge_all();
   // llama.cpp then "resegments" each symbol: its id, else the two symbols it was merged from,

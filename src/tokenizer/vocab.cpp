@@ -1,6 +1,7 @@
 #include "tokenizer/vocab.h"
 
 #include <array>
+#include <functional>
 #include <limits>
 #include <optional>
 
@@ -38,10 +39,15 @@ struct ModelDefaults {
 };
 
 ModelDefaults defaults_for(std::string_view model) {
-  if (model == "llama")
-    return {
-        .bos = 1, .eos = 2, .unk = 0, .add_bos = true, .add_eos = false, .add_space_prefix = true};
-  return {};
+  ModelDefaults defaults;
+  if (model == "llama") {
+    defaults.bos = 1;
+    defaults.eos = 2;
+    defaults.unk = 0;
+    defaults.add_bos = true;
+    defaults.add_space_prefix = true;
+  }
+  return defaults;
 }
 
 // End-of-turn markers of popular chat formats, most specific first. Files rarely name their EOT
@@ -168,19 +174,26 @@ void check_special_ids(const Vocab& vocab) {
   if (vocab.add_eos && vocab.eos == -1) fail(kAddEosKey, str("is true but ", kEosKey, " is unset"));
 }
 
-// Ids of the first token (in list order) whose text is `text`; -1 when none.
-int32_t find_text(const Vocab& vocab, std::string_view text) {
+// The ids of the end-of-turn texts present, in kEndOfTurnTexts order (lowest id for duplicates).
+std::vector<int32_t> find_end_of_turn_markers(const Vocab& vocab) {
+  std::array<int32_t, kEndOfTurnTexts.size()> found;
+  found.fill(-1);
   for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
-    if (vocab.text(id) == text) return id;
+    const std::string& text = vocab.text(id);
+    if (text.size() < 5 || (text[0] != '<' && text[0] != '_')) continue;  // cheap reject
+    for (size_t k = 0; k < kEndOfTurnTexts.size(); ++k) {
+      if (found[k] == -1 && text == kEndOfTurnTexts[k]) found[k] = id;
+    }
   }
-  return -1;
+  std::vector<int32_t> markers;
+  for (const int32_t id : found) {
+    if (id != -1) markers.push_back(id);
+  }
+  return markers;
 }
 
 void derive_end_of_generation(Vocab& vocab) {
-  std::vector<int32_t> markers;
-  for (std::string_view text : kEndOfTurnTexts) {
-    if (const int32_t id = find_text(vocab, text); id != -1) markers.push_back(id);
-  }
+  const std::vector<int32_t> markers = find_end_of_turn_markers(vocab);
   if (vocab.eot == -1 && !markers.empty()) vocab.eot = markers.front();
 
   vocab.eog.clear();
@@ -219,17 +232,33 @@ Vocab load_vocab(const gguf::File& file) {
   return vocab;
 }
 
-TokenIndex::TokenIndex(const Vocab& vocab) {
-  ids_.reserve(vocab.tokens.size());
+TokenIndex::TokenIndex(const Vocab& vocab) : tokens_(vocab.tokens.data()) {
+  size_t capacity = 16;
+  while (capacity < 2 * vocab.tokens.size()) capacity *= 2;
+  slots_.resize(capacity);
+  const std::hash<std::string_view> hasher;
   for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
-    const std::string& text = vocab.text(id);
-    if (!text.empty()) ids_.insert_or_assign(std::string_view(text), id);
+    const std::string_view text = vocab.text(id);
+    if (text.empty()) continue;  // matches nothing; SPM pieces are never empty
+    const size_t hash = hasher(text);
+    Slot& slot = slots_[probe(text, hash)];
+    slot.hash = static_cast<uint32_t>(hash);
+    slot.id = id;  // a later duplicate replaces the earlier id
+  }
+}
+
+size_t TokenIndex::probe(std::string_view text, size_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t at = hash & mask;; at = (at + 1) & mask) {
+    const Slot& slot = slots_[at];
+    if (slot.id == -1) return at;
+    if (slot.hash == static_cast<uint32_t>(hash) && tokens_[static_cast<size_t>(slot.id)] == text)
+      return at;
   }
 }
 
 int32_t TokenIndex::find(std::string_view text) const {
-  const auto it = ids_.find(text);
-  return it == ids_.end() ? -1 : it->second;
+  return slots_[probe(text, std::hash<std::string_view>{}(text))].id;
 }
 
 }  // namespace bottega::tokenizer

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace bottega::gguf {
@@ -63,19 +62,31 @@ struct Vocab {
 // whose lengths disagree, values of the wrong type and special ids out of range.
 Vocab load_vocab(const gguf::File& file);
 
-// Checks a vocabulary built in code (scores/types lengths, special ids, byte tokens); fills absent
-// scores (0) and types (kNormal) and derives eog. load_vocab() ends with it.
+// Completes and checks a vocabulary (also one built in code): fills absent scores (0) and types
+// (kNormal), checks array lengths and special ids (bottega::Error naming the GGUF key), finds the
+// end-of-turn token by its text when eot is unset and derives eog. load_vocab() ends with it and
+// make_tokenizer() repeats it; it is idempotent.
 void finalize_vocab(Vocab& vocab);
 
-// Token text -> id. Holds views into vocab.tokens, so the vocabulary must outlive the index and
-// keep its strings unchanged. When a text occurs twice the higher id wins, as in llama.cpp.
+// Token text -> id: an open-addressing hash table of ids (load factor <= 1/2, linear probing),
+// built without one allocation per token so a 32000-token vocabulary indexes in well under a
+// millisecond. Refers to vocab.tokens' storage, so the vocabulary must outlive the index and keep
+// its token list unchanged (moving the Vocab is fine, copying it is not). When a text occurs twice
+// the higher id wins, as in llama.cpp.
 class TokenIndex {
  public:
   explicit TokenIndex(const Vocab& vocab);
   int32_t find(std::string_view text) const;  // -1 when no token has this text
 
  private:
-  std::unordered_map<std::string_view, int32_t> ids_;
+  struct Slot {
+    uint32_t hash = 0;  // low bits of the text's hash, to skip most string compares
+    int32_t id = -1;    // -1: empty
+  };
+  size_t probe(std::string_view text, size_t hash) const;  // the slot holding text, or empty
+
+  const std::string* tokens_;  // vocab.tokens.data()
+  std::vector<Slot> slots_;    // size a power of two
 };
 
 }  // namespace bottega::tokenizer

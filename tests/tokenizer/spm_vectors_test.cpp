@@ -138,5 +138,24 @@ TEST(SpmVectors, Phi3RoundTrips) {
   expect_round_trip("vocab/ggml-vocab-phi-3.gguf");
 }
 
+// Phi-3's chat markers are control tokens (parsed only on request); its </s> is user-defined and,
+// as in llama.cpp, matched even in plain text.
+TEST(SpmVectors, Phi3SpecialTokens) {
+  const std::unique_ptr<Tokenizer> tokenizer = open_tokenizer("vocab/ggml-vocab-phi-3.gguf");
+  const int32_t user = tokenizer->find_token("<|user|>");
+  const int32_t end = tokenizer->find_token("<|end|>");
+  ASSERT_EQ(user, 32010);
+  ASSERT_EQ(end, 32007);
+  const std::string prompt = "<|user|>\nHello<|end|>";
+  const std::vector<int32_t> parsed = tokenizer->encode(prompt, true, true);
+  // BOS, <|user|>, then "\nHello" with the dummy prefix llama.cpp puts after a special token.
+  EXPECT_EQ(parsed, (std::vector<int32_t>{1, user, 29871, 13, 10994, end}));
+  EXPECT_TRUE(tokenizer->is_eog(end));
+  const std::vector<int32_t> plain = tokenizer->encode(prompt, true, false);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), user), 0);
+  EXPECT_EQ(tokenizer->decode(plain), prompt);
+  EXPECT_EQ(tokenizer->encode("a</s>", false, false), (std::vector<int32_t>{263, 2}));
+}
+
 }  // namespace
 }  // namespace bottega::tokenizer
