@@ -1,7 +1,7 @@
 # Helpers that keep each module's CMakeLists.txt to a list of sources and dependencies.
 
 set(BOTTEGA_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
-    -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough -Werror)
+    -Wunused -Woverloaded-virtual -Wimplicit-fallthrough -Werror)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # GCC 12 at -O3 reports std::vector growth paths as overflows (GCC bugs 106199, 107852); the
   # sanitizer build checks real out-of-bounds accesses instead.

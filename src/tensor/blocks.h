@@ -71,8 +71,8 @@ struct BlockQ8_1 {
 };
 static_assert(sizeof(BlockQ8_1) == 36);
 
-// Q2_K: 256 values in 16 sub-blocks of 16; value = d * (scales[i] & 15) * q - dmin * (scales[i] >> 4),
-// q in 0..3. Element 128*h + 32*k + l (h in 0..1, k in 0..3, l in 0..31) is bits 2k..2k+1 of
+// Q2_K: 256 values in 16 sub-blocks of 16; value = d * (scales[i] & 15) * q - dmin * (scales[i] >>
+// 4), q in 0..3. Element 128*h + 32*k + l (h in 0..1, k in 0..3, l in 0..31) is bits 2k..2k+1 of
 // qs[32*h + l], in sub-block 8*h + 2*k + l/16.
 struct BlockQ2_K {
   uint8_t scales[kQK_K / 16];
@@ -129,7 +129,8 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ6_K) == 210);
 
 // Q8_K: activation type of the K-quant dot products. 256 values = d * qs[i] with a float scale;
-// bsums[j] = sum of qs[16*j .. 16*j + 15] lets the dot product apply the weights' per-sub-block mins.
+// bsums[j] = sum of qs[16*j .. 16*j + 15] lets the dot product apply the weights' per-sub-block
+// mins.
 struct BlockQ8_K {
   float d;
   int8_t qs[kQK_K];

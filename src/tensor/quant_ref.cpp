@@ -64,11 +64,15 @@ Range value_range(const float* x, int n) {
   return r;
 }
 
-float inverse_or_zero(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+float inverse_or_zero(float d) {
+  return d != 0.0f ? 1.0f / d : 0.0f;
+}
 
 // Bit 4 of the 5-bit quant of element j (0..31) in a Q5_0/Q5_1 block: bit j of the little-endian
 // word qh. Read byte-wise so it does not depend on the host's byte order.
-int q5_high_bit(const uint8_t* qh, int j) { return (qh[j / 8] >> (j % 8)) & 1; }
+int q5_high_bit(const uint8_t* qh, int j) {
+  return (qh[j / 8] >> (j % 8)) & 1;
+}
 
 // Fills qs/qh of a Q5 block from 32 levels in 0..31.
 void pack_q5(const int* levels, uint8_t* qs, uint8_t* qh) {
@@ -237,7 +241,8 @@ void quantize_q5_1(const float* src, void* dst, int64_t n) {
     const float d = (range.max - range.min) / 31.0f;
     const float inverse = inverse_or_zero(d);
     int levels[kQK5_1];
-    for (int j = 0; j < kQK5_1; ++j) levels[j] = floor_level((x[j] - range.min) * inverse + 0.5f, 31);
+    for (int j = 0; j < kQK5_1; ++j)
+      levels[j] = floor_level((x[j] - range.min) * inverse + 0.5f, 31);
     blocks[b].d = f32_to_f16(d);
     blocks[b].m = f32_to_f16(range.min);
     pack_q5(levels, blocks[b].qs, blocks[b].qh);

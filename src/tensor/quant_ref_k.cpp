@@ -62,8 +62,8 @@ void pack_scales_mins(const int* scales, const int* mins, uint8_t* packed) {
 // ---- Sub-block search for the affine types (Q4_K, Q5_K): x ~ scale * l - min ----
 
 struct AffineSearch {
-  int nmax;       // levels 0..nmax
-  float first;    // candidate grids have nmax + first + step * t intervals, t = 0..steps
+  int nmax;     // levels 0..nmax
+  float first;  // candidate grids have nmax + first + step * t intervals, t = 0..steps
   float step;
   int steps;
 };
@@ -76,7 +76,8 @@ struct AffineFit {
   float min;    // >= 0: the format subtracts it
 };
 
-// Chooses levels l[i] in 0..nmax and (scale, min) minimising sum_i w[i] * (scale*l[i] - min - x[i])^2.
+// Chooses levels l[i] in 0..nmax and (scale, min) minimising
+//     sum_i w[i] * (scale * l[i] - min - x[i])^2.
 //
 // Work in terms of offset = -min (the value of level 0). The reference grid spreads [lo, hi]
 // (lo = min(x, 0): the format cannot add a positive offset) over nmax intervals, every value
@@ -211,8 +212,8 @@ void quantize_affine_superblock(const float* x, const AffineSearch& search, uint
     // levels, as ggml does, so the bytes match.
     if (sub_scale == 0.0f) continue;
     for (int i = 0; i < kSub; ++i) {
-      l[i] = static_cast<uint8_t>(nearest_level((x[kSub * j + i] + sub_min) / sub_scale, 0,
-                                                search.nmax));
+      l[i] = static_cast<uint8_t>(
+          nearest_level((x[kSub * j + i] + sub_min) / sub_scale, 0, search.nmax));
     }
   }
 }
