@@ -24,23 +24,39 @@ Session::Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch)
 }
 
 std::span<const float> Session::eval(std::span<const int32_t> tokens) {
+  return evaluate(tokens, false);
+}
+
+std::span<const float> Session::eval_all(std::span<const int32_t> tokens) {
+  return evaluate(tokens, true);
+}
+
+std::span<const float> Session::evaluate(std::span<const int32_t> tokens, bool all_logits) {
   BOTTEGA_CHECK(!tokens.empty());
   if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_) {
     throw Error(str("context is full: ", n_past_, " tokens so far + ", tokens.size(),
                     " new exceed the context of ", n_ctx_, " tokens (raise it with -c)"));
   }
+  const auto n_vocab = static_cast<size_t>(model_.info().n_vocab);
+  logits_.resize(all_logits ? tokens.size() * n_vocab : n_vocab);
   const std::span<const int32_t> table(block_table_);
   const std::span<const std::span<const int32_t>> tables(&table, 1);
   std::vector<BatchToken> batch;
   for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
     const size_t end = std::min(tokens.size(), start + static_cast<size_t>(n_batch_));
+    const bool last_chunk = end == tokens.size();
     batch.clear();
     for (size_t i = start; i < end; ++i) {
-      batch.push_back({tokens[i], n_past_ + static_cast<int32_t>(i - start), 0, i + 1 == tokens.size()});
+      const bool wants_logits = all_logits || i + 1 == tokens.size();
+      batch.push_back({tokens[i], n_past_ + static_cast<int32_t>(i - start), 0, wants_logits});
     }
-    const bool last_chunk = end == tokens.size();
-    model_.forward(batch, tables, cache_, last_chunk ? std::span<float>(logits_) : std::span<float>(),
-                   pool_);
+    std::span<float> out;
+    if (all_logits) {
+      out = std::span<float>(logits_).subspan(start * n_vocab, (end - start) * n_vocab);
+    } else if (last_chunk) {
+      out = std::span<float>(logits_);
+    }
+    model_.forward(batch, tables, cache_, out, pool_);
     n_past_ += static_cast<int32_t>(end - start);
   }
   return logits_;

@@ -28,11 +28,16 @@ class Session {
   // Appends tokens to the sequence and returns the logits after the last one (n_vocab floats,
   // valid until the next call). Throws Error when the tokens would overflow the context.
   std::span<const float> eval(std::span<const int32_t> tokens);
+  // Like eval, but keeps the logits after every token: tokens.size() rows of n_vocab floats
+  // (perplexity scoring).
+  std::span<const float> eval_all(std::span<const int32_t> tokens);
 
   // Forgets the sequence; the cache is reused.
   void reset() { n_past_ = 0; }
 
  private:
+  std::span<const float> evaluate(std::span<const int32_t> tokens, bool all_logits);
+
   Model& model_;
   ThreadPool& pool_;
   int32_t n_ctx_;
