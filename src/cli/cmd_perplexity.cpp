@@ -32,22 +32,24 @@ int perplexity(const PerplexityCliOptions& options) {
   const auto model = load_model(std::move(file));
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   std::fprintf(stderr, "bottega: perplexity of %s over '%s', context %d, batch %d, %d threads\n",
-               model->info().name.c_str(), options.file.c_str(), options.engine.n_ctx, options.engine.n_batch,
-               pool.size());
-  const PerplexityResult result =
-      compute_perplexity(*model, *tokenizer, text.str(), options.engine, pool, [](int32_t chunk, double ppl) {
-        std::printf("[%d]%.4f,", chunk, ppl);
-        std::fflush(stdout);
-      });
+               model->info().name.c_str(), options.file.c_str(), options.engine.n_ctx,
+               options.engine.n_batch, pool.size());
+  const PerplexityResult result = compute_perplexity(*model, *tokenizer, text.str(), options.engine,
+                                                     pool, [](int32_t chunk, double ppl) {
+                                                       std::printf("[%d]%.4f,", chunk, ppl);
+                                                       std::fflush(stdout);
+                                                     });
   std::printf("\nFinal estimate: PPL = %.4f +/- %.5f (%lld tokens in %d chunks)\n", result.ppl,
               result.ppl_uncertainty, static_cast<long long>(result.n_scored), result.n_chunks);
   if (result.kl) {
-    std::printf("Mean KLD: %.6f +/- %.6f\nSame top token: %.3f%%\nBase PPL: %.4f\nPPL ratio: %.6f\n",
-                result.kl->mean_kl, result.kl->kl_uncertainty, 100.0 * result.kl->top1_agreement,
-                result.kl->base_ppl, result.kl->ppl_ratio);
+    std::printf(
+        "Mean KLD: %.6f +/- %.6f\nSame top token: %.3f%%\nBase PPL: %.4f\nPPL ratio: %.6f\n",
+        result.kl->mean_kl, result.kl->kl_uncertainty, 100.0 * result.kl->top1_agreement,
+        result.kl->base_ppl, result.kl->ppl_ratio);
   }
   if (!options.engine.save_base_path.empty()) {
-    std::fprintf(stderr, "bottega: saved log-probabilities to %s\n", options.engine.save_base_path.c_str());
+    std::fprintf(stderr, "bottega: saved log-probabilities to %s\n",
+                 options.engine.save_base_path.c_str());
   }
   return 0;
 }
@@ -61,8 +63,10 @@ Action add_perplexity(CLI::App& app) {
   cmd->add_option("-f,--file", options->file, "Text file to score")->required();
   cmd->add_option("-c,--ctx-size", options->engine.n_ctx, "Tokens per chunk (second half scored)")
       ->check(CLI::Range(4, 1 << 20));
-  cmd->add_option("-b,--batch-size", options->engine.n_batch, "Tokens per forward pass")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-b,--batch-size", options->engine.n_batch, "Tokens per forward pass")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
+      ->check(CLI::Range(0, 1024));
   auto* save = cmd->add_option("--kl-divergence-base", options->engine.save_base_path,
                                "Save this model's log-probabilities to FILE as a KL base");
   cmd->add_option("--kl-divergence", options->engine.compare_base_path,

@@ -44,7 +44,8 @@ class KlBaseWriter {
     write_u32(header.n_ctx);
     write_u32(header.n_vocab);
     write_u32(header.n_chunks);
-    out_.write(reinterpret_cast<const char*>(tokens.data()), static_cast<std::streamsize>(tokens.size_bytes()));
+    out_.write(reinterpret_cast<const char*>(tokens.data()),
+               static_cast<std::streamsize>(tokens.size_bytes()));
   }
   ~KlBaseWriter() {
     if (!committed_) std::filesystem::remove(temp_);
@@ -79,21 +80,26 @@ class KlBaseReader {
     in_.read(reinterpret_cast<char*>(&version), 4);
     in_.read(reinterpret_cast<char*>(&header), sizeof header);
     if (!in_ || std::memcmp(magic, kKlMagic, 4) != 0 || version != kKlVersion) {
-      throw Error(str("'", path, "' is not a bottega KL base file (write one with --kl-divergence-base)"));
+      throw Error(
+          str("'", path, "' is not a bottega KL base file (write one with --kl-divergence-base)"));
     }
-    if (header.n_ctx != expected.n_ctx || header.n_vocab != expected.n_vocab || header.n_chunks < expected.n_chunks) {
-      throw Error(str("KL base '", path, "' was made with context ", header.n_ctx, ", vocabulary ", header.n_vocab,
-                      " and ", header.n_chunks, " chunks; this run has ", expected.n_ctx, ", ", expected.n_vocab,
-                      " and ", expected.n_chunks, ": use the same text, -c and model family"));
+    if (header.n_ctx != expected.n_ctx || header.n_vocab != expected.n_vocab ||
+        header.n_chunks < expected.n_chunks) {
+      throw Error(str("KL base '", path, "' was made with context ", header.n_ctx, ", vocabulary ",
+                      header.n_vocab, " and ", header.n_chunks, " chunks; this run has ",
+                      expected.n_ctx, ", ", expected.n_vocab, " and ", expected.n_chunks,
+                      ": use the same text, -c and model family"));
     }
     std::vector<int32_t> base_tokens(static_cast<size_t>(header.n_chunks) * header.n_ctx);
-    in_.read(reinterpret_cast<char*>(base_tokens.data()), static_cast<std::streamsize>(base_tokens.size() * 4));
+    in_.read(reinterpret_cast<char*>(base_tokens.data()),
+             static_cast<std::streamsize>(base_tokens.size() * 4));
     if (!in_ || !std::equal(tokens.begin(), tokens.end(), base_tokens.begin())) {
       throw Error(str("KL base '", path, "' was computed on a different text or tokenizer"));
     }
   }
   void read_row(std::vector<float>& row) {
-    in_.read(reinterpret_cast<char*>(row.data()), static_cast<std::streamsize>(row.size() * sizeof(float)));
+    in_.read(reinterpret_cast<char*>(row.data()),
+             static_cast<std::streamsize>(row.size() * sizeof(float)));
     if (!in_) throw Error(str("KL base '", path_, "' is truncated"));
   }
 
@@ -121,8 +127,9 @@ struct Moments {
 
 }  // namespace
 
-PerplexityResult compute_perplexity(Model& model, const tokenizer::Tokenizer& tokenizer, const std::string& text,
-                                    const PerplexityOptions& options, ThreadPool& pool,
+PerplexityResult compute_perplexity(Model& model, const tokenizer::Tokenizer& tokenizer,
+                                    const std::string& text, const PerplexityOptions& options,
+                                    ThreadPool& pool,
                                     const std::function<void(int32_t, double)>& on_chunk) {
   const int32_t n_ctx = options.n_ctx;
   if (n_ctx < 4) throw Error(str("perplexity needs a context of at least 4 tokens, not ", n_ctx));
@@ -134,7 +141,8 @@ PerplexityResult compute_perplexity(Model& model, const tokenizer::Tokenizer& to
   const auto n_chunks = static_cast<int32_t>(tokens.size() / static_cast<size_t>(n_ctx));
   const auto n_vocab = static_cast<uint32_t>(model.info().n_vocab);
   const int32_t first = n_ctx / 2;
-  const std::span<const int32_t> used(tokens.data(), static_cast<size_t>(n_chunks) * static_cast<size_t>(n_ctx));
+  const std::span<const int32_t> used(tokens.data(),
+                                      static_cast<size_t>(n_chunks) * static_cast<size_t>(n_ctx));
   const KlHeader header{static_cast<uint32_t>(n_ctx), n_vocab, static_cast<uint32_t>(n_chunks)};
   std::optional<KlBaseWriter> writer;
   std::optional<KlBaseReader> reader;
@@ -149,7 +157,8 @@ PerplexityResult compute_perplexity(Model& model, const tokenizer::Tokenizer& to
   std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));
   for (int32_t c = 0; c < n_chunks; ++c) {
     std::copy_n(used.begin() + static_cast<std::ptrdiff_t>(c) * n_ctx, n_ctx, chunk.begin());
-    if (bos >= 0 && tokenizer.vocab().add_bos) chunk[0] = bos;  // each chunk reads as a document start
+    if (bos >= 0 && tokenizer.vocab().add_bos)
+      chunk[0] = bos;  // each chunk reads as a document start
     session.reset();
     const std::span<const float> logits = session.eval_all(chunk);
     for (int32_t j = first; j < n_ctx - 1; ++j) {
@@ -161,7 +170,8 @@ PerplexityResult compute_perplexity(Model& model, const tokenizer::Tokenizer& to
         reader->read_row(base);
         double divergence = 0.0;
         for (size_t v = 0; v < n_vocab; ++v) {
-          divergence += std::exp(static_cast<double>(base[v])) * (static_cast<double>(base[v]) - logprobs[v]);
+          divergence +=
+              std::exp(static_cast<double>(base[v])) * (static_cast<double>(base[v]) - logprobs[v]);
         }
         kl.add(divergence);
         base_nll.add(-base[next]);

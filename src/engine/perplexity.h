@@ -17,8 +17,8 @@ namespace bottega {
 
 struct PerplexityOptions {
   int32_t n_ctx = 512;
-  int32_t n_batch = 512;       // tokens per forward pass (at most n_ctx)
-  std::string save_base_path;  // write every scored token's log-probabilities here (KL base)
+  int32_t n_batch = 512;          // tokens per forward pass (at most n_ctx)
+  std::string save_base_path;     // write every scored token's log-probabilities here (KL base)
   std::string compare_base_path;  // compare against log-probabilities saved earlier
 };
 
@@ -27,7 +27,7 @@ struct KlDivergenceStats {
   double kl_uncertainty = 0.0;  // standard error of that mean
   double top1_agreement = 0.0;  // share of tokens where both models' most likely token agree
   double base_ppl = 0.0;
-  double ppl_ratio = 0.0;       // model PPL / base PPL
+  double ppl_ratio = 0.0;  // model PPL / base PPL
 };
 
 struct PerplexityResult {

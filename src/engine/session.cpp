@@ -7,7 +7,9 @@
 namespace bottega {
 
 namespace {
-int32_t blocks_for(int32_t n_ctx) { return (n_ctx + Session::kBlockSize - 1) / Session::kBlockSize; }
+int32_t blocks_for(int32_t n_ctx) {
+  return (n_ctx + Session::kBlockSize - 1) / Session::kBlockSize;
+}
 }  // namespace
 
 Session::Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch)

@@ -15,9 +15,11 @@ namespace bottega {
 namespace {
 
 std::string golden_text() {
-  const auto json = nlohmann::json::parse(testing::read_file(testing::shared_file("models/golden/aidreams260K.greedy.json")));
+  const auto json = nlohmann::json::parse(
+      testing::read_file(testing::shared_file("models/golden/aidreams260K.greedy.json")));
   std::string text;
-  for (const auto& c : json.at("cases")) text += c.at("prompt").get<std::string>() + c.at("continuation").get<std::string>() + "\n";
+  for (const auto& c : json.at("cases"))
+    text += c.at("prompt").get<std::string>() + c.at("continuation").get<std::string>() + "\n";
   return text;
 }
 
@@ -53,8 +55,9 @@ TEST(Perplexity, EqualsAPlainReferenceComputation) {
   options.n_ctx = 32;
   options.n_batch = 7;  // several forward passes per chunk
   std::vector<double> running;
-  const PerplexityResult result = compute_perplexity(*model, *tokenizer, text, options, pool,
-                                                     [&](int32_t, double ppl) { running.push_back(ppl); });
+  const PerplexityResult result =
+      compute_perplexity(*model, *tokenizer, text, options, pool,
+                         [&](int32_t, double ppl) { running.push_back(ppl); });
 
   const std::vector<int32_t> tokens = tokenizer->encode(text, true, false);
   const int n_chunks = static_cast<int>(tokens.size() / 32);
@@ -70,11 +73,13 @@ TEST(Perplexity, EqualsAPlainReferenceComputation) {
       double max_logit = -1e300, sum = 0.0;
       for (double v : logits) max_logit = std::max(max_logit, v);
       for (double v : logits) sum += std::exp(v - max_logit);
-      nll += -(logits[static_cast<size_t>(chunk[static_cast<size_t>(j) + 1])] - max_logit - std::log(sum));
+      nll += -(logits[static_cast<size_t>(chunk[static_cast<size_t>(j) + 1])] - max_logit -
+               std::log(sum));
       ++count;
     }
     EXPECT_NEAR(running[static_cast<size_t>(c)], std::exp(nll / static_cast<double>(count)),
-                1e-4 * running[static_cast<size_t>(c)]) << "chunk " << c + 1;
+                1e-4 * running[static_cast<size_t>(c)])
+        << "chunk " << c + 1;
   }
   EXPECT_EQ(result.n_chunks, n_chunks);
   EXPECT_EQ(result.n_scored, count);
@@ -93,13 +98,15 @@ TEST(Perplexity, KlDivergenceOfAModelAgainstItselfIsZero) {
   PerplexityOptions save;
   save.n_ctx = 32;
   save.save_base_path = (dir / "base.kl").string();
-  const auto base = compute_perplexity(*model, *tokenizer, golden_text(), save, pool, [](int32_t, double) {});
+  const auto base =
+      compute_perplexity(*model, *tokenizer, golden_text(), save, pool, [](int32_t, double) {});
   ASSERT_TRUE(std::filesystem::exists(save.save_base_path));
 
   PerplexityOptions compare;
   compare.n_ctx = 32;
   compare.compare_base_path = save.save_base_path;
-  const auto again = compute_perplexity(*model, *tokenizer, golden_text(), compare, pool, [](int32_t, double) {});
+  const auto again =
+      compute_perplexity(*model, *tokenizer, golden_text(), compare, pool, [](int32_t, double) {});
   ASSERT_TRUE(again.kl.has_value());
   EXPECT_NEAR(again.kl->mean_kl, 0.0, 1e-6);
   EXPECT_DOUBLE_EQ(again.kl->top1_agreement, 1.0);
@@ -107,7 +114,9 @@ TEST(Perplexity, KlDivergenceOfAModelAgainstItselfIsZero) {
   EXPECT_NEAR(again.kl->base_ppl, base.ppl, 1e-9 * base.ppl);
 
   compare.n_ctx = 16;  // a different chunking cannot be compared
-  EXPECT_THROW(compute_perplexity(*model, *tokenizer, golden_text(), compare, pool, [](int32_t, double) {}), Error);
+  EXPECT_THROW(
+      compute_perplexity(*model, *tokenizer, golden_text(), compare, pool, [](int32_t, double) {}),
+      Error);
 }
 
 TEST(Perplexity, TooShortTextIsAClearError) {
