@@ -13,5 +13,10 @@ Action add_run(CLI::App& app);
 Action add_tokenize(CLI::App& app);
 Action add_show(CLI::App& app);
 Action add_convert(CLI::App& app);
+Action add_perplexity(CLI::App& app);
+Action add_quantize(CLI::App& app);
+Action add_synth(CLI::App& app);
+Action add_bench(CLI::App& app);
+Action add_hw(CLI::App& app);
 
 }  // namespace bottega::cli

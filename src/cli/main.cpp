@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "bottega 0.1.0");
   std::map<const CLI::App*, bottega::cli::Action> actions;
   for (auto* add : {bottega::cli::add_run, bottega::cli::add_tokenize, bottega::cli::add_show,
-                    bottega::cli::add_convert}) {
+                    bottega::cli::add_convert, bottega::cli::add_synth, bottega::cli::add_bench,
+                    bottega::cli::add_hw, bottega::cli::add_perplexity,
+                    bottega::cli::add_quantize}) {
     auto action = add(app);
     actions[app.get_subcommands({}).back()] = std::move(action);
   }

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 
 namespace bottega::tokenizer {
@@ -88,16 +89,18 @@ bool Tokenizer::is_eog(int32_t id) const {
 }
 
 std::unique_ptr<Tokenizer> make_tokenizer(Vocab vocab) {
-  if (vocab.model != "llama") {
+  if (vocab.model != "llama" && vocab.model != "gpt2") {
     throw Error(str("tokenizer model '", vocab.model, "' is not supported yet"));
   }
   finalize_vocab(vocab);
+  if (vocab.model == "gpt2") return std::make_unique<BpeTokenizer>(std::move(vocab));
   return std::make_unique<SpmTokenizer>(std::move(vocab));
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const gguf::File& file) {
   Vocab vocab = load_vocab(file);
   try {
+    apply_bpe_defaults(file, vocab);
     return make_tokenizer(std::move(vocab));
   } catch (const Error& e) {
     throw Error(str(file.name(), ": ", e.what()));

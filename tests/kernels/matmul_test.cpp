@@ -1,18 +1,26 @@
-// matmul against a double-precision product of the reference-dequantized weights, for every
-// computable weight type, several token counts and thread counts, odd row counts (tails of the
-// row tiles). Bound: float32 accumulation, |error| <= 1e-4 * sqrt(n_in) * max|w| * max|x|.
+// matmul against a double-precision product of the reference-dequantized weights with the
+// reference-dequantized quantized activations (matmul quantizes x to the weight type's activation
+// type first, as llama.cpp does; vec_dot.h), for every computable weight type, every ISA this CPU
+// runs, token counts that leave tails in the kernels' token tiles (1, 2, 3, 5, 17, and 70 > the
+// 64-token block), thread counts 1/2/3 and n_out = 37 (tails of the 4-row and 16-row tiles).
+//
+// Bound per output, relative to S = sum_i |w_i * a_i| of the dequantized operands: the kernels sum
+// exact integer block products in float, so 1e-5 * S for the integer types (see vec_dot_test);
+// 1e-4 * S for the float types (float products and sums over 512 terms: 512 * 2^-24 = 3e-5);
+// 1e-3 * S for the Q8_1 types, whose activation block sum s is stored as a half (2^-10 relative
+// on the weights' min term).
+#include "kernels/cpu/matmul.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/matmul.h"
-
 namespace bottega::kernels {
 namespace {
 
-TEST(Matmul, MatchesDoubleProductOfDequantizedRowsForEveryType) {
+TEST(Matmul, MatchesDoubleProductOfDequantizedOperandsForEveryTypeAndIsa) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   int checked_types = 0;
@@ -28,20 +36,42 @@ TEST(Matmul, MatchesDoubleProductOfDequantizedRowsForEveryType) {
     std::vector<float> weights(values.size());
     traits->dequantize(bytes.data(), weights.data(), n_in * n_out);
     const WeightMatrix w{traits->type, n_in, n_out, bytes.data()};
+    const TensorType act = activation_type(traits->type);
+    const double relative = act == TensorType::F32 ? 1e-4 : act == TensorType::Q8_1 ? 1e-3 : 1e-5;
 
-    for (int64_t n_tokens : {1, 3, 8}) {
+    for (int64_t n_tokens : {1, 2, 3, 5, 17, 70}) {
       std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
       for (float& v : x) v = dist(rng);
-      for (int threads : {1, 2, 3}) {
-        ThreadPool pool(threads);
-        std::vector<float> y(static_cast<size_t>(n_out * n_tokens), NAN);
-        matmul(w, x.data(), n_tokens, y.data(), pool);
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          for (int64_t r = 0; r < n_out; ++r) {
-            double expected = 0.0;
-            for (int64_t i = 0; i < n_in; ++i) expected += static_cast<double>(weights[r * n_in + i]) * x[t * n_in + i];
-            ASSERT_NEAR(y[t * n_out + r], expected, 1e-4 * std::sqrt(n_in) * 2.0)
-                << traits->name << " token " << t << " row " << r << " threads " << threads;
+      // The activations as the kernels see them.
+      std::vector<float> xa = x;
+      if (act != TensorType::F32) {
+        std::vector<uint8_t> q(row_bytes(act, n_in * n_tokens));
+        type_traits(act).quantize(x.data(), q.data(), n_in * n_tokens);
+        type_traits(act).dequantize(q.data(), xa.data(), n_in * n_tokens);
+      }
+      std::vector<double> expected(static_cast<size_t>(n_out * n_tokens));
+      std::vector<double> scale(expected.size());
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t r = 0; r < n_out; ++r) {
+          double sum = 0.0, magnitude = 0.0;
+          for (int64_t i = 0; i < n_in; ++i) {
+            const double p = static_cast<double>(weights[r * n_in + i]) * xa[t * n_in + i];
+            sum += p;
+            magnitude += std::fabs(p);
+          }
+          expected[t * n_out + r] = sum;
+          scale[t * n_out + r] = magnitude;
+        }
+      }
+      for (Isa isa : available_isas()) {
+        for (int threads : {1, 2, 3}) {
+          ThreadPool pool(threads);
+          std::vector<float> y(static_cast<size_t>(n_out * n_tokens), NAN);
+          matmul(w, x.data(), n_tokens, y.data(), pool, isa);
+          for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_NEAR(y[i], expected[i], relative * scale[i])
+                << traits->name << " on " << isa_name(isa) << " token " << i / n_out << " row "
+                << i % n_out << " of " << n_tokens << " tokens, threads " << threads;
           }
         }
       }
@@ -50,15 +80,32 @@ TEST(Matmul, MatchesDoubleProductOfDequantizedRowsForEveryType) {
   EXPECT_GE(checked_types, 4);
 }
 
+TEST(Matmul, DefaultIsaIsTheBestOne) {
+  const int64_t n_in = 64, n_out = 5;
+  std::vector<float> values(static_cast<size_t>(n_in * n_out));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 13) - 6.5f;
+  std::vector<uint8_t> bytes(row_bytes(TensorType::Q8_0, n_in * n_out));
+  type_traits(TensorType::Q8_0).quantize(values.data(), bytes.data(), n_in * n_out);
+  const WeightMatrix w{TensorType::Q8_0, n_in, n_out, bytes.data()};
+  std::vector<float> x(static_cast<size_t>(n_in), 0.25f);
+  ThreadPool pool(2);
+  std::vector<float> a(n_out), b(n_out);
+  matmul(w, x.data(), 1, a.data(), pool);
+  matmul(w, x.data(), 1, b.data(), pool, best_isa());
+  EXPECT_EQ(a, b);
+}
+
 TEST(Matmul, DequantizeRowReadsTheRightRow) {
   std::vector<float> values(64 * 5);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 97) - 48.0f;
   std::vector<uint8_t> bytes(values.size() * 2);
-  type_traits(TensorType::F16).quantize(values.data(), bytes.data(), static_cast<int64_t>(values.size()));
+  type_traits(TensorType::F16)
+      .quantize(values.data(), bytes.data(), static_cast<int64_t>(values.size()));
   const WeightMatrix w{TensorType::F16, 64, 5, bytes.data()};
   std::vector<float> row(64);
   dequantize_row(w, 3, row.data());
-  for (int i = 0; i < 64; ++i) EXPECT_EQ(row[static_cast<size_t>(i)], values[static_cast<size_t>(3 * 64 + i)]);
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(row[static_cast<size_t>(i)], values[static_cast<size_t>(3 * 64 + i)]);
 }
 
 }  // namespace

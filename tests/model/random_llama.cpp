@@ -4,6 +4,7 @@
 #include <random>
 
 #include "gguf/gguf.h"
+#include "kernels/cpu/vec_dot.h"
 
 namespace bottega::testing {
 
@@ -30,7 +31,7 @@ Matrix decode(const std::vector<uint8_t>& bytes, TensorType type, size_t n) {
 RandomLlama write_random_llama(const std::filesystem::path& path, const LlamaShape& s, TensorType type,
                                uint32_t seed) {
   std::mt19937 rng(seed);
-  RandomLlama model{s, {}};
+  RandomLlama model{s, {}, kernels::activation_type(type)};
   gguf::Writer writer;
   writer.set("general.architecture", gguf::Value::string("llama"));
   writer.set("general.name", gguf::Value::string("random-llama"));
@@ -93,9 +94,14 @@ namespace {
 
 using Vec = std::vector<double>;
 
-// y = W x for W stored GGML-style: n_out rows of n_in values.
-Vec matvec(const Matrix& w, const Vec& x) {
-  const size_t n_in = x.size();
+// y = W x for W stored GGML-style: n_out rows of n_in values. x is first rounded to float and,
+// for quantized weights, through the activation type the engine's matmul quantizes it to (as
+// llama.cpp does), so the reference computes the same product exactly.
+Vec matvec(TensorType activation, const Matrix& w, const Vec& in) {
+  const size_t n_in = in.size();
+  Matrix rounded(in.begin(), in.end());
+  if (activation != TensorType::F32) rounded = decode(encode(rounded, activation), activation, n_in);
+  const Vec x(rounded.begin(), rounded.end());
   Vec y(w.size() / n_in, 0.0);
   for (size_t r = 0; r < y.size(); ++r) {
     for (size_t i = 0; i < n_in; ++i) y[r] += static_cast<double>(w[r * n_in + i]) * x[i];
@@ -133,6 +139,7 @@ void rotate(Vec& x, size_t n_head, size_t head_dim, double pos, double base, con
 std::vector<double> reference_logits(const RandomLlama& model, const std::vector<int32_t>& tokens) {
   const LlamaShape& s = model.shape;
   const auto& t = model.tensors;
+  const TensorType act = model.activation;
   const auto n_embd = static_cast<size_t>(s.n_embd);
   const auto head_dim = static_cast<size_t>(s.n_embd / s.n_head);
   const auto n_head = static_cast<size_t>(s.n_head);
@@ -151,9 +158,9 @@ std::vector<double> reference_logits(const RandomLlama& model, const std::vector
     std::vector<Vec> q, k, v;
     for (size_t i = 0; i < x.size(); ++i) {
       const Vec xn = rms_norm(x[i], t.at(p + "attn_norm.weight"));
-      q.push_back(matvec(t.at(p + "attn_q.weight"), xn));
-      k.push_back(matvec(t.at(p + "attn_k.weight"), xn));
-      v.push_back(matvec(t.at(p + "attn_v.weight"), xn));
+      q.push_back(matvec(act, t.at(p + "attn_q.weight"), xn));
+      k.push_back(matvec(act, t.at(p + "attn_k.weight"), xn));
+      v.push_back(matvec(act, t.at(p + "attn_v.weight"), xn));
       const double pos = static_cast<double>(i) * position_scale;
       rotate(q.back(), n_head, head_dim, pos, s.rope_base, factors);
       rotate(k.back(), static_cast<size_t>(s.n_head_kv), head_dim, pos, s.rope_base, factors);
@@ -176,18 +183,18 @@ std::vector<double> reference_logits(const RandomLlama& model, const std::vector
           for (size_t d = 0; d < head_dim; ++d) attn[h * head_dim + d] += scores[j] / total * v[j][kv + d];
         }
       }
-      const Vec o = matvec(t.at(p + "attn_output.weight"), attn);
+      const Vec o = matvec(act, t.at(p + "attn_output.weight"), attn);
       for (size_t d = 0; d < n_embd; ++d) x[i][d] += o[d];
       const Vec xn = rms_norm(x[i], t.at(p + "ffn_norm.weight"));
-      Vec gate = matvec(t.at(p + "ffn_gate.weight"), xn);
-      const Vec up = matvec(t.at(p + "ffn_up.weight"), xn);
+      Vec gate = matvec(act, t.at(p + "ffn_gate.weight"), xn);
+      const Vec up = matvec(act, t.at(p + "ffn_up.weight"), xn);
       for (size_t f = 0; f < gate.size(); ++f) gate[f] = gate[f] / (1.0 + std::exp(-gate[f])) * up[f];
-      const Vec down = matvec(t.at(p + "ffn_down.weight"), gate);
+      const Vec down = matvec(act, t.at(p + "ffn_down.weight"), gate);
       for (size_t d = 0; d < n_embd; ++d) x[i][d] += down[d];
     }
   }
   const Vec last = rms_norm(x.back(), t.at("output_norm.weight"));
-  return matvec(t.at(s.tied_output ? "token_embd.weight" : "output.weight"), last);
+  return matvec(act, t.at(s.tied_output ? "token_embd.weight" : "output.weight"), last);
 }
 
 }  // namespace bottega::testing

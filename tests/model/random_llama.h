@@ -30,6 +30,9 @@ struct LlamaShape {
 struct RandomLlama {
   LlamaShape shape;
   std::map<std::string, std::vector<float>> tensors;  // name -> values, GGML order
+  // What matmul quantizes activations to for these weights (kernels::activation_type); the
+  // reference rounds its matrix inputs through it too.
+  TensorType activation = TensorType::F32;
 };
 
 // Writes a model whose matrices are stored as `type` (norms stay F32) and returns its weights.

@@ -17,78 +17,10 @@
 #include "gguf/gguf.h"
 #include "testutil/testutil.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_vectors.h"
 
 namespace bottega::tokenizer {
 namespace {
-
-struct TestVector {
-  std::string text;
-  std::vector<int32_t> ids;
-};
-
-std::vector<std::string> read_inputs(const std::string& content) {
-  static const std::string kSeparator = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> inputs;
-  size_t at = 0;
-  for (size_t end = content.find(kSeparator, at); end != std::string::npos;
-       end = content.find(kSeparator, at)) {
-    inputs.push_back(content.substr(at, end - at));
-    at = end + kSeparator.size();
-  }
-  EXPECT_EQ(at, content.size()) << "text after the last separator";
-  return inputs;
-}
-
-std::vector<std::vector<int32_t>> read_outputs(const std::string& content) {
-  std::vector<std::vector<int32_t>> outputs;
-  std::istringstream lines(content);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream numbers(line);
-    std::vector<int32_t> ids;
-    for (int32_t id = 0; numbers >> id;) ids.push_back(id);
-    outputs.push_back(std::move(ids));
-  }
-  return outputs;
-}
-
-std::vector<TestVector> read_vectors(const std::string& vocab_file) {
-  const std::vector<std::string> inputs =
-      read_inputs(testing::read_file(testing::shared_file(vocab_file + ".inp")));
-  const std::vector<std::vector<int32_t>> outputs =
-      read_outputs(testing::read_file(testing::shared_file(vocab_file + ".out")));
-  EXPECT_EQ(inputs.size(), outputs.size()) << vocab_file;
-  std::vector<TestVector> vectors;
-  for (size_t i = 0; i < std::min(inputs.size(), outputs.size()); ++i) {
-    vectors.push_back({inputs[i], outputs[i]});
-  }
-  return vectors;
-}
-
-std::string ids_text(const std::vector<int32_t>& ids) {
-  std::ostringstream out;
-  for (const int32_t id : ids) out << ' ' << id;
-  return out.str();
-}
-
-// Shows control characters so a failing string is readable in the log.
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::unique_ptr<Tokenizer> open_tokenizer(const std::string& vocab_file) {
-  const gguf::File file = gguf::File::open(testing::shared_file(vocab_file));
-  return load_tokenizer(file);
-}
 
 void expect_vectors_match(const std::string& vocab_file) {
   const std::unique_ptr<Tokenizer> tokenizer = open_tokenizer(vocab_file);

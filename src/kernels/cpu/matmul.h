@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/vec_dot.h"
 #include "tensor/types.h"
 
 namespace bottega::kernels {
@@ -22,8 +23,15 @@ struct WeightMatrix {
 // Writes row r of w as n_in floats.
 void dequantize_row(const WeightMatrix& w, int64_t r, float* out);
 
-// y[t * n_out + r] = sum_i w[r][i] * x[t * n_in + i] for t < n_tokens.
-// Rows are split among the pool's threads.
+// y[t * n_out + r] = sum_i w[r][i] * x[t * n_in + i] for t < n_tokens; x is [n_tokens, n_in],
+// y is [n_tokens, n_out]. x is first quantized to the weight type's activation type (vec_dot.h),
+// so for quantized weights the result is the exact product of the weights with the quantized
+// activations, up to float rounding. Rows are split among the pool's threads; the best ISA of
+// this CPU runs.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// The same on a chosen ISA, one of available_isas(); tests run every path the CPU has.
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            Isa isa);
 
 }  // namespace bottega::kernels

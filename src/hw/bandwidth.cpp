@@ -1,0 +1,98 @@
+#include "hw/bandwidth.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "core/error.h"
+
+namespace bottega::hw {
+namespace {
+
+constexpr size_t kWordsPerLine = 64 / sizeof(uint64_t);
+
+// Eight independent accumulators: consecutive adds never wait on each other, so the loop is bound
+// by how fast memory delivers the words, not by the latency of one long add chain. The compiler
+// turns the inner loop into vector adds.
+uint64_t sum_words(const uint64_t* words, size_t n) {
+  uint64_t acc[kWordsPerLine] = {};
+  size_t i = 0;
+  for (; i + kWordsPerLine <= n; i += kWordsPerLine) {
+    for (size_t k = 0; k < kWordsPerLine; ++k) acc[k] += words[i + k];
+  }
+  for (; i < n; ++i) acc[0] += words[i];
+  uint64_t total = 0;
+  for (uint64_t a : acc) total += a;
+  return total;
+}
+
+// Thread t's slice [begin, end) in words, cut at cache-line boundaries so that no two threads
+// share a line.
+struct Slice {
+  size_t begin;
+  size_t end;
+};
+Slice slice_of(size_t n_lines, int index, int n_threads) {
+  const size_t threads = static_cast<size_t>(n_threads);
+  const size_t t = static_cast<size_t>(index);
+  return {n_lines * t / threads * kWordsPerLine, n_lines * (t + 1) / threads * kWordsPerLine};
+}
+
+}  // namespace
+
+size_t default_bandwidth_bytes() {
+  constexpr size_t kGiB = size_t{1} << 30;
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return kGiB / 4;
+  const size_t memory = static_cast<size_t>(pages) * static_cast<size_t>(page_size);
+  return std::min(kGiB, memory / 8);
+}
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repetitions) {
+  BOTTEGA_CHECK(repetitions > 0, "repetitions ", repetitions);
+  const size_t n_lines = bytes / 64;
+  if (n_lines < static_cast<size_t>(pool.size())) {
+    throw Error(str("bandwidth buffer of ", bytes, " bytes is too small for ", pool.size(),
+                    " threads; give at least 64 bytes per thread"));
+  }
+  const size_t n_words = n_lines * kWordsPerLine;
+  // Left uninitialised here: each thread writes its own slice first, so the operating system
+  // places those pages near the thread that will read them.
+  std::unique_ptr<uint64_t[]> buffer(new (std::nothrow) uint64_t[n_words]);
+  if (!buffer) {
+    throw Error(str("cannot allocate ", n_words * sizeof(uint64_t) >> 20,
+                    " MiB for the bandwidth measurement; ask for a smaller buffer"));
+  }
+  uint64_t* words = buffer.get();
+  pool.run([&](int index, int n_threads) {
+    const Slice s = slice_of(n_lines, index, n_threads);
+    std::fill(words + s.begin, words + s.end, uint64_t{1});
+  });
+
+  std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
+  double best = 0.0;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    const auto start = std::chrono::steady_clock::now();
+    pool.run([&](int index, int n_threads) {
+      const Slice s = slice_of(n_lines, index, n_threads);
+      sums[static_cast<size_t>(index)] = sum_words(words + s.begin, s.end - s.begin);
+    });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Checking the sum makes it observable, so the compiler cannot drop the reads.
+    uint64_t total = 0;
+    for (uint64_t s : sums) total += s;
+    BOTTEGA_CHECK(total == n_words, "bandwidth buffer summed to ", total, ", expected ", n_words);
+    if (seconds > 0.0)
+      best = std::max(best, static_cast<double>(n_words * sizeof(uint64_t)) / seconds);
+  }
+  return best;
+}
+
+}  // namespace bottega::hw

@@ -1,0 +1,16 @@
+// Architectures without SIMD kernels: every weight type uses its reference dot.
+#include "kernels/cpu/vec_dot_impl.h"
+
+namespace bottega::kernels {
+
+bool cpu_has_avx2() {
+  return false;
+}
+std::span<const IsaKernel> avx2_kernels() {
+  return {};
+}
+std::span<const IsaQuantizer> avx2_quantizers() {
+  return {};
+}
+
+}  // namespace bottega::kernels

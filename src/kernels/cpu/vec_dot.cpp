@@ -1,0 +1,108 @@
+// The dot-kernel table (one row per computable weight type) and the ISA choice.
+#include "kernels/cpu/vec_dot.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cpu/vec_dot_impl.h"
+
+namespace bottega::kernels {
+namespace {
+
+using T = TensorType;
+
+struct RefRow {
+  TensorType weight;
+  TensorType activation;
+  VecDotFn dot;
+};
+
+// One row per weight type the engine computes with; a type missing here cannot be multiplied.
+constexpr std::array kRefRows = {
+    RefRow{T::F32, T::F32, dot_ref::f32_f32},     RefRow{T::F16, T::F32, dot_ref::f16_f32},
+    RefRow{T::BF16, T::F32, dot_ref::bf16_f32},   RefRow{T::Q4_0, T::Q8_0, dot_ref::q4_0_q8_0},
+    RefRow{T::Q4_1, T::Q8_1, dot_ref::q4_1_q8_1}, RefRow{T::Q5_0, T::Q8_0, dot_ref::q5_0_q8_0},
+    RefRow{T::Q5_1, T::Q8_1, dot_ref::q5_1_q8_1}, RefRow{T::Q8_0, T::Q8_0, dot_ref::q8_0_q8_0},
+    RefRow{T::Q8_1, T::Q8_0, dot_ref::q8_1_q8_0}, RefRow{T::Q2_K, T::Q8_K, dot_ref::q2_k_q8_k},
+    RefRow{T::Q3_K, T::Q8_K, dot_ref::q3_k_q8_k}, RefRow{T::Q4_K, T::Q8_K, dot_ref::q4_k_q8_k},
+    RefRow{T::Q5_K, T::Q8_K, dot_ref::q5_k_q8_k}, RefRow{T::Q6_K, T::Q8_K, dot_ref::q6_k_q8_k},
+    RefRow{T::Q8_K, T::Q8_K, dot_ref::q8_k_q8_k},
+};
+
+const RefRow& ref_row(TensorType weight) {
+  const auto it = std::find_if(kRefRows.begin(), kRefRows.end(),
+                               [&](const RefRow& row) { return row.weight == weight; });
+  BOTTEGA_CHECK(it != kRefRows.end(), "no dot kernel for weight type ", type_name(weight));
+  return *it;
+}
+
+// BOTTEGA_ISA=ref limits the engine to the reference kernels (to compare paths end to end or
+// to stand in for a CPU without AVX2); it is read once, with the CPU's features.
+std::vector<Isa> detect_isas() {
+  std::vector<Isa> isas = {Isa::kRef};
+  const char* forced = std::getenv("BOTTEGA_ISA");
+  if (forced != nullptr && std::string_view(forced) == "ref") return isas;
+  if (cpu_has_avx2()) isas.push_back(Isa::kAvx2);
+  return isas;
+}
+
+// Detected once; const afterwards.
+const std::vector<Isa>& isas() {
+  static const std::vector<Isa> detected = detect_isas();
+  return detected;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kRef:
+      return "ref";
+    case Isa::kAvx2:
+      return "avx2";
+  }
+  return "?";
+}
+
+Isa best_isa() {
+  return isas().back();
+}
+
+std::span<const Isa> available_isas() {
+  return isas();
+}
+
+TensorType activation_type(TensorType weight) {
+  return ref_row(weight).activation;
+}
+
+VecDotFn reference_dot(TensorType weight) {
+  return ref_row(weight).dot;
+}
+
+DotKernel dot_kernel(TensorType weight, Isa isa) {
+  const RefRow& row = ref_row(weight);
+  BOTTEGA_CHECK(std::find(isas().begin(), isas().end(), isa) != isas().end(), "ISA ", isa_name(isa),
+                " is not available on this CPU");
+  DotKernel kernel;
+  kernel.activation = row.activation;
+  kernel.dot = row.dot;
+  if (row.activation != T::F32) kernel.quantize = type_traits(row.activation).quantize;
+  if (isa == Isa::kAvx2) {
+    for (const IsaKernel& k : avx2_kernels()) {
+      if (k.weight != weight) continue;
+      if (k.dot != nullptr) kernel.dot = k.dot;
+      kernel.tile = k.tile;
+    }
+    for (const IsaQuantizer& q : avx2_quantizers()) {
+      if (q.activation == row.activation) kernel.quantize = q.quantize;
+    }
+  }
+  return kernel;
+}
+
+}  // namespace bottega::kernels
