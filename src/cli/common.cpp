@@ -5,14 +5,15 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "store/store.h"
 
 namespace bottega::cli {
 
 gguf::File open_gguf(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw Error(str("model file '", path, "' does not exist"));
-  if (std::filesystem::is_directory(path, ec)) throw Error(str("'", path, "' is a directory, not a GGUF file"));
-  return gguf::File::open(path);
+  const std::string file = store::resolve_model(path);  // a path, else a model pulled into the store
+  if (std::filesystem::is_directory(file, ec)) throw Error(str("'", path, "' is a directory, not a GGUF file"));
+  return gguf::File::open(file);
 }
 
 int32_t choose_context(int64_t requested, int64_t n_ctx_train) {

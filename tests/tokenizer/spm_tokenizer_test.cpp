@@ -222,7 +222,7 @@ TEST(SpmTokenizer, RejectsUnsupportedModels) {
     b.build();
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "tokenizer model 'gpt2' is not supported yet");
+    EXPECT_STREQ(e.what(), "tokenizer model 'bert' is not supported yet");
   }
 }
 
