@@ -52,22 +52,25 @@ int run(const RunOptions& options) {
   generate_options.n_predict = options.n_predict;
   generate_options.sampling = options.sampling;
   generate_options.parse_special = !options.no_special;
-  const std::string prompt = options.prompt_file.empty() ? options.prompt : read_prompt_file(options.prompt_file);
+  const std::string prompt =
+      options.prompt_file.empty() ? options.prompt : read_prompt_file(options.prompt_file);
 
-  const GenerateStats stats = generate(session, *tokenizer, prompt, generate_options, [](std::string_view text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return true;
-  });
+  const GenerateStats stats =
+      generate(session, *tokenizer, prompt, generate_options, [](std::string_view text) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+        return true;
+      });
 
   auto rate = [](int32_t n, double seconds) { return seconds > 0 ? n / seconds : 0.0; };
-  std::fprintf(stderr,
-               "\nbottega: model %s (%s params, %s), context %d, %d threads\n"
-               "bottega: load %.0f ms | prompt %d tokens, %.1f tok/s | generation %d tokens, %.1f tok/s\n",
-               model->info().name.c_str(), human_count(model->n_params()).c_str(),
-               human_bytes(model->weight_bytes()).c_str(), n_ctx, pool.size(), load_seconds * 1000.0,
-               stats.n_prompt, rate(stats.n_prompt, stats.prompt_seconds), stats.n_generated,
-               rate(stats.n_generated, stats.generate_seconds));
+  std::fprintf(
+      stderr,
+      "\nbottega: model %s (%s params, %s), context %d, %d threads\n"
+      "bottega: load %.0f ms | prompt %d tokens, %.1f tok/s | generation %d tokens, %.1f tok/s\n",
+      model->info().name.c_str(), human_count(model->n_params()).c_str(),
+      human_bytes(model->weight_bytes()).c_str(), n_ctx, pool.size(), load_seconds * 1000.0,
+      stats.n_prompt, rate(stats.n_prompt, stats.prompt_seconds), stats.n_generated,
+      rate(stats.n_generated, stats.generate_seconds));
   return 0;
 }
 
@@ -79,9 +82,11 @@ Action add_run(CLI::App& app) {
   cmd->add_option("-m,--model", options->model, "GGUF model file")->required();
   cmd->add_option("-p,--prompt", options->prompt, "Prompt text");
   cmd->add_option("-f,--file", options->prompt_file, "Read the prompt from a file")->excludes("-p");
-  cmd->add_option("-n,--n-predict", options->n_predict, "Tokens to generate (-1: until end of text)")
+  cmd->add_option("-n,--n-predict", options->n_predict,
+                  "Tokens to generate (-1: until end of text)")
       ->check(CLI::Range(-1, 1 << 24));
-  cmd->add_option("-c,--ctx-size", options->n_ctx, "Context length (0: the model's, capped at 4096)")
+  cmd->add_option("-c,--ctx-size", options->n_ctx,
+                  "Context length (0: the model's, capped at 4096)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
       ->check(CLI::Range(0, 1024));
@@ -89,12 +94,15 @@ Action add_run(CLI::App& app) {
   cmd->add_option("--top-k", options->sampling.top_k, "Top-k (0: off)");
   cmd->add_option("--top-p", options->sampling.top_p, "Top-p (1: off)");
   cmd->add_option("--min-p", options->sampling.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty, "Repetition penalty (1: off)");
-  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n, "Tokens the penalties look back (-1: all)");
+  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
+                  "Repetition penalty (1: off)");
+  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n,
+                  "Tokens the penalties look back (-1: all)");
   cmd->add_option("--presence-penalty", options->sampling.presence_penalty, "Presence penalty");
   cmd->add_option("--frequency-penalty", options->sampling.frequency_penalty, "Frequency penalty");
   cmd->add_option("-s,--seed", options->sampling.seed, "Random seed (default: random)");
-  cmd->add_flag("--no-parse-special", options->no_special, "Treat special-token text in the prompt as text");
+  cmd->add_flag("--no-parse-special", options->no_special,
+                "Treat special-token text in the prompt as text");
   return [options] { return run(*options); };
 }
 

@@ -40,7 +40,8 @@ std::string input_text(const TokenizeOptions& options) {
 int tokenize(const TokenizeOptions& options) {
   gguf::File file = open_gguf(options.model);
   const auto tok = tokenizer::load_tokenizer(file);
-  const std::vector<int32_t> ids = tok->encode(input_text(options), !options.no_bos, !options.no_parse_special);
+  const std::vector<int32_t> ids =
+      tok->encode(input_text(options), !options.no_bos, !options.no_parse_special);
   if (options.ids_only) {
     std::string line = "[";
     for (size_t i = 0; i < ids.size(); ++i) line += (i ? ", " : "") + std::to_string(ids[i]);
@@ -60,11 +61,14 @@ Action add_tokenize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("tokenize", "Show how a model's tokenizer splits text");
   cmd->add_option("-m,--model", options->model, "GGUF model or vocabulary file")->required();
   auto* prompt = cmd->add_option("-p,--prompt", options->prompt, "Text to tokenize");
-  auto* file = cmd->add_option("-f,--file", options->file, "Read the text from a file")->excludes(prompt);
-  cmd->add_flag("--stdin", options->from_stdin, "Read the text from standard input")->excludes(prompt, file);
+  auto* file =
+      cmd->add_option("-f,--file", options->file, "Read the text from a file")->excludes(prompt);
+  cmd->add_flag("--stdin", options->from_stdin, "Read the text from standard input")
+      ->excludes(prompt, file);
   cmd->add_flag("--ids", options->ids_only, "Print only the ids, as [id, id, ...]");
   cmd->add_flag("--no-bos", options->no_bos, "Do not add BOS/EOS tokens");
-  cmd->add_flag("--no-parse-special", options->no_parse_special, "Treat special-token text as text");
+  cmd->add_flag("--no-parse-special", options->no_parse_special,
+                "Treat special-token text as text");
   return [options] { return tokenize(*options); };
 }
 

@@ -25,7 +25,8 @@ std::vector<uint8_t> read_all(const fs::path& path) {
 // Sequential little-endian reader that refuses to run past the end of its buffer.
 class Cursor {
  public:
-  Cursor(const std::vector<uint8_t>& bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {}
+  Cursor(const std::vector<uint8_t>& bytes, std::string name)
+      : bytes_(bytes), name_(std::move(name)) {}
 
   template <typename T>
   T read() {
@@ -83,12 +84,12 @@ Llama2cConfig read_header(Cursor& in, const std::string& name) {
   c.shared_classifier = c.vocab_size > 0;
   if (c.vocab_size < 0) c.vocab_size = -c.vocab_size;
   const bool sane = c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 &&
-                    c.n_kv_heads > 0 && c.vocab_size > 0 && c.seq_len > 0 && c.dim % c.n_heads == 0 &&
-                    c.n_heads % c.n_kv_heads == 0 && c.dim <= (1 << 16) && c.hidden_dim <= (1 << 18) &&
-                    c.n_layers <= 1024 && c.vocab_size <= (1 << 22);
+                    c.n_kv_heads > 0 && c.vocab_size > 0 && c.seq_len > 0 &&
+                    c.dim % c.n_heads == 0 && c.n_heads % c.n_kv_heads == 0 && c.dim <= (1 << 16) &&
+                    c.hidden_dim <= (1 << 18) && c.n_layers <= 1024 && c.vocab_size <= (1 << 22);
   if (!sane) {
-    throw Error(str(name, ": header (dim ", c.dim, ", hidden ", c.hidden_dim, ", layers ", c.n_layers,
-                    ", heads ", c.n_heads, "/", c.n_kv_heads, ", vocab ", c.vocab_size,
+    throw Error(str(name, ": header (dim ", c.dim, ", hidden ", c.hidden_dim, ", layers ",
+                    c.n_layers, ", heads ", c.n_heads, "/", c.n_kv_heads, ", vocab ", c.vocab_size,
                     ", seq_len ", c.seq_len, ") is not a valid llama2.c configuration"));
   }
   return c;
@@ -129,14 +130,16 @@ Vocabulary read_tokenizer(const fs::path& path, int32_t vocab_size) {
     vocab.tokens.push_back(to_sentencepiece_piece(in.string(static_cast<size_t>(length))));
     const std::string& piece = vocab.tokens.back();
     // llama2.c vocabularies follow SentencePiece's order: <unk>, <s>, </s>, then byte tokens.
-    vocab.types.push_back(id == 0 ? kUnknown : (id <= 2 ? kControl : (is_byte_token(piece) ? kByte : kNormal)));
+    vocab.types.push_back(
+        id == 0 ? kUnknown : (id <= 2 ? kControl : (is_byte_token(piece) ? kByte : kNormal)));
   }
   return vocab;
 }
 
 }  // namespace
 
-void llama2c_to_gguf(const fs::path& model_path, const fs::path& tokenizer_path, const fs::path& out) {
+void llama2c_to_gguf(const fs::path& model_path, const fs::path& tokenizer_path,
+                     const fs::path& out) {
   const std::vector<uint8_t> bytes = read_all(model_path);
   Cursor in(bytes, model_path.string());
   const Llama2cConfig c = read_header(in, model_path.string());
@@ -157,7 +160,8 @@ void llama2c_to_gguf(const fs::path& model_path, const fs::path& tokenizer_path,
   writer.set("llama.feed_forward_length", gguf::Value::u32(static_cast<uint32_t>(c.hidden_dim)));
   writer.set("llama.block_count", gguf::Value::u32(static_cast<uint32_t>(c.n_layers)));
   writer.set("llama.attention.head_count", gguf::Value::u32(static_cast<uint32_t>(c.n_heads)));
-  writer.set("llama.attention.head_count_kv", gguf::Value::u32(static_cast<uint32_t>(c.n_kv_heads)));
+  writer.set("llama.attention.head_count_kv",
+             gguf::Value::u32(static_cast<uint32_t>(c.n_kv_heads)));
   writer.set("llama.rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(head_dim)));
   writer.set("llama.rope.freq_base", gguf::Value::f32(10000.0f));
   writer.set("llama.attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f));
@@ -178,7 +182,8 @@ void llama2c_to_gguf(const fs::path& model_path, const fs::path& tokenizer_path,
     std::memcpy(data.data(), values.data(), data.size());
     writer.add_tensor(name, TensorType::F32, std::move(shape), std::move(data));
   };
-  auto per_layer = [&](const std::string& suffix, const std::vector<int64_t>& shape, const char* what) {
+  auto per_layer = [&](const std::string& suffix, const std::vector<int64_t>& shape,
+                       const char* what) {
     for (size_t l = 0; l < layers; ++l) add("blk." + std::to_string(l) + "." + suffix, shape, what);
   };
   add("token_embd.weight", {dim, c.vocab_size}, "the token embedding");
@@ -192,11 +197,14 @@ void llama2c_to_gguf(const fs::path& model_path, const fs::path& tokenizer_path,
   per_layer("ffn_down.weight", {hidden, dim}, "w2");
   per_layer("ffn_up.weight", {dim, hidden}, "w3");
   add("output_norm.weight", {dim}, "the final norm");
-  // Legacy RoPE tables (real and imaginary parts, seq_len x head_dim/2 each): recomputed at run time.
-  in.skip(static_cast<size_t>(c.seq_len) * static_cast<size_t>(head_dim) * sizeof(float), "RoPE tables");
+  // Legacy RoPE tables (real and imaginary parts, seq_len x head_dim/2 each): recomputed at run
+  // time.
+  in.skip(static_cast<size_t>(c.seq_len) * static_cast<size_t>(head_dim) * sizeof(float),
+          "RoPE tables");
   if (!c.shared_classifier) add("output.weight", {dim, c.vocab_size}, "the classifier");
   if (in.remaining() != 0) {
-    throw Error(str(model_path.string(), ": ", in.remaining(), " unexpected bytes after the last tensor; "
+    throw Error(str(model_path.string(), ": ", in.remaining(),
+                    " unexpected bytes after the last tensor; "
                     "the header does not match the weights"));
   }
   writer.write(out);

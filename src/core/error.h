@@ -1,7 +1,7 @@
 // Error handling shared by every module.
 //
-// bottega::Error carries a message a user can act on (bad file, bad flag, bad request); modules throw
-// it at their edges and the CLI/server turn it into one line on stderr or an error JSON.
+// bottega::Error carries a message a user can act on (bad file, bad flag, bad request); modules
+// throw it at their edges and the CLI/server turn it into one line on stderr or an error JSON.
 // BOTTEGA_CHECK guards programmer errors: it is always on and reports file:line and the condition.
 #pragma once
 
@@ -30,7 +30,7 @@ std::string str(Args&&... args) {
 
 }  // namespace bottega
 
-#define BOTTEGA_CHECK(cond, ...)                                                     \
-  do {                                                                               \
+#define BOTTEGA_CHECK(cond, ...)                                                                  \
+  do {                                                                                            \
     if (!(cond)) ::bottega::check_failed(__FILE__, __LINE__, #cond, ::bottega::str(__VA_ARGS__)); \
   } while (0)

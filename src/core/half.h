@@ -57,7 +57,9 @@ inline uint16_t f32_to_f16(float value) {
   return static_cast<uint16_t>(sign | half);
 }
 
-inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_f32(uint16_t h) {
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 // Round to nearest even; NaN stays NaN (quiet).
 inline uint16_t f32_to_bf16(float value) {

@@ -61,7 +61,8 @@ void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (true) {
     // Spin a little first: between the operations of one token the next job arrives quickly.
-    for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; ++spin) {
+    for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen;
+         ++spin) {
     }
     const std::function<void(int, int)>* job = nullptr;
     {

@@ -14,18 +14,20 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 }  // namespace
 
-GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer, std::string_view prompt,
-                       const GenerateOptions& options,
+GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer,
+                       std::string_view prompt, const GenerateOptions& options,
                        const std::function<bool(std::string_view)>& on_text) {
   GenerateStats stats;
-  const std::vector<int32_t> tokens = tokenizer.encode(prompt, options.add_special, options.parse_special);
+  const std::vector<int32_t> tokens =
+      tokenizer.encode(prompt, options.add_special, options.parse_special);
   if (tokens.empty()) {
     throw Error("the prompt is empty and the model adds no BOS token; give a prompt with -p");
   }
   stats.n_prompt = static_cast<int32_t>(tokens.size());
   if (session.n_past() + stats.n_prompt >= session.n_ctx()) {
-    throw Error(str("the prompt is ", stats.n_prompt, " tokens but the context holds ", session.n_ctx(),
-                    " (including at least one generated token); raise it with -c or shorten the prompt"));
+    throw Error(
+        str("the prompt is ", stats.n_prompt, " tokens but the context holds ", session.n_ctx(),
+            " (including at least one generated token); raise it with -c or shorten the prompt"));
   }
 
   Sampler sampler(options.sampling, static_cast<int32_t>(tokenizer.n_vocab()));

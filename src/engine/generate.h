@@ -13,10 +13,10 @@
 namespace bottega {
 
 struct GenerateOptions {
-  int32_t n_predict = 128;     // tokens to generate; -1: until end of generation or a full context
+  int32_t n_predict = 128;  // tokens to generate; -1: until end of generation or a full context
   SamplingParams sampling;
-  bool add_special = true;     // BOS/EOS as the vocabulary asks
-  bool parse_special = true;   // special tokens written in the prompt become their ids
+  bool add_special = true;    // BOS/EOS as the vocabulary asks
+  bool parse_special = true;  // special tokens written in the prompt become their ids
   bool stop_at_end_of_generation = true;
 };
 
@@ -25,15 +25,15 @@ enum class StopReason { kLength, kEndOfGeneration, kContextFull, kCancelled };
 struct GenerateStats {
   int32_t n_prompt = 0;
   int32_t n_generated = 0;
-  double prompt_seconds = 0.0;  // evaluating the prompt
+  double prompt_seconds = 0.0;    // evaluating the prompt
   double generate_seconds = 0.0;  // from the first sampled token to the last
   StopReason stop = StopReason::kLength;
 };
 
 // Calls on_text with each complete piece of UTF-8 as it is produced (never a split character);
 // returning false stops generation. Throws Error for a prompt that does not fit the context.
-GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer, std::string_view prompt,
-                       const GenerateOptions& options,
+GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer,
+                       std::string_view prompt, const GenerateOptions& options,
                        const std::function<bool(std::string_view)>& on_text);
 
 }  // namespace bottega

@@ -134,8 +134,8 @@ class File {
   std::unique_ptr<Impl> impl_;
 };
 
-// Collects metadata and tensors, then writes a GGUF v3 file. write() goes to a temporary file in the
-// same directory and renames it into place, so a failure never leaves a half-written output.
+// Collects metadata and tensors, then writes a GGUF v3 file. write() goes to a temporary file in
+// the same directory and renames it into place, so a failure never leaves a half-written output.
 class Writer {
  public:
   void set_alignment(uint64_t alignment);  // a power of two; written as general.alignment if not 32

@@ -17,14 +17,14 @@ KvCache::KvCache(int n_layer, int64_t n_kv_dim, int32_t n_blocks, int32_t block_
 
 size_t KvCache::index(int layer, std::span<const int32_t> block_table, int32_t pos) const {
   const auto slot = static_cast<size_t>(pos / block_size_);
-  BOTTEGA_CHECK(layer >= 0 && layer < n_layer_ && pos >= 0 && slot < block_table.size(),
-                "layer ", layer, " pos ", pos, " blocks ", block_table.size());
+  BOTTEGA_CHECK(layer >= 0 && layer < n_layer_ && pos >= 0 && slot < block_table.size(), "layer ",
+                layer, " pos ", pos, " blocks ", block_table.size());
   const int32_t block = block_table[slot];
   BOTTEGA_CHECK(block >= 0 && block < n_blocks_, "block ", block);
-  const size_t row = (static_cast<size_t>(layer) * static_cast<size_t>(n_blocks_) +
-                      static_cast<size_t>(block)) *
-                         static_cast<size_t>(block_size_) +
-                     static_cast<size_t>(pos % block_size_);
+  const size_t row =
+      (static_cast<size_t>(layer) * static_cast<size_t>(n_blocks_) + static_cast<size_t>(block)) *
+          static_cast<size_t>(block_size_) +
+      static_cast<size_t>(pos % block_size_);
   return row * static_cast<size_t>(n_kv_dim_);
 }
 

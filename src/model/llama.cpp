@@ -16,15 +16,15 @@ namespace {
 using kernels::WeightMatrix;
 
 struct LlamaLayer {
-  WeightMatrix attn_norm;    // [n_embd]
-  WeightMatrix wq;           // [n_embd, n_head * head_dim]
-  WeightMatrix wk;           // [n_embd, n_head_kv * head_dim]
-  WeightMatrix wv;           // [n_embd, n_head_kv * head_dim]
-  WeightMatrix wo;           // [n_head * head_dim, n_embd]
-  WeightMatrix ffn_norm;     // [n_embd]
-  WeightMatrix ffn_gate;     // [n_embd, n_ff]
-  WeightMatrix ffn_up;       // [n_embd, n_ff]
-  WeightMatrix ffn_down;     // [n_ff, n_embd]
+  WeightMatrix attn_norm;  // [n_embd]
+  WeightMatrix wq;         // [n_embd, n_head * head_dim]
+  WeightMatrix wk;         // [n_embd, n_head_kv * head_dim]
+  WeightMatrix wv;         // [n_embd, n_head_kv * head_dim]
+  WeightMatrix wo;         // [n_head * head_dim, n_embd]
+  WeightMatrix ffn_norm;   // [n_embd]
+  WeightMatrix ffn_gate;   // [n_embd, n_ff]
+  WeightMatrix ffn_up;     // [n_embd, n_ff]
+  WeightMatrix ffn_down;   // [n_ff, n_embd]
 };
 
 struct LlamaWeights {
@@ -41,14 +41,16 @@ struct LlamaConfig {
   kernels::RopeParams rope;
 };
 
-std::string arch_key(const std::string& suffix) { return "llama." + suffix; }
+std::string arch_key(const std::string& suffix) {
+  return "llama." + suffix;
+}
 
 LlamaConfig read_config(const gguf::File& file) {
   LlamaConfig config;
   ModelInfo& info = config.info;
   info.architecture = "llama";
-  info.name = file.get_string("general.name")
-                  .value_or(std::filesystem::path(file.name()).stem().string());
+  info.name =
+      file.get_string("general.name").value_or(std::filesystem::path(file.name()).stem().string());
   info.n_embd = require_positive(file, arch_key("embedding_length"));
   info.n_layer = static_cast<int>(require_positive(file, arch_key("block_count")));
   info.n_ff = require_positive(file, arch_key("feed_forward_length"));
@@ -59,27 +61,32 @@ LlamaConfig read_config(const gguf::File& file) {
     throw Error(str(file.name(), ": attention.head_count_kv = ", info.n_head_kv,
                     " must divide attention.head_count = ", info.n_head));
   }
-  info.head_dim = file.get_int(arch_key("attention.key_length")).value_or(info.n_embd / info.n_head);
+  info.head_dim =
+      file.get_int(arch_key("attention.key_length")).value_or(info.n_embd / info.n_head);
   if (info.head_dim <= 0 || info.head_dim % 2 != 0) {
     throw Error(str(file.name(), ": head dimension ", info.head_dim, " must be positive and even"));
   }
   const gguf::Array* tokens = file.get_array("tokenizer.ggml.tokens");
-  info.n_vocab = file.get_int(arch_key("vocab_size"))
-                     .value_or(tokens != nullptr ? static_cast<int64_t>(tokens->elements.size()) : 0);
+  info.n_vocab =
+      file.get_int(arch_key("vocab_size"))
+          .value_or(tokens != nullptr ? static_cast<int64_t>(tokens->elements.size()) : 0);
   if (info.n_vocab <= 0) {
-    throw Error(str(file.name(), ": vocabulary size unknown (no llama.vocab_size and no "
-                                 "tokenizer.ggml.tokens)"));
+    throw Error(str(file.name(),
+                    ": vocabulary size unknown (no llama.vocab_size and no "
+                    "tokenizer.ggml.tokens)"));
   }
   config.norm_eps = static_cast<float>(
       file.get_float(arch_key("attention.layer_norm_rms_epsilon")).value_or(1e-5));
 
   config.rope.style = kernels::RopeStyle::kInterleaved;
-  config.rope.n_rot = static_cast<int>(file.get_int(arch_key("rope.dimension_count")).value_or(info.head_dim));
+  config.rope.n_rot =
+      static_cast<int>(file.get_int(arch_key("rope.dimension_count")).value_or(info.head_dim));
   if (config.rope.n_rot <= 0 || config.rope.n_rot > info.head_dim || config.rope.n_rot % 2 != 0) {
     throw Error(str(file.name(), ": rope.dimension_count = ", config.rope.n_rot,
                     " must be even and at most the head dimension ", info.head_dim));
   }
-  config.rope.freq_base = static_cast<float>(file.get_float(arch_key("rope.freq_base")).value_or(10000.0));
+  config.rope.freq_base =
+      static_cast<float>(file.get_float(arch_key("rope.freq_base")).value_or(10000.0));
   const std::string scaling = file.get_string(arch_key("rope.scaling.type")).value_or("none");
   const double factor = file.get_float(arch_key("rope.scaling.factor")).value_or(0.0);
   if (scaling == "linear" && factor > 0.0) {
@@ -154,8 +161,9 @@ class LlamaModel final : public Model {
                KvCache& cache, std::span<float> logits, ThreadPool& pool) override;
 
  private:
-  void attention(std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
-                 const KvCache& cache, int layer, const float* q, float* out, ThreadPool& pool) const;
+  void attention(std::span<const BatchToken> batch,
+                 std::span<const std::span<const int32_t>> tables, const KvCache& cache, int layer,
+                 const float* q, float* out, ThreadPool& pool) const;
 
   gguf::File file_;  // owns the mapping every WeightMatrix points into
   LlamaConfig config_;
@@ -176,13 +184,14 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
   const int64_t n_embd = info.n_embd;
   const int64_t q_dim = info.n_head * info.head_dim;
   const int64_t kv_dim = info.n_kv_dim();
-  const auto n_logits = std::count_if(batch.begin(), batch.end(), [](const BatchToken& t) { return t.logits; });
+  const auto n_logits =
+      std::count_if(batch.begin(), batch.end(), [](const BatchToken& t) { return t.logits; });
   BOTTEGA_CHECK(static_cast<int64_t>(logits.size()) == n_logits * info.n_vocab, "logits buffer of ",
                 logits.size());
 
   // Activations, one row per batch token.
-  std::vector<float> x(static_cast<size_t>(n_tokens * n_embd));      // residual stream
-  std::vector<float> xn(x.size());                                     // normalised input
+  std::vector<float> x(static_cast<size_t>(n_tokens * n_embd));  // residual stream
+  std::vector<float> xn(x.size());                               // normalised input
   std::vector<float> q(static_cast<size_t>(n_tokens * q_dim));
   std::vector<float> k(static_cast<size_t>(n_tokens * kv_dim));
   std::vector<float> v(k.size());
@@ -201,7 +210,8 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
     const LlamaLayer& layer = weights_.layers[static_cast<size_t>(l)];
     const float* attn_norm = attn_norms_[static_cast<size_t>(l)].data();
     for (int64_t t = 0; t < n_tokens; ++t) {
-      kernels::rms_norm(x.data() + t * n_embd, attn_norm, xn.data() + t * n_embd, n_embd, config_.norm_eps);
+      kernels::rms_norm(x.data() + t * n_embd, attn_norm, xn.data() + t * n_embd, n_embd,
+                        config_.norm_eps);
     }
     kernels::matmul(layer.wq, xn.data(), n_tokens, q.data(), pool);
     kernels::matmul(layer.wk, xn.data(), n_tokens, k.data(), pool);
@@ -209,8 +219,10 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
     for (int64_t t = 0; t < n_tokens; ++t) {
       const BatchToken& token = batch[static_cast<size_t>(t)];
       const auto table = tables[static_cast<size_t>(token.seq)];
-      kernels::rope(q.data() + t * q_dim, static_cast<int>(info.n_head), static_cast<int>(info.head_dim), token.pos, config_.rope);
-      kernels::rope(k.data() + t * kv_dim, static_cast<int>(info.n_head_kv), static_cast<int>(info.head_dim), token.pos, config_.rope);
+      kernels::rope(q.data() + t * q_dim, static_cast<int>(info.n_head),
+                    static_cast<int>(info.head_dim), token.pos, config_.rope);
+      kernels::rope(k.data() + t * kv_dim, static_cast<int>(info.n_head_kv),
+                    static_cast<int>(info.head_dim), token.pos, config_.rope);
       std::copy_n(k.data() + t * kv_dim, kv_dim, cache.key(l, table, token.pos));
       std::copy_n(v.data() + t * kv_dim, kv_dim, cache.value(l, table, token.pos));
     }
@@ -220,7 +232,8 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
 
     const float* ffn_norm = ffn_norms_[static_cast<size_t>(l)].data();
     for (int64_t t = 0; t < n_tokens; ++t) {
-      kernels::rms_norm(x.data() + t * n_embd, ffn_norm, xn.data() + t * n_embd, n_embd, config_.norm_eps);
+      kernels::rms_norm(x.data() + t * n_embd, ffn_norm, xn.data() + t * n_embd, n_embd,
+                        config_.norm_eps);
     }
     kernels::matmul(layer.ffn_gate, xn.data(), n_tokens, gate.data(), pool);
     kernels::matmul(layer.ffn_up, xn.data(), n_tokens, up.data(), pool);
@@ -236,7 +249,8 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
     if (!batch[static_cast<size_t>(t)].logits) continue;
     const size_t offset = last.size();
     last.resize(offset + static_cast<size_t>(n_embd));
-    kernels::rms_norm(x.data() + t * n_embd, output_norm_.data(), last.data() + offset, n_embd, config_.norm_eps);
+    kernels::rms_norm(x.data() + t * n_embd, output_norm_.data(), last.data() + offset, n_embd,
+                      config_.norm_eps);
   }
   if (n_logits > 0) kernels::matmul(weights_.output, last.data(), n_logits, logits.data(), pool);
 }
@@ -268,7 +282,8 @@ void LlamaModel::attention(std::span<const BatchToken> batch,
       for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
         const float* keys = cache.key(layer, table, p0);
         for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
-          scores[static_cast<size_t>(p0 + j)] = scale * kernels::dot(qh, keys + j * kv_dim + kv_offset, head_dim);
+          scores[static_cast<size_t>(p0 + j)] =
+              scale * kernels::dot(qh, keys + j * kv_dim + kv_offset, head_dim);
         }
       }
       kernels::softmax(scores.data(), n_pos);
@@ -288,6 +303,8 @@ void LlamaModel::attention(std::span<const BatchToken> batch,
 
 }  // namespace
 
-std::unique_ptr<Model> load_llama(gguf::File file) { return std::make_unique<LlamaModel>(std::move(file)); }
+std::unique_ptr<Model> load_llama(gguf::File file) {
+  return std::make_unique<LlamaModel>(std::move(file));
+}
 
 }  // namespace bottega

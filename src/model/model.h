@@ -33,8 +33,8 @@ struct ModelInfo {
 
 struct BatchToken {
   int32_t token = 0;
-  int32_t pos = 0;   // position in its sequence
-  int32_t seq = 0;   // index into the block tables given with the batch
+  int32_t pos = 0;      // position in its sequence
+  int32_t seq = 0;      // index into the block tables given with the batch
   bool logits = false;  // produce the next-token logits after this token
 };
 

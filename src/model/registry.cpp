@@ -29,15 +29,18 @@ std::vector<std::string> supported_architectures() {
 std::unique_ptr<Model> load_model(gguf::File file) {
   const std::optional<std::string> arch = file.get_string("general.architecture");
   if (!arch) {
-    throw Error(str(file.name(), ": metadata key 'general.architecture' is missing; is this a model "
-                                 "file (not a vocabulary-only GGUF)?"));
+    throw Error(str(file.name(),
+                    ": metadata key 'general.architecture' is missing; is this a model "
+                    "file (not a vocabulary-only GGUF)?"));
   }
   for (const auto& entry : kArchitectures) {
     if (entry.name == *arch) return entry.load(std::move(file));
   }
   std::string supported;
-  for (const auto& entry : kArchitectures) supported += (supported.empty() ? "" : ", ") + std::string(entry.name);
-  throw Error(str(file.name(), ": architecture '", *arch, "' is not supported (supported: ", supported, ")"));
+  for (const auto& entry : kArchitectures)
+    supported += (supported.empty() ? "" : ", ") + std::string(entry.name);
+  throw Error(str(file.name(), ": architecture '", *arch,
+                  "' is not supported (supported: ", supported, ")"));
 }
 
 }  // namespace bottega

@@ -53,7 +53,9 @@ void bind_weights(const gguf::File& file, const std::vector<WeightSpec>& specs) 
 int64_t require_positive(const gguf::File& file, const std::string& key) {
   const std::optional<int64_t> value = file.get_int(key);
   if (!value) throw Error(str(file.name(), ": metadata key '", key, "' is missing"));
-  if (*value <= 0) throw Error(str(file.name(), ": metadata key '", key, "' is ", *value, ", expected a positive number"));
+  if (*value <= 0)
+    throw Error(
+        str(file.name(), ": metadata key '", key, "' is ", *value, ", expected a positive number"));
   return *value;
 }
 

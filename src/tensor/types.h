@@ -54,9 +54,9 @@ using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct TypeTraits {
   TensorType type;
-  std::string_view name;   // as GGUF tools print it: "Q4_K", "F16", ...
-  int64_t block_size;      // values per block
-  size_t block_bytes;      // bytes per block
+  std::string_view name;    // as GGUF tools print it: "Q4_K", "F16", ...
+  int64_t block_size;       // values per block
+  size_t block_bytes;       // bytes per block
   DequantizeFn dequantize;  // nullptr: the engine cannot compute with this type
   QuantizeFn quantize;      // nullptr: bottega cannot write this type
   // Largest |x - dequantize(quantize(x))| allowed for x uniform in [-1, 1], relative to the
@@ -69,8 +69,12 @@ const TypeTraits* find_type(uint32_t id);
 const TypeTraits& type_traits(TensorType type);
 // Accepts GGUF names case-insensitively ("q4_0", "Q8_0", "bf16").
 std::optional<TensorType> parse_type_name(std::string_view name);
-inline std::string_view type_name(TensorType type) { return type_traits(type).name; }
-inline bool is_computable(TensorType type) { return type_traits(type).dequantize != nullptr; }
+inline std::string_view type_name(TensorType type) {
+  return type_traits(type).name;
+}
+inline bool is_computable(TensorType type) {
+  return type_traits(type).dequantize != nullptr;
+}
 
 // Bytes of a row of n values; n must be a multiple of the block size (checked).
 size_t row_bytes(TensorType type, int64_t n);

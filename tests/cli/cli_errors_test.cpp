@@ -20,7 +20,8 @@ void expect_error(const std::vector<std::string>& args, int code, const std::str
 }
 
 TEST(CliErrors, MissingModelFile) {
-  expect_error({"run", "-m", "/nonexistent/model.gguf", "-p", "hi"}, 1, "'/nonexistent/model.gguf' does not exist");
+  expect_error({"run", "-m", "/nonexistent/model.gguf", "-p", "hi"}, 1,
+               "'/nonexistent/model.gguf' does not exist");
 }
 
 TEST(CliErrors, NotAGguf) {
@@ -39,7 +40,8 @@ TEST(CliErrors, UnsupportedArchitecture) {
   writer.set("tokenizer.ggml.scores", gguf::Value::f32s({0, 0, 0, 0}));
   writer.set("tokenizer.ggml.token_type", gguf::Value::i32s({2, 3, 3, 1}));
   writer.write(dir / "rwkv.gguf");
-  expect_error({"run", "-m", (dir / "rwkv.gguf").string(), "-p", "a"}, 1, "architecture 'rwkv6' is not supported");
+  expect_error({"run", "-m", (dir / "rwkv.gguf").string(), "-p", "a"}, 1,
+               "architecture 'rwkv6' is not supported");
 }
 
 TEST(CliErrors, WrongUsageExitsWithTwo) {

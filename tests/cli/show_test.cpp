@@ -22,7 +22,8 @@ TEST(Show, JsonDescribesTheSharedModel) {
   EXPECT_EQ(json["tokenizer"]["vocab_size"], 512);
   EXPECT_EQ(json["tensors"].size(), 39u);
   EXPECT_EQ(json["type_mix"]["F32"]["tensors"], 39);
-  // 2 x 64x512 embeddings/head, 4 layers of 4x64x64 attention + 3x64x172 FFN + 2x64 norms, final norm.
+  // 2 x 64x512 embeddings/head, 4 layers of 4x64x64 attention + 3x64x172 FFN + 2x64 norms, final
+  // norm.
   const uint64_t params = 2 * 64 * 512 + 4 * (4 * 64 * 64 + 3 * 64 * 172 + 2 * 64) + 64;
   EXPECT_EQ(json["parameters"], params);
   EXPECT_EQ(json["tensor_bytes"], params * 4);

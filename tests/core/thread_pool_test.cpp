@@ -18,7 +18,8 @@ TEST(ThreadPool, ParallelForCoversEveryIndexExactlyOnce) {
           for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
         });
       }
-      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 50) << threads << " " << n;
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 50) << threads << " " << n;
     }
   }
 }
@@ -35,7 +36,9 @@ TEST(ThreadPool, RunCallsEveryThreadIndexOnce) {
   for (auto& count : seen) EXPECT_EQ(count.load(), 200);
 }
 
-TEST(ThreadPool, DefaultThreadCountIsPositive) { EXPECT_GE(default_thread_count(), 1); }
+TEST(ThreadPool, DefaultThreadCountIsPositive) {
+  EXPECT_GE(default_thread_count(), 1);
+}
 
 }  // namespace
 }  // namespace bottega

@@ -1,12 +1,12 @@
 // Row operations against double-precision formulas on random data, odd sizes included.
 // Bound: float32 rounding only, |error| <= 1e-5 relative to the largest output magnitude.
+#include "kernels/cpu/ops.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
-
-#include "kernels/cpu/ops.h"
 
 namespace bottega::kernels {
 namespace {
@@ -21,7 +21,8 @@ std::vector<float> random_values(size_t n, uint32_t seed, float low = -2.0f, flo
 
 TEST(Ops, DotAndRmsNormOnOddSizes) {
   for (int64_t n : {1, 7, 8, 9, 31, 64, 257}) {
-    const auto a = random_values(static_cast<size_t>(n), 1), b = random_values(static_cast<size_t>(n), 2);
+    const auto a = random_values(static_cast<size_t>(n), 1),
+               b = random_values(static_cast<size_t>(n), 2);
     const auto w = random_values(static_cast<size_t>(n), 3, 0.5f, 1.5f);
     double expected_dot = 0.0, squares = 0.0;
     for (int64_t i = 0; i < n; ++i) {
@@ -32,7 +33,8 @@ TEST(Ops, DotAndRmsNormOnOddSizes) {
     std::vector<float> out(static_cast<size_t>(n));
     rms_norm(a.data(), w.data(), out.data(), n, 1e-6f);
     const double scale = 1.0 / std::sqrt(squares / static_cast<double>(n) + 1e-6);
-    for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], a[i] * scale * w[i], 1e-5 * 4) << n << " " << i;
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(out[i], a[i] * scale * w[i], 1e-5 * 4) << n << " " << i;
   }
 }
 
@@ -63,17 +65,22 @@ TEST(Ops, SwigluMatchesFormula) {
   }
 }
 
-// RoPE in double for one head: pairs (a, b) chosen by style, angle pos*scale*base^(-2i/n_rot)/factor.
-std::vector<double> rope_reference(const std::vector<float>& x, int head_dim, int pos, const RopeParams& p) {
+// RoPE in double for one head: pairs (a, b) chosen by style, angle
+// pos*scale*base^(-2i/n_rot)/factor.
+std::vector<double> rope_reference(const std::vector<float>& x, int head_dim, int pos,
+                                   const RopeParams& p) {
   std::vector<double> out(x.begin(), x.end());
   const int half = p.n_rot / 2;
   for (int i = 0; i < half; ++i) {
-    double theta = pos * static_cast<double>(p.freq_scale) * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+    double theta = pos * static_cast<double>(p.freq_scale) *
+                   std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
     if (!p.freq_factors.empty()) theta /= p.freq_factors[static_cast<size_t>(i)];
     const int a = p.style == RopeStyle::kInterleaved ? 2 * i : i;
     const int b = p.style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
-    out[static_cast<size_t>(a)] = x[static_cast<size_t>(a)] * std::cos(theta) - x[static_cast<size_t>(b)] * std::sin(theta);
-    out[static_cast<size_t>(b)] = x[static_cast<size_t>(a)] * std::sin(theta) + x[static_cast<size_t>(b)] * std::cos(theta);
+    out[static_cast<size_t>(a)] =
+        x[static_cast<size_t>(a)] * std::cos(theta) - x[static_cast<size_t>(b)] * std::sin(theta);
+    out[static_cast<size_t>(b)] =
+        x[static_cast<size_t>(a)] * std::sin(theta) + x[static_cast<size_t>(b)] * std::cos(theta);
   }
   (void)head_dim;
   return out;
@@ -89,17 +96,22 @@ TEST(Ops, RopeBothPairOrdersPartialRotationScalingAndFactors) {
         params.n_rot = n_rot;
         params.freq_base = 10000.0f;
         params.freq_scale = 0.5f;
-        if (use_factors) params.freq_factors = std::span<const float>(factors.data(), static_cast<size_t>(n_rot / 2));
+        if (use_factors)
+          params.freq_factors =
+              std::span<const float>(factors.data(), static_cast<size_t>(n_rot / 2));
         const int head_dim = 16, n_head = 3, pos = 37;
         auto x = random_values(static_cast<size_t>(head_dim * n_head), 7);
         const auto original = x;
         rope(x.data(), n_head, head_dim, pos, params);
         for (int h = 0; h < n_head; ++h) {
-          const std::vector<float> head(original.begin() + h * head_dim, original.begin() + (h + 1) * head_dim);
+          const std::vector<float> head(original.begin() + h * head_dim,
+                                        original.begin() + (h + 1) * head_dim);
           const auto expected = rope_reference(head, head_dim, pos, params);
           for (int d = 0; d < head_dim; ++d) {
-            EXPECT_NEAR(x[static_cast<size_t>(h * head_dim + d)], expected[static_cast<size_t>(d)], 2e-5)
-                << "style " << static_cast<int>(style) << " n_rot " << n_rot << " head " << h << " dim " << d;
+            EXPECT_NEAR(x[static_cast<size_t>(h * head_dim + d)], expected[static_cast<size_t>(d)],
+                        2e-5)
+                << "style " << static_cast<int>(style) << " n_rot " << n_rot << " head " << h
+                << " dim " << d;
           }
         }
       }

@@ -62,7 +62,8 @@ void expect_matches_reference(const testing::RandomLlama& reference, Model& mode
     const std::vector<double> expected = testing::reference_logits(reference, seen);
     double max_ref = 1.0, max_diff = 0.0, rounding_effect = 0.0;
     for (double v : expected) max_ref = std::max(max_ref, std::fabs(v));
-    for (size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, std::fabs(logits[i] - expected[i]));
+    for (size_t i = 0; i < expected.size(); ++i)
+      max_diff = std::max(max_diff, std::fabs(logits[i] - expected[i]));
     if (reference.activation != TensorType::F32) {
       testing::RandomLlama float_activations = reference;
       float_activations.activation = TensorType::F32;
@@ -72,7 +73,8 @@ void expect_matches_reference(const testing::RandomLlama& reference, Model& mode
       }
     }
     EXPECT_LE(max_diff, kRelativeBound * max_ref + 2.0 * rounding_effect)
-        << label << " " << step << " (max |ref| " << max_ref << ", activation rounding " << rounding_effect << ")";
+        << label << " " << step << " (max |ref| " << max_ref << ", activation rounding "
+        << rounding_effect << ")";
   };
 
   std::vector<BatchToken> batch;
@@ -99,7 +101,8 @@ TEST(LlamaForward, MatchesDoubleReferenceInEveryWeightType) {
     const auto path = dir / (std::string(type_name(type)) + ".gguf");
     const auto reference = testing::write_random_llama(path, LlamaShape{}, type, seed++);
     auto model = load_model(gguf::File::open(path));
-    expect_matches_reference(reference, *model, {5, 17, 200, 3, 99, 42, 7}, {11, 250, 1}, std::string(type_name(type)));
+    expect_matches_reference(reference, *model, {5, 17, 200, 3, 99, 42, 7}, {11, 250, 1},
+                             std::string(type_name(type)));
   }
 }
 
@@ -111,10 +114,12 @@ TEST(LlamaForward, TiedOutputRopeFactorsAndLinearScaling) {
   shape.rope_linear_factor = 4.0f;
   shape.rope_base = 500000.0f;
   shape.n_head_kv = 1;  // every query head shares one KV head
-  const auto reference = testing::write_random_llama(dir / "variant.gguf", shape, TensorType::F32, 77);
+  const auto reference =
+      testing::write_random_llama(dir / "variant.gguf", shape, TensorType::F32, 77);
   auto model = load_model(gguf::File::open(dir / "variant.gguf"));
   EXPECT_EQ(model->info().n_head_kv, 1);
-  expect_matches_reference(reference, *model, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, {14, 15}, "variant");
+  expect_matches_reference(reference, *model, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, {14, 15},
+                           "variant");
 }
 
 TEST(LlamaForward, ReportsSizes) {
@@ -122,11 +127,13 @@ TEST(LlamaForward, ReportsSizes) {
   const LlamaShape shape;
   testing::write_random_llama(dir / "m.gguf", shape, TensorType::Q8_0, 3);
   auto model = load_model(gguf::File::open(dir / "m.gguf"));
-  const uint64_t matrices = static_cast<uint64_t>(2 * shape.n_embd * shape.n_vocab) +
-                            static_cast<uint64_t>(shape.n_layer) *
-                                static_cast<uint64_t>(2 * shape.n_embd * shape.n_embd + 2 * shape.n_embd * 128 +
-                                                      3 * shape.n_embd * shape.n_ff);
-  const uint64_t norms = static_cast<uint64_t>(shape.n_embd) * (1 + 2 * static_cast<uint64_t>(shape.n_layer));
+  const uint64_t matrices =
+      static_cast<uint64_t>(2 * shape.n_embd * shape.n_vocab) +
+      static_cast<uint64_t>(shape.n_layer) *
+          static_cast<uint64_t>(2 * shape.n_embd * shape.n_embd + 2 * shape.n_embd * 128 +
+                                3 * shape.n_embd * shape.n_ff);
+  const uint64_t norms =
+      static_cast<uint64_t>(shape.n_embd) * (1 + 2 * static_cast<uint64_t>(shape.n_layer));
   EXPECT_EQ(model->n_params(), matrices + norms);
   EXPECT_EQ(model->weight_bytes(), matrices / 32 * 34 + norms * 4);
   EXPECT_EQ(model->info().head_dim, 64);
@@ -160,7 +167,8 @@ TEST(LlamaLoad, RejectsMissingArchitecture) {
 
 // Rewrites a valid random model with one tensor changed by `edit`.
 void write_edited(const std::filesystem::path& from, const std::filesystem::path& to,
-                  const std::function<void(gguf::Writer&, const gguf::TensorInfo&, std::span<const uint8_t>)>& edit) {
+                  const std::function<void(gguf::Writer&, const gguf::TensorInfo&,
+                                           std::span<const uint8_t>)>& edit) {
   const gguf::File file = gguf::File::open(from);
   gguf::Writer writer;
   writer.copy_metadata(file);
@@ -171,26 +179,31 @@ void write_edited(const std::filesystem::path& from, const std::filesystem::path
 TEST(LlamaLoad, RejectsMissingTensorWrongShapeAndUncomputableType) {
   TempDir dir;
   testing::write_random_llama(dir / "ok.gguf", LlamaShape{}, TensorType::F32, 5);
-  write_edited(dir / "ok.gguf", dir / "missing.gguf", [](gguf::Writer& w, const gguf::TensorInfo& info, auto data) {
-    if (info.name != "blk.1.ffn_up.weight") w.add_tensor_view(info.name, info.type, info.shape, data);
-  });
+  write_edited(dir / "ok.gguf", dir / "missing.gguf",
+               [](gguf::Writer& w, const gguf::TensorInfo& info, auto data) {
+                 if (info.name != "blk.1.ffn_up.weight")
+                   w.add_tensor_view(info.name, info.type, info.shape, data);
+               });
   expect_load_error(dir / "missing.gguf", "tensor 'blk.1.ffn_up.weight' is missing");
 
-  write_edited(dir / "ok.gguf", dir / "shape.gguf", [](gguf::Writer& w, const gguf::TensorInfo& info, auto data) {
-    auto shape = info.shape;
-    if (info.name == "blk.0.attn_k.weight") std::swap(shape[0], shape[1]);
-    w.add_tensor_view(info.name, info.type, shape, data);
-  });
+  write_edited(dir / "ok.gguf", dir / "shape.gguf",
+               [](gguf::Writer& w, const gguf::TensorInfo& info, auto data) {
+                 auto shape = info.shape;
+                 if (info.name == "blk.0.attn_k.weight") std::swap(shape[0], shape[1]);
+                 w.add_tensor_view(info.name, info.type, shape, data);
+               });
   expect_load_error(dir / "shape.gguf", "'blk.0.attn_k.weight' has shape [128, 256]");
 
-  write_edited(dir / "ok.gguf", dir / "type.gguf", [](gguf::Writer& w, const gguf::TensorInfo& info, auto data) {
-    if (info.name != "blk.0.attn_q.weight") {
-      w.add_tensor_view(info.name, info.type, info.shape, data);
-      return;
-    }
-    // IQ2_XXS: 66 bytes per 256 values, a type bottega reads but cannot compute with.
-    w.add_tensor(info.name, TensorType::IQ2_XXS, info.shape, std::vector<uint8_t>(256 * 66, 0));
-  });
+  write_edited(dir / "ok.gguf", dir / "type.gguf",
+               [](gguf::Writer& w, const gguf::TensorInfo& info, auto data) {
+                 if (info.name != "blk.0.attn_q.weight") {
+                   w.add_tensor_view(info.name, info.type, info.shape, data);
+                   return;
+                 }
+                 // IQ2_XXS: 66 bytes per 256 values, a type bottega reads but cannot compute with.
+                 w.add_tensor(info.name, TensorType::IQ2_XXS, info.shape,
+                              std::vector<uint8_t>(256 * 66, 0));
+               });
   expect_load_error(dir / "type.gguf", "type IQ2_XXS, which bottega cannot compute with");
 }
 

@@ -14,8 +14,9 @@ using Matrix = std::vector<float>;
 
 std::vector<uint8_t> encode(const Matrix& values, TensorType type) {
   const TypeTraits& traits = type_traits(type);
-  std::vector<uint8_t> bytes(static_cast<size_t>(values.size() / static_cast<size_t>(traits.block_size)) *
-                             traits.block_bytes);
+  std::vector<uint8_t> bytes(
+      static_cast<size_t>(values.size() / static_cast<size_t>(traits.block_size)) *
+      traits.block_bytes);
   traits.quantize(values.data(), bytes.data(), static_cast<int64_t>(values.size()));
   return bytes;
 }
@@ -28,8 +29,8 @@ Matrix decode(const std::vector<uint8_t>& bytes, TensorType type, size_t n) {
 
 }  // namespace
 
-RandomLlama write_random_llama(const std::filesystem::path& path, const LlamaShape& s, TensorType type,
-                               uint32_t seed) {
+RandomLlama write_random_llama(const std::filesystem::path& path, const LlamaShape& s,
+                               TensorType type, uint32_t seed) {
   std::mt19937 rng(seed);
   RandomLlama model{s, {}, kernels::activation_type(type)};
   gguf::Writer writer;
@@ -100,7 +101,8 @@ using Vec = std::vector<double>;
 Vec matvec(TensorType activation, const Matrix& w, const Vec& in) {
   const size_t n_in = in.size();
   Matrix rounded(in.begin(), in.end());
-  if (activation != TensorType::F32) rounded = decode(encode(rounded, activation), activation, n_in);
+  if (activation != TensorType::F32)
+    rounded = decode(encode(rounded, activation), activation, n_in);
   const Vec x(rounded.begin(), rounded.end());
   Vec y(w.size() / n_in, 0.0);
   for (size_t r = 0; r < y.size(); ++r) {
@@ -119,10 +121,12 @@ Vec rms_norm(const Vec& x, const Matrix& weight) {
 }
 
 // Interleaved pairs (2i, 2i+1) rotated by pos * base^(-2i/d) / factor_i.
-void rotate(Vec& x, size_t n_head, size_t head_dim, double pos, double base, const Matrix* factors) {
+void rotate(Vec& x, size_t n_head, size_t head_dim, double pos, double base,
+            const Matrix* factors) {
   for (size_t h = 0; h < n_head; ++h) {
     for (size_t i = 0; i < head_dim / 2; ++i) {
-      double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+      double theta =
+          pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
       if (factors != nullptr) theta /= (*factors)[i];
       double& a = x[h * head_dim + 2 * i];
       double& b = x[h * head_dim + 2 * i + 1];
@@ -180,7 +184,8 @@ std::vector<double> reference_logits(const RandomLlama& model, const std::vector
         double total = 0.0;
         for (double& sc : scores) total += (sc = std::exp(sc - max_score));
         for (size_t j = 0; j <= i; ++j) {
-          for (size_t d = 0; d < head_dim; ++d) attn[h * head_dim + d] += scores[j] / total * v[j][kv + d];
+          for (size_t d = 0; d < head_dim; ++d)
+            attn[h * head_dim + d] += scores[j] / total * v[j][kv + d];
         }
       }
       const Vec o = matvec(act, t.at(p + "attn_output.weight"), attn);
@@ -188,7 +193,8 @@ std::vector<double> reference_logits(const RandomLlama& model, const std::vector
       const Vec xn = rms_norm(x[i], t.at(p + "ffn_norm.weight"));
       Vec gate = matvec(act, t.at(p + "ffn_gate.weight"), xn);
       const Vec up = matvec(act, t.at(p + "ffn_up.weight"), xn);
-      for (size_t f = 0; f < gate.size(); ++f) gate[f] = gate[f] / (1.0 + std::exp(-gate[f])) * up[f];
+      for (size_t f = 0; f < gate.size(); ++f)
+        gate[f] = gate[f] / (1.0 + std::exp(-gate[f])) * up[f];
       const Vec down = matvec(act, t.at(p + "ffn_down.weight"), gate);
       for (size_t d = 0; d < n_embd; ++d) x[i][d] += down[d];
     }

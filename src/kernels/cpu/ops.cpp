@@ -22,7 +22,8 @@ float dot(const float* a, const float* b, int64_t n) {
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps) {
   double sum_squares = 0.0;
   for (int64_t i = 0; i < n; ++i) sum_squares += static_cast<double>(x[i]) * x[i];
-  const float scale = 1.0f / std::sqrt(static_cast<float>(sum_squares / static_cast<double>(n)) + eps);
+  const float scale =
+      1.0f / std::sqrt(static_cast<float>(sum_squares / static_cast<double>(n)) + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 

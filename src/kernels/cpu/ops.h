@@ -27,7 +27,7 @@ enum class RopeStyle { kInterleaved, kNeox };
 
 struct RopeParams {
   RopeStyle style = RopeStyle::kInterleaved;
-  int n_rot = 0;            // rotated dimensions per head (<= head_dim); the rest pass through
+  int n_rot = 0;  // rotated dimensions per head (<= head_dim); the rest pass through
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
   // Per-pair divisors of the frequency (Llama 3.1+ rope_freqs.weight), n_rot/2 values; empty = 1.
