@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "convert/quantize.h"
 #include "core/thread_pool.h"
+#include "store/store.h"
 
 namespace bottega::cli {
 namespace {
@@ -27,9 +28,10 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 int quantize(const QuantizeOptions& options) {
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   open_gguf(options.in);  // a missing or non-GGUF input fails here with the usual message
+  const std::string input = store::resolve_model(options.in);  // a file, or a pulled model's name
   size_t index = 0;
   const auto summary = convert::quantize_model(
-      options.in, options.out, options.type, pool, [&](const convert::QuantizedTensor& t) {
+      input, options.out, options.type, pool, [&](const convert::QuantizedTensor& t) {
         std::fprintf(stderr, "[%4zu] %-32s %-6s -> %-6s %-20s %10s -> %10s\n", ++index,
                      t.name.c_str(), std::string(type_name(t.from)).c_str(),
                      std::string(type_name(t.to)).c_str(), shape_text(t.shape).c_str(),

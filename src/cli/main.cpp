@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   for (auto* add : {bottega::cli::add_run, bottega::cli::add_tokenize, bottega::cli::add_show,
                     bottega::cli::add_convert, bottega::cli::add_synth, bottega::cli::add_bench,
                     bottega::cli::add_hw, bottega::cli::add_perplexity,
-                    bottega::cli::add_quantize, bottega::cli::add_pull, bottega::cli::add_list, bottega::cli::add_rm}) {
+                    bottega::cli::add_quantize, bottega::cli::add_pull, bottega::cli::add_list,
+                    bottega::cli::add_rm}) {
     auto action = add(app);
     actions[app.get_subcommands({}).back()] = std::move(action);
   }

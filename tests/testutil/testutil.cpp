@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <fstream>
@@ -72,13 +73,41 @@ std::string drain(int fd) {
   return text;
 }
 
+// The parent's environment with ENV's names replaced or added, built before fork: the child of a
+// threaded process should only exec.
+std::vector<std::string> child_environment(const EnvVars& env) {
+  std::vector<std::string> vars;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string var = *entry;
+    const std::string name = var.substr(0, var.find('='));
+    const bool replaced =
+        std::any_of(env.begin(), env.end(), [&](const auto& e) { return e.first == name; });
+    if (!replaced) vars.push_back(var);
+  }
+  for (const auto& [name, value] : env) vars.push_back(name + "=" + value);
+  return vars;
+}
+
 }  // namespace
 
 CommandResult run_bottega(const std::vector<std::string>& args, const std::string& stdin_text) {
+  return run_bottega(args, EnvVars{}, stdin_text);
+}
+
+CommandResult run_bottega(const std::vector<std::string>& args, const EnvVars& env,
+                          const std::string& stdin_text) {
   // A child that exits without reading its stdin must not kill the test with SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
   const char* bin = std::getenv("BOTTEGA_BIN");
   if (bin == nullptr) throw std::runtime_error("BOTTEGA_BIN is not set (run the tests through ctest)");
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(bin));
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const std::vector<std::string> env_vars = child_environment(env);
+  std::vector<char*> envp;
+  for (const auto& var : env_vars) envp.push_back(const_cast<char*>(var.c_str()));
+  envp.push_back(nullptr);
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
     throw std::runtime_error("pipe failed");
@@ -91,11 +120,7 @@ CommandResult run_bottega(const std::vector<std::string>& args, const std::strin
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
       close(fd);
     }
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(bin));
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(bin, argv.data());
+    execve(bin, argv.data(), envp.data());
     _exit(127);
   }
   close(in_pipe[0]);

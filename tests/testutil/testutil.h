@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bottega::testing {
@@ -35,5 +36,9 @@ struct CommandResult {
 };
 // Runs the bottega binary ($BOTTEGA_BIN, set by the build) with the arguments, no shell involved.
 CommandResult run_bottega(const std::vector<std::string>& args, const std::string& stdin_text = "");
+// The same, with environment variables set (or replaced) in the child: {{"BOTTEGA_HOME", dir}}.
+using EnvVars = std::vector<std::pair<std::string, std::string>>;
+CommandResult run_bottega(const std::vector<std::string>& args, const EnvVars& env,
+                          const std::string& stdin_text = "");
 
 }  // namespace bottega::testing

@@ -1,0 +1,37 @@
+// HTTP GET over libcurl with the policies every Hub request shares: redirects followed, the token
+// kept to the original host, a bound on stalls, and errors a user can act on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bottega::store {
+
+struct HttpConfig {
+  std::string token;        // sent as "Authorization: Bearer TOKEN" when not empty
+  long stall_seconds = 30;  // a connection or transfer slower than 1 byte/s for this long fails
+};
+
+// HF_TOKEN and BOTTEGA_HTTP_STALL_SECONDS from the environment.
+HttpConfig http_config_from_env();
+
+// Receives a response body; errors thrown here abort the transfer and propagate out of http_get.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Called once with the final status (after redirects) before any body byte.
+  virtual void start(long status) = 0;
+  virtual void write(const char* data, size_t size) = 0;
+};
+
+// GETs url into sink; range_from > 0 asks for the bytes from there on ("Range: bytes=N-"), which a
+// server may ignore (status 200 instead of 206). Returns the final status. Throws Error for HTTP
+// errors (401/403 mention HF_TOKEN, 404 says "not found: repo or file") and network failures.
+long http_get(const std::string& url, const HttpConfig& config, uint64_t range_from,
+              BodySink& sink);
+
+// A small body (a JSON listing) as text; more than max_bytes is an error.
+std::string http_get_text(const std::string& url, const HttpConfig& config, size_t max_bytes);
+
+}  // namespace bottega::store
