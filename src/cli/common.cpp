@@ -11,8 +11,10 @@ namespace bottega::cli {
 
 gguf::File open_gguf(const std::string& path) {
   std::error_code ec;
-  const std::string file = store::resolve_model(path);  // a path, else a model pulled into the store
-  if (std::filesystem::is_directory(file, ec)) throw Error(str("'", path, "' is a directory, not a GGUF file"));
+  const std::string file =
+      store::resolve_model(path);  // a path, else a model pulled into the store
+  if (std::filesystem::is_directory(file, ec))
+    throw Error(str("'", path, "' is a directory, not a GGUF file"));
   return gguf::File::open(file);
 }
 
@@ -22,32 +24,6 @@ int32_t choose_context(int64_t requested, int64_t n_ctx_train) {
   constexpr int64_t kDefaultCap = 4096;
   if (requested > 0) return static_cast<int32_t>(std::min<int64_t>(requested, 1 << 24));
   return static_cast<int32_t>(std::min(n_ctx_train, kDefaultCap));
-}
-
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024.0 && unit < 4) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
-  return text;
-}
-
-std::string human_count(uint64_t count) {
-  const char* suffixes[] = {"", "K", "M", "B", "T"};
-  double value = static_cast<double>(count);
-  int index = 0;
-  while (value >= 1000.0 && index < 4) {
-    value /= 1000.0;
-    ++index;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, index == 0 ? "%.0f%s" : "%.2f%s", value, suffixes[index]);
-  return text;
 }
 
 }  // namespace bottega::cli

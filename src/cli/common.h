@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/format.h"
 #include "gguf/gguf.h"
 
 namespace bottega::cli {
@@ -12,8 +13,5 @@ gguf::File open_gguf(const std::string& path);
 
 // Context length to use: the requested one, or the model's capped at a size that fits comfortably.
 int32_t choose_context(int64_t requested, int64_t n_ctx_train);
-
-std::string human_bytes(uint64_t bytes);
-std::string human_count(uint64_t count);  // 1.1B, 260K
 
 }  // namespace bottega::cli

@@ -16,18 +16,19 @@ int main(int argc, char** argv) {
   std::map<const CLI::App*, bottega::cli::Action> actions;
   for (auto* add : {bottega::cli::add_run, bottega::cli::add_tokenize, bottega::cli::add_show,
                     bottega::cli::add_convert, bottega::cli::add_synth, bottega::cli::add_bench,
-                    bottega::cli::add_hw, bottega::cli::add_perplexity,
-                    bottega::cli::add_quantize, bottega::cli::add_pull, bottega::cli::add_list,
-                    bottega::cli::add_rm}) {
+                    bottega::cli::add_hw, bottega::cli::add_perplexity, bottega::cli::add_quantize,
+                    bottega::cli::add_pull, bottega::cli::add_list, bottega::cli::add_rm}) {
     auto action = add(app);
     actions[app.get_subcommands({}).back()] = std::move(action);
   }
 
   const auto subcommands = app.get_subcommands({});
-  const bool known = argc > 1 && std::any_of(subcommands.begin(), subcommands.end(),
-                                             [&](const CLI::App* c) { return c->check_name(argv[1]); });
+  const bool known =
+      argc > 1 && std::any_of(subcommands.begin(), subcommands.end(),
+                              [&](const CLI::App* c) { return c->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && !known) {
-    std::fprintf(stderr, "bottega: unknown command '%s'\nRun 'bottega --help' for the list of commands.\n",
+    std::fprintf(stderr,
+                 "bottega: unknown command '%s'\nRun 'bottega --help' for the list of commands.\n",
                  argv[1]);
     return 2;
   }
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "bottega: %s\nRun 'bottega --help' or 'bottega COMMAND --help' for usage.\n",
+    std::fprintf(stderr,
+                 "bottega: %s\nRun 'bottega --help' or 'bottega COMMAND --help' for usage.\n",
                  e.what());
     return 2;
   }

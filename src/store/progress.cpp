@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/format.h"
 
 namespace bottega::store {
 namespace {
@@ -28,19 +29,6 @@ std::string format_duration(double seconds) {
 
 }  // namespace
 
-std::string format_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024.0 && unit < 4) {
-    value /= 1024.0;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
-  return text;
-}
-
 Progress::Progress(std::string label, uint64_t total, uint64_t done_before, std::FILE* out)
     : label_(std::move(label)),
       total_(total),
@@ -53,7 +41,7 @@ Progress::Progress(std::string label, uint64_t total, uint64_t done_before, std:
       last_draw_(start_ - kRedrawInterval) {
   if (done_before > 0) {
     std::fprintf(out_, "%s: resuming at %s of %s\n", label_.c_str(),
-                 format_bytes(done_before).c_str(), format_bytes(total).c_str());
+                 human_bytes(done_before).c_str(), human_bytes(total).c_str());
   }
 }
 
@@ -62,9 +50,9 @@ void Progress::draw_line(uint64_t done) {
   const double rate =
       elapsed > 0 ? static_cast<double>(done - std::min(done, done_before_)) / elapsed : 0;
   const double eta = rate > 0 ? static_cast<double>(total_ - std::min(total_, done)) / rate : -1;
-  std::fprintf(out_, "\r%s: %s / %s  %s/s  ETA %s\x1b[K", label_.c_str(),
-               format_bytes(done).c_str(), format_bytes(total_).c_str(),
-               format_bytes(static_cast<uint64_t>(rate)).c_str(), format_duration(eta).c_str());
+  std::fprintf(out_, "\r%s: %s / %s  %s/s  ETA %s\x1b[K", label_.c_str(), human_bytes(done).c_str(),
+               human_bytes(total_).c_str(), human_bytes(static_cast<uint64_t>(rate)).c_str(),
+               format_duration(eta).c_str());
   std::fflush(out_);
 }
 
@@ -81,7 +69,7 @@ void Progress::update(uint64_t done) {
   if (decile <= last_decile_) return;
   last_decile_ = decile;
   std::fprintf(out_, "%s: %d%% (%s of %s)\n", label_.c_str(), decile * 10,
-               format_bytes(done).c_str(), format_bytes(total_).c_str());
+               human_bytes(done).c_str(), human_bytes(total_).c_str());
 }
 
 void Progress::finish(uint64_t done) {

@@ -29,6 +29,4 @@ class Progress {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
-std::string format_bytes(uint64_t bytes);  // 1.50 GiB
-
 }  // namespace bottega::store

@@ -1,8 +1,8 @@
 #include "testutil/testutil.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,7 +99,8 @@ CommandResult run_bottega(const std::vector<std::string>& args, const EnvVars& e
   // A child that exits without reading its stdin must not kill the test with SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
   const char* bin = std::getenv("BOTTEGA_BIN");
-  if (bin == nullptr) throw std::runtime_error("BOTTEGA_BIN is not set (run the tests through ctest)");
+  if (bin == nullptr)
+    throw std::runtime_error("BOTTEGA_BIN is not set (run the tests through ctest)");
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(bin));
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -129,7 +130,8 @@ CommandResult run_bottega(const std::vector<std::string>& args, const EnvVars& e
   std::thread writer([&] {
     size_t written = 0;
     while (written < stdin_text.size()) {
-      const ssize_t n = ::write(in_pipe[1], stdin_text.data() + written, stdin_text.size() - written);
+      const ssize_t n =
+          ::write(in_pipe[1], stdin_text.data() + written, stdin_text.size() - written);
       if (n <= 0) break;
       written += static_cast<size_t>(n);
     }
