@@ -1,0 +1,244 @@
+#include "server/openai_request.h"
+
+#include <cmath>
+#include <limits>
+
+namespace bottega::server {
+
+using nlohmann::json;
+
+json error_body(const ApiError& error) {
+  return {{"error",
+           {{"message", error.what()},
+            {"type", error.type},
+            {"param", error.param ? json(*error.param) : json(nullptr)},
+            {"code", error.code ? json(*error.code) : json(nullptr)}}}};
+}
+
+json parse_body(std::string_view body) {
+  json parsed = json::parse(body, nullptr, false);
+  if (parsed.is_discarded()) {
+    throw ApiError(400,
+                   "We could not parse the JSON body of your request. The body must be valid JSON "
+                   "(check quoting and commas).");
+  }
+  if (!parsed.is_object()) throw ApiError(400, "The request body must be a JSON object.");
+  return parsed;
+}
+
+namespace {
+
+[[noreturn]] void bad_type(const std::string& name, const char* expected) {
+  throw ApiError(400, "Invalid type for '" + name + "': expected " + expected + ".",
+                 "invalid_request_error", name, "invalid_type");
+}
+
+[[noreturn]] void bad_value(const std::string& name, const std::string& why) {
+  throw ApiError(400, "Invalid value for '" + name + "': " + why, "invalid_request_error", name,
+                 "invalid_value");
+}
+
+// The field, or nullptr when absent or JSON null (OpenAI treats null as "use the default").
+const json* field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<double> number(const json& body, const char* name, double lo, double hi) {
+  const json* value = field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number()) bad_type(name, "a number");
+  const double x = value->get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi) {
+    bad_value(name, "must be between " + json(lo).dump() + " and " + json(hi).dump() + ", got " +
+                        value->dump() + ".");
+  }
+  return x;
+}
+
+std::optional<int64_t> integer(const json& body, const char* name, int64_t lo, int64_t hi) {
+  const json* value = field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number_integer()) bad_type(name, "an integer");
+  const auto x = value->get<int64_t>();
+  if (x < lo || x > hi) {
+    bad_value(name, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                        ", got " + std::to_string(x) + ".");
+  }
+  return x;
+}
+
+std::optional<bool> boolean(const json& body, const char* name) {
+  const json* value = field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_boolean()) bad_type(name, "a boolean");
+  return value->get<bool>();
+}
+
+std::vector<std::string> stop_sequences(const json& body) {
+  const json* value = field(body, "stop");
+  if (value == nullptr) return {};
+  if (value->is_string()) return {value->get<std::string>()};
+  if (!value->is_array()) bad_type("stop", "a string or an array of strings");
+  if (value->size() > 4) bad_value("stop", "at most 4 stop sequences are allowed.");
+  std::vector<std::string> stops;
+  for (const auto& s : *value) {
+    if (!s.is_string()) bad_type("stop", "a string or an array of strings");
+    stops.push_back(s.get<std::string>());
+  }
+  return stops;
+}
+
+// Fields both endpoints share: sampling, limits, streaming.
+void parse_common(const json& body, CompletionParams& params) {
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  // OpenAI's defaults: temperature 1 and top_p 1 with no other truncation.
+  SamplingParams& s = params.sampling;
+  s.temperature = 1.0f;
+  s.top_k = 0;
+  s.top_p = 1.0f;
+  s.min_p = 0.0f;
+  s.repeat_penalty = 1.0f;
+  if (auto t = number(body, "temperature", 0.0, 2.0)) s.temperature = static_cast<float>(*t);
+  if (auto p = number(body, "top_p", 0.0, 1.0)) {
+    if (*p == 0.0) bad_value("top_p", "must be greater than 0.");
+    s.top_p = static_cast<float>(*p);
+  }
+  if (auto p = number(body, "presence_penalty", -2.0, 2.0))
+    s.presence_penalty = static_cast<float>(*p);
+  if (auto p = number(body, "frequency_penalty", -2.0, 2.0)) {
+    s.frequency_penalty = static_cast<float>(*p);
+  }
+  // Extensions that llama-server and vLLM accept too.
+  if (auto k = integer(body, "top_k", -1, kMaxInt))
+    s.top_k = static_cast<int>(std::max<int64_t>(*k, 0));
+  if (auto p = number(body, "min_p", 0.0, 1.0)) s.min_p = static_cast<float>(*p);
+  if (auto p = number(body, "repetition_penalty", 0.0, 10.0)) {
+    if (*p == 0.0) bad_value("repetition_penalty", "must be greater than 0.");
+    s.repeat_penalty = static_cast<float>(*p);
+  }
+  if (auto seed = integer(body, "seed", std::numeric_limits<int64_t>::min(),
+                          std::numeric_limits<int64_t>::max())) {
+    s.seed = static_cast<uint64_t>(*seed);
+  } else {
+    s.seed = SamplingParams::kRandomSeed;
+  }
+  if (auto n = integer(body, "n", 1, 128); n && *n != 1) {
+    bad_value("n", "only n = 1 is supported; send several requests for several completions.");
+  }
+  params.stop = stop_sequences(body);
+  params.stream = boolean(body, "stream").value_or(false);
+  if (const json* options = field(body, "stream_options")) {
+    if (!options->is_object()) bad_type("stream_options", "an object");
+    if (!params.stream) {
+      bad_value("stream_options", "only allowed when 'stream' is true.");
+    }
+    params.include_usage = boolean(*options, "include_usage").value_or(false);
+  }
+  (void)kMaxInt;
+}
+
+std::optional<int32_t> max_tokens(const json& body, const char* name) {
+  if (auto n = integer(body, name, 1, std::numeric_limits<int32_t>::max())) {
+    return static_cast<int32_t>(*n);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+CompletionParams parse_completion_request(const json& body) {
+  CompletionParams params;
+  const json* prompt = field(body, "prompt");
+  if (prompt == nullptr) {
+    throw ApiError(400, "Missing required parameter: 'prompt'.", "invalid_request_error", "prompt",
+                   "missing_required_parameter");
+  }
+  // A string, a list with one string, or token ids (a list of integers).
+  const json* p = prompt;
+  if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) p = &(*p)[0];
+  if (p->is_string()) {
+    params.prompt = p->get<std::string>();
+  } else if (p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& t) {
+               return t.is_number_integer();
+             })) {
+    std::vector<int32_t> tokens;
+    for (const auto& t : *p) {
+      const auto id = t.get<int64_t>();
+      if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
+        bad_value("prompt", "token ids must be non-negative.");
+      }
+      tokens.push_back(static_cast<int32_t>(id));
+    }
+    params.prompt_tokens = std::move(tokens);
+  } else if (p->is_array() && p->size() > 1) {
+    bad_value("prompt", "only one prompt per request is supported.");
+  } else {
+    bad_type("prompt", "a string or an array of token ids");
+  }
+  parse_common(body, params);
+  // The legacy endpoint's default is 16 tokens.
+  params.max_tokens = max_tokens(body, "max_tokens").value_or(16);
+  if (auto n = integer(body, "logprobs", 0, 20)) params.top_logprobs = static_cast<int32_t>(*n);
+  if (boolean(body, "echo").value_or(false)) bad_value("echo", "echo is not supported.");
+  return params;
+}
+
+CompletionParams parse_chat_request(const json& body) {
+  CompletionParams params;
+  params.chat = true;
+  const json* messages = field(body, "messages");
+  if (messages == nullptr) {
+    throw ApiError(400, "Missing required parameter: 'messages'.", "invalid_request_error",
+                   "messages", "missing_required_parameter");
+  }
+  if (!messages->is_array()) bad_type("messages", "an array of message objects");
+  if (messages->empty()) {
+    throw ApiError(400, "Invalid 'messages': empty array. Expected an array with minimum length 1.",
+                   "invalid_request_error", "messages", "empty_array");
+  }
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad_type(where, "an object");
+    const json* role = field(m, "role");
+    if (role == nullptr) {
+      throw ApiError(400, "Missing required parameter: '" + where + ".role'.",
+                     "invalid_request_error", where + ".role", "missing_required_parameter");
+    }
+    if (!role->is_string()) bad_type(where + ".role", "a string");
+    const std::string r = role->get<std::string>();
+    if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool") {
+      bad_value(where + ".role", "'" + r +
+                                     "' is not one of 'system', 'developer', 'user', 'assistant', "
+                                     "'tool'.");
+    }
+    const json* content = field(m, "content");
+    if (content != nullptr && !content->is_string() && !content->is_array()) {
+      bad_type(where + ".content", "a string or an array of content parts");
+    }
+    if (content == nullptr && r != "assistant") {
+      throw ApiError(400, "Missing required parameter: '" + where + ".content'.",
+                     "invalid_request_error", where + ".content", "missing_required_parameter");
+    }
+  }
+  params.messages = *messages;
+  if (const json* tools = field(body, "tools")) {
+    if (!tools->is_array()) bad_type("tools", "an array");
+    params.tools = *tools;
+  }
+  parse_common(body, params);
+  std::optional<int32_t> limit = max_tokens(body, "max_completion_tokens");
+  if (!limit) limit = max_tokens(body, "max_tokens");
+  params.max_tokens = limit.value_or(-1);
+  const bool logprobs = boolean(body, "logprobs").value_or(false);
+  const auto top = integer(body, "top_logprobs", 0, 20);
+  if (top && !logprobs) {
+    bad_value("top_logprobs", "'logprobs' must be true to use 'top_logprobs'.");
+  }
+  if (logprobs) params.top_logprobs = static_cast<int32_t>(top.value_or(0));
+  return params;
+}
+
+}  // namespace bottega::server

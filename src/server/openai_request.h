@@ -1,0 +1,61 @@
+// The request side of the OpenAI API: JSON bodies of /v1/completions and /v1/chat/completions
+// checked field by field and turned into generation parameters. Problems become ApiError with the
+// status, type, param and code OpenAI would send. Unknown fields are ignored, as OpenAI does.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sampling/sampler.h"
+
+namespace bottega::server {
+
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int http_status, const std::string& message,
+           std::string error_type = "invalid_request_error",
+           std::optional<std::string> error_param = std::nullopt,
+           std::optional<std::string> error_code = std::nullopt)
+      : std::runtime_error(message),
+        status(http_status),
+        type(std::move(error_type)),
+        param(std::move(error_param)),
+        code(std::move(error_code)) {}
+  int status;
+  std::string type;
+  std::optional<std::string> param;
+  std::optional<std::string> code;
+};
+
+// {"error": {"message", "type", "param", "code"}}
+nlohmann::json error_body(const ApiError& error);
+
+// Parses a request body; anything but a JSON object is a 400.
+nlohmann::json parse_body(std::string_view body);
+
+struct CompletionParams {
+  bool chat = false;
+  // /v1/completions: text, or token ids when the prompt was given as integers.
+  std::string prompt;
+  std::optional<std::vector<int32_t>> prompt_tokens;
+  // /v1/chat/completions
+  nlohmann::json messages;
+  nlohmann::json tools;  // null when absent
+
+  int32_t max_tokens = -1;  // -1: until end of generation or a full context
+  std::vector<std::string> stop;
+  SamplingParams sampling;
+  int32_t top_logprobs = -1;  // -1: no log-probabilities; 0: the chosen token only
+  bool stream = false;
+  bool include_usage = false;
+};
+
+CompletionParams parse_completion_request(const nlohmann::json& body);
+CompletionParams parse_chat_request(const nlohmann::json& body);
+
+}  // namespace bottega::server

@@ -1,0 +1,83 @@
+#include "server/relay.h"
+
+namespace bottega::server {
+
+using nlohmann::json;
+
+Relay::Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
+             bool at_text_start, int32_t top_logprobs)
+    : tokenizer_(tokenizer),
+      decoder_(tokenizer, {.at_text_start = at_text_start}),
+      stop_(std::move(stops)),
+      chat_(chat),
+      top_logprobs_(top_logprobs) {}
+
+namespace {
+json byte_list(const std::string& text) {
+  json bytes = json::array();
+  for (unsigned char c : text) bytes.push_back(c);
+  return bytes;
+}
+}  // namespace
+
+json Relay::logprob_entry(const GeneratedToken& token) const {
+  const std::string piece = tokenizer_.token_to_piece(token.token);
+  if (chat_) {
+    json top = json::array();
+    for (const auto& alt : token.top) {
+      const std::string alt_piece = tokenizer_.token_to_piece(alt.token);
+      top.push_back(
+          {{"token", alt_piece}, {"logprob", alt.logprob}, {"bytes", byte_list(alt_piece)}});
+    }
+    return {{"token", piece},
+            {"logprob", token.logprob},
+            {"bytes", byte_list(piece)},
+            {"top_logprobs", top}};
+  }
+  json top = json::object();
+  for (const auto& alt : token.top) top[tokenizer_.token_to_piece(alt.token)] = alt.logprob;
+  return {{"token", piece}, {"logprob", token.logprob}, {"top", top}};
+}
+
+Relay::Piece Relay::make_piece(std::string text, json entries) {
+  Piece piece{std::move(text), nullptr};
+  if (top_logprobs_ < 0) return piece;
+  if (chat_) {
+    piece.logprobs = {{"content", entries}};
+    return piece;
+  }
+  json tokens = json::array(), token_logprobs = json::array(), top = json::array(),
+       offsets = json::array();
+  for (const auto& e : entries) {
+    tokens.push_back(e["token"]);
+    token_logprobs.push_back(e["logprob"]);
+    top.push_back(e["top"]);
+    offsets.push_back(text_offset_);
+    text_offset_ += e["token"].get_ref<const std::string&>().size();
+  }
+  piece.logprobs = {{"tokens", tokens},
+                    {"token_logprobs", token_logprobs},
+                    {"top_logprobs", top_logprobs_ > 0 ? top : json(nullptr)},
+                    {"text_offset", offsets}};
+  return piece;
+}
+
+Relay::Piece Relay::take(const std::vector<GeneratedToken>& tokens) {
+  std::string text;
+  json entries = json::array();
+  for (const auto& token : tokens) {
+    if (stop_.stopped()) break;
+    ++n_tokens_;
+    text += stop_.push(decoder_.push(token.token));
+    if (top_logprobs_ >= 0) entries.push_back(logprob_entry(token));
+  }
+  return make_piece(std::move(text), std::move(entries));
+}
+
+Relay::Piece Relay::finish() {
+  std::string text = stop_.push(decoder_.flush());
+  text += stop_.flush();
+  return make_piece(std::move(text), json::array());
+}
+
+}  // namespace bottega::server

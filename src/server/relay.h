@@ -1,0 +1,47 @@
+// Turns a sequence's generated tokens into the text and log-probabilities a response carries:
+// complete UTF-8 only, stop sequences cut off, log-probability entries in both OpenAI layouts.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/scheduler.h"
+#include "server/stop_matcher.h"
+#include "tokenizer/streaming_decoder.h"
+
+namespace bottega::server {
+
+class Relay {
+ public:
+  // chat: log-probabilities in the chat layout ({"content": [...]}), else the legacy completions
+  // layout. at_text_start: the text begins here (SentencePiece drops the first leading space).
+  Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
+        bool at_text_start, int32_t top_logprobs);
+
+  struct Piece {
+    std::string text;
+    nlohmann::json logprobs;  // null unless log-probabilities were asked for
+  };
+  // The text these tokens complete; once a stop sequence appears nothing more is released.
+  Piece take(const std::vector<GeneratedToken>& tokens);
+  // What is still held back (an incomplete character, a possible stop-sequence start).
+  Piece finish();
+
+  bool stopped() const { return stop_.stopped(); }
+  int32_t n_tokens() const { return n_tokens_; }
+
+ private:
+  nlohmann::json logprob_entry(const GeneratedToken& token) const;
+  Piece make_piece(std::string text, nlohmann::json entries);
+
+  const tokenizer::Tokenizer& tokenizer_;
+  tokenizer::StreamingDecoder decoder_;
+  StopMatcher stop_;
+  bool chat_;
+  int32_t top_logprobs_;
+  int32_t n_tokens_ = 0;
+  size_t text_offset_ = 0;
+};
+
+}  // namespace bottega::server

@@ -1,0 +1,529 @@
+#include "server/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+
+#include "core/error.h"
+#include "server/metrics.h"
+#include "server/openai_request.h"
+#include "server/relay.h"
+
+namespace bottega::server {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string dump(const json& value) {
+  // Token pieces may be partial UTF-8; never throw on them.
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+int64_t unix_time() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+const char* finish_reason_name(FinishReason reason, bool stopped_by_text) {
+  if (stopped_by_text || reason == FinishReason::kStop) return "stop";
+  return "length";
+}
+
+// OpenAI lets content be a list of parts; templates expect text. Text parts are joined.
+json flatten_content(const json& messages) {
+  json out = messages;
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto content = out[i].find("content");
+    if (content == out[i].end() || !content->is_array()) continue;
+    std::string text;
+    for (const auto& part : *content) {
+      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+          !part["text"].is_string()) {
+        throw ApiError(400, "Only text content parts are supported.", "invalid_request_error",
+                       "messages[" + std::to_string(i) + "].content");
+      }
+      if (!text.empty()) text += "\n";
+      text += part["text"].get<std::string>();
+    }
+    *content = text;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerConfig c, Scheduler& s, const tokenizer::Tokenizer& t, const ChatTemplate& tmpl)
+      : config(std::move(c)),
+        scheduler(s),
+        tokenizer(t),
+        chat_template(tmpl),
+        created(unix_time()) {}
+
+  void install_routes();
+  bool authorized(const httplib::Request& req) const;
+  void reply_error(httplib::Response& res, const ApiError& error) const;
+  void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
+  std::vector<int32_t> prompt_tokens(const CompletionParams& params) const;
+  std::string new_id(bool chat) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%016llx",
+                  static_cast<unsigned long long>(id_seed ^ (next_id++ * 0x9E3779B97F4A7C15ull)));
+    return (chat ? "chatcmpl-" : "cmpl-") + std::string(buffer);
+  }
+
+  ServerConfig config;
+  Scheduler& scheduler;
+  const tokenizer::Tokenizer& tokenizer;
+  const ChatTemplate& chat_template;
+  int64_t created;
+  Metrics metrics;
+  httplib::Server http;
+  int port = -1;
+  std::atomic<uint64_t> next_id{1};
+  uint64_t id_seed = std::random_device{}();
+};
+
+Server::Server(ServerConfig config, Scheduler& scheduler, const tokenizer::Tokenizer& tokenizer,
+               const ChatTemplate& chat_template)
+    : impl_(std::make_unique<Impl>(std::move(config), scheduler, tokenizer, chat_template)) {
+  impl_->install_routes();
+}
+
+Server::~Server() = default;
+
+void Server::bind() {
+  auto& http = impl_->http;
+  const auto& c = impl_->config;
+  if (c.port == 0) {
+    impl_->port = http.bind_to_any_port(c.host);
+  } else {
+    impl_->port = http.bind_to_port(c.host, c.port) ? c.port : -1;
+  }
+  if (impl_->port < 0) {
+    throw Error(str("cannot listen on ", c.host, ":", c.port,
+                    " (is another server using the port? choose one with --port)"));
+  }
+}
+
+int Server::bound_port() const {
+  return impl_->port;
+}
+
+void Server::serve() {
+  impl_->http.listen_after_bind();
+}
+
+void Server::stop() {
+  impl_->http.stop();
+}
+
+bool Server::Impl::authorized(const httplib::Request& req) const {
+  if (config.api_key.empty()) return true;
+  const std::string header = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  return header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0 &&
+         header.substr(prefix.size()) == config.api_key;
+}
+
+void Server::Impl::reply_error(httplib::Response& res, const ApiError& error) const {
+  res.status = error.status;
+  res.set_content(dump(error_body(error)), "application/json");
+}
+
+void Server::Impl::install_routes() {
+  http.new_task_queue = [n = config.http_threads] {
+    return new httplib::ThreadPool(static_cast<size_t>(n));
+  };
+  http.set_payload_max_length(config.max_body_bytes);
+  http.set_read_timeout(std::chrono::seconds(30));
+
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/health" || authorized(req))
+      return httplib::Server::HandlerResponse::Unhandled;
+    reply_error(res, ApiError(401,
+                              "Incorrect API key provided. Pass it as 'Authorization: Bearer KEY' "
+                              "(the server's --api-key or BOTTEGA_API_KEY).",
+                              "invalid_request_error", std::nullopt, "invalid_api_key"));
+    metrics.count_request(req.path, 401);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  // Statuses httplib produces itself (unknown route, oversized body) get OpenAI's error shape too.
+  http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      reply_error(res, ApiError(404,
+                                "Unknown request URL: " + req.method + " " + req.path +
+                                    ". See the OpenAI API reference for the routes.",
+                                "invalid_request_error", std::nullopt, "unknown_url"));
+    } else if (res.status == 413) {
+      reply_error(res, ApiError(413,
+                                str("The request body is larger than the limit of ",
+                                    config.max_body_bytes, " bytes."),
+                                "invalid_request_error", std::nullopt, "request_too_large"));
+    } else {
+      reply_error(res, ApiError(res.status, "HTTP error " + std::to_string(res.status) + ".",
+                                "invalid_request_error"));
+    }
+    metrics.count_request(req.path, res.status);
+  });
+
+  http.set_exception_handler(
+      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+        reply_error(res, ApiError(500, "Internal server error.", "server_error"));
+        metrics.count_request(req.path, 500);
+      });
+
+  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+    metrics.count_request("/health", 200);
+  });
+
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.render(scheduler.stats()), "text/plain; version=0.0.4");
+  });
+
+  auto model_object = [this] {
+    return json{{"id", config.model_id},
+                {"object", "model"},
+                {"created", created},
+                {"owned_by", "bottega"},
+                {"max_model_len", scheduler.config().max_context}};
+  };
+  http.Get("/v1/models", [this, model_object](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump({{"object", "list"}, {"data", json::array({model_object()})}}),
+                    "application/json");
+    metrics.count_request("/v1/models", 200);
+  });
+  http.Get(R"(/v1/models/(.+))",
+           [this, model_object](const httplib::Request& req, httplib::Response& res) {
+             if (req.matches[1] != config.model_id) {
+               reply_error(res, ApiError(404,
+                                         "The model '" + std::string(req.matches[1]) +
+                                             "' does not exist; this server serves '" +
+                                             config.model_id + "'.",
+                                         "invalid_request_error", "model", "model_not_found"));
+               return;
+             }
+             res.set_content(dump(model_object()), "application/json");
+           });
+
+  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(req, res, true);
+  });
+  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_completion(req, res, false);
+  });
+}
+
+std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params) const {
+  if (!params.chat) {
+    if (params.prompt_tokens) {
+      for (int32_t id : *params.prompt_tokens) {
+        if (id >= tokenizer.n_vocab()) {
+          throw ApiError(400,
+                         str("Token id ", id, " is outside the vocabulary (", tokenizer.n_vocab(),
+                             " tokens)."),
+                         "invalid_request_error", "prompt", "invalid_value");
+        }
+      }
+      return *params.prompt_tokens;
+    }
+    return tokenizer.encode(params.prompt, true, true);
+  }
+  std::string text;
+  try {
+    text = chat_template.apply(flatten_content(params.messages), params.tools, true);
+  } catch (const Error& e) {
+    throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(),
+                   "invalid_request_error", "messages");
+  }
+  // The template normally writes BOS itself; add it only when the vocabulary wants one and the
+  // rendering does not start with it.
+  const auto& vocab = tokenizer.vocab();
+  std::vector<int32_t> tokens = tokenizer.encode(text, false, true);
+  if (vocab.add_bos && vocab.bos >= 0 && (tokens.empty() || tokens.front() != vocab.bos)) {
+    tokens.insert(tokens.begin(), vocab.bos);
+  }
+  return tokens;
+}
+
+namespace {
+
+// Everything one completion request carries between its handler and its stream.
+struct Exchange {
+  CompletionParams params;
+  std::shared_ptr<SequenceHandle> handle;
+  std::unique_ptr<Relay> relay;
+  std::string id;
+  int64_t created = 0;
+  Clock::time_point arrived;
+  Clock::time_point last_token;
+  std::vector<GeneratedToken> first_tokens;  // received before the response began
+  bool saw_token = false;
+};
+
+}  // namespace
+
+void Server::Impl::handle_completion(const httplib::Request& req, httplib::Response& res,
+                                     bool chat) {
+  const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
+  auto ex = std::make_shared<Exchange>();
+  ex->arrived = Clock::now();
+  ex->created = unix_time();
+  ex->id = new_id(chat);
+  try {
+    const json body = parse_body(req.body);
+    ex->params = chat ? parse_chat_request(body) : parse_completion_request(body);
+    GenerationRequest request;
+    request.prompt = prompt_tokens(ex->params);
+    if (request.prompt.empty()) {
+      throw ApiError(400, "The prompt is empty.", "invalid_request_error",
+                     chat ? "messages" : "prompt");
+    }
+    if (static_cast<int64_t>(request.prompt.size()) >= scheduler.config().max_context) {
+      throw ApiError(400,
+                     str("This model's maximum context length is ", scheduler.config().max_context,
+                         " tokens. However, your ", chat ? "messages resulted in " : "prompt has ",
+                         request.prompt.size(),
+                         " tokens (at least one more is needed for the completion). Please reduce "
+                         "the length of the ",
+                         chat ? "messages." : "prompt."),
+                     "invalid_request_error", chat ? "messages" : "prompt",
+                     "context_length_exceeded");
+    }
+    request.sampling = ex->params.sampling;
+    request.max_tokens = ex->params.max_tokens;
+    request.top_logprobs = ex->params.top_logprobs;
+    request.stop_tokens = tokenizer.vocab().eog;
+    try {
+      ex->handle = scheduler.submit(std::move(request));
+    } catch (const QueueFullError& e) {
+      throw ApiError(429, std::string("The server is busy: ") + e.what(), "rate_limit_error",
+                     std::nullopt, "rate_limit_exceeded");
+    } catch (const ShuttingDownError& e) {
+      throw ApiError(503, std::string(e.what()) + "; retry on another server.", "server_error",
+                     std::nullopt, "service_unavailable");
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), "invalid_request_error");
+    }
+    // Wait for the first token (or the end) before answering, so that a request that never got
+    // to run can still be answered with an error status.
+    while (ex->handle->wait(ex->first_tokens, std::chrono::milliseconds(200)) &&
+           ex->first_tokens.empty()) {
+      if (Clock::now() - ex->arrived > config.queue_timeout) {
+        ex->handle->cancel();
+        throw ApiError(503, "The server is overloaded: the request waited too long for a slot.",
+                       "server_error", std::nullopt, "service_unavailable");
+      }
+    }
+    if (ex->first_tokens.empty() && ex->handle->finish_reason() == FinishReason::kShutdown) {
+      throw ApiError(503, "The server is shutting down; retry on another server.", "server_error",
+                     std::nullopt, "service_unavailable");
+    }
+  } catch (const ApiError& e) {
+    reply_error(res, e);
+    metrics.count_request(endpoint, e.status);
+    return;
+  }
+
+  if (!ex->first_tokens.empty()) {
+    metrics.observe_time_to_first_token(seconds_between(ex->arrived, Clock::now()));
+    ex->saw_token = true;
+    ex->last_token = Clock::now();
+  }
+  ex->relay = std::make_unique<Relay>(
+      tokenizer, ex->params.stop, chat,
+      chat || (!ex->params.prompt_tokens && ex->params.prompt.empty()), ex->params.top_logprobs);
+  metrics.count_request(endpoint, 200);
+
+  // Receives tokens (after the first batch) and keeps the latency histograms.
+  auto receive = [this](Exchange& x, std::vector<GeneratedToken>& tokens) {
+    const bool more = x.handle->wait(tokens, std::chrono::milliseconds(100));
+    const auto now = Clock::now();
+    if (!tokens.empty()) {
+      if (!x.saw_token) {
+        metrics.observe_time_to_first_token(seconds_between(x.arrived, now));
+      } else {
+        // Tokens that arrive together share the gap.
+        const double gap = seconds_between(x.last_token, now) / static_cast<double>(tokens.size());
+        for (size_t i = 0; i < tokens.size(); ++i) metrics.observe_inter_token_latency(gap);
+      }
+      x.saw_token = true;
+      x.last_token = now;
+    }
+    return more;
+  };
+  auto usage = [](const Exchange& x) {
+    const int32_t prompt = x.handle->n_prompt();
+    return json{{"prompt_tokens", prompt},
+                {"completion_tokens", x.relay->n_tokens()},
+                {"total_tokens", prompt + x.relay->n_tokens()},
+                {"prompt_tokens_details", {{"cached_tokens", x.handle->n_cached_prompt()}}}};
+  };
+  auto finish_reason = [](const Exchange& x) {
+    return finish_reason_name(x.handle->finish_reason(), x.relay->stopped());
+  };
+  auto account = [this](const Exchange& x) {
+    metrics.count_tokens(static_cast<uint64_t>(x.handle->n_prompt()),
+                         static_cast<uint64_t>(x.relay->n_tokens()));
+  };
+
+  if (!ex->params.stream) {
+    std::string text;
+    json entries = json::array();
+    auto add = [&](Relay::Piece piece) {
+      text += piece.text;
+      if (piece.logprobs.is_null()) return;
+      const json& list = chat ? piece.logprobs["content"] : piece.logprobs["tokens"];
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (chat) {
+          entries.push_back(list[i]);
+        } else {
+          entries.push_back({{"token", list[i]},
+                             {"logprob", piece.logprobs["token_logprobs"][i]},
+                             {"top", piece.logprobs["top_logprobs"].is_null()
+                                         ? json(nullptr)
+                                         : piece.logprobs["top_logprobs"][i]},
+                             {"offset", piece.logprobs["text_offset"][i]}});
+        }
+      }
+    };
+    add(ex->relay->take(ex->first_tokens));
+    std::vector<GeneratedToken> tokens;
+    while (!ex->relay->stopped()) {
+      tokens.clear();
+      const bool more = receive(*ex, tokens);
+      add(ex->relay->take(tokens));
+      if (!more) break;
+    }
+    if (ex->relay->stopped()) ex->handle->cancel();
+    add(ex->relay->finish());
+    json logprobs = nullptr;
+    if (ex->params.top_logprobs >= 0) {
+      if (chat) {
+        logprobs = {{"content", entries}};
+      } else {
+        json toks = json::array(), lps = json::array(), tops = json::array(), offs = json::array();
+        for (const auto& e : entries) {
+          toks.push_back(e["token"]);
+          lps.push_back(e["logprob"]);
+          tops.push_back(e["top"]);
+          offs.push_back(e["offset"]);
+        }
+        logprobs = {{"tokens", toks},
+                    {"token_logprobs", lps},
+                    {"top_logprobs", ex->params.top_logprobs > 0 ? tops : json(nullptr)},
+                    {"text_offset", offs}};
+      }
+    }
+    json choice = {{"index", 0}, {"logprobs", logprobs}, {"finish_reason", finish_reason(*ex)}};
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+    } else {
+      choice["text"] = text;
+    }
+    const json body = {{"id", ex->id},
+                       {"object", chat ? "chat.completion" : "text_completion"},
+                       {"created", ex->created},
+                       {"model", config.model_id},
+                       {"system_fingerprint", "bottega"},
+                       {"choices", json::array({choice})},
+                       {"usage", usage(*ex)}};
+    account(*ex);
+    res.set_content(dump(body), "application/json");
+    return;
+  }
+
+  // Streaming: server-sent events, one chunk per batch of text, as OpenAI sends them.
+  auto chunk = [this, chat](const Exchange& x, const Relay::Piece* piece, const char* finish,
+                            bool first) {
+    json choice = {{"index", 0},
+                   {"logprobs", piece != nullptr ? piece->logprobs : json(nullptr)},
+                   {"finish_reason", finish != nullptr ? json(finish) : json(nullptr)}};
+    if (chat) {
+      json delta = json::object();
+      if (first) delta["role"] = "assistant";
+      if (piece != nullptr) delta["content"] = piece->text;
+      choice["delta"] = delta;
+    } else {
+      choice["text"] = piece != nullptr ? piece->text : "";
+    }
+    json body = {{"id", x.id},
+                 {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                 {"created", x.created},
+                 {"model", config.model_id},
+                 {"system_fingerprint", "bottega"},
+                 {"choices", json::array({choice})}};
+    if (x.params.include_usage) body["usage"] = nullptr;
+    return "data: " + dump(body) + "\n\n";
+  };
+
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, ex, chunk, receive, usage, finish_reason, account, chat](size_t,
+                                                                      httplib::DataSink& sink) {
+        Exchange& x = *ex;
+        auto send = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
+        auto emit = [&](const Relay::Piece& piece) {
+          const bool has_logprobs =
+              !piece.logprobs.is_null() &&
+              !(chat ? piece.logprobs["content"] : piece.logprobs["tokens"]).empty();
+          if (piece.text.empty() && !has_logprobs) return true;
+          return send(chunk(x, &piece, nullptr, false));
+        };
+        if (chat) {  // OpenAI opens with the role and empty content
+          const Relay::Piece opening{"", nullptr};
+          if (!send(chunk(x, &opening, nullptr, true))) {
+            x.handle->cancel();
+            return false;
+          }
+        }
+        bool ok = emit(x.relay->take(x.first_tokens));
+        std::vector<GeneratedToken> tokens;
+        while (ok && !x.relay->stopped()) {
+          tokens.clear();
+          const bool more = receive(x, tokens);
+          if (!tokens.empty()) ok = emit(x.relay->take(tokens));
+          if (!more) break;
+        }
+        if (!ok) {  // the client went away: free its sequence now
+          x.handle->cancel();
+          return false;
+        }
+        if (x.relay->stopped()) x.handle->cancel();
+        const Relay::Piece rest = x.relay->finish();
+        if (!rest.text.empty()) ok = emit(rest);
+        ok = ok && send(chunk(x, nullptr, finish_reason(x), false));
+        if (ok && x.params.include_usage) {
+          json body = {{"id", x.id},
+                       {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                       {"created", x.created},
+                       {"model", config.model_id},
+                       {"system_fingerprint", "bottega"},
+                       {"choices", json::array()},
+                       {"usage", usage(x)}};
+          ok = send("data: " + dump(body) + "\n\n");
+        }
+        ok = ok && send("data: [DONE]\n\n");
+        account(x);
+        if (ok) sink.done();
+        return ok;
+      },
+      [ex](bool) {
+        if (ex->handle) ex->handle->cancel();
+      });
+}
+
+}  // namespace bottega::server
