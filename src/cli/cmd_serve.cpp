@@ -160,7 +160,7 @@ Action add_serve(CLI::App& app) {
   cmd->add_option("-m,--model", options->model, "GGUF model file or pulled model name")->required();
   cmd->add_option("--host", options->host, "Address to listen on (default: loopback only)");
   cmd->add_option("--port", options->port, "Port (0: any free port)")->check(CLI::Range(0, 65535));
-  cmd->add_option("-np,--parallel", options->parallel, "Sequences evaluated together")
+  cmd->add_option("--parallel", options->parallel, "Sequences evaluated together")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx-size", options->n_ctx,
                   "Longest context of one sequence (0: the model's training context)")
