@@ -7,7 +7,7 @@
 #include "cli/common.h"
 #include "convert/quantize.h"
 #include "core/thread_pool.h"
-#include "store/store.h"
+#include "store/pull.h"
 
 namespace bottega::cli {
 namespace {
@@ -28,7 +28,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 int quantize(const QuantizeOptions& options) {
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   open_gguf(options.in);  // a missing or non-GGUF input fails here with the usual message
-  const std::string input = store::resolve_model(options.in);  // a file, or a pulled model's name
+  const std::string input =
+      store::resolve_or_pull(options.in);  // a file, a pulled model, or a reference to pull
   size_t index = 0;
   const auto summary = convert::quantize_model(
       input, options.out, options.type, pool, [&](const convert::QuantizedTensor& t) {

@@ -10,6 +10,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "engine/bench.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -26,6 +27,7 @@ struct RunOptions {
   int threads = 0;
   SamplingParams sampling;
   bool no_special = false;
+  CacheTypeOptions cache;
 };
 
 std::string read_prompt_file(const std::string& path) {
@@ -39,12 +41,12 @@ std::string read_prompt_file(const std::string& path) {
 int run(const RunOptions& options) {
   validate(options.sampling);
   const auto load_start = std::chrono::steady_clock::now();
-  gguf::File file = open_gguf(options.model);
+  gguf::File file = open_gguf_or_pull(options.model);
   auto tokenizer = tokenizer::load_tokenizer(file);
   std::unique_ptr<Model> model = load_model(std::move(file));
   const int32_t n_ctx = choose_context(options.n_ctx, model->info().n_ctx_train);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
-  Session session(*model, n_ctx, pool);
+  Session session(*model, n_ctx, pool, Session::kDefaultBatch, options.cache.types());
   const double load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
@@ -71,6 +73,13 @@ int run(const RunOptions& options) {
       human_bytes(model->weight_bytes()).c_str(), n_ctx, pool.size(), load_seconds * 1000.0,
       stats.n_prompt, rate(stats.n_prompt, stats.prompt_seconds), stats.n_generated,
       rate(stats.n_generated, stats.generate_seconds));
+  const uint64_t peak = bench::peak_resident_bytes();
+  std::fprintf(stderr,
+               "bottega: KV cache %s (K %s, V %s) | peak resident memory: %llu bytes (%s)\n",
+               human_bytes(session.cache().bytes()).c_str(),
+               std::string(type_name(session.cache().key_type())).c_str(),
+               std::string(type_name(session.cache().value_type())).c_str(),
+               static_cast<unsigned long long>(peak), human_bytes(peak).c_str());
   return 0;
 }
 
@@ -79,7 +88,13 @@ int run(const RunOptions& options) {
 Action add_run(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
-  cmd->add_option("-m,--model", options->model, "GGUF model file")->required();
+  auto* model_flag = cmd->add_option(
+      "-m,--model", options->model,
+      "GGUF file, pulled model name, or Hub reference (OWNER/REPO:QUANT, pulled on first use)");
+  cmd->add_option("MODEL", options->model, "The model, as for -m")->excludes(model_flag);
+  cmd->callback([options] {
+    if (options->model.empty()) throw CLI::RequiredError("a model (-m FILE or MODEL)");
+  });
   cmd->add_option("-p,--prompt", options->prompt, "Prompt text");
   cmd->add_option("-f,--file", options->prompt_file, "Read the prompt from a file")->excludes("-p");
   cmd->add_option("-n,--n-predict", options->n_predict,
@@ -103,6 +118,7 @@ Action add_run(CLI::App& app) {
   cmd->add_option("-s,--seed", options->sampling.seed, "Random seed (default: random)");
   cmd->add_flag("--no-parse-special", options->no_special,
                 "Treat special-token text in the prompt as text");
+  add_cache_type_options(*cmd, options->cache);
   return [options] { return run(*options); };
 }
 

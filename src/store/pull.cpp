@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -233,6 +234,20 @@ Manifest pull(const Store& store, const std::string& ref_text, const std::string
   manifest.pulled_at = utc_now_iso();
   store.save(manifest);
   return manifest;
+}
+
+std::string resolve_or_pull(const std::string& name_or_path) {
+  try {
+    return resolve_model(name_or_path);
+  } catch (const Error&) {
+    if (!is_hub_ref(name_or_path)) throw;
+  }
+  const Store store = Store::open_default();
+  const std::string endpoint = hub_endpoint_from_env();
+  std::fprintf(stderr, "bottega: '%s' is not in the store yet; pulling it from %s\n",
+               name_or_path.c_str(), endpoint.c_str());
+  const Manifest manifest = pull(store, name_or_path, endpoint, http_config_from_env());
+  return (store.blobs_dir() / manifest.files.front().blob).string();
 }
 
 }  // namespace bottega::store

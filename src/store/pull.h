@@ -15,4 +15,9 @@ std::string hub_endpoint_from_env();
 Manifest pull(const Store& store, const std::string& ref_text, const std::string& endpoint,
               const HttpConfig& config);
 
+// The file to open for what a user typed: an existing path, a model already in the store, or a
+// Hub reference (OWNER/REPO:QUANT, hf://...) that is pulled first, as `ollama run` does. Anything
+// else is an Error saying what was looked for.
+std::string resolve_or_pull(const std::string& name_or_path);
+
 }  // namespace bottega::store

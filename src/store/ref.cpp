@@ -172,6 +172,15 @@ Ref parse_ref(const std::string& input) {
   return parse_repo_quant(text);
 }
 
+bool is_hub_ref(const std::string& text) {
+  try {
+    const Ref ref = parse_ref(text);
+    return !ref.quant.empty() || !ref.file.empty();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 std::string normalize_name(const std::string& text) {
   try {
     return parse_ref(text).name;

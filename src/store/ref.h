@@ -22,6 +22,10 @@ struct Ref {
 // Throws Error for text that is not a reference or that could escape the store (.., /, \, NUL).
 Ref parse_ref(const std::string& text);
 
+// Whether text is a reference that names a quantization or a file (OWNER/REPO:QUANT, hf://...),
+// i.e. something `pull` can fetch rather than a local path.
+bool is_hub_ref(const std::string& text);
+
 // The store name for text given by a user: the normalized reference when it parses, else the text.
 std::string normalize_name(const std::string& text);
 

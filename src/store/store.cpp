@@ -102,16 +102,6 @@ bool looks_like_path(const std::string& text) {
          (text.size() >= 5 && text.compare(text.size() - 5, 5, ".gguf") == 0);
 }
 
-// A reference that names a quantization or a file: OWNER/REPO:QUANT or hf://...
-bool looks_like_ref(const std::string& text) {
-  try {
-    const Ref ref = parse_ref(text);
-    return !ref.quant.empty() || !ref.file.empty();
-  } catch (const Error&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 uint64_t Manifest::total_size() const {
@@ -257,7 +247,7 @@ std::string resolve_model(const std::string& name_or_path) {
       return blob.string();
     }
   }
-  if (looks_like_path(name_or_path) && !looks_like_ref(name_or_path)) {
+  if (looks_like_path(name_or_path) && !is_hub_ref(name_or_path)) {
     throw Error(str("model file '", name_or_path, "' does not exist"));
   }
   throw Error(str("no such file or model '", name_or_path, "' (pull it with: bottega pull ",

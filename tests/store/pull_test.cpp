@@ -84,6 +84,35 @@ TEST_F(PullTest, CleanPullInstallsVerifiedBlobAndManifest) {
   EXPECT_FALSE(run.out.empty());
 }
 
+TEST_F(PullTest, RunPullsAReferenceOnFirstUseThenRunsFromTheStore) {
+  hub_.add("owner/tiny-GGUF", "tiny-Q8_0.gguf", model_);
+  const std::vector<std::string> args = {
+      "run", "owner/tiny-GGUF:Q8_0", "-p", "The machine", "-n", "12", "--temp", "0"};
+  const auto first = bottega(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.err.find("pulling it from"), std::string::npos) << first.err;
+  const auto local = run_bottega({"run", "-m", shared_file("models/aidreams260K.gguf").string(),
+                                  "-p", "The machine", "-n", "12", "--temp", "0"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(first.out, local.out);
+  const json models = list_json();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0]["name"], "owner/tiny-GGUF:Q8_0");
+
+  const size_t requests = hub_.requests().size();
+  const auto second = bottega(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, local.out);
+  EXPECT_EQ(second.err.find("pulling"), std::string::npos) << second.err;
+  EXPECT_EQ(hub_.requests().size(), requests) << "the second run must not touch the network";
+
+  const auto missing = bottega({"run", "owner/absent-GGUF:Q8_0", "-p", "x"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("404"), std::string::npos) << missing.err;
+  const auto no_model = bottega({"run", "-p", "x"});
+  EXPECT_EQ(no_model.exit_code, 2) << no_model.err;
+}
+
 TEST_F(PullTest, QuantReferenceChoosesTheTaggedFile) {
   hub_.add("owner/m-GGUF", "m-Q4_K_S.gguf", "small");
   const std::string sha = hub_.add("owner/m-GGUF", "m-Q4_K_M.gguf", model_);
