@@ -37,9 +37,16 @@ std::string input_text(const TokenizeOptions& options) {
   return text.str();
 }
 
+// A tokenizer.json (or a directory holding one) is read as a Hugging Face tokenizer; anything else
+// is a GGUF file or a model in the store.
+std::unique_ptr<tokenizer::Tokenizer> open_tokenizer(const std::string& model) {
+  if (tokenizer::is_tokenizer_json_path(model)) return tokenizer::load_tokenizer_json(model);
+  gguf::File file = open_gguf(model);
+  return tokenizer::load_tokenizer(file);
+}
+
 int tokenize(const TokenizeOptions& options) {
-  gguf::File file = open_gguf(options.model);
-  const auto tok = tokenizer::load_tokenizer(file);
+  const auto tok = open_tokenizer(options.model);
   const std::vector<int32_t> ids =
       tok->encode(input_text(options), !options.no_bos, !options.no_parse_special);
   if (options.ids_only) {
@@ -59,7 +66,10 @@ int tokenize(const TokenizeOptions& options) {
 Action add_tokenize(CLI::App& app) {
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Show how a model's tokenizer splits text");
-  cmd->add_option("-m,--model", options->model, "GGUF model or vocabulary file")->required();
+  cmd->add_option(
+         "-m,--model", options->model,
+         "GGUF model or vocabulary file, or a Hugging Face tokenizer.json (or its directory)")
+      ->required();
   auto* prompt = cmd->add_option("-p,--prompt", options->prompt, "Text to tokenize");
   auto* file =
       cmd->add_option("-f,--file", options->file, "Read the text from a file")->excludes(prompt);

@@ -127,6 +127,10 @@ class File {
   const TensorInfo* find_tensor(std::string_view name) const;
   // The tensor's bytes inside the mapping; valid while this File lives.
   std::span<const uint8_t> tensor_data(const TensorInfo& info) const;
+  // Tells the OS that these bytes of the mapping will not be read again (a loader kept a
+  // converted copy), so the whole pages inside them leave resident memory. A no-op for parsed
+  // buffers, whose memory belongs to the caller.
+  void release(std::span<const uint8_t> bytes) const;
 
  private:
   struct Impl;

@@ -447,4 +447,17 @@ std::span<const uint8_t> File::tensor_data(const TensorInfo& info) const {
   return impl_->bytes.subspan(start, info.n_bytes);
 }
 
+void File::release(std::span<const uint8_t> bytes) const {
+  if (impl_->mapping == nullptr || bytes.empty()) return;
+  const auto base = reinterpret_cast<uintptr_t>(impl_->mapping);
+  const auto begin = reinterpret_cast<uintptr_t>(bytes.data());
+  BOTTEGA_CHECK(begin >= base && begin - base + bytes.size() <= impl_->mapping_size,
+                "released bytes lie outside ", impl_->name);
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  // Only pages wholly inside the range: neighbours may still be in use.
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + bytes.size()) / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 }  // namespace bottega::gguf

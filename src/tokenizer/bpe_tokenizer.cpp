@@ -1,12 +1,14 @@
 #include "tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <unordered_map>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "tokenizer/unicode.h"
 
 namespace bottega::tokenizer {
 
@@ -161,21 +163,80 @@ constexpr std::string_view kEosKey = "tokenizer.ggml.eos_token_id";
 constexpr std::string_view kAddBosKey = "tokenizer.ggml.add_bos_token";
 constexpr int32_t kDefaultBpeBosEos = 11;  // llama.cpp's default: Falcon's <|endoftext|>
 
+BpeOptions options_for_pre(std::string_view pre) {
+  const PreTokenizerSpec& spec = pre_tokenizer_spec(pre);
+  BpeOptions options;
+  for (const std::string_view regex : spec.regexes) options.splits.push_back({std::string(regex)});
+  options.ignore_merges = spec.ignore_merges;
+  return options;
+}
+
+constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  std::string out;
+  size_t at = 0;
+  for (size_t hit = text.find(from); hit != std::string::npos; hit = text.find(from, at)) {
+    out.append(text, at, hit - at).append(to);
+    at = hit + from.size();
+  }
+  if (at == 0) return;
+  out.append(text, at);
+  text.swap(out);
+}
+
+// "<0xAB>" -> 0xAB; -1 for any other text.
+int byte_token_value(std::string_view text) {
+  if (text.size() != 6 || !text.starts_with("<0x") || text.back() != '>') return -1;
+  int value = 0;
+  for (const char c : text.substr(3, 2)) {
+    value *= 16;
+    if (c >= '0' && c <= '9') {
+      value += c - '0';
+    } else if (c >= 'A' && c <= 'F') {
+      value += c - 'A' + 10;
+    } else if (c >= 'a' && c <= 'f') {
+      value += c - 'a' + 10;
+    } else {
+      return -1;
+    }
+  }
+  return value;
+}
+
 }  // namespace
 
 struct BpeTokenizer::Scratch {
+  std::string normalized;  // the fragment after the normalizer steps
   PreTokenizer::Scratch pre;
   std::vector<PreTokenizer::Word> words;
   std::string clean;    // the fragment with invalid UTF-8 replaced, when it had any
   std::string spelled;  // a word in byte-level characters (for ignore_merges)
   std::vector<Symbol> symbols;
   std::vector<Candidate> heap;
+  // Short words already merged in this call -> their ids, [begin, end) of cached_ids. Natural text
+  // repeats its words, and a lookup costs far less than the merges.
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> word_cache;
+  std::vector<int32_t> cached_ids;
 };
+
+namespace {
+constexpr size_t kMaxCachedWordBytes = 15;  // fits std::string's inline buffer: no allocation
+constexpr size_t kMaxCachedWords = 1 << 16;
+}  // namespace
 
 BpeTokenizer::BpeTokenizer(Vocab vocab)
     : Tokenizer(std::move(vocab)),
-      spec_(pre_tokenizer_spec(this->vocab().pre)),
-      pre_(spec_.regexes) {
+      options_(options_for_pre(this->vocab().pre)),
+      pre_(std::span<const SplitRule>(options_.splits)) {
+  build_merges();
+}
+
+BpeTokenizer::BpeTokenizer(Vocab vocab, BpeOptions options)
+    : Tokenizer(std::move(vocab)),
+      options_(std::move(options)),
+      pre_(std::span<const SplitRule>(options_.splits)) {
   build_merges();
 }
 
@@ -215,6 +276,9 @@ void BpeTokenizer::build_merges() {
     const std::string c = byte_char(static_cast<uint8_t>(b));
     byte_symbol_[static_cast<size_t>(b)] = ids.find(c);
     byte_token_[static_cast<size_t>(b)] = index().find(c);
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    fallback_token_[static_cast<size_t>(b)] = index().find(name);
   }
 }
 
@@ -251,10 +315,44 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_specia
     if (fragment.token != -1) {
       out.push_back(fragment.token);
     } else {
-      encode_text(fragment.text, scratch, out);
+      const bool starts_text = fragment.text.data() == text.data();
+      encode_text(normalize(fragment.text, starts_text, scratch), scratch, out);
     }
   }
   if (add_special && vocab().add_eos) out.push_back(vocab().eos);
+  return out;
+}
+
+std::string_view BpeTokenizer::normalize(std::string_view text, bool starts_text,
+                                         Scratch& scratch) const {
+  if (options_.normalizer.empty()) return text;
+  std::string& out = scratch.normalized;
+  out.assign(text);
+  for (const NormalizerStep& step : options_.normalizer) {
+    switch (step.kind) {
+      case NormalizerStep::Kind::kNfc:
+        if (!unicode::quick_nfc(out)) out = unicode::nfc(out);
+        break;
+      case NormalizerStep::Kind::kLowercase: {
+        std::string lower;
+        lower.reserve(out.size());
+        for (size_t at = 0; at < out.size();) {
+          unicode::append_utf8(unicode::to_lower(unicode::decode_utf8(out, at)), lower);
+        }
+        out.swap(lower);
+        break;
+      }
+      case NormalizerStep::Kind::kReplace:
+        replace_all(out, step.from, step.to);
+        break;
+      case NormalizerStep::Kind::kPrepend:
+        if (!out.empty()) out.insert(0, step.to);
+        break;
+      case NormalizerStep::Kind::kPrependFirst:
+        if (starts_text && !out.empty() && !out.starts_with(step.to)) out.insert(0, step.to);
+        break;
+    }
+  }
   return out;
 }
 
@@ -273,16 +371,50 @@ void BpeTokenizer::encode_text(std::string_view text, Scratch& scratch,
 
 void BpeTokenizer::encode_word(std::string_view word, Scratch& scratch,
                                std::vector<int32_t>& out) const {
+  if (!options_.byte_level) {
+    if (options_.ignore_merges) {
+      if (const int32_t id = find_token(word); id != -1) {
+        out.push_back(id);
+        return;
+      }
+    }
+    character_symbols(word, scratch);
+    merge_symbols(scratch);
+    const size_t first = out.size();
+    for (int32_t i = 0; i != -1; i = scratch.symbols[static_cast<size_t>(i)].next) {
+      const Symbol& s = scratch.symbols[static_cast<size_t>(i)];
+      const int32_t id = s.id >= 0 && s.id < n_vocab() ? s.id : vocab().unk;
+      // fuse_unk: a run of unknown characters is one unknown token.
+      if (id == -1 || (options_.fuse_unk && id == vocab().unk && out.size() > first &&
+                       out.back() == vocab().unk)) {
+        continue;
+      }
+      out.push_back(id);
+    }
+    return;
+  }
   if (word.size() == 1) {  // most punctuation and every space: nothing to merge
     emit_symbol(byte_symbol_[static_cast<uint8_t>(word[0])], word, out);
     return;
   }
-  if (spec_.ignore_merges) {
+  if (options_.ignore_merges) {
     scratch.spelled.clear();
     for (const char c : word) append_byte_char(static_cast<uint8_t>(c), scratch.spelled);
     const int32_t id = index().find(scratch.spelled);
     if (id != -1) {
       out.push_back(id);
+      return;
+    }
+  }
+
+  const bool cacheable = word.size() <= kMaxCachedWordBytes;
+  std::string key;
+  if (cacheable) {
+    key.assign(word);
+    const auto hit = scratch.word_cache.find(key);
+    if (hit != scratch.word_cache.end()) {
+      const auto [begin, end] = hit->second;
+      out.insert(out.end(), scratch.cached_ids.begin() + begin, scratch.cached_ids.begin() + end);
       return;
     }
   }
@@ -295,10 +427,49 @@ void BpeTokenizer::encode_word(std::string_view word, Scratch& scratch,
                        static_cast<uint32_t>(i), 1, i - 1, i + 1 == n ? -1 : i + 1});
   }
   merge_symbols(scratch);
+  const size_t first = out.size();
   // Symbol 0 never merges away (merges fold the right symbol into the left one).
   for (int32_t i = 0; i != -1; i = symbols[static_cast<size_t>(i)].next) {
     const Symbol& s = symbols[static_cast<size_t>(i)];
     emit_symbol(s.id, word.substr(s.begin, s.size), out);
+  }
+  if (cacheable && scratch.word_cache.size() < kMaxCachedWords) {
+    const auto begin = static_cast<uint32_t>(scratch.cached_ids.size());
+    scratch.cached_ids.insert(scratch.cached_ids.end(), out.begin() + static_cast<ptrdiff_t>(first),
+                              out.end());
+    scratch.word_cache.emplace(std::move(key),
+                               std::pair{begin, static_cast<uint32_t>(scratch.cached_ids.size())});
+  }
+}
+
+void BpeTokenizer::character_symbols(std::string_view word, Scratch& scratch) const {
+  std::vector<Symbol>& symbols = scratch.symbols;
+  symbols.clear();
+  const auto push = [&](int32_t id, size_t begin, size_t size) {
+    const auto index = static_cast<int32_t>(symbols.size());
+    if (index > 0) symbols.back().next = index;
+    symbols.push_back(
+        {id, static_cast<uint32_t>(begin), static_cast<uint32_t>(size), index - 1, -1});
+  };
+  for (size_t at = 0; at < word.size();) {
+    const size_t begin = at;
+    unicode::decode_utf8(word, at);
+    const std::string_view character = word.substr(begin, at - begin);
+    if (const int32_t id = find_token(character); id != -1) {
+      push(id, begin, character.size());
+      continue;
+    }
+    const bool all_bytes =
+        options_.byte_fallback && std::all_of(character.begin(), character.end(), [&](char c) {
+          return fallback_token_[static_cast<uint8_t>(c)] != -1;
+        });
+    if (all_bytes) {
+      for (size_t i = 0; i < character.size(); ++i) {
+        push(fallback_token_[static_cast<uint8_t>(character[i])], begin + i, 1);
+      }
+    } else {
+      push(-1, begin, character.size());  // becomes the unknown token (or nothing without one)
+    }
   }
 }
 
@@ -360,6 +531,13 @@ void BpeTokenizer::emit_symbol(int32_t symbol, std::string_view bytes,
   }
 }
 
+std::string BpeTokenizer::spaced(const std::string& text) const {
+  if (!options_.decode_metaspace) return text;
+  std::string out = text;
+  replace_all(out, kMetaspace, " ");
+  return out;
+}
+
 std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const {
   if (!vocab().valid_id(id)) {
     throw Error(
@@ -368,17 +546,22 @@ std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const 
   const std::string& text = vocab().text(id);
   switch (vocab().type(id)) {
     case Vocab::TokenType::kNormal: {
+      if (!options_.byte_level) return spaced(text);
       // A normal token outside the byte-level alphabet (an added token stored as plain text) is
       // its own text, as Hugging Face's ByteLevel decoder has it (llama.cpp prints a marker).
       std::optional<std::string> bytes = byte_level_decode(text);
       return bytes ? std::move(*bytes) : text;
     }
     case Vocab::TokenType::kUserDefined:
-      return text;  // added tokens are stored as plain text
+      // Added tokens are stored as plain text; a metaspace decoder still reads "▁" as a space.
+      return options_.byte_level ? text : spaced(text);
     case Vocab::TokenType::kControl:
     case Vocab::TokenType::kUnknown:
       return render_special ? text : std::string();
-    case Vocab::TokenType::kByte:
+    case Vocab::TokenType::kByte: {
+      const int value = byte_token_value(text);  // byte fallback
+      return value < 0 ? std::string() : std::string(1, static_cast<char>(value));
+    }
     case Vocab::TokenType::kUndefined:
     case Vocab::TokenType::kUnused:
       return {};  // llama.cpp renders types BPE does not use as nothing

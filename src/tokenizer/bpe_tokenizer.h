@@ -20,11 +20,43 @@
 
 namespace bottega::tokenizer {
 
+// A text transformation applied to each plain-text fragment before pre-tokenization (Hugging Face
+// normalizers, and the replace/prepend half of its Metaspace pre-tokenizer).
+struct NormalizerStep {
+  enum class Kind {
+    kNfc,           // canonical composition
+    kLowercase,     // simple lowercase mapping
+    kReplace,       // every `from` becomes `to`
+    kPrepend,       // `to` before a non-empty fragment
+    kPrependFirst,  // `to` before the fragment that starts the text
+  };
+  Kind kind = Kind::kNfc;
+  std::string from;
+  std::string to;
+};
+
+// How a BPE tokenizer runs, beyond its vocabulary and merges. GGUF vocabularies get theirs from
+// tokenizer.ggml.pre (byte-level, the named patterns); tokenizer.json files describe theirs.
+struct BpeOptions {
+  std::vector<NormalizerStep> normalizer;
+  std::vector<SplitRule> splits;  // the pre-tokenizer, applied in order
+  bool ignore_merges = false;     // a word that is a whole token skips the merges
+  // Symbols start as GPT-2 byte-level characters (one per byte); otherwise as the text's UTF-8
+  // characters, SentencePiece-style (Gemma), with byte_fallback spelling a character that is no
+  // token as its "<0xXX>" tokens, else the unknown token (consecutive ones fused with fuse_unk).
+  bool byte_level = true;
+  bool byte_fallback = false;
+  bool fuse_unk = false;
+  bool decode_metaspace = false;  // "▁" in a token reads as a space
+};
+
 class BpeTokenizer final : public Tokenizer {
  public:
   // The vocabulary must have passed finalize_vocab() (make_tokenizer does that). Throws
   // bottega::Error for an unsupported tokenizer.ggml.pre or a missing merge list.
   explicit BpeTokenizer(Vocab vocab);
+  // With explicit options (tokenizer.json); vocab.pre is not consulted.
+  BpeTokenizer(Vocab vocab, BpeOptions options);
   ~BpeTokenizer() override;
 
   // Safe to call from several threads at once: all matching state is per call.
@@ -48,18 +80,23 @@ class BpeTokenizer final : public Tokenizer {
 
   void encode_text(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const;
   void encode_word(std::string_view word, Scratch& scratch, std::vector<int32_t>& out) const;
+  // The initial symbols of a word in character mode (byte_level false).
+  void character_symbols(std::string_view word, Scratch& scratch) const;
+  std::string_view normalize(std::string_view text, bool starts_text, Scratch& scratch) const;
+  std::string spaced(const std::string& text) const;  // "▁" as spaces with decode_metaspace
   void merge_symbols(Scratch& scratch) const;
   // A finished symbol: its token; when the merges produced no vocabulary token, the tokens of its
   // bytes' characters, dropping bytes without one (as llama.cpp and Hugging Face do).
   void emit_symbol(int32_t symbol, std::string_view bytes, std::vector<int32_t>& out) const;
 
-  PreTokenizerSpec spec_;
+  BpeOptions options_;
   PreTokenizer pre_;
   // Symbol ids are token ids, extended past n_vocab for merge operands that are no token (only
   // malformed vocabularies have those); the merges then work on id pairs instead of strings.
-  std::vector<MergeSlot> merges_;         // open addressing, size a power of two
-  std::array<int32_t, 256> byte_symbol_;  // byte -> symbol id of its character, -1 if none
-  std::array<int32_t, 256> byte_token_;   // byte -> token id of its character, -1 if none
+  std::vector<MergeSlot> merges_;            // open addressing, size a power of two
+  std::array<int32_t, 256> byte_symbol_;     // byte -> symbol id of its character, -1 if none
+  std::array<int32_t, 256> byte_token_;      // byte -> token id of its character, -1 if none
+  std::array<int32_t, 256> fallback_token_;  // byte -> "<0xXX>" token id, -1 if none
 };
 
 // llama.cpp's defaults for "gpt2" vocabularies that depend on which keys the file has, applied by

@@ -246,19 +246,30 @@ struct CodeDeleter {
 };
 using CodePtr = std::unique_ptr<pcre2_code, CodeDeleter>;
 
-CodePtr compile(std::string_view pattern) {
+// Null when PCRE2 rejects the pattern; `error` then says why.
+CodePtr try_compile(std::string_view pattern, bool literal, std::string& error) {
   // UTF + UCP: \p{..}, \s, \d and \b follow Unicode. DOLLAR_ENDONLY: `$` means the end of the piece
   // (ECMAScript's meaning, which llama.cpp's std::regex had), not also "before a final newline".
-  constexpr uint32_t kOptions = PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY;
-  int error = 0;
+  const uint32_t options =
+      literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY;
+  int code_error = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   kOptions, &error, &offset, nullptr);
-  BOTTEGA_CHECK(code != nullptr, "pre-tokenizer pattern ", pattern, " does not compile at offset ",
-                offset, ": ", pcre2_message(error));
+                                   options, &code_error, &offset, nullptr);
+  if (code == nullptr) {
+    error = str("does not compile at offset ", offset, ": ", pcre2_message(code_error));
+    return nullptr;
+  }
   // JIT is an optimization: when this PCRE2 build or CPU lacks it, pcre2_match interprets.
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
   return CodePtr(code);
+}
+
+CodePtr compile(std::string_view pattern) {
+  std::string error;
+  CodePtr code = try_compile(pattern, /*literal=*/false, error);
+  BOTTEGA_CHECK(code != nullptr, "pre-tokenizer pattern ", pattern, " ", error);
+  return code;
 }
 
 }  // namespace
@@ -303,6 +314,7 @@ std::string_view valid_utf8(std::string_view text, std::string& storage) {
 
 struct PreTokenizer::Impl {
   std::vector<CodePtr> codes;
+  std::vector<SplitRule::Behavior> behaviors;  // [codes.size()]
 };
 
 namespace {
@@ -370,7 +382,22 @@ PreTokenizer::Scratch::~Scratch() = default;
 
 PreTokenizer::PreTokenizer(std::span<const std::string_view> regexes) {
   auto impl = std::make_unique<Impl>();
-  for (const std::string_view pattern : regexes) impl->codes.push_back(compile(pattern));
+  for (const std::string_view pattern : regexes) {
+    impl->codes.push_back(compile(pattern));
+    impl->behaviors.push_back(SplitRule::Behavior::kIsolated);
+  }
+  impl_ = std::move(impl);
+}
+
+PreTokenizer::PreTokenizer(std::span<const SplitRule> rules) {
+  auto impl = std::make_unique<Impl>();
+  for (const SplitRule& rule : rules) {
+    std::string error;
+    CodePtr code = try_compile(rule.pattern, rule.literal, error);
+    if (code == nullptr) throw Error(str("split pattern '", rule.pattern, "' ", error));
+    impl->codes.push_back(std::move(code));
+    impl->behaviors.push_back(rule.behavior);
+  }
   impl_ = std::move(impl);
 }
 
@@ -397,7 +424,9 @@ void PreTokenizer::split(std::string_view text, Scratch& scratch, std::vector<Wo
 
   Scratch::State& state = *scratch.state_;
   std::vector<Word>& next = scratch.next_;
-  for (const CodePtr& code : impl_->codes) {
+  for (size_t rule = 0; rule < impl_->codes.size(); ++rule) {
+    const pcre2_code* code = impl_->codes[rule].get();
+    const SplitRule::Behavior behavior = impl_->behaviors[rule];
     next.clear();
     for (const Word word : words) {
       const std::string_view piece = text.substr(word.begin, word.end - word.begin);
@@ -413,16 +442,32 @@ void PreTokenizer::split(std::string_view text, Scratch& scratch, std::vector<Wo
       size_t at = 0;
       uint32_t options = 0;
       while (at <= piece.size()) {
-        const Match m = state.match(code.get(), piece, at, options);
+        const Match m = state.match(code, piece, at, options);
         if (!m.found()) {
           if (options == 0) break;
           at = next_character(piece, at);
           options = 0;
           continue;
         }
-        emit(last, m.begin);
-        emit(m.begin, m.end);
-        last = m.end;
+        switch (behavior) {
+          case SplitRule::Behavior::kIsolated:
+            emit(last, m.begin);
+            emit(m.begin, m.end);
+            last = m.end;
+            break;
+          case SplitRule::Behavior::kMergedWithPrevious:
+            emit(last, m.end);
+            last = m.end;
+            break;
+          case SplitRule::Behavior::kMergedWithNext:
+            emit(last, m.begin);
+            last = m.begin;
+            break;
+          case SplitRule::Behavior::kRemoved:
+            emit(last, m.begin);
+            last = m.end;
+            break;
+        }
         at = m.end;
         options = m.end == m.begin ? PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED : 0;
       }

@@ -41,6 +41,20 @@ std::vector<std::string_view> supported_pre_tokenizers();
 // matches valid UTF-8).
 std::string_view valid_utf8(std::string_view text, std::string& storage);
 
+// One splitting step, as a Hugging Face Split pre-tokenizer describes it: a pattern (a regular
+// expression, or a literal string) and what becomes of each match.
+struct SplitRule {
+  enum class Behavior {
+    kIsolated,            // the match is a piece of its own (what every GGUF pattern does)
+    kMergedWithPrevious,  // the match ends the piece before it
+    kMergedWithNext,      // the match starts the piece after it
+    kRemoved,             // the match is dropped
+  };
+  std::string pattern;
+  bool literal = false;
+  Behavior behavior = Behavior::kIsolated;
+};
+
 class PreTokenizer {
  public:
   // [begin, end) byte offsets of one piece of the text.
@@ -67,6 +81,9 @@ class PreTokenizer {
 
   // Compiles the patterns. A pattern PCRE2 rejects is a bug in the table (BOTTEGA_CHECK).
   explicit PreTokenizer(std::span<const std::string_view> regexes);
+  // Compiles the rules. Throws bottega::Error naming the pattern when PCRE2 rejects one (rules
+  // come from files).
+  explicit PreTokenizer(std::span<const SplitRule> rules);
   ~PreTokenizer();
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;

@@ -6,68 +6,28 @@
 #include "gguf/gguf.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/wordpiece_tokenizer.h"
 
 namespace bottega::tokenizer {
 
-namespace {
-
-bool is_special_type(Vocab::TokenType type) {
-  return type == Vocab::TokenType::kControl || type == Vocab::TokenType::kUserDefined ||
-         type == Vocab::TokenType::kUnknown;
-}
-
-// Control and unknown-type tokens are matched only on request; user-defined tokens always, since
-// Hugging Face's tokenizers split added tokens out of the text before the model ever sees it.
-bool matched_in_text(Vocab::TokenType type, bool parse_special) {
-  return parse_special || type == Vocab::TokenType::kUserDefined;
-}
-
-}  // namespace
-
-Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)), index_(vocab_) {
-  for (int32_t id = 0; id < vocab_.n_tokens(); ++id) {
-    if (is_special_type(vocab_.type(id)) && !vocab_.text(id).empty()) special_tokens_.push_back(id);
-  }
-  // Longest first, so "<|endoftext|>" is cut out before a shorter token inside it; ties by id to
-  // stay deterministic.
-  std::stable_sort(special_tokens_.begin(), special_tokens_.end(), [&](int32_t a, int32_t b) {
-    return vocab_.text(a).size() > vocab_.text(b).size();
-  });
-}
+Tokenizer::Tokenizer(Vocab vocab)
+    : vocab_(std::move(vocab)),
+      index_(vocab_),
+      special_(vocab_, vocab_.leftmost_special_match ? SpecialSplitter::Order::kLeftmostLongest
+                                                     : SpecialSplitter::Order::kLongestFirst) {}
 
 Tokenizer::~Tokenizer() = default;
 
 std::vector<Tokenizer::Fragment> Tokenizer::split_special(std::string_view text,
                                                           bool parse_special) const {
   std::vector<Fragment> fragments;
-  if (text.empty()) return fragments;
-  fragments.push_back({text, -1});
-
-  std::vector<Fragment> next;
-  for (const int32_t id : special_tokens_) {
-    if (!matched_in_text(vocab_.type(id), parse_special)) continue;
-    const std::string_view needle = vocab_.text(id);
-    const bool found = std::any_of(fragments.begin(), fragments.end(), [&](const Fragment& f) {
-      return f.token == -1 && f.text.find(needle) != std::string_view::npos;
-    });
-    if (!found) continue;
-
-    next.clear();
-    for (const Fragment& f : fragments) {
-      if (f.token != -1) {
-        next.push_back(f);
-        continue;
-      }
-      std::string_view rest = f.text;
-      for (size_t at = rest.find(needle); at != std::string_view::npos; at = rest.find(needle)) {
-        if (at > 0) next.push_back({rest.substr(0, at), -1});
-        next.push_back({{}, id});
-        rest.remove_prefix(at + needle.size());
-      }
-      if (!rest.empty()) next.push_back({rest, -1});
-    }
-    fragments.swap(next);
+  size_t at = 0;
+  for (const SpecialSplitter::Match& m : special_.find(text, parse_special)) {
+    if (m.begin > at) fragments.push_back({text.substr(at, m.begin - at), -1});
+    fragments.push_back({{}, m.token});
+    at = m.end;
   }
+  if (at < text.size()) fragments.push_back({text.substr(at), -1});
   return fragments;
 }
 
@@ -89,11 +49,12 @@ bool Tokenizer::is_eog(int32_t id) const {
 }
 
 std::unique_ptr<Tokenizer> make_tokenizer(Vocab vocab) {
-  if (vocab.model != "llama" && vocab.model != "gpt2") {
+  if (vocab.model != "llama" && vocab.model != "gpt2" && vocab.model != "bert") {
     throw Error(str("tokenizer model '", vocab.model, "' is not supported yet"));
   }
   finalize_vocab(vocab);
   if (vocab.model == "gpt2") return std::make_unique<BpeTokenizer>(std::move(vocab));
+  if (vocab.model == "bert") return std::make_unique<WordPieceTokenizer>(std::move(vocab));
   return std::make_unique<SpmTokenizer>(std::move(vocab));
 }
 

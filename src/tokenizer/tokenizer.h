@@ -1,6 +1,7 @@
-// Text <-> token ids. Tokenizer is the interface the engine uses; one subclass per GGUF tokenizer
-// model (SentencePiece for "llama" in spm_tokenizer.h; BPE and WordPiece later), chosen by
-// make_tokenizer() from Vocab::model.
+// Text <-> token ids. Tokenizer is the interface the engine uses; one subclass per tokenizer model
+// (SentencePiece for "llama" in spm_tokenizer.h, BPE for "gpt2" in bpe_tokenizer.h, WordPiece for
+// "bert" in wordpiece_tokenizer.h), chosen by make_tokenizer() from Vocab::model; Hugging Face
+// tokenizer.json files load through load_tokenizer_json().
 //
 // What every model shares lives here: the vocabulary and its text index, splitting the text at
 // special tokens before the model-specific algorithm runs, and decode() built on token_to_piece().
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/special_splitter.h"
 #include "tokenizer/vocab.h"
 
 namespace bottega::gguf {
@@ -65,15 +67,15 @@ class Tokenizer {
     std::string_view text;
     int32_t token = -1;
   };
-  // Splits text at special tokens, longest token text first over the whole text (llama.cpp's
-  // order, which decides overlaps). Plain-text fragments are never empty.
+  // Splits text at special tokens (SpecialSplitter: llama.cpp's or Hugging Face's order, as the
+  // vocabulary says). Plain-text fragments are never empty.
   std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
   const TokenIndex& index() const { return index_; }
 
  private:
   Vocab vocab_;
-  TokenIndex index_;                     // views into vocab_.tokens
-  std::vector<int32_t> special_tokens_;  // control, user-defined, unknown; longest text first
+  TokenIndex index_;         // views into vocab_.tokens
+  SpecialSplitter special_;  // refers to vocab_
 };
 
 // The tokenizer for vocab.model. Throws bottega::Error "tokenizer model 'X' is not supported yet"
@@ -81,5 +83,14 @@ class Tokenizer {
 std::unique_ptr<Tokenizer> make_tokenizer(Vocab vocab);
 // load_vocab() then make_tokenizer().
 std::unique_ptr<Tokenizer> load_tokenizer(const gguf::File& file);
+
+// A Hugging Face tokenizer: `path` is a tokenizer.json or a directory holding one; the
+// tokenizer_config.json beside it, when present, names bos/eos, add_bos/add_eos and the chat
+// template. Byte-level BPE (Llama 3, Qwen, GPT-OSS, GPT-2 style) and character BPE with byte
+// fallback (Gemma) are supported. Throws bottega::Error naming the file and the JSON field for
+// anything malformed or not supported.
+std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path);
+// Whether path names a tokenizer.json (by file name) or a directory that holds one.
+bool is_tokenizer_json_path(const std::string& path);
 
 }  // namespace bottega::tokenizer

@@ -26,6 +26,10 @@ constexpr std::string_view kEotKey = "tokenizer.ggml.eot_token_id";
 constexpr std::string_view kAddBosKey = "tokenizer.ggml.add_bos_token";
 constexpr std::string_view kAddEosKey = "tokenizer.ggml.add_eos_token";
 constexpr std::string_view kAddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
+// WordPiece vocabularies name [CLS] and [SEP] instead of BOS and EOS ("seperator" is the GGUF
+// spelling).
+constexpr std::string_view kClsKey = "tokenizer.ggml.cls_token_id";
+constexpr std::string_view kSepKey = "tokenizer.ggml.seperator_token_id";
 
 // What llama.cpp assumes for a model when the file leaves a key out. BPE and WordPiece rows come
 // with their tokenizers.
@@ -45,6 +49,15 @@ ModelDefaults defaults_for(std::string_view model) {
     defaults.eos = 2;
     defaults.unk = 0;
     defaults.add_bos = true;
+    defaults.add_space_prefix = true;
+  } else if (model == "bert") {
+    // [CLS] text [SEP], as BERT's post-processor wraps a sequence; llama.cpp's WordPiece marks
+    // word starts with a space-like prefix, which decoding drops at the start of the text.
+    defaults.bos = 101;
+    defaults.eos = 102;
+    defaults.unk = 100;
+    defaults.add_bos = true;
+    defaults.add_eos = true;
     defaults.add_space_prefix = true;
   }
   return defaults;
@@ -115,8 +128,14 @@ void read_special_ids(const gguf::File& file, const ModelDefaults& defaults, Voc
     if (id) return *id;
     return fallback < vocab.n_tokens() ? fallback : -1;
   };
-  vocab.bos = or_default(read_special_id(file, kBosKey), defaults.bos);
-  vocab.eos = or_default(read_special_id(file, kEosKey), defaults.eos);
+  std::optional<int32_t> bos = read_special_id(file, kBosKey);
+  std::optional<int32_t> eos = read_special_id(file, kEosKey);
+  if (vocab.model == "bert") {
+    if (!bos) bos = read_special_id(file, kClsKey);
+    if (!eos) eos = read_special_id(file, kSepKey);
+  }
+  vocab.bos = or_default(bos, defaults.bos);
+  vocab.eos = or_default(eos, defaults.eos);
   vocab.unk = or_default(read_special_id(file, kUnkKey), defaults.unk);
   vocab.pad = or_default(read_special_id(file, kPadKey), -1);
   vocab.eot = or_default(read_special_id(file, kEotKey), -1);
@@ -142,6 +161,7 @@ void read_vocab(const gguf::File& file, Vocab& vocab) {
   vocab.add_bos = file.get_bool(kAddBosKey).value_or(defaults.add_bos);
   vocab.add_eos = file.get_bool(kAddEosKey).value_or(defaults.add_eos);
   vocab.add_space_prefix = file.get_bool(kAddSpacePrefixKey).value_or(defaults.add_space_prefix);
+  vocab.chat_template = file.get_string("tokenizer.chat_template").value_or("");
 }
 
 void check_lengths(const Vocab& vocab) {

@@ -1,5 +1,6 @@
 // The tokenizer vocabulary as GGUF stores it (tokenizer.ggml.*), independent of the algorithm that
-// uses it: SentencePiece ("llama") today, BPE ("gpt2") and WordPiece ("bert") later.
+// uses it: SentencePiece ("llama"), BPE ("gpt2") and WordPiece ("bert"). tokenizer.json files are
+// read into the same struct (tokenizer_json.cpp).
 //
 // load_vocab() reads and validates the keys and applies the defaults llama.cpp applies when a key
 // is absent; TokenIndex maps a token's text back to its id.
@@ -48,6 +49,16 @@ struct Vocab {
   bool add_bos = false;           // encode(add_special=true) prepends bos
   bool add_eos = false;           // encode(add_special=true) appends eos
   bool add_space_prefix = false;  // SPM dummy prefix: a space before the text, dropped on decode
+
+  // Hugging Face added tokens that swallow the whitespace before (lstrip) or after (rstrip) them.
+  std::vector<int32_t> lstrip_tokens;
+  std::vector<int32_t> rstrip_tokens;
+  // Overlapping special tokens in the text: false resolves them as llama.cpp does (longest token
+  // first over the whole text), true as Hugging Face does (leftmost, then longest).
+  bool leftmost_special_match = false;
+  // The Jinja chat template that came with the vocabulary (tokenizer.chat_template in GGUF,
+  // tokenizer_config.json beside a tokenizer.json); may be empty.
+  std::string chat_template;
 
   int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
   bool valid_id(int32_t id) const { return id >= 0 && id < n_tokens(); }

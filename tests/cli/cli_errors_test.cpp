@@ -45,7 +45,7 @@ TEST(CliErrors, UnsupportedArchitecture) {
 }
 
 TEST(CliErrors, WrongUsageExitsWithTwo) {
-  expect_error({"run", "-p", "no model given"}, 2, "--model is required");
+  expect_error({"run", "-p", "no model given"}, 2, "a model (-m FILE or MODEL) is required");
   expect_error({"frobnicate"}, 2, "frobnicate");
   expect_error({"run", "-m", "x.gguf", "-n", "many"}, 2, "many");
   expect_error({}, 2, "subcommand");

@@ -80,6 +80,47 @@ TEST(Matmul, MatchesDoubleProductOfDequantizedOperandsForEveryTypeAndIsa) {
   EXPECT_GE(checked_types, 4);
 }
 
+// The float tiles step 8 values at a time over 3 rows x 4 tokens: widths that are not a multiple
+// of 8 and row/token counts off the tile leave every tail. Bound as above for the float types.
+TEST(Matmul, FloatTilesHandleEveryTail) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (TensorType type : {TensorType::F16, TensorType::F32}) {
+    for (int64_t n_in : {5, 37, 64}) {
+      const int64_t n_out = 7;
+      std::vector<float> values(static_cast<size_t>(n_in * n_out));
+      for (float& v : values) v = dist(rng);
+      std::vector<uint8_t> bytes(row_bytes(type, n_in) * static_cast<size_t>(n_out));
+      type_traits(type).quantize(values.data(), bytes.data(), n_in * n_out);
+      std::vector<float> weights(values.size());
+      type_traits(type).dequantize(bytes.data(), weights.data(), n_in * n_out);
+      const WeightMatrix w{type, n_in, n_out, bytes.data()};
+      for (int64_t n_tokens : {1, 2, 5, 9}) {
+        std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
+        for (float& v : x) v = dist(rng);
+        for (Isa isa : available_isas()) {
+          ThreadPool pool(2);
+          std::vector<float> y(static_cast<size_t>(n_out * n_tokens), NAN);
+          matmul(w, x.data(), n_tokens, y.data(), pool, isa);
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            for (int64_t r = 0; r < n_out; ++r) {
+              double sum = 0.0, magnitude = 0.0;
+              for (int64_t i = 0; i < n_in; ++i) {
+                const double p = static_cast<double>(weights[r * n_in + i]) * x[t * n_in + i];
+                sum += p;
+                magnitude += std::fabs(p);
+              }
+              ASSERT_NEAR(y[t * n_out + r], sum, 1e-4 * magnitude)
+                  << type_traits(type).name << " on " << isa_name(isa) << ", n_in " << n_in
+                  << ", row " << r << ", token " << t << " of " << n_tokens;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, DefaultIsaIsTheBestOne) {
   const int64_t n_in = 64, n_out = 5;
   std::vector<float> values(static_cast<size_t>(n_in * n_out));

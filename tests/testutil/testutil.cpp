@@ -24,6 +24,10 @@ fs::path shared_dir() {
   return fs::path(BOTTEGA_SOURCE_DIR).parent_path() / "shared";
 }
 
+fs::path source_dir() {
+  return BOTTEGA_SOURCE_DIR;
+}
+
 fs::path shared_file(const std::string& relative) {
   const fs::path path = shared_dir() / relative;
   if (!fs::exists(path)) {

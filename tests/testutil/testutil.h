@@ -12,6 +12,8 @@ namespace bottega::testing {
 // (never a skip): CI always has shared/.
 std::filesystem::path shared_dir();
 std::filesystem::path shared_file(const std::string& relative);
+// The repository checkout the tests were built from (for scripts and tests/npm/node_modules).
+std::filesystem::path source_dir();
 
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -1,4 +1,5 @@
 // Architectures without SIMD kernels: every weight type uses its reference dot.
+#include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
 namespace bottega::kernels {
@@ -10,6 +11,12 @@ std::span<const IsaKernel> avx2_kernels() {
   return {};
 }
 std::span<const IsaQuantizer> avx2_quantizers() {
+  return {};
+}
+std::span<const IsaInterleavedKernel> avx2_interleaved_kernels() {
+  return {};
+}
+HalfConverters avx2_half_converters() {
   return {};
 }
 

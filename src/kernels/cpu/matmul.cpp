@@ -1,22 +1,42 @@
 // matmul: activations are quantized once per call to the weight type's activation type, then
 // every output is a dot product of a stored weight row with an activation row (vec_dot.h), run
-// through the ISA's tile kernel where it has one.
+// through the ISA's tile kernel where it has one, or, for interleaved matrices, the ISA's
+// interleaved kernel (repack.h).
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
+#include "kernels/cpu/repack.h"
+#include "kernels/cpu/vec_dot_impl.h"
+#include "tensor/blocks.h"
 
 namespace bottega::kernels {
 
 void dequantize_row(const WeightMatrix& w, int64_t r, float* out) {
   const TypeTraits& traits = type_traits(w.type);
   BOTTEGA_CHECK(traits.dequantize != nullptr, "no dequantize for ", traits.name);
-  traits.dequantize(w.row(r), out, w.n_in);
+  if (!w.interleaved) {
+    traits.dequantize(w.row(r), out, w.n_in);
+    return;
+  }
+  std::vector<uint8_t> row(w.row_stride());
+  extract_row(w.type, w.n_in, w.data, r, row.data());
+  traits.dequantize(row.data(), out, w.n_in);
 }
 
 namespace {
+
+InterleavedTileFn interleaved_kernel(TensorType type, Isa isa) {
+  if (isa != Isa::kAvx2) return nullptr;
+  for (const IsaInterleavedKernel& k : avx2_interleaved_kernels()) {
+    if (k.weight == type) return k.tile;
+  }
+  return nullptr;
+}
 
 // Prompt tiling: each thread owns a contiguous range of row blocks and walks it once per block
 // of tokens. 64 activation rows of a 4096-wide Q8_0 matrix are 278 KB, so a token block stays in
@@ -24,6 +44,8 @@ namespace {
 // blocks in registers for a few tokens at a time.
 constexpr int64_t kRowBlock = 16;
 constexpr int64_t kTokenBlock = 64;
+// Float activations are 4 bytes a value: fewer tokens per block keep it in L2 (512 KB).
+constexpr size_t kTokenBlockBytes = 192 * 1024;
 
 // y[c * y_stride + r] = dot(weight row r, activation row c) for r < n_rows, c < n_cols.
 void run_tile(const DotKernel& k, int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows,
@@ -37,6 +59,67 @@ void run_tile(const DotKernel& k, int64_t n, const uint8_t* w, size_t w_stride, 
       y[c * y_stride + r] = k.dot(n, w + r * w_stride, a + c * a_stride);
     }
   }
+}
+
+// Tokens whose activation rows stay in L2 (about 160 KB) while a thread's weight groups stream
+// past them.
+int64_t interleaved_token_block(size_t act_row_bytes) {
+  return std::max<int64_t>(4, static_cast<int64_t>(160 * 1024 / act_row_bytes) / 4 * 4);
+}
+
+// Q8_0 activation rows widened for the interleaved kernels (repack.h).
+std::vector<ActivationQ8> widen_q8_0(const uint8_t* act, size_t act_stride, int64_t nb,
+                                     int64_t n_tokens) {
+  std::vector<ActivationQ8> wide(static_cast<size_t>(nb * n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto* blocks =
+        reinterpret_cast<const BlockQ8_0*>(act + static_cast<size_t>(t) * act_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      ActivationQ8& out = wide[static_cast<size_t>(t * nb + b)];
+      out.d = f16_to_f32(blocks[b].d);
+      out.sum = 0;
+      for (int i = 0; i < 32; ++i) out.sum += blocks[b].qs[i];
+      std::memcpy(out.qs, blocks[b].qs, sizeof(out.qs));
+    }
+  }
+  return wide;
+}
+
+// w interleaved: each thread runs the ISA's kernel on a contiguous share of the row groups; the
+// reference path extracts rows and uses the reference dot, so BOTTEGA_ISA=ref and tests can check
+// the layout itself.
+void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t* act,
+                        size_t act_stride, int64_t n_tokens, float* y, ThreadPool& pool, Isa isa) {
+  const InterleavedTileFn tile = interleaved_kernel(w.type, isa);
+  if (tile == nullptr) {
+    pool.parallel_for(w.n_out, [&](int64_t begin, int64_t end) {
+      std::vector<uint8_t> row(w.row_stride());
+      for (int64_t r = begin; r < end; ++r) {
+        extract_row(w.type, w.n_in, w.data, r, row.data());
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          y[t * w.n_out + r] = k.dot(w.n_in, row.data(), act + static_cast<size_t>(t) * act_stride);
+        }
+      }
+    });
+    return;
+  }
+  std::vector<ActivationQ8> wide;
+  if (k.activation == TensorType::Q8_0) {
+    const int64_t nb = w.n_in / 32;
+    wide = widen_q8_0(act, act_stride, nb, n_tokens);
+    act = reinterpret_cast<const uint8_t*>(wide.data());
+    act_stride = static_cast<size_t>(nb) * sizeof(ActivationQ8);
+  }
+  const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
+  const int64_t n_groups = w.n_out / kRowGroup;
+  const int64_t token_block = interleaved_token_block(act_stride);
+  pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+      tile(w.n_in, w.data + static_cast<size_t>(begin) * group_bytes, end - begin,
+           act + static_cast<size_t>(t0) * act_stride, act_stride,
+           std::min(token_block, n_tokens - t0), y + t0 * w.n_out + begin * kRowGroup, w.n_out);
+    }
+  });
 }
 
 }  // namespace
@@ -69,6 +152,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     }
     act = quantized.data();
   }
+  if (w.interleaved) {
+    matmul_interleaved(w, k, act, act_stride, n_tokens, y, pool, isa);
+    return;
+  }
 
   const size_t w_stride = w.row_stride();
   if (n_tokens == 1) {
@@ -80,12 +167,14 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     });
     return;
   }
+  const int64_t token_block =
+      std::clamp<int64_t>(static_cast<int64_t>(kTokenBlockBytes / act_stride), 4, kTokenBlock);
   const int64_t n_blocks = (w.n_out + kRowBlock - 1) / kRowBlock;
   pool.parallel_for(n_blocks, [&](int64_t block_begin, int64_t block_end) {
     const int64_t row_begin = block_begin * kRowBlock;
     const int64_t row_end = std::min(block_end * kRowBlock, w.n_out);
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
-      const int64_t cols = std::min(kTokenBlock, n_tokens - t0);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+      const int64_t cols = std::min(token_block, n_tokens - t0);
       for (int64_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
         const int64_t rows = std::min(kRowBlock, row_end - r0);
         run_tile(k, n_in, w.row(r0), w_stride, rows, act + static_cast<size_t>(t0) * act_stride,
@@ -93,6 +182,24 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
       }
     }
   });
+}
+
+bool prefers_interleaved(const WeightMatrix& w) {
+  return !w.interleaved && can_interleave(w.type, w.n_out) &&
+         interleaved_kernel(w.type, best_isa()) != nullptr;
+}
+
+size_t interleaved_bytes(const WeightMatrix& w) {
+  return interleaved_group_bytes(w.type, w.n_in) * static_cast<size_t>(w.n_out / kRowGroup);
+}
+
+WeightMatrix interleave(const WeightMatrix& w, uint8_t* dst) {
+  BOTTEGA_CHECK(!w.interleaved, "matrix is interleaved already");
+  interleave_rows(w.type, w.n_in, w.n_out, w.data, dst);
+  WeightMatrix out = w;
+  out.data = dst;
+  out.interleaved = true;
+  return out;
 }
 
 }  // namespace bottega::kernels

@@ -15,10 +15,24 @@ struct WeightMatrix {
   int64_t n_in = 0;   // values per row (GGUF ne[0])
   int64_t n_out = 0;  // rows (GGUF ne[1])
   const uint8_t* data = nullptr;
+  // Rows interleaved in groups of 8 (repack.h) instead of stored one after another; row() is then
+  // meaningless, dequantize_row still works.
+  bool interleaved = false;
 
   size_t row_stride() const { return row_bytes(type, n_in); }
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride(); }
 };
+
+// Whether matmul on this CPU runs faster with w interleaved (repack.h), so that a loader should
+// call interleave(). False under BOTTEGA_ISA=ref, which keeps the stored layout.
+bool prefers_interleaved(const WeightMatrix& w);
+
+// Bytes of w's interleaved form (close to its stored size; repack.h).
+size_t interleaved_bytes(const WeightMatrix& w);
+
+// The interleaved form of w (which must be in the stored row layout) written to dst, a buffer of
+// interleaved_bytes(w); returns the matrix that points at dst.
+WeightMatrix interleave(const WeightMatrix& w, uint8_t* dst);
 
 // Writes row r of w as n_in floats.
 void dequantize_row(const WeightMatrix& w, int64_t r, float* out);

@@ -375,6 +375,83 @@ float dot_f16(int64_t n, const void* w, const void* a) {
   return sum;
 }
 
+// A tile of float-weight rows (RM) x float activation rows (RN): each 8 weights are loaded and
+// widened once for RN tokens; the activations come straight from memory into the FMAs, so the
+// RM * RN accumulators and RM weight registers fit the 16 YMM registers for 3 x 4.
+template <class Load, int RM, int RN>
+void tile_float_fixed(int64_t n, Load load, const uint8_t* w, size_t w_stride, const float* a,
+                      int64_t a_stride, float* y, int64_t y_stride) {
+  const int64_t body = n - n % 8;
+  __m256 acc[RM][RN];
+  for (int r = 0; r < RM; ++r) {
+    for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  for (int64_t i = 0; i < body; i += 8) {
+    __m256 wv[RM];
+    for (int r = 0; r < RM; ++r) wv[r] = load(w + r * w_stride, i);
+    for (int c = 0; c < RN; ++c) {
+      const __m256 x = _mm256_loadu_ps(a + c * a_stride + i);
+      for (int r = 0; r < RM; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], x, acc[r][c]);
+    }
+  }
+  for (int r = 0; r < RM; ++r) {
+    for (int c = 0; c < RN; ++c) {
+      float sum = hsum(acc[r][c]);
+      for (int64_t i = body; i < n; ++i) {
+        sum += load.one(w + r * w_stride, i) * a[c * a_stride + i];
+      }
+      y[c * y_stride + r] = sum;
+    }
+  }
+}
+
+template <class Load, int RM>
+void tile_float_rows(int64_t n, Load load, const uint8_t* w, size_t w_stride, const float* a,
+                     int64_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  int64_t c = 0;
+  for (; c + 4 <= n_cols; c += 4) {
+    tile_float_fixed<Load, RM, 4>(n, load, w, w_stride, a + c * a_stride, a_stride,
+                                  y + c * y_stride, y_stride);
+  }
+  for (; c < n_cols; ++c) {
+    tile_float_fixed<Load, RM, 1>(n, load, w, w_stride, a + c * a_stride, a_stride,
+                                  y + c * y_stride, y_stride);
+  }
+}
+
+template <class Load>
+void tile_float(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* a,
+                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const auto* x = reinterpret_cast<const float*>(a);
+  const auto x_stride = static_cast<int64_t>(a_stride / sizeof(float));
+  int64_t r = 0;
+  for (; r + 3 <= n_rows; r += 3) {
+    tile_float_rows<Load, 3>(n, Load{}, w + r * w_stride, w_stride, x, x_stride, n_cols, y + r,
+                             y_stride);
+  }
+  for (; r < n_rows; ++r) {
+    tile_float_rows<Load, 1>(n, Load{}, w + r * w_stride, w_stride, x, x_stride, n_cols, y + r,
+                             y_stride);
+  }
+}
+
+// 8 weights from element i of a row, and one weight for the tails.
+struct LoadF16 {
+  __m256 operator()(const uint8_t* row, int64_t i) const {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+  }
+  float one(const uint8_t* row, int64_t i) const {
+    return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]);
+  }
+};
+struct LoadF32 {
+  __m256 operator()(const uint8_t* row, int64_t i) const {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  float one(const uint8_t* row, int64_t i) const { return reinterpret_cast<const float*>(row)[i]; }
+};
+
 // ---- Activation quantizers, byte-identical to quant_ref's ----
 
 inline __m256 abs_ps(__m256 v) {
@@ -488,8 +565,8 @@ constexpr std::array kKernels = {
     IsaKernel{T::Q4_K, dot_q4_k, nullptr},
     IsaKernel{T::Q5_K, dot_q5_k, nullptr},
     IsaKernel{T::Q6_K, dot_q6_k, nullptr},
-    IsaKernel{T::F32, dot_f32, nullptr},
-    IsaKernel{T::F16, dot_f16, nullptr},
+    IsaKernel{T::F32, dot_f32, tile_float<LoadF32>},
+    IsaKernel{T::F16, dot_f16, tile_float<LoadF16>},
 };
 
 constexpr std::array kQuantizers = {

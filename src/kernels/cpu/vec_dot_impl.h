@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot.h"
 
 namespace bottega::kernels {
@@ -39,5 +40,12 @@ bool cpu_has_avx2();
 // quantizers).
 std::span<const IsaKernel> avx2_kernels();
 std::span<const IsaQuantizer> avx2_quantizers();
+
+// The kernels an ISA has for the interleaved layouts (repack.h); gemm_avx2.cpp.
+struct IsaInterleavedKernel {
+  TensorType weight;
+  InterleavedTileFn tile;
+};
+std::span<const IsaInterleavedKernel> avx2_interleaved_kernels();
 
 }  // namespace bottega::kernels

@@ -1,0 +1,39 @@
+// Conversions between float rows and the types the KV cache stores (kv_cache.h), and the
+// weighted row sum attention accumulates values with.
+//
+// F16 is the default cache type and attention converts every cached row it reads, so F16 has a
+// SIMD path (F16C on x86); Q8_0/Q4_0 go through the type table's reference codecs, which define
+// their results.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/vec_dot.h"
+#include "tensor/types.h"
+
+namespace bottega::kernels {
+
+using HalfToFloatFn = void (*)(const uint16_t* src, float* dst, int64_t n);
+using FloatToHalfFn = void (*)(const float* src, uint16_t* dst, int64_t n);
+
+struct HalfConverters {
+  HalfToFloatFn to_float = nullptr;
+  FloatToHalfFn to_half = nullptr;  // round to nearest even, as f32_to_f16 (core/half.h)
+};
+
+// The converters of `isa` (one of available_isas(), checked); kRef's define the results.
+HalfConverters half_converters(Isa isa);
+
+// n values (a multiple of the type's block size) of a cache row, decoded to floats / encoded
+// from floats, on the best ISA.
+void decode_row(TensorType type, const void* src, float* dst, int64_t n);
+void encode_row(TensorType type, const float* src, void* dst, int64_t n);
+
+// y[i] += a * x[i] for i < n.
+void axpy(float a, const float* x, float* y, int64_t n);
+
+// Implementation detail of the dispatch: the AVX2 converters, or nullptrs where the ISA's file
+// is not compiled (isa_none.cpp).
+HalfConverters avx2_half_converters();
+
+}  // namespace bottega::kernels

@@ -1,0 +1,232 @@
+#include "kernels/cpu/repack.h"
+
+#include <cstring>
+#include <type_traits>
+
+#include "core/error.h"
+#include "tensor/blocks.h"
+
+namespace bottega::kernels {
+namespace {
+
+template <class Block>
+constexpr int64_t values_per_block() {
+  return std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K> ? kQK_K : 32;
+}
+
+// A packed Q4_0 block's byte 32 j + 4 r + i is byte 4 j + i of row r's qs, whose nibbles are
+// elements 4 j + i and 16 + 4 j + i: the row's bytes move in runs of 4.
+void pack_q4_0(const BlockQ4_0* rows[kRowGroup], int64_t b, PackedQ4_0& out) {
+  for (int64_t r = 0; r < kRowGroup; ++r) {
+    const BlockQ4_0& in = rows[r][b];
+    out.d[r] = in.d;
+    for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 32 * j + 4 * r, in.qs + 4 * j, 4);
+  }
+}
+
+void unpack_q4_0(const PackedQ4_0& in, int64_t r, BlockQ4_0& out) {
+  out.d = in.d[r];
+  for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 4 * j, in.qs + 32 * j + 4 * r, 4);
+}
+
+void pack_q8_0(const BlockQ8_0* rows[kRowGroup], int64_t b, PackedQ8_0& out) {
+  for (int64_t r = 0; r < kRowGroup; ++r) {
+    const BlockQ8_0& in = rows[r][b];
+    out.d[r] = in.d;
+    for (int g = 0; g < 8; ++g) std::memcpy(out.qs + 32 * g + 4 * r, in.qs + 4 * g, 4);
+  }
+}
+
+void unpack_q8_0(const PackedQ8_0& in, int64_t r, BlockQ8_0& out) {
+  out.d = in.d[r];
+  for (int g = 0; g < 8; ++g) std::memcpy(out.qs + 4 * g, in.qs + 32 * g + 4 * r, 4);
+}
+
+void pack_q4_k(const BlockQ4_K* rows[kRowGroup], int64_t b, PackedQ4_K& out) {
+  for (int r = 0; r < kRowGroup; ++r) {
+    const BlockQ4_K& in = rows[r][b];
+    out.d[r] = in.d;
+    out.dmin[r] = in.dmin;
+    // The 6-bit scales and mins (blocks.h): sub-blocks 0..3 in the low bits of bytes 0..7,
+    // 4..7 split between bytes 8..11 and the top bits of bytes 0..7.
+    const uint8_t* p = in.scales;
+    for (int j = 0; j < 4; ++j) {
+      out.scales[j][r] = p[j] & 63;
+      out.scales[j + 4][r] = static_cast<uint8_t>((p[j + 8] & 0xf) | ((p[j] >> 6) << 4));
+      const uint8_t min_low = p[j + 4] & 63;
+      const auto min_high = static_cast<uint8_t>((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+      out.mins[j / 2][r][j % 2] = min_low;
+      out.mins[(j + 4) / 2][r][j % 2] = min_high;
+    }
+    for (int c = 0; c < 4; ++c) {
+      for (int k = 0; k < 8; ++k) std::memcpy(&out.qs[c][k][4 * r], in.qs + 32 * c + 4 * k, 4);
+    }
+  }
+}
+
+void unpack_q4_k(const PackedQ4_K& in, int64_t r, BlockQ4_K& out) {
+  out.d = in.d[r];
+  out.dmin = in.dmin[r];
+  for (int j = 0; j < 4; ++j) {
+    const uint8_t scale_high = in.scales[j + 4][r];
+    const uint8_t min_low = in.mins[j / 2][r][j % 2];
+    const uint8_t min_high = in.mins[(j + 4) / 2][r][j % 2];
+    out.scales[j] = static_cast<uint8_t>(in.scales[j][r] | ((scale_high >> 4) << 6));
+    out.scales[j + 4] = static_cast<uint8_t>(min_low | ((min_high >> 4) << 6));
+    out.scales[j + 8] = static_cast<uint8_t>((scale_high & 0xf) | ((min_high & 0xf) << 4));
+  }
+  for (int c = 0; c < 4; ++c) {
+    for (int k = 0; k < 8; ++k) std::memcpy(out.qs + 32 * c + 4 * k, &in.qs[c][k][4 * r], 4);
+  }
+}
+
+// The 256 6-bit quants of a Q6_K block, in element order (layout in blocks.h).
+void q6_k_values(const BlockQ6_K& in, uint8_t q[kQK_K]) {
+  for (int h = 0; h < 2; ++h) {
+    for (int k = 0; k < 4; ++k) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t ql = in.ql[64 * h + l + 32 * (k % 2)];
+        const int low = k < 2 ? ql & 0xf : ql >> 4;
+        const int high = (in.qh[32 * h + l] >> (2 * k)) & 3;
+        q[128 * h + 32 * k + l] = static_cast<uint8_t>(low | (high << 4));
+      }
+    }
+  }
+}
+
+void store_q6_k_values(const uint8_t q[kQK_K], BlockQ6_K& out) {
+  std::memset(out.ql, 0, sizeof(out.ql));
+  std::memset(out.qh, 0, sizeof(out.qh));
+  for (int h = 0; h < 2; ++h) {
+    for (int k = 0; k < 4; ++k) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t v = q[128 * h + 32 * k + l];
+        out.ql[64 * h + l + 32 * (k % 2)] |= static_cast<uint8_t>(k < 2 ? v & 0xf : (v & 0xf) << 4);
+        out.qh[32 * h + l] |= static_cast<uint8_t>((v >> 4) << (2 * k));
+      }
+    }
+  }
+}
+
+void pack_q6_k(const BlockQ6_K* rows[kRowGroup], int64_t b, PackedQ6_K& out) {
+  std::memset(out.qh, 0, sizeof(out.qh));
+  for (int r = 0; r < kRowGroup; ++r) {
+    const BlockQ6_K& in = rows[r][b];
+    out.d[r] = in.d;
+    for (int j = 0; j < 16; ++j) out.scales[j / 2][r][j % 2] = in.scales[j];
+    uint8_t q[kQK_K];
+    q6_k_values(in, q);
+    for (int k = 0; k < 8; ++k) {
+      for (int i = 0; i < 4; ++i) {
+        for (int p = 0; p < 4; ++p) {
+          out.ql[p][k][4 * r + i] = static_cast<uint8_t>((q[64 * p + 4 * k + i] & 0xf) |
+                                                         (q[64 * p + 32 + 4 * k + i] & 0xf) << 4);
+        }
+        for (int h = 0; h < 2; ++h) {
+          for (int t = 0; t < 4; ++t) {
+            out.qh[h][k][4 * r + i] |=
+                static_cast<uint8_t>((q[128 * h + 32 * t + 4 * k + i] >> 4) << (2 * t));
+          }
+        }
+      }
+    }
+  }
+}
+
+void unpack_q6_k(const PackedQ6_K& in, int64_t r, BlockQ6_K& out) {
+  out.d = in.d[r];
+  for (int j = 0; j < 16; ++j) out.scales[j] = in.scales[j / 2][r][j % 2];
+  uint8_t q[kQK_K];
+  for (int k = 0; k < 8; ++k) {
+    for (int i = 0; i < 4; ++i) {
+      for (int p = 0; p < 4; ++p) {
+        const uint8_t ql = in.ql[p][k][4 * r + i];
+        q[64 * p + 4 * k + i] = ql & 0xf;
+        q[64 * p + 32 + 4 * k + i] = ql >> 4;
+      }
+      for (int h = 0; h < 2; ++h) {
+        for (int t = 0; t < 4; ++t) {
+          const int high = (in.qh[h][k][4 * r + i] >> (2 * t)) & 3;
+          q[128 * h + 32 * t + 4 * k + i] |= static_cast<uint8_t>(high << 4);
+        }
+      }
+    }
+  }
+  store_q6_k_values(q, out);
+}
+
+template <class Block, class Packed, class PackFn>
+void interleave(int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst, PackFn pack) {
+  const int64_t nb = n_in / values_per_block<Block>();
+  const size_t row_stride = static_cast<size_t>(nb) * sizeof(Block);
+  auto* out = reinterpret_cast<Packed*>(dst);
+  for (int64_t g = 0; g < n_out / kRowGroup; ++g) {
+    const Block* rows[kRowGroup];
+    for (int64_t r = 0; r < kRowGroup; ++r) {
+      rows[r] =
+          reinterpret_cast<const Block*>(src + static_cast<size_t>(g * kRowGroup + r) * row_stride);
+    }
+    for (int64_t b = 0; b < nb; ++b) pack(rows, b, out[g * nb + b]);
+  }
+}
+
+template <class Block, class Packed, class UnpackFn>
+void extract(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row, UnpackFn unpack) {
+  const int64_t nb = n_in / values_per_block<Block>();
+  const auto* group = reinterpret_cast<const Packed*>(packed) + (r / kRowGroup) * nb;
+  auto* out = reinterpret_cast<Block*>(row);
+  for (int64_t b = 0; b < nb; ++b) unpack(group[b], r % kRowGroup, out[b]);
+}
+
+}  // namespace
+
+bool can_interleave(TensorType type, int64_t n_out) {
+  return (type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+          type == TensorType::Q6_K) &&
+         n_out > 0 && n_out % kRowGroup == 0;
+}
+
+size_t interleaved_group_bytes(TensorType type, int64_t n_in) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return static_cast<size_t>(n_in / 32) * sizeof(PackedQ4_0);
+    case TensorType::Q8_0:
+      return static_cast<size_t>(n_in / 32) * sizeof(PackedQ8_0);
+    case TensorType::Q4_K:
+      return static_cast<size_t>(n_in / kQK_K) * sizeof(PackedQ4_K);
+    case TensorType::Q6_K:
+      return static_cast<size_t>(n_in / kQK_K) * sizeof(PackedQ6_K);
+    default:
+      throw Error(str("no interleaved layout for ", type_name(type)));
+  }
+}
+
+void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* src,
+                     uint8_t* dst) {
+  BOTTEGA_CHECK(can_interleave(type, n_out), "no interleaved layout for ", type_name(type),
+                " with ", n_out, " rows");
+  if (type == TensorType::Q4_0) {
+    interleave<BlockQ4_0, PackedQ4_0>(n_in, n_out, src, dst, pack_q4_0);
+  } else if (type == TensorType::Q8_0) {
+    interleave<BlockQ8_0, PackedQ8_0>(n_in, n_out, src, dst, pack_q8_0);
+  } else if (type == TensorType::Q4_K) {
+    interleave<BlockQ4_K, PackedQ4_K>(n_in, n_out, src, dst, pack_q4_k);
+  } else {
+    interleave<BlockQ6_K, PackedQ6_K>(n_in, n_out, src, dst, pack_q6_k);
+  }
+}
+
+void extract_row(TensorType type, int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
+  if (type == TensorType::Q4_0) {
+    extract<BlockQ4_0, PackedQ4_0>(n_in, packed, r, row, unpack_q4_0);
+  } else if (type == TensorType::Q8_0) {
+    extract<BlockQ8_0, PackedQ8_0>(n_in, packed, r, row, unpack_q8_0);
+  } else if (type == TensorType::Q4_K) {
+    extract<BlockQ4_K, PackedQ4_K>(n_in, packed, r, row, unpack_q4_k);
+  } else {
+    BOTTEGA_CHECK(type == TensorType::Q6_K, "no interleaved layout for ", type_name(type));
+    extract<BlockQ6_K, PackedQ6_K>(n_in, packed, r, row, unpack_q6_k);
+  }
+}
+
+}  // namespace bottega::kernels

