@@ -34,6 +34,7 @@ struct BenchOptions {
   int repetitions = 5;
   std::string output = "md";
   double bandwidth_gbps = 0.0;  // 0: measure
+  CacheTypeOptions cache;
 };
 
 // Everything one output line needs about the model and the run.
@@ -324,6 +325,7 @@ void bench_model(const std::string& path, const BenchOptions& options,
   row.model_n_params = model->n_params();
   bench::RunOptions run_options;
   run_options.repetitions = options.repetitions;
+  run_options.cache_types = options.cache.types();
   const std::vector<int> thread_counts =
       options.threads.empty() ? std::vector<int>{default_thread_count()} : options.threads;
   for (int threads : thread_counts) {
@@ -349,8 +351,9 @@ int bench_command(const BenchOptions& options) {
     bench_model(path, options, tests, bandwidth, printer);
   }
   printer.footer();
-  std::fprintf(stderr, "bottega: peak resident memory %s\n",
-               human_bytes(bench::peak_resident_bytes()).c_str());
+  const uint64_t peak = bench::peak_resident_bytes();
+  std::fprintf(stderr, "bottega: peak resident memory: %llu bytes (%s)\n",
+               static_cast<unsigned long long>(peak), human_bytes(peak).c_str());
   return 0;
 }
 
@@ -383,6 +386,7 @@ Action add_bench(CLI::App& app) {
   cmd->add_option("--bandwidth", options->bandwidth_gbps,
                   "Memory bandwidth in GB/s for the roofline (default: measure it)")
       ->check(CLI::PositiveNumber);
+  add_cache_type_options(*cmd, options->cache);
   return [options] { return bench_command(*options); };
 }
 

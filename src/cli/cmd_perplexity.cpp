@@ -19,6 +19,7 @@ struct PerplexityCliOptions {
   std::string file;
   int threads = 0;
   PerplexityOptions engine;
+  CacheTypeOptions cache;
 };
 
 int perplexity(const PerplexityCliOptions& options) {
@@ -34,8 +35,10 @@ int perplexity(const PerplexityCliOptions& options) {
   std::fprintf(stderr, "bottega: perplexity of %s over '%s', context %d, batch %d, %d threads\n",
                model->info().name.c_str(), options.file.c_str(), options.engine.n_ctx,
                options.engine.n_batch, pool.size());
-  const PerplexityResult result = compute_perplexity(*model, *tokenizer, text.str(), options.engine,
-                                                     pool, [](int32_t chunk, double ppl) {
+  PerplexityOptions engine = options.engine;
+  engine.cache_types = options.cache.types();
+  const PerplexityResult result = compute_perplexity(*model, *tokenizer, text.str(), engine, pool,
+                                                     [](int32_t chunk, double ppl) {
                                                        std::printf("[%d]%.4f,", chunk, ppl);
                                                        std::fflush(stdout);
                                                      });
@@ -72,6 +75,7 @@ Action add_perplexity(CLI::App& app) {
   cmd->add_option("--kl-divergence", options->engine.compare_base_path,
                   "Compare against log-probabilities saved with --kl-divergence-base")
       ->excludes(save);
+  add_cache_type_options(*cmd, options->cache);
   return [options] { return perplexity(*options); };
 }
 

@@ -46,7 +46,9 @@ constexpr uint64_t kMemoryReserve = 512ull << 20;
 // one full context), so that a long-context model does not grab all memory up front.
 constexpr int64_t kDefaultTokensPerSlot = 4096;
 
-int64_t choose_kv_budget(const ServeOptions& options, const Model& model, int64_t n_ctx,
+// The KV pool in tokens. Without -c, a training context too long for free memory is shortened to
+// what fits (n_ctx is updated, with a note); an explicit -c that does not fit is an error.
+int64_t choose_kv_budget(const ServeOptions& options, const Model& model, int64_t& n_ctx,
                          KvCacheTypes types) {
   const ModelInfo& info = model.info();
   const uint64_t per_token = kv_bytes_per_token(info.n_layer, info.n_kv_dim(), types);
@@ -65,6 +67,16 @@ int64_t choose_kv_budget(const ServeOptions& options, const Model& model, int64_
   const int64_t fits = memory.available_bytes > need
                            ? static_cast<int64_t>((memory.available_bytes - need) / per_token)
                            : 0;
+  if (fits < n_ctx && options.n_ctx == 0 && fits >= 256) {
+    const int64_t shorter = fits / 256 * 256;
+    std::fprintf(stderr,
+                 "bottega: note: the model's context of %lld tokens does not fit in free memory; "
+                 "serving with -c %lld\n",
+                 static_cast<long long>(n_ctx), static_cast<long long>(shorter));
+    n_ctx = shorter;
+    return std::min(std::max(n_ctx, options.parallel * std::min(n_ctx, kDefaultTokensPerSlot)),
+                    fits);
+  }
   if (fits < n_ctx) {
     throw Error(str("the KV cache for a context of ", n_ctx, " tokens needs ",
                     human_bytes(per_token * static_cast<uint64_t>(n_ctx)), " but only ",
@@ -87,17 +99,17 @@ sigset_t block_shutdown_signals() {
 
 int serve(const ServeOptions& options) {
   const sigset_t signals = block_shutdown_signals();
-  gguf::File file = open_gguf(options.model);
+  gguf::File file = open_gguf_or_pull(options.model);
   auto tokenizer = tokenizer::load_tokenizer(file);
   const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tokenizer);
   std::unique_ptr<Model> model = load_model(std::move(file));
   const ModelInfo& info = model->info();
 
   const KvCacheTypes types = options.cache.types();
-  const int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : info.n_ctx_train;
+  int64_t n_ctx = std::min<int64_t>(options.n_ctx > 0 ? options.n_ctx : info.n_ctx_train, 1 << 24);
   SchedulerConfig config;
-  config.max_context = static_cast<int32_t>(std::min<int64_t>(n_ctx, 1 << 24));
   config.kv_tokens = static_cast<int32_t>(choose_kv_budget(options, *model, n_ctx, types));
+  config.max_context = static_cast<int32_t>(n_ctx);
   config.max_running = options.parallel;
   config.max_queue = options.max_queue;
   config.batch_tokens = options.batch;

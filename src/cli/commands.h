@@ -18,8 +18,12 @@ Action add_quantize(CLI::App& app);
 Action add_synth(CLI::App& app);
 Action add_bench(CLI::App& app);
 Action add_hw(CLI::App& app);
+Action add_fit(CLI::App& app);
 Action add_pull(CLI::App& app);
 Action add_list(CLI::App& app);
 Action add_rm(CLI::App& app);
+Action add_template(CLI::App& app);
+Action add_chat(CLI::App& app);
+Action add_serve(CLI::App& app);
 
 }  // namespace bottega::cli

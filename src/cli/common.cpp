@@ -3,19 +3,33 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
-#include "store/store.h"
+#include "store/pull.h"
 
 namespace bottega::cli {
 
-gguf::File open_gguf(const std::string& path) {
+namespace {
+gguf::File open_resolved(const std::string& file, const std::string& name) {
   std::error_code ec;
-  const std::string file =
-      store::resolve_model(path);  // a path, else a model pulled into the store
-  if (std::filesystem::is_directory(file, ec))
-    throw Error(str("'", path, "' is a directory, not a GGUF file"));
+  if (std::filesystem::is_directory(file, ec)) {
+    throw Error(str("'", name, "' is a directory, not a GGUF file"));
+  }
   return gguf::File::open(file);
+}
+}  // namespace
+
+gguf::File open_gguf(const std::string& path) {
+  return open_resolved(store::resolve_model(path), path);  // a path, else a pulled model
+}
+
+gguf::File open_gguf_or_pull(const std::string& path) {
+  return open_resolved(store::resolve_or_pull(path), path);
 }
 
 int32_t choose_context(int64_t requested, int64_t n_ctx_train) {
@@ -24,6 +38,79 @@ int32_t choose_context(int64_t requested, int64_t n_ctx_train) {
   constexpr int64_t kDefaultCap = 4096;
   if (requested > 0) return static_cast<int32_t>(std::min<int64_t>(requested, 1 << 24));
   return static_cast<int32_t>(std::min(n_ctx_train, kDefaultCap));
+}
+
+std::vector<std::string> long_form_flags(int argc, char** argv) {
+  static constexpr std::pair<std::string_view, std::string_view> kLongForms[] = {
+      {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {"-np", "--parallel"}};
+  std::vector<std::string> args(argv, argv + argc);
+  for (std::string& arg : args) {
+    for (const auto& [short_form, long_form] : kLongForms) {
+      if (arg == short_form || arg.rfind(std::string(short_form) + "=", 0) == 0) {
+        arg = std::string(long_form) + arg.substr(short_form.size());
+      }
+    }
+  }
+  return args;
+}
+
+KvCacheTypes CacheTypeOptions::types() const {
+  return {parse_kv_cache_type(key, "--cache-type-k"), parse_kv_cache_type(value, "--cache-type-v")};
+}
+
+void add_cache_type_options(CLI::App& cmd, CacheTypeOptions& options) {
+  auto validator = [](std::string_view flag) {
+    return CLI::Validator(
+        [flag](std::string& text) {
+          try {
+            parse_kv_cache_type(text, flag);
+            return std::string();
+          } catch (const Error& e) {
+            return std::string(e.what());
+          }
+        },
+        "f32|f16|q8_0|q4_0");
+  };
+  cmd.add_option("--cache-type-k", options.key,
+                 "KV cache type of keys (-ctk): f32, f16, q8_0, q4_0")
+      ->capture_default_str()
+      ->check(validator("--cache-type-k"));
+  cmd.add_option("--cache-type-v", options.value,
+                 "KV cache type of values (-ctv): f32, f16, q8_0, q4_0")
+      ->capture_default_str()
+      ->check(validator("--cache-type-v"));
+}
+
+ChatTemplate choose_chat_template(const std::string& choice, const gguf::File& file,
+                                  const tokenizer::Tokenizer& tokenizer) {
+  const auto& vocab = tokenizer.vocab();
+  std::string bos = vocab.bos >= 0 ? tokenizer.token_to_piece(vocab.bos, true) : "";
+  std::string eos = vocab.eos >= 0 ? tokenizer.token_to_piece(vocab.eos, true) : "";
+  if (choice.empty()) {
+    if (auto source = model_chat_template(file)) {
+      return ChatTemplate::from_source(std::move(*source), "the model's", std::move(bos),
+                                       std::move(eos));
+    }
+    std::fprintf(stderr,
+                 "bottega: the model has no chat template; using the built-in 'chatml' (choose "
+                 "another with --chat-template)\n");
+    return ChatTemplate::builtin("chatml", std::move(bos), std::move(eos));
+  }
+  const auto names = ChatTemplate::builtin_names();
+  if (std::find(names.begin(), names.end(), choice) != names.end()) {
+    return ChatTemplate::builtin(choice, std::move(bos), std::move(eos));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(choice, ec)) {
+    std::string list;
+    for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+    throw Error(str("--chat-template '", choice, "' is neither a built-in template (", list,
+                    ") nor a readable .jinja file"));
+  }
+  std::ifstream in(choice, std::ios::binary);
+  std::ostringstream source;
+  source << in.rdbuf();
+  return ChatTemplate::from_source(source.str(), choice, std::move(bos), std::move(eos));
 }
 
 }  // namespace bottega::cli

@@ -1,17 +1,44 @@
 // Helpers shared by the subcommands: opening models with messages a user can act on.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "core/format.h"
 #include "gguf/gguf.h"
+#include "model/kv_cache.h"
+#include "template/chat_template.h"
+#include "tokenizer/tokenizer.h"
 
 namespace bottega::cli {
 
-// Opens a GGUF file; a missing file or a non-GGUF file becomes an Error with a one-line message.
+// Opens a GGUF file or a pulled model by name; a missing file or a non-GGUF file becomes an Error
+// with a one-line message.
 gguf::File open_gguf(const std::string& path);
+// The same, but a Hub reference (OWNER/REPO:QUANT, hf://...) that is not in the store yet is
+// pulled first, as `ollama run` does: for the commands that run a model.
+gguf::File open_gguf_or_pull(const std::string& path);
 
 // Context length to use: the requested one, or the model's capped at a size that fits comfortably.
 int32_t choose_context(int64_t requested, int64_t n_ctx_train);
+
+// argv with llama.cpp's single-dash long flags (-ctk, -ctv, -np), which CLI11 cannot declare,
+// spelled as their long forms; every other argument unchanged.
+std::vector<std::string> long_form_flags(int argc, char** argv);
+
+// -ctk/--cache-type-k and -ctv/--cache-type-v, as llama.cpp names them: the KV cache storage types.
+struct CacheTypeOptions {
+  std::string key = "f16";
+  std::string value = "f16";
+  KvCacheTypes types() const;
+};
+// Registers both flags on a subcommand; a value that is not a cache type is a usage error.
+void add_cache_type_options(CLI::App& cmd, CacheTypeOptions& options);
+
+// The chat template to use: `choice` names a built-in or a .jinja file; empty means the model's
+// own (tokenizer.chat_template), else "chatml" with a note on stderr.
+ChatTemplate choose_chat_template(const std::string& choice, const gguf::File& file,
+                                  const tokenizer::Tokenizer& tokenizer);
 
 }  // namespace bottega::cli

@@ -5,8 +5,10 @@
 #include <exception>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
@@ -16,8 +18,10 @@ int main(int argc, char** argv) {
   std::map<const CLI::App*, bottega::cli::Action> actions;
   for (auto* add : {bottega::cli::add_run, bottega::cli::add_tokenize, bottega::cli::add_show,
                     bottega::cli::add_convert, bottega::cli::add_synth, bottega::cli::add_bench,
-                    bottega::cli::add_hw, bottega::cli::add_perplexity, bottega::cli::add_quantize,
-                    bottega::cli::add_pull, bottega::cli::add_list, bottega::cli::add_rm}) {
+                    bottega::cli::add_hw, bottega::cli::add_fit, bottega::cli::add_perplexity,
+                    bottega::cli::add_quantize, bottega::cli::add_pull, bottega::cli::add_list,
+                    bottega::cli::add_rm, bottega::cli::add_serve, bottega::cli::add_template,
+                    bottega::cli::add_chat}) {
     auto action = add(app);
     actions[app.get_subcommands({}).back()] = std::move(action);
   }
@@ -33,7 +37,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = bottega::cli::long_form_flags(argc, argv);
+    std::vector<char*> long_argv;
+    for (std::string& arg : args) long_argv.push_back(arg.data());
+    app.parse(argc, long_argv.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -178,7 +178,8 @@ TestResult run_test(Model& model, ThreadPool& pool, const TestSpec& spec,
   BOTTEGA_CHECK(options.repetitions > 0 && spec.n_prompt >= 0 && spec.n_gen >= 0 &&
                 spec.n_prompt + spec.n_gen > 0);
   const int64_t n_vocab = model.info().n_vocab;
-  Session session(model, spec.n_prompt + spec.n_gen, pool);
+  Session session(model, spec.n_prompt + spec.n_gen, pool, Session::kDefaultBatch,
+                  options.cache_types);
   TestResult result;
   result.spec = spec;
   result.n_threads = pool.size();

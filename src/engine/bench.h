@@ -32,6 +32,7 @@ struct RunOptions {
   int repetitions = 5;
   uint64_t seed = 1234;  // of the random token ids
   bool warmup = true;
+  KvCacheTypes cache_types;
 };
 
 struct TestResult {

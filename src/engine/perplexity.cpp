@@ -149,7 +149,7 @@ PerplexityResult compute_perplexity(Model& model, const tokenizer::Tokenizer& to
   if (!options.save_base_path.empty()) writer.emplace(options.save_base_path, header, used);
   if (!options.compare_base_path.empty()) reader.emplace(options.compare_base_path, header, used);
 
-  Session session(model, n_ctx, pool, std::clamp(options.n_batch, 1, n_ctx));
+  Session session(model, n_ctx, pool, std::clamp(options.n_batch, 1, n_ctx), options.cache_types);
   const int32_t bos = tokenizer.vocab().bos;
   Moments nll, kl, base_nll;
   int64_t agreements = 0;

@@ -20,6 +20,7 @@ struct PerplexityOptions {
   int32_t n_batch = 512;          // tokens per forward pass (at most n_ctx)
   std::string save_base_path;     // write every scored token's log-probabilities here (KL base)
   std::string compare_base_path;  // compare against log-probabilities saved earlier
+  KvCacheTypes cache_types;
 };
 
 struct KlDivergenceStats {

@@ -12,12 +12,14 @@ int32_t blocks_for(int32_t n_ctx) {
 }
 }  // namespace
 
-Session::Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch)
+Session::Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch,
+                 KvCacheTypes cache_types)
     : model_(model),
       pool_(pool),
       n_ctx_(n_ctx),
       n_batch_(n_batch),
-      cache_(model.info().n_layer, model.info().n_kv_dim(), blocks_for(n_ctx), kBlockSize),
+      cache_(model.info().n_layer, model.info().n_kv_dim(), blocks_for(n_ctx), kBlockSize,
+             cache_types),
       logits_(static_cast<size_t>(model.info().n_vocab)) {
   BOTTEGA_CHECK(n_ctx > 0 && n_batch > 0);
   // A single sequence owns the whole cache, so its block table is simply every block in order.

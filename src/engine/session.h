@@ -19,11 +19,14 @@ class Session {
   // Prompt tokens per forward pass; bounds the activation buffers.
   static constexpr int32_t kDefaultBatch = 512;
 
-  Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch = kDefaultBatch);
+  // Throws Error when a cache type cannot store this model's K/V rows.
+  Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch = kDefaultBatch,
+          KvCacheTypes cache_types = {});
 
   int32_t n_ctx() const { return n_ctx_; }
   int32_t n_past() const { return n_past_; }
   const Model& model() const { return model_; }
+  const KvCache& cache() const { return cache_; }
 
   // Appends tokens to the sequence and returns the logits after the last one (n_vocab floats,
   // valid until the next call). Throws Error when the tokens would overflow the context.

@@ -1,44 +1,109 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
 #include "core/error.h"
 
 namespace bottega {
+namespace {
 
-KvCache::KvCache(int n_layer, int64_t n_kv_dim, int32_t n_blocks, int32_t block_size)
+constexpr std::array<TensorType, 4> kCacheTypes = {TensorType::F32, TensorType::F16,
+                                                   TensorType::Q8_0, TensorType::Q4_0};
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string accepted_names() {
+  std::string names;
+  for (TensorType type : kCacheTypes) {
+    names += (names.empty() ? "" : ", ") + lowercase(type_name(type));
+  }
+  return names;
+}
+
+bool is_cache_type(TensorType type) {
+  return std::find(kCacheTypes.begin(), kCacheTypes.end(), type) != kCacheTypes.end();
+}
+
+size_t checked_row_bytes(TensorType type, int64_t n_kv_dim, std::string_view flag) {
+  BOTTEGA_CHECK(is_cache_type(type), "KV cache type ", type_name(type));
+  const int64_t block = type_traits(type).block_size;
+  if (n_kv_dim % block != 0) {
+    throw Error(str(flag, " ", lowercase(type_name(type)), " stores rows in blocks of ", block,
+                    " values, but this model's K/V rows have ", n_kv_dim,
+                    " values (n_head_kv * head_dim); use ", flag, " f16"));
+  }
+  return row_bytes(type, n_kv_dim);
+}
+
+}  // namespace
+
+std::span<const TensorType> kv_cache_types() {
+  return kCacheTypes;
+}
+
+TensorType parse_kv_cache_type(std::string_view text, std::string_view flag) {
+  const auto type = parse_type_name(text);
+  if (!type || !is_cache_type(*type)) {
+    throw Error(str(flag, " '", text, "' is not a KV cache type; use one of ", accepted_names()));
+  }
+  return *type;
+}
+
+uint64_t kv_bytes_per_token(int n_layer, int64_t n_kv_dim, KvCacheTypes types) {
+  return static_cast<uint64_t>(n_layer) *
+         (checked_row_bytes(types.key, n_kv_dim, "--cache-type-k") +
+          checked_row_bytes(types.value, n_kv_dim, "--cache-type-v"));
+}
+
+KvCache::KvCache(int n_layer, int64_t n_kv_dim, int32_t n_blocks, int32_t block_size,
+                 KvCacheTypes types)
     : n_layer_(n_layer),
       n_kv_dim_(n_kv_dim),
       n_blocks_(n_blocks),
       block_size_(block_size),
-      keys_(static_cast<size_t>(n_layer) * static_cast<size_t>(n_blocks) *
-            static_cast<size_t>(block_size) * static_cast<size_t>(n_kv_dim)),
-      values_(keys_.size()) {
+      types_(types),
+      key_row_bytes_(checked_row_bytes(types.key, n_kv_dim, "--cache-type-k")),
+      value_row_bytes_(checked_row_bytes(types.value, n_kv_dim, "--cache-type-v")) {
   BOTTEGA_CHECK(n_layer > 0 && n_kv_dim > 0 && n_blocks > 0 && block_size > 0);
+  const size_t n_rows = static_cast<size_t>(n_layer) * static_cast<size_t>(n_blocks) *
+                        static_cast<size_t>(block_size);
+  // Zero-filled, so every page is resident from the start: memory use is what `fit` predicts
+  // from the first token on, not a surprise when the context fills.
+  keys_.assign(n_rows * key_row_bytes_, 0);
+  values_.assign(n_rows * value_row_bytes_, 0);
 }
 
-size_t KvCache::index(int layer, std::span<const int32_t> block_table, int32_t pos) const {
+size_t KvCache::row(int layer, std::span<const int32_t> block_table, int32_t pos) const {
   const auto slot = static_cast<size_t>(pos / block_size_);
   BOTTEGA_CHECK(layer >= 0 && layer < n_layer_ && pos >= 0 && slot < block_table.size(), "layer ",
                 layer, " pos ", pos, " blocks ", block_table.size());
   const int32_t block = block_table[slot];
   BOTTEGA_CHECK(block >= 0 && block < n_blocks_, "block ", block);
-  const size_t row =
-      (static_cast<size_t>(layer) * static_cast<size_t>(n_blocks_) + static_cast<size_t>(block)) *
-          static_cast<size_t>(block_size_) +
-      static_cast<size_t>(pos % block_size_);
-  return row * static_cast<size_t>(n_kv_dim_);
+  return (static_cast<size_t>(layer) * static_cast<size_t>(n_blocks_) +
+          static_cast<size_t>(block)) *
+             static_cast<size_t>(block_size_) +
+         static_cast<size_t>(pos % block_size_);
 }
 
-float* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) {
-  return keys_.data() + index(layer, table, pos);
+uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) {
+  return keys_.data() + row(layer, table, pos) * key_row_bytes_;
 }
-float* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) {
-  return values_.data() + index(layer, table, pos);
+uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) {
+  return values_.data() + row(layer, table, pos) * value_row_bytes_;
 }
-const float* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) const {
-  return keys_.data() + index(layer, table, pos);
+const uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) const {
+  return keys_.data() + row(layer, table, pos) * key_row_bytes_;
 }
-const float* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) const {
-  return values_.data() + index(layer, table, pos);
+const uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) const {
+  return values_.data() + row(layer, table, pos) * value_row_bytes_;
 }
 
 }  // namespace bottega

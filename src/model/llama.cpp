@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
 #include "model/weights.h"
@@ -141,7 +142,9 @@ class LlamaModel final : public Model {
       weight_bytes_ += spec.target->row_stride() * static_cast<uint64_t>(spec.target->n_out);
       n_params_ += static_cast<uint64_t>(spec.target->n_in * spec.target->n_out);
     }
-    if (weights_.output.data == nullptr) weights_.output = weights_.token_embd;  // tied head
+    const bool tied_head = weights_.output.data == nullptr;
+    if (tied_head) weights_.output = weights_.token_embd;
+    interleaved_ = interleave_for_cpu(file_, matrices(tied_head));
     output_norm_ = to_floats(weights_.output_norm);
     for (const auto& layer : weights_.layers) {
       attn_norms_.push_back(to_floats(layer.attn_norm));
@@ -174,6 +177,21 @@ class LlamaModel final : public Model {
   std::vector<float> rope_freqs_;
   uint64_t weight_bytes_ = 0;
   uint64_t n_params_ = 0;
+  // Matrices converted to the CPU kernels' interleaved layout (they no longer point into file_).
+  std::vector<std::unique_ptr<uint8_t[]>> interleaved_;
+
+  // The matrices that go through matmul (and the embedding table when it is also the head).
+  std::vector<kernels::WeightMatrix*> matrices(bool tied_head) {
+    std::vector<kernels::WeightMatrix*> out = {&weights_.output};
+    if (tied_head) out.push_back(&weights_.token_embd);
+    for (LlamaLayer& layer : weights_.layers) {
+      for (auto* m : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.ffn_gate, &layer.ffn_up,
+                      &layer.ffn_down}) {
+        out.push_back(m);
+      }
+    }
+    return out;
+  }
 };
 
 void LlamaModel::forward(std::span<const BatchToken> batch,
@@ -223,8 +241,10 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
                     static_cast<int>(info.head_dim), token.pos, config_.rope);
       kernels::rope(k.data() + t * kv_dim, static_cast<int>(info.n_head_kv),
                     static_cast<int>(info.head_dim), token.pos, config_.rope);
-      std::copy_n(k.data() + t * kv_dim, kv_dim, cache.key(l, table, token.pos));
-      std::copy_n(v.data() + t * kv_dim, kv_dim, cache.value(l, table, token.pos));
+      kernels::encode_row(cache.key_type(), k.data() + t * kv_dim, cache.key(l, table, token.pos),
+                          kv_dim);
+      kernels::encode_row(cache.value_type(), v.data() + t * kv_dim,
+                          cache.value(l, table, token.pos), kv_dim);
     }
     attention(batch, tables, cache, l, q.data(), attn.data(), pool);
     kernels::matmul(layer.wo, attn.data(), n_tokens, projected.data(), pool);
@@ -255,46 +275,85 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
   if (n_logits > 0) kernels::matmul(weights_.output, last.data(), n_logits, logits.data(), pool);
 }
 
+// Where one KV head's values sit in an encoded cache row: inside the whole blocks of the cache
+// type that cover them (a head need not start on a block boundary).
+struct HeadSlice {
+  TensorType type;
+  size_t byte_offset;  // of the first covering block in the row
+  int64_t n_decoded;   // values in the covering blocks
+  int64_t skip;        // values before the head's first one
+
+  HeadSlice(TensorType row_type, int64_t offset, int64_t head_dim) : type(row_type) {
+    const int64_t block = type_traits(type).block_size;
+    const int64_t first = offset / block * block;
+    const int64_t end = (offset + head_dim + block - 1) / block * block;
+    byte_offset = row_bytes(type, first);
+    n_decoded = end - first;
+    skip = offset - first;
+  }
+
+  // The head's values as floats: read in place for F32 rows, else decoded into scratch
+  // (n_decoded floats).
+  const float* read(const uint8_t* row, float* scratch) const {
+    if (type == TensorType::F32) {
+      return reinterpret_cast<const float*>(row + byte_offset) + skip;
+    }
+    kernels::decode_row(type, row + byte_offset, scratch, n_decoded);
+    return scratch + skip;
+  }
+};
+
 void LlamaModel::attention(std::span<const BatchToken> batch,
                            std::span<const std::span<const int32_t>> tables, const KvCache& cache,
                            int layer, const float* q, float* out, ThreadPool& pool) const {
   const ModelInfo& info = config_.info;
   const int64_t head_dim = info.head_dim;
   const int64_t q_dim = info.n_head * head_dim;
-  const int64_t kv_dim = info.n_kv_dim();
   const int64_t group = info.n_head / info.n_head_kv;  // query heads sharing one KV head
   const int32_t block_size = cache.block_size();
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const auto n_tasks = static_cast<int64_t>(batch.size()) * info.n_head;
+  // One task per (token, KV head): the query heads of the group read each cached row once, so a
+  // row is decoded once for all of them.
+  const auto n_tasks = static_cast<int64_t>(batch.size()) * info.n_head_kv;
 
   pool.parallel_for(n_tasks, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
+    std::vector<float> scratch;
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / info.n_head;
-      const int64_t h = task % info.n_head;
+      const int64_t t = task / info.n_head_kv;
+      const int64_t kv_head = task % info.n_head_kv;
       const BatchToken& token = batch[static_cast<size_t>(t)];
       const auto table = tables[static_cast<size_t>(token.seq)];
-      const float* qh = q + t * q_dim + h * head_dim;
-      const int64_t kv_offset = (h / group) * head_dim;
+      const HeadSlice keys(cache.key_type(), kv_head * head_dim, head_dim);
+      const HeadSlice values(cache.value_type(), kv_head * head_dim, head_dim);
+      scratch.resize(static_cast<size_t>(std::max(keys.n_decoded, values.n_decoded)));
+      const float* q0 = q + t * q_dim + kv_head * group * head_dim;  // the group's first head
+      float* out0 = out + t * q_dim + kv_head * group * head_dim;
       const int32_t n_pos = token.pos + 1;
-      scores.resize(static_cast<size_t>(n_pos));
-      // Walk block by block: positions inside a block are contiguous rows.
+      scores.resize(static_cast<size_t>(group * n_pos));
+      // Walk block by block: positions inside a block are consecutive rows.
       for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
-        const float* keys = cache.key(layer, table, p0);
+        const uint8_t* rows = cache.key(layer, table, p0);
         for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
-          scores[static_cast<size_t>(p0 + j)] =
-              scale * kernels::dot(qh, keys + j * kv_dim + kv_offset, head_dim);
+          const float* k =
+              keys.read(rows + static_cast<size_t>(j) * cache.key_row_bytes(), scratch.data());
+          for (int64_t g = 0; g < group; ++g) {
+            scores[static_cast<size_t>(g * n_pos + p0 + j)] =
+                scale * kernels::dot(q0 + g * head_dim, k, head_dim);
+          }
         }
       }
-      kernels::softmax(scores.data(), n_pos);
-      float* oh = out + t * q_dim + h * head_dim;
-      std::fill_n(oh, head_dim, 0.0f);
+      for (int64_t g = 0; g < group; ++g) kernels::softmax(scores.data() + g * n_pos, n_pos);
+      std::fill_n(out0, group * head_dim, 0.0f);
       for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
-        const float* values = cache.value(layer, table, p0);
+        const uint8_t* rows = cache.value(layer, table, p0);
         for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
-          const float weight = scores[static_cast<size_t>(p0 + j)];
-          const float* vh = values + j * kv_dim + kv_offset;
-          for (int64_t d = 0; d < head_dim; ++d) oh[d] += weight * vh[d];
+          const float* v =
+              values.read(rows + static_cast<size_t>(j) * cache.value_row_bytes(), scratch.data());
+          for (int64_t g = 0; g < group; ++g) {
+            kernels::axpy(scores[static_cast<size_t>(g * n_pos + p0 + j)], v, out0 + g * head_dim,
+                          head_dim);
+          }
         }
       }
     }

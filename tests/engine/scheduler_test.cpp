@@ -24,7 +24,8 @@ struct SharedModel {
   gguf::File file;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<Model> model;
-  ThreadPool pool{2};
+  ThreadPool pool{2};        // the scheduler's
+  ThreadPool alone_pool{2};  // the reference runs', which happen while a scheduler is busy
 };
 
 SharedModel& shared() {
@@ -42,7 +43,7 @@ SamplingParams greedy() {
 std::vector<int32_t> generate_alone(const std::vector<int32_t>& prompt, int32_t max_tokens,
                                     const SamplingParams& params) {
   SharedModel& m = shared();
-  Session session(*m.model, 128, m.pool);
+  Session session(*m.model, 128, m.alone_pool);
   Sampler sampler(params, m.tokenizer->n_vocab());
   for (int32_t t : prompt) sampler.accept(t);
   std::span<const float> logits = session.eval(prompt);

@@ -49,9 +49,10 @@ std::vector<TensorType> writable_types() {
 void expect_matches_reference(const testing::RandomLlama& reference, Model& model,
                               const std::vector<int32_t>& prompt, const std::vector<int32_t>& extra,
                               const std::string& label) {
+  const KvCacheTypes cache_types{reference.cache_key, reference.cache_value};
   ThreadPool pool(2);
   const int32_t block_size = 4;  // small blocks: attention must cross block boundaries
-  KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 16, block_size);
+  KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 16, block_size, cache_types);
   const std::vector<int32_t> table = {3, 0, 7, 1, 9, 2, 5, 4};  // deliberately out of order
   const std::span<const int32_t> table_span(table);
   const std::span<const std::span<const int32_t>> tables(&table_span, 1);
@@ -64,9 +65,12 @@ void expect_matches_reference(const testing::RandomLlama& reference, Model& mode
     for (double v : expected) max_ref = std::max(max_ref, std::fabs(v));
     for (size_t i = 0; i < expected.size(); ++i)
       max_diff = std::max(max_diff, std::fabs(logits[i] - expected[i]));
-    if (reference.activation != TensorType::F32) {
+    if (reference.activation != TensorType::F32 || reference.cache_key != TensorType::F32 ||
+        reference.cache_value != TensorType::F32) {
       testing::RandomLlama float_activations = reference;
       float_activations.activation = TensorType::F32;
+      float_activations.cache_key = TensorType::F32;
+      float_activations.cache_value = TensorType::F32;
       const std::vector<double> unrounded = testing::reference_logits(float_activations, seen);
       for (size_t i = 0; i < expected.size(); ++i) {
         rounding_effect = std::max(rounding_effect, std::fabs(unrounded[i] - expected[i]));
@@ -104,6 +108,47 @@ TEST(LlamaForward, MatchesDoubleReferenceInEveryWeightType) {
     expect_matches_reference(reference, *model, {5, 17, 200, 3, 99, 42, 7}, {11, 250, 1},
                              std::string(type_name(type)));
   }
+}
+
+// Every KV cache type, keys and values each, against a reference that rounds cached rows through
+// the same type. The bound adds twice the effect of that rounding (as for quantized activations:
+// a row can round to a neighbouring level); a wrong block layout, head offset or row stride fails.
+// The second shape has 16-value heads, so Q8_0/Q4_0 blocks of 32 hold two heads each.
+TEST(LlamaForward, MatchesReferenceWithEveryKvCacheType) {
+  TempDir dir;
+  LlamaShape narrow_heads;
+  narrow_heads.n_embd = 64;
+  narrow_heads.n_head = 4;
+  narrow_heads.n_head_kv = 2;
+  narrow_heads.n_ff = 128;
+  for (const LlamaShape& shape : {LlamaShape{}, narrow_heads}) {
+    const auto path = dir / ("f32_" + std::to_string(shape.n_embd) + ".gguf");
+    const auto weights = testing::write_random_llama(path, shape, TensorType::F32, 21);
+    auto model = load_model(gguf::File::open(path));
+    for (TensorType key : kv_cache_types()) {
+      for (TensorType value : {key, TensorType::F16}) {
+        testing::RandomLlama reference = weights;
+        reference.cache_key = key;
+        reference.cache_value = value;
+        expect_matches_reference(reference, *model, {5, 17, 200, 3, 99, 42, 7, 8, 1}, {11, 250},
+                                 "dim " + std::to_string(shape.n_embd) + " k " +
+                                     std::string(type_name(key)) + " v " +
+                                     std::string(type_name(value)));
+      }
+    }
+  }
+}
+
+TEST(LlamaForward, QuantizedCacheRejectsRowsThatAreNotWholeBlocks) {
+  try {
+    KvCache cache(2, 48, 4, 16, {TensorType::Q8_0, TensorType::F16});
+    FAIL() << "a Q8_0 cache accepted rows of 48 values";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--cache-type-k q8_0"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_kv_cache_type("q4_k", "--cache-type-v"), Error);
+  EXPECT_EQ(parse_kv_cache_type("Q8_0", "-ctk"), TensorType::Q8_0);
+  EXPECT_EQ(kv_bytes_per_token(3, 64, {TensorType::F16, TensorType::Q4_0}), 3u * (128 + 36));
 }
 
 TEST(LlamaForward, TiedOutputRopeFactorsAndLinearScaling) {

@@ -120,6 +120,13 @@ Vec rms_norm(const Vec& x, const Matrix& weight) {
   return out;
 }
 
+// Keys and values as the KV cache holds them: rounded to float, then through the cache type.
+void round_through_cache(Vec& row, TensorType type) {
+  if (type == TensorType::F32) return;
+  const Matrix rounded = decode(encode(Matrix(row.begin(), row.end()), type), type, row.size());
+  row.assign(rounded.begin(), rounded.end());
+}
+
 // Interleaved pairs (2i, 2i+1) rotated by pos * base^(-2i/d) / factor_i.
 void rotate(Vec& x, size_t n_head, size_t head_dim, double pos, double base,
             const Matrix* factors) {
@@ -168,6 +175,8 @@ std::vector<double> reference_logits(const RandomLlama& model, const std::vector
       const double pos = static_cast<double>(i) * position_scale;
       rotate(q.back(), n_head, head_dim, pos, s.rope_base, factors);
       rotate(k.back(), static_cast<size_t>(s.n_head_kv), head_dim, pos, s.rope_base, factors);
+      round_through_cache(k.back(), model.cache_key);
+      round_through_cache(v.back(), model.cache_value);
     }
     for (size_t i = 0; i < x.size(); ++i) {
       Vec attn(n_embd, 0.0);

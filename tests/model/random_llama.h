@@ -33,6 +33,10 @@ struct RandomLlama {
   // What matmul quantizes activations to for these weights (kernels::activation_type); the
   // reference rounds its matrix inputs through it too.
   TensorType activation = TensorType::F32;
+  // The KV cache types the engine stores keys and values in; the reference rounds every key (after
+  // RoPE) and value through them. F32 keeps them exact (in double).
+  TensorType cache_key = TensorType::F32;
+  TensorType cache_value = TensorType::F32;
 };
 
 // Writes a model whose matrices are stored as `type` (norms stay F32) and returns its weights.

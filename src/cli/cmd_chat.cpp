@@ -1,0 +1,267 @@
+// bottega chat: multi-turn chat with a model through its chat template (or a named built-in one),
+// streaming each answer. Each turn re-renders the whole conversation and evaluates it afresh, so
+// what the model sees is always exactly what the template produces; the oldest turns are dropped
+// when the conversation no longer fits the context. Ctrl-C stops the answer being written.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "engine/generate.h"
+#include "model/model.h"
+#include "template/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bottega::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct ChatOptions {
+  std::string model;
+  std::string chat_template;
+  std::string prompt;
+  std::string system;
+  int32_t n_predict = 512;
+  int64_t n_ctx = 0;
+  int threads = 0;
+  SamplingParams sampling;
+};
+
+// The one piece of process-wide state: a signal handler can reach nothing else.
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) {
+  g_interrupted.store(true);
+}
+
+// SIGINT interrupts the answer (and a pending read) instead of ending the process.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    struct sigaction action {};
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: a read at the prompt returns so the loop can go on
+    sigaction(SIGINT, &action, &previous_);
+  }
+  ~InterruptGuard() { sigaction(SIGINT, &previous_, nullptr); }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
+
+std::string token_text(const tokenizer::Tokenizer& tok, int32_t id) {
+  return id >= 0 && id < tok.n_vocab() ? tok.vocab().text(id) : "";
+}
+
+bool is_builtin(const std::string& name) {
+  for (const auto& known : ChatTemplate::builtin_names()) {
+    if (known == name) return true;
+  }
+  return false;
+}
+
+ChatTemplate choose_template(const ChatOptions& options, const gguf::File& file,
+                             const tokenizer::Tokenizer& tok) {
+  std::string bos = token_text(tok, tok.vocab().bos);
+  std::string eos = token_text(tok, tok.vocab().eos);
+  if (!options.chat_template.empty()) {
+    if (is_builtin(options.chat_template)) {
+      return ChatTemplate::builtin(options.chat_template, std::move(bos), std::move(eos));
+    }
+    std::ifstream in(options.chat_template, std::ios::binary);
+    if (!in) {
+      // Neither a built-in name nor a readable file: the builtin() error lists the names.
+      if (!std::filesystem::exists(options.chat_template)) {
+        ChatTemplate::builtin(options.chat_template, bos, eos);
+      }
+      throw Error(str("cannot read chat template file '", options.chat_template, "'"));
+    }
+    std::ostringstream source;
+    source << in.rdbuf();
+    return ChatTemplate::from_source(source.str(), options.chat_template, std::move(bos),
+                                     std::move(eos));
+  }
+  if (std::optional<std::string> own = model_chat_template(file)) {
+    return ChatTemplate::from_source(std::move(*own), "model", std::move(bos), std::move(eos));
+  }
+  std::fprintf(stderr,
+               "bottega: the model has no chat template (tokenizer.chat_template); using the "
+               "built-in 'chatml' (choose another with --chat-template)\n");
+  return ChatTemplate::builtin("chatml", std::move(bos), std::move(eos));
+}
+
+class Chat {
+ public:
+  Chat(const ChatOptions& options, const ChatTemplate& chat_template,
+       const tokenizer::Tokenizer& tok, Session& session)
+      : options_(options),
+        template_(chat_template),
+        tokenizer_(tok),
+        session_(session),
+        system_(options.system) {}
+
+  void set_system(const std::string& text) {
+    system_ = text;
+    std::fprintf(stderr, "bottega: system prompt %s\n", text.empty() ? "cleared" : "set");
+  }
+  void reset() { turns_ = ordered_json::array(); }
+
+  // Streams the answer to stdout and adds the exchange to the history.
+  void answer(const std::string& user_text) {
+    turns_.push_back({{"role", "user"}, {"content", user_text}});
+    std::string prompt;
+    try {
+      prompt = fitting_prompt();
+    } catch (const Error&) {
+      turns_.erase(turns_.end() - 1);
+      throw;
+    }
+    GenerateOptions generate_options;
+    generate_options.n_predict = options_.n_predict;
+    generate_options.sampling = options_.sampling;
+    generate_options.add_special = false;  // the template writes BOS where the model wants it
+    generate_options.parse_special = true;
+    std::string reply;
+    g_interrupted.store(false);
+    session_.reset();
+    const GenerateStats stats =
+        generate(session_, tokenizer_, prompt, generate_options, [&](std::string_view text) {
+          if (g_interrupted.load()) return false;
+          reply += text;
+          std::fwrite(text.data(), 1, text.size(), stdout);
+          std::fflush(stdout);
+          return true;
+        });
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (stats.stop == StopReason::kCancelled) std::fprintf(stderr, "bottega: [stopped]\n");
+    turns_.push_back({{"role", "assistant"}, {"content", reply}});
+  }
+
+ private:
+  ordered_json messages() const {
+    ordered_json all = ordered_json::array();
+    if (!system_.empty()) all.push_back({{"role", "system"}, {"content", system_}});
+    for (const auto& turn : turns_) all.push_back(turn);
+    return all;
+  }
+
+  // Drops the oldest exchanges until the prompt leaves room for the answer.
+  std::string fitting_prompt() {
+    const int32_t room = options_.n_predict > 0 ? options_.n_predict : session_.n_ctx() / 4;
+    while (true) {
+      const std::string prompt = template_.apply(messages(), nullptr, true, ordered_json::object());
+      const auto n_tokens = static_cast<int32_t>(tokenizer_.encode(prompt, false, true).size());
+      if (n_tokens + room <= session_.n_ctx()) return prompt;
+      if (turns_.size() <= 1) {
+        throw Error(str("the message takes ", n_tokens, " tokens with the template, and with ",
+                        room, " for the answer that exceeds the context of ", session_.n_ctx(),
+                        "; raise it with -c, lower -n or send a shorter message"));
+      }
+      turns_.erase(turns_.begin(), turns_.begin() + std::min<ptrdiff_t>(2, turns_.size() - 1));
+      std::fprintf(stderr, "bottega: dropped the oldest turn to fit the context of %d tokens\n",
+                   session_.n_ctx());
+    }
+  }
+
+  const ChatOptions& options_;
+  const ChatTemplate& template_;
+  const tokenizer::Tokenizer& tokenizer_;
+  Session& session_;
+  std::string system_;
+  ordered_json turns_ = ordered_json::array();
+};
+
+int chat(const ChatOptions& options) {
+  validate(options.sampling);
+  gguf::File file = open_gguf(options.model);
+  auto tok = tokenizer::load_tokenizer(file);
+  const ChatTemplate chat_template = choose_template(options, file, *tok);
+  std::unique_ptr<Model> model = load_model(std::move(file));
+  const int32_t n_ctx = choose_context(options.n_ctx, model->info().n_ctx_train);
+  ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
+  Session session(*model, n_ctx, pool);
+  Chat conversation(options, chat_template, *tok, session);
+  InterruptGuard interrupt_guard;
+
+  if (!options.prompt.empty()) {
+    conversation.answer(options.prompt);
+    return 0;
+  }
+  std::fprintf(stderr,
+               "bottega: chatting with %s (template '%s', context %d). /system TEXT, /reset, "
+               "/exit; Ctrl-C stops an answer, Ctrl-D quits.\n",
+               model->info().name.c_str(), chat_template.name().c_str(), n_ctx);
+  std::string line;
+  while (true) {
+    std::fputs("> ", stderr);
+    g_interrupted.store(false);
+    if (!std::getline(std::cin, line)) {
+      if (g_interrupted.load() && !std::cin.eof()) {  // Ctrl-C at the prompt: keep going
+        std::cin.clear();
+        std::fputs("\n", stderr);
+        continue;
+      }
+      return 0;
+    }
+    if (line.empty()) continue;
+    if (line == "/exit" || line == "/quit") return 0;
+    if (line == "/reset") {
+      conversation.reset();
+      std::fprintf(stderr, "bottega: conversation cleared\n");
+    } else if (line.rfind("/system", 0) == 0) {
+      const size_t start = line.find_first_not_of(' ', 7);
+      conversation.set_system(start == std::string::npos ? "" : line.substr(start));
+    } else {
+      try {
+        conversation.answer(line);
+      } catch (const Error& e) {  // one turn failed; the conversation goes on
+        std::fprintf(stderr, "bottega: error: %s\n", e.what());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Action add_chat(CLI::App& app) {
+  auto options = std::make_shared<ChatOptions>();
+  CLI::App* cmd = app.add_subcommand("chat", "Chat with a model, turn by turn");
+  cmd->add_option("-m,--model", options->model, "GGUF model file or pulled model")->required();
+  cmd->add_option("--chat-template", options->chat_template,
+                  "Built-in template name (chatml, llama3, llama2, mistral, gemma, phi3) or a "
+                  ".jinja file (default: the model's own)");
+  cmd->add_option("-p,--prompt", options->prompt, "Answer this one message and exit");
+  cmd->add_option("--system", options->system, "System prompt");
+  cmd->add_option("-n,--n-predict", options->n_predict,
+                  "Most tokens per answer (-1: until end of turn)")
+      ->check(CLI::Range(-1, 1 << 24));
+  cmd->add_option("-c,--ctx-size", options->n_ctx,
+                  "Context length (0: the model's, capped at 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)");
+  cmd->add_option("--top-k", options->sampling.top_k, "Top-k (0: off)");
+  cmd->add_option("--top-p", options->sampling.top_p, "Top-p (1: off)");
+  cmd->add_option("--min-p", options->sampling.min_p, "Min-p (0: off)");
+  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
+                  "Repetition penalty (1: off)");
+  cmd->add_option("-s,--seed", options->sampling.seed, "Random seed (default: random)");
+  return [options] { return chat(*options); };
+}
+
+}  // namespace bottega::cli

@@ -1,0 +1,377 @@
+#include "fit/planner.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "kernels/cpu/matmul.h"
+
+namespace bottega::fit {
+namespace {
+
+// --- Constants measured on this project's machine; see docs/performance.md, "fit". ---
+
+// Resident set of `bottega run` that no model item explains: code, shared libraries, thread
+// stacks and allocator arenas. Measured: VmHWM of `bottega run -c 64 -t 2` on aidreams260K.gguf
+// (15.76 MB) minus that model's own items (1.44 MB).
+constexpr uint64_t kProcessBaseline = 14'300'000;
+// The tokenizer's tables (token strings, score and merge maps) per vocabulary entry: the VmHWM of
+// a 32000-token synthetic model (dim 64, one layer) minus its other items and the baseline,
+// divided by the extra 31488 entries over aidreams260K's 512.
+constexpr uint64_t kTokenizerBytesPerToken = 180;
+
+// Achieved fraction of the measured roofline (read bandwidth for decoding, f32 FMA peak for
+// prompts), by the type holding most of the matrix bytes. Calibrated with
+// bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"): the ratio of
+// measured to predicted speed at efficiency 1. On the 2-core machine they were measured on, F16 and
+// K-quant decoding are bound by unpacking rather than by memory, hence their low shares; Q8_0's
+// share above 1 says the cached bandwidth was measured while the machine was busy.
+struct Efficiency {
+  double decode;
+  double prompt;
+};
+
+Efficiency efficiency(TensorType dominant) {
+  switch (dominant) {
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::BF16:
+      return {0.45, 0.285};
+    case TensorType::Q8_0:
+      return {1.01, 0.615};
+    case TensorType::Q4_0:
+      return {0.62, 0.585};
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+      return {0.15, 0.28};  // no interleaved kernels: calibrated on Q5_0
+    default:                // K-quants, calibrated on Q4_K_M
+      return {0.27, 0.545};
+  }
+}
+
+constexpr int32_t kBlockSize = 16;  // Session::kBlockSize: KV positions per block
+constexpr int32_t kMaxBatch = 512;  // Session::kDefaultBatch
+constexpr int32_t kBenchPrompt = 512;
+constexpr int32_t kBenchGen = 128;
+
+std::string key(const ModelShape& s, const std::string& suffix) {
+  return s.architecture + "." + suffix;
+}
+
+int64_t require_positive(const gguf::File& file, const std::string& name) {
+  const auto value = file.get_int(name);
+  if (!value) throw gguf::FormatError(str(file.name(), ": metadata key '", name, "' is missing"));
+  if (*value <= 0) {
+    throw gguf::FormatError(str(file.name(), ": metadata key '", name, "' is ", *value,
+                                ", expected a positive number"));
+  }
+  return *value;
+}
+
+bool has_output_head(const gguf::File& file) {
+  return file.find_tensor("output.weight") != nullptr;
+}
+
+bool is_matrix(const gguf::TensorInfo& t) {
+  return t.shape.size() >= 2 && t.shape[1] > 1;
+}
+
+// Tensor data a run keeps resident, and the largest matrix copied into the interleaved layout at
+// load (see MemoryBreakdown::load_transient).
+struct ResidentWeights {
+  uint64_t bytes = 0;
+  uint64_t embedding = 0;  // the embedding table when only indexed (not also the output head)
+  uint64_t largest_repacked = 0;
+};
+
+ResidentWeights resident_weights(const gguf::File& file) {
+  const bool tied = !has_output_head(file);
+  ResidentWeights r;
+  const gguf::TensorInfo* embedding = nullptr;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    if (t.name == "token_embd.weight" && !tied) {
+      embedding = &t;
+      continue;
+    }
+    r.bytes += t.n_bytes;
+    if (!is_matrix(t)) {
+      r.bytes += static_cast<uint64_t>(t.n_elements()) * sizeof(float);  // float copy
+    } else if (is_computable(t.type)) {
+      // Matrices the kernels prefer interleaved are copied and their stored pages released, so
+      // they count once, but the copy of each is made while its stored pages are resident.
+      kernels::WeightMatrix w;
+      w.type = t.type;
+      w.n_in = t.shape[0];
+      w.n_out = t.shape[1];
+      if (kernels::prefers_interleaved(w)) {
+        r.largest_repacked = std::max(r.largest_repacked, t.n_bytes);
+      }
+    }
+  }
+  if (embedding != nullptr) {
+    // Read a row per token, yet counted whole: around each fault the kernel maps what the page
+    // cache holds, and a file written or read in large chunks (synth, a download, the sequential
+    // pass of interleaving) sits there in large folios, so runs measure the whole table resident
+    // after a few tokens. A file cached in small pages (after cp) leaves up to this much less.
+    r.embedding = embedding->n_bytes;
+    r.bytes += r.embedding;
+  }
+  return r;
+}
+
+uint64_t compute_bytes(const ModelShape& s, const Config& config) {
+  const auto batch = static_cast<uint64_t>(std::min<int64_t>(kMaxBatch, config.n_ctx));
+  const auto q_dim = static_cast<uint64_t>(s.n_head * s.head_dim);
+  const auto kv_dim = static_cast<uint64_t>(s.n_kv_dim());
+  const auto embd = static_cast<uint64_t>(s.n_embd);
+  const auto ff = static_cast<uint64_t>(s.n_ff);
+  // LlamaModel::forward's buffers per batch token: residual, normed, projected (n_embd each),
+  // q and attention output (q_dim), k and v (kv_dim), gate and up (n_ff).
+  const uint64_t floats_per_token = 3 * embd + 2 * q_dim + 2 * kv_dim + 2 * ff;
+  // matmul's activations quantized for the widest input (n_ff), at most ~1.07 bytes per value.
+  const uint64_t quantized = batch * std::max(embd, ff) * 34 / 32;
+  const uint64_t logits = 2 * static_cast<uint64_t>(s.n_vocab) * sizeof(float);
+  return batch * floats_per_token * sizeof(float) + quantized + logits;
+}
+
+uint64_t kv_pool_bytes(const ModelShape& s, const Config& config) {
+  const int64_t blocks = (config.n_ctx + kBlockSize - 1) / kBlockSize;
+  return kv_bytes_per_token(s.n_layer, s.n_kv_dim(), config.cache_types) *
+         static_cast<uint64_t>(blocks * kBlockSize) * static_cast<uint64_t>(config.parallel);
+}
+
+MemoryBreakdown memory_of(const gguf::File& file, const ModelShape& shape, const Config& config) {
+  MemoryBreakdown m;
+  const ResidentWeights weights = resident_weights(file);
+  m.weights = weights.bytes;
+  m.metadata = file.data_offset() + static_cast<uint64_t>(shape.n_vocab) * kTokenizerBytesPerToken;
+  m.kv_cache = kv_pool_bytes(shape, config);
+  m.compute = compute_bytes(shape, config);
+  m.overhead = kProcessBaseline;
+  // Matrices are copied one at a time at load, before the KV cache and activations exist. While
+  // the largest is copied, its stored pages and its copy are both resident; everything else
+  // resident by then or later makes up for that at the peak, so only the excess counts.
+  const uint64_t later = weights.bytes - weights.largest_repacked + m.kv_cache + m.compute;
+  m.load_transient = weights.largest_repacked > later ? weights.largest_repacked - later : 0;
+  return m;
+}
+
+// Largest context (per sequence, at most n_ctx_train) whose total fits in `available`; 0 if none.
+int64_t largest_context(const gguf::File& file, const ModelShape& shape, Config config,
+                        uint64_t available) {
+  auto fits = [&](int64_t n_ctx) {
+    config.n_ctx = n_ctx;
+    return memory_of(file, shape, config).total() <= available;
+  };
+  if (!fits(1)) return 0;
+  int64_t low = 1, high = shape.n_ctx_train;
+  if (fits(high)) return high;
+  while (high - low > 1) {
+    const int64_t mid = low + (high - low) / 2;
+    (fits(mid) ? low : high) = mid;
+  }
+  return low >= kBlockSize ? low / kBlockSize * kBlockSize : low;
+}
+
+std::vector<WeightsOfType> weights_by_type(const gguf::File& file) {
+  std::map<TensorType, WeightsOfType> by_type;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    WeightsOfType& w = by_type[t.type];
+    w.type = t.type;
+    ++w.n_tensors;
+    w.n_params += static_cast<uint64_t>(t.n_elements());
+    w.bytes += t.n_bytes;
+  }
+  std::vector<WeightsOfType> out;
+  for (const auto& [type, w] : by_type) out.push_back(w);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+  return out;
+}
+
+// Matrices a token's forward pass multiplies with: every one but the embedding table, which is
+// only indexed (unless it doubles as the output head).
+struct PerToken {
+  uint64_t matrix_params = 0;
+  uint64_t bytes_read = 0;
+  TensorType dominant = TensorType::F32;
+};
+
+PerToken per_token(const gguf::File& file) {
+  const bool tied = !has_output_head(file);
+  PerToken p;
+  std::map<TensorType, uint64_t> bytes_by_type;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    const bool embedding = t.name == "token_embd.weight";
+    if (embedding && !tied) {
+      p.bytes_read += t.shape.empty() ? 0 : row_bytes(t.type, t.shape[0]);
+      continue;
+    }
+    p.bytes_read += t.n_bytes;
+    if (is_matrix(t)) {
+      p.matrix_params += static_cast<uint64_t>(t.n_elements());
+      bytes_by_type[t.type] += t.n_bytes;
+    }
+  }
+  uint64_t most = 0;
+  for (const auto& [type, bytes] : bytes_by_type) {
+    if (bytes > most) most = bytes, p.dominant = type;
+  }
+  return p;
+}
+
+SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const Config& config,
+                             const Machine& machine) {
+  SpeedEstimate speed;
+  const PerToken p = per_token(file);
+  const uint64_t kv_row = kv_bytes_per_token(s.n_layer, s.n_kv_dim(), config.cache_types);
+  if (machine.read_bytes_per_second > 0.0) {
+    // tg128 from an empty context: each token reads every weight and, on average, the K/V of 64
+    // earlier positions.
+    const double bytes =
+        static_cast<double>(p.bytes_read) + static_cast<double>(kv_row) * (kBenchGen / 2.0);
+    speed.tg128_tps = machine.read_bytes_per_second * efficiency(p.dominant).decode / bytes;
+  }
+  if (machine.f32_flops_per_second > 0.0) {
+    // pp512: two FLOPs per weight per token, plus attention (scores and weighted sum: 4 FLOPs
+    // per head dimension per earlier position, 256 positions on average).
+    const double attention =
+        4.0 * s.n_layer * static_cast<double>(s.n_head * s.head_dim) * (kBenchPrompt / 2.0);
+    const double flops = 2.0 * static_cast<double>(p.matrix_params) + attention;
+    speed.pp512_tps = machine.f32_flops_per_second * efficiency(p.dominant).prompt / flops;
+  }
+  return speed;
+}
+
+// The stored size of this model's weights with its matrices quantized to `type` (norms and
+// other vectors keep their size); 0 when a matrix's rows do not divide into the type's blocks.
+uint64_t requantized_bytes(const gguf::File& file, TensorType type) {
+  const TypeTraits& traits = type_traits(type);
+  uint64_t bytes = 0;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    if (!is_matrix(t)) {
+      bytes += t.n_bytes;
+      continue;
+    }
+    if (t.shape[0] % traits.block_size != 0) return 0;
+    bytes += static_cast<uint64_t>(t.n_elements() / traits.block_size) * traits.block_bytes;
+  }
+  return bytes;
+}
+
+void add_alternatives(const gguf::File& file, Plan& plan) {
+  const uint64_t available = plan.machine.available_bytes;
+  const ModelShape& s = plan.shape;
+  // Smaller KV cache types, nearest first.
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0}) {
+    Config c = plan.config;
+    c.cache_types = {type, type};
+    if (s.n_kv_dim() % type_traits(type).block_size != 0) continue;
+    if (kv_bytes_per_token(s.n_layer, s.n_kv_dim(), c.cache_types) >= plan.kv_bytes_per_token)
+      continue;
+    const uint64_t total = memory_of(file, s, c).total();
+    if (total <= available) {
+      plan.alternatives.push_back(
+          {"KV cache " + std::string(type_name(type)), c, total, plan.stored_weight_bytes});
+      break;
+    }
+  }
+  // A shorter context.
+  if (plan.max_context > 0) {
+    Config c = plan.config;
+    c.n_ctx = plan.max_context;
+    plan.alternatives.push_back({"context " + std::to_string(plan.max_context), c,
+                                 memory_of(file, s, c).total(), plan.stored_weight_bytes});
+  }
+  // Fewer parallel sequences.
+  for (int p = plan.config.parallel - 1; p >= 1; --p) {
+    Config c = plan.config;
+    c.parallel = p;
+    const uint64_t total = memory_of(file, s, c).total();
+    if (total <= available) {
+      plan.alternatives.push_back(
+          {"parallel " + std::to_string(p), c, total, plan.stored_weight_bytes});
+      break;
+    }
+  }
+  // A smaller quantization of the same model, the largest that fits.
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q6_K, TensorType::Q5_K, TensorType::Q4_K,
+                          TensorType::Q4_0, TensorType::Q3_K, TensorType::Q2_K}) {
+    const uint64_t stored = requantized_bytes(file, type);
+    if (stored == 0 || stored >= plan.stored_weight_bytes) continue;
+    const MemoryBreakdown m = memory_of(file, s, plan.config);
+    const uint64_t total = m.total() - m.weights + m.weights * stored / plan.stored_weight_bytes;
+    if (total <= available) {
+      plan.alternatives.push_back(
+          {std::string(type_name(type)) + " weights (estimated size)", plan.config, total, stored});
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+ModelShape read_model_shape(const gguf::File& file) {
+  ModelShape s;
+  const auto arch = file.get_string("general.architecture");
+  if (!arch) {
+    throw gguf::FormatError(str(file.name(), ": metadata key 'general.architecture' is missing"));
+  }
+  s.architecture = *arch;
+  s.name =
+      file.get_string("general.name").value_or(std::filesystem::path(file.name()).stem().string());
+  s.n_layer =
+      static_cast<int>(std::min<int64_t>(require_positive(file, key(s, "block_count")), 1 << 20));
+  s.n_embd = require_positive(file, key(s, "embedding_length"));
+  s.n_ff = require_positive(file, key(s, "feed_forward_length"));
+  s.n_head = require_positive(file, key(s, "attention.head_count"));
+  s.n_head_kv = file.get_int(key(s, "attention.head_count_kv")).value_or(s.n_head);
+  s.head_dim = file.get_int(key(s, "attention.key_length")).value_or(s.n_embd / s.n_head);
+  s.n_ctx_train = require_positive(file, key(s, "context_length"));
+  if (s.n_head_kv <= 0 || s.head_dim <= 0) {
+    throw gguf::FormatError(str(file.name(), ": attention.head_count_kv ", s.n_head_kv,
+                                " and head dimension ", s.head_dim, " must be positive"));
+  }
+  const gguf::Array* tokens = file.get_array("tokenizer.ggml.tokens");
+  s.n_vocab = file.get_int(key(s, "vocab_size"))
+                  .value_or(tokens != nullptr ? static_cast<int64_t>(tokens->elements.size()) : 0);
+  if (s.n_vocab <= 0) {
+    if (const gguf::TensorInfo* embd = file.find_tensor("token_embd.weight");
+        embd != nullptr && embd->shape.size() >= 2) {
+      s.n_vocab = embd->shape[1];
+    } else {
+      throw gguf::FormatError(str(file.name(), ": vocabulary size unknown"));
+    }
+  }
+  return s;
+}
+
+MemoryBreakdown estimate_memory(const gguf::File& file, const Config& config) {
+  return memory_of(file, read_model_shape(file), config);
+}
+
+Plan make_plan(const gguf::File& file, Config config, const Machine& machine) {
+  if (config.parallel < 1) {
+    throw Error(str("--parallel ", config.parallel, " must be at least 1"));
+  }
+  Plan plan;
+  plan.shape = read_model_shape(file);
+  plan.weights_by_type = weights_by_type(file);
+  for (const WeightsOfType& w : plan.weights_by_type) plan.stored_weight_bytes += w.bytes;
+  plan.kv_bytes_per_token =
+      kv_bytes_per_token(plan.shape.n_layer, plan.shape.n_kv_dim(), config.cache_types);
+  plan.machine = machine;
+  plan.max_context = largest_context(file, plan.shape, config, machine.available_bytes);
+  if (config.n_ctx <= 0) {
+    config.n_ctx = plan.max_context > 0 ? plan.max_context : plan.shape.n_ctx_train;
+  }
+  plan.config = config;
+  plan.memory = memory_of(file, plan.shape, config);
+  plan.fits = plan.memory.total() <= machine.available_bytes;
+  plan.speed = estimate_speed(file, plan.shape, config, machine);
+  if (!plan.fits) add_alternatives(file, plan);
+  return plan;
+}
+
+}  // namespace bottega::fit

@@ -1,0 +1,117 @@
+#include "hw/machine.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+
+#include "hw/bandwidth.h"
+#include "hw/flops.h"
+
+namespace bottega::hw {
+namespace {
+
+using nlohmann::json;
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+json read_json(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return json::object();
+  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return doc.is_object() ? doc : json::object();
+}
+
+std::string entry_key(const std::string& identity, int threads) {
+  return identity + " | " + std::to_string(threads) + " threads";
+}
+
+// Written beside the target and renamed over it, so a reader never sees half a file.
+void write_atomically(const std::filesystem::path& file, const std::string& text) {
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  const std::filesystem::path temp =
+      file.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    if (!out) return;
+    out << text;
+    if (!out) return;
+  }
+  std::filesystem::rename(temp, file, ec);
+  if (ec) std::filesystem::remove(temp, ec);
+}
+
+}  // namespace
+
+std::string machine_identity(const CpuInfo& cpu, const MemoryInfo& memory) {
+  std::ostringstream id;
+  id << cpu.model << " | " << cpu.logical_cpus << " logical cpus | " << memory.total_bytes
+     << " bytes";
+  return id.str();
+}
+
+std::filesystem::path roofline_cache_file(const std::filesystem::path& home) {
+  return home / "hw.json";
+}
+
+std::optional<Roofline> read_cached_roofline(const std::filesystem::path& cache_file,
+                                             const std::string& identity, int threads) {
+  const json doc = read_json(cache_file);
+  const auto machines = doc.find("machines");
+  if (machines == doc.end() || !machines->is_object()) return std::nullopt;
+  const auto entry = machines->find(entry_key(identity, threads));
+  if (entry == machines->end() || !entry->is_object()) return std::nullopt;
+  Roofline r;
+  r.threads = threads;
+  r.read_bytes_per_second = entry->value("read_bytes_per_second", 0.0);
+  r.f32_flops_per_second = entry->value("f32_flops_per_second", 0.0);
+  r.buffer_bytes = entry->value("buffer_bytes", size_t{0});
+  r.measured_at = entry->value("measured_at", "");
+  r.cached = true;
+  if (r.read_bytes_per_second <= 0.0 || r.f32_flops_per_second <= 0.0) return std::nullopt;
+  return r;
+}
+
+Roofline measure_roofline(const MeasureSettings& settings) {
+  ThreadPool pool(settings.threads > 0 ? settings.threads : default_thread_count());
+  Roofline r;
+  r.threads = pool.size();
+  r.buffer_bytes = settings.buffer_bytes > 0 ? settings.buffer_bytes : default_bandwidth_bytes();
+  r.read_bytes_per_second = measure_read_bandwidth(pool, r.buffer_bytes, settings.repetitions);
+  r.f32_flops_per_second = measure_f32_flops(pool);
+  r.measured_at = utc_now();
+  return r;
+}
+
+Roofline load_roofline(const std::filesystem::path& cache_file, const MeasureSettings& settings,
+                       bool refresh) {
+  const std::string identity = machine_identity(read_cpu_info(), read_memory_info());
+  const int threads = settings.threads > 0 ? settings.threads : default_thread_count();
+  if (!refresh) {
+    if (auto cached = read_cached_roofline(cache_file, identity, threads)) return *cached;
+  }
+  const Roofline r = measure_roofline(settings);
+  json doc = read_json(cache_file);
+  if (!doc["machines"].is_object()) doc["machines"] = json::object();
+  doc["machines"][entry_key(identity, r.threads)] = {
+      {"read_bytes_per_second", r.read_bytes_per_second},
+      {"f32_flops_per_second", r.f32_flops_per_second},
+      {"buffer_bytes", r.buffer_bytes},
+      {"measured_at", r.measured_at}};
+  write_atomically(cache_file, doc.dump(2) + "\n");
+  return r;
+}
+
+}  // namespace bottega::hw

@@ -1,0 +1,111 @@
+// The planner on GGUF files written here: shapes from metadata, clear errors for missing keys and
+// impossible configurations, and the largest context sitting exactly at the memory boundary.
+#include "fit/planner.h"
+
+#include <gtest/gtest.h>
+
+#include "testutil/testutil.h"
+
+namespace bottega::fit {
+namespace {
+
+using testing::TempDir;
+
+// A llama header with tensors of the right sizes (zeros): 2 layers, n_embd 64, 4 heads, 2 KV heads.
+std::filesystem::path write_model(const TempDir& dir, bool with_context_length = true) {
+  gguf::Writer w;
+  w.set("general.architecture", gguf::Value::string("llama"));
+  w.set("llama.block_count", gguf::Value::u32(2));
+  w.set("llama.embedding_length", gguf::Value::u32(64));
+  w.set("llama.feed_forward_length", gguf::Value::u32(128));
+  w.set("llama.attention.head_count", gguf::Value::u32(4));
+  w.set("llama.attention.head_count_kv", gguf::Value::u32(2));
+  if (with_context_length) w.set("llama.context_length", gguf::Value::u32(2048));
+  w.set("llama.vocab_size", gguf::Value::u32(100));
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    w.add_tensor(name, TensorType::F16, shape, std::vector<uint8_t>(static_cast<size_t>(n) * 2));
+  };
+  add("token_embd.weight", {64, 100});
+  add("output.weight", {64, 100});
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    add(p + "attn_q.weight", {64, 64});
+    add(p + "attn_k.weight", {64, 32});
+    add(p + "attn_v.weight", {64, 32});
+    add(p + "attn_output.weight", {64, 64});
+    add(p + "ffn_gate.weight", {64, 128});
+    add(p + "ffn_up.weight", {64, 128});
+    add(p + "ffn_down.weight", {128, 64});
+  }
+  const auto path = dir / "model.gguf";
+  w.write(path);
+  return path;
+}
+
+TEST(Planner, ReadsShapeAndSizesKvCache) {
+  TempDir dir;
+  const gguf::File file = gguf::File::open(write_model(dir));
+  const ModelShape s = read_model_shape(file);
+  EXPECT_EQ(s.n_layer, 2);
+  EXPECT_EQ(s.head_dim, 16);
+  EXPECT_EQ(s.n_kv_dim(), 32);
+  EXPECT_EQ(s.n_vocab, 100);
+
+  Config config;
+  config.n_ctx = 100;  // rounds up to 7 blocks of 16
+  config.parallel = 3;
+  const Plan plan = make_plan(file, config, {uint64_t{1} << 40, 10e9, 100e9});
+  EXPECT_EQ(plan.kv_bytes_per_token, 2u * 2 * 32 * 2);
+  EXPECT_EQ(plan.memory.kv_cache, plan.kv_bytes_per_token * 112 * 3);
+  EXPECT_TRUE(plan.fits);
+  EXPECT_EQ(plan.max_context, 2048);
+  EXPECT_EQ(plan.stored_weight_bytes, file.file_size() - file.data_offset());
+  // Decoding reads every matrix but the embedding table once per token (and one embedding row).
+  EXPECT_GT(plan.speed.tg128_tps, 0.0);
+  EXPECT_GT(plan.speed.pp512_tps, 0.0);
+}
+
+TEST(Planner, LargestContextSitsAtTheMemoryBoundary) {
+  TempDir dir;
+  const gguf::File file = gguf::File::open(write_model(dir));
+  Config config;
+  config.n_ctx = 1000;
+  const uint64_t at_1000 = estimate_memory(file, config).total();
+  const Plan plan = make_plan(file, config, {at_1000, 10e9, 100e9});
+  EXPECT_TRUE(plan.fits);
+  EXPECT_GE(plan.max_context, 1000);
+  config.n_ctx = plan.max_context + 16;
+  EXPECT_GT(estimate_memory(file, config).total(), at_1000);
+
+  config.n_ctx = 2048;
+  const Plan tight = make_plan(file, config, {at_1000, 10e9, 100e9});
+  EXPECT_FALSE(tight.fits);
+  EXPECT_EQ(tight.max_context, plan.max_context);
+  ASSERT_FALSE(tight.alternatives.empty());
+  for (const Alternative& a : tight.alternatives) EXPECT_LE(a.total_bytes, at_1000) << a.change;
+}
+
+TEST(Planner, ErrorsNameTheProblem) {
+  TempDir dir;
+  const gguf::File file = gguf::File::open(write_model(dir, false));
+  try {
+    read_model_shape(file);
+    FAIL() << "a file without llama.context_length was accepted";
+  } catch (const gguf::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("llama.context_length"), std::string::npos) << e.what();
+  }
+  TempDir other;
+  const gguf::File good = gguf::File::open(write_model(other));
+  Config zero_parallel;
+  zero_parallel.parallel = 0;
+  EXPECT_THROW(make_plan(good, zero_parallel, {}), Error);
+  Config q8;
+  q8.n_ctx = 64;
+  q8.cache_types = {TensorType::Q8_0, TensorType::Q8_0};  // 32-value rows: one block each
+  EXPECT_NO_THROW(make_plan(good, q8, {}));
+}
+
+}  // namespace
+}  // namespace bottega::fit

@@ -1,0 +1,85 @@
+// ChatTemplate: the API the server and `bottega chat` use, and the built-in templates.
+#include "template/chat_template.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace bottega {
+namespace {
+
+using nlohmann::json;
+
+const json kMessages = json::parse(R"([
+  {"role": "system", "content": "Be brief."},
+  {"role": "user", "content": "Hi"},
+  {"role": "assistant", "content": "Hello"},
+  {"role": "user", "content": [{"type": "text", "text": "Bye"}, {"type": "image"}]}
+])");
+
+TEST(ChatTemplate, BuiltinsRenderTheirFormats) {
+  EXPECT_EQ(ChatTemplate::builtin("chatml", "", "").apply(kMessages, nullptr, true),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+            "<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  EXPECT_EQ(
+      ChatTemplate::builtin("llama3", "<|begin_of_text|>", "").apply(kMessages, nullptr, true),
+      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+      "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>"
+      "<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(ChatTemplate::builtin("llama2", "<s>", "</s>").apply(kMessages, nullptr, true),
+            "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello </s><s>[INST] Bye [/INST]");
+  EXPECT_EQ(ChatTemplate::builtin("mistral", "<s>", "</s>").apply(kMessages, nullptr, false),
+            "<s>[INST] Be brief.\n\nHi[/INST]Hello</s>[INST] Bye[/INST]");
+  EXPECT_EQ(ChatTemplate::builtin("gemma", "<bos>", "").apply(kMessages, nullptr, true),
+            "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello"
+            "<end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_EQ(ChatTemplate::builtin("phi3", "", "<|endoftext|>").apply(kMessages, nullptr, false),
+            "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello<|end|>\n"
+            "<|user|>\nBye<|end|>\n<|endoftext|>");
+}
+
+TEST(ChatTemplate, UnknownBuiltinListsTheNames) {
+  try {
+    ChatTemplate::builtin("nope", "", "");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "unknown chat template 'nope'; the built-in ones are: chatml, llama3, llama2, "
+              "mistral, gemma, phi3");
+  }
+  EXPECT_EQ(ChatTemplate::builtin_names().size(), 6u);
+}
+
+TEST(ChatTemplate, PassesToolsTokensAndExtraContext) {
+  const auto tmpl = ChatTemplate::from_source(
+      "{{ bos_token }}{{ tools | tojson if tools is not none else 'no tools' }}|{{ flag }}|"
+      "{{ add_generation_prompt }}{{ eos_token }}",
+      "custom", "<s>", "</s>");
+  EXPECT_EQ(tmpl.name(), "custom");
+  EXPECT_EQ(tmpl.apply(json::array(), nullptr, false, {{"flag", 7}}), "<s>no tools|7|False</s>");
+  EXPECT_EQ(tmpl.apply(json::array(), json::parse(R"([{"a": 1}])"), true),
+            "<s>[{\"a\": 1}]||True</s>");
+}
+
+TEST(ChatTemplate, TemplateErrorsCarryTheTemplatesMessage) {
+  const auto tmpl = ChatTemplate::from_source(
+      "{% if messages[0].role != 'user' %}{{ raise_exception('First message must be user') }}"
+      "{% endif %}ok",
+      "strict", "", "");
+  EXPECT_EQ(tmpl.apply(json::parse(R"([{"role": "user", "content": "x"}])"), nullptr, true), "ok");
+  try {
+    tmpl.apply(kMessages, nullptr, true);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "chat template 'strict': template line 1: First message must be user");
+  }
+  EXPECT_THROW(ChatTemplate::from_source("{% for %}", "broken", "", ""), Error);
+  EXPECT_THROW(tmpl.apply(json::object(), nullptr, true), Error);
+}
+
+}  // namespace
+}  // namespace bottega
