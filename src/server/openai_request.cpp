@@ -5,7 +5,7 @@
 
 namespace bottega::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json error_body(const ApiError& error) {
   return {{"error",

@@ -33,10 +33,10 @@ class ApiError : public std::runtime_error {
 };
 
 // {"error": {"message", "type", "param", "code"}}
-nlohmann::json error_body(const ApiError& error);
+nlohmann::ordered_json error_body(const ApiError& error);
 
 // Parses a request body; anything but a JSON object is a 400.
-nlohmann::json parse_body(std::string_view body);
+nlohmann::ordered_json parse_body(std::string_view body);
 
 struct CompletionParams {
   bool chat = false;
@@ -44,8 +44,8 @@ struct CompletionParams {
   std::string prompt;
   std::optional<std::vector<int32_t>> prompt_tokens;
   // /v1/chat/completions
-  nlohmann::json messages;
-  nlohmann::json tools;  // null when absent
+  nlohmann::ordered_json messages;
+  nlohmann::ordered_json tools;  // null when absent
 
   int32_t max_tokens = -1;  // -1: until end of generation or a full context
   std::vector<std::string> stop;
@@ -55,7 +55,7 @@ struct CompletionParams {
   bool include_usage = false;
 };
 
-CompletionParams parse_completion_request(const nlohmann::json& body);
-CompletionParams parse_chat_request(const nlohmann::json& body);
+CompletionParams parse_completion_request(const nlohmann::ordered_json& body);
+CompletionParams parse_chat_request(const nlohmann::ordered_json& body);
 
 }  // namespace bottega::server

@@ -2,7 +2,7 @@
 
 namespace bottega::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 Relay::Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
              bool at_text_start, int32_t top_logprobs)

@@ -21,7 +21,7 @@ class Relay {
 
   struct Piece {
     std::string text;
-    nlohmann::json logprobs;  // null unless log-probabilities were asked for
+    nlohmann::ordered_json logprobs;  // null unless log-probabilities were asked for
   };
   // The text these tokens complete; once a stop sequence appears nothing more is released.
   Piece take(const std::vector<GeneratedToken>& tokens);
@@ -32,8 +32,8 @@ class Relay {
   int32_t n_tokens() const { return n_tokens_; }
 
  private:
-  nlohmann::json logprob_entry(const GeneratedToken& token) const;
-  Piece make_piece(std::string text, nlohmann::json entries);
+  nlohmann::ordered_json logprob_entry(const GeneratedToken& token) const;
+  Piece make_piece(std::string text, nlohmann::ordered_json entries);
 
   const tokenizer::Tokenizer& tokenizer_;
   tokenizer::StreamingDecoder decoder_;

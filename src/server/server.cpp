@@ -13,7 +13,7 @@
 
 namespace bottega::server {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -243,7 +243,8 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
   }
   std::string text;
   try {
-    text = chat_template.apply(flatten_content(params.messages), params.tools, true);
+    text =
+        chat_template.apply(flatten_content(params.messages), params.tools, true, json::object());
   } catch (const Error& e) {
     throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(),
                    "invalid_request_error", "messages");

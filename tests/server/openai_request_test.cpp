@@ -6,7 +6,7 @@
 namespace bottega::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 ApiError error_of(const std::function<void()>& f) {
   try {
