@@ -62,47 +62,6 @@ class InterruptGuard {
   struct sigaction previous_ {};
 };
 
-std::string token_text(const tokenizer::Tokenizer& tok, int32_t id) {
-  return id >= 0 && id < tok.n_vocab() ? tok.vocab().text(id) : "";
-}
-
-bool is_builtin(const std::string& name) {
-  for (const auto& known : ChatTemplate::builtin_names()) {
-    if (known == name) return true;
-  }
-  return false;
-}
-
-ChatTemplate choose_template(const ChatOptions& options, const gguf::File& file,
-                             const tokenizer::Tokenizer& tok) {
-  std::string bos = token_text(tok, tok.vocab().bos);
-  std::string eos = token_text(tok, tok.vocab().eos);
-  if (!options.chat_template.empty()) {
-    if (is_builtin(options.chat_template)) {
-      return ChatTemplate::builtin(options.chat_template, std::move(bos), std::move(eos));
-    }
-    std::ifstream in(options.chat_template, std::ios::binary);
-    if (!in) {
-      // Neither a built-in name nor a readable file: the builtin() error lists the names.
-      if (!std::filesystem::exists(options.chat_template)) {
-        ChatTemplate::builtin(options.chat_template, bos, eos);
-      }
-      throw Error(str("cannot read chat template file '", options.chat_template, "'"));
-    }
-    std::ostringstream source;
-    source << in.rdbuf();
-    return ChatTemplate::from_source(source.str(), options.chat_template, std::move(bos),
-                                     std::move(eos));
-  }
-  if (std::optional<std::string> own = model_chat_template(file)) {
-    return ChatTemplate::from_source(std::move(*own), "model", std::move(bos), std::move(eos));
-  }
-  std::fprintf(stderr,
-               "bottega: the model has no chat template (tokenizer.chat_template); using the "
-               "built-in 'chatml' (choose another with --chat-template)\n");
-  return ChatTemplate::builtin("chatml", std::move(bos), std::move(eos));
-}
-
 class Chat {
  public:
   Chat(const ChatOptions& options, const ChatTemplate& chat_template,
@@ -187,9 +146,9 @@ class Chat {
 
 int chat(const ChatOptions& options) {
   validate(options.sampling);
-  gguf::File file = open_gguf(options.model);
+  gguf::File file = open_gguf_or_pull(options.model);
   auto tok = tokenizer::load_tokenizer(file);
-  const ChatTemplate chat_template = choose_template(options, file, *tok);
+  const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tok);
   std::unique_ptr<Model> model = load_model(std::move(file));
   const int32_t n_ctx = choose_context(options.n_ctx, model->info().n_ctx_train);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
@@ -254,13 +213,7 @@ Action add_chat(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", options->sampling.top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", options->sampling.top_p, "Top-p (1: off)");
-  cmd->add_option("--min-p", options->sampling.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
-                  "Repetition penalty (1: off)");
-  cmd->add_option("-s,--seed", options->sampling.seed, "Random seed (default: random)");
+  add_sampling_options(*cmd, options->sampling);
   return [options] { return chat(*options); };
 }
 

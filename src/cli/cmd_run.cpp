@@ -105,17 +105,7 @@ Action add_run(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--temp", options->sampling.temperature, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", options->sampling.top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", options->sampling.top_p, "Top-p (1: off)");
-  cmd->add_option("--min-p", options->sampling.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", options->sampling.repeat_penalty,
-                  "Repetition penalty (1: off)");
-  cmd->add_option("--repeat-last-n", options->sampling.repeat_last_n,
-                  "Tokens the penalties look back (-1: all)");
-  cmd->add_option("--presence-penalty", options->sampling.presence_penalty, "Presence penalty");
-  cmd->add_option("--frequency-penalty", options->sampling.frequency_penalty, "Frequency penalty");
-  cmd->add_option("-s,--seed", options->sampling.seed, "Random seed (default: random)");
+  add_sampling_options(*cmd, options->sampling);
   cmd->add_flag("--no-parse-special", options->no_special,
                 "Treat special-token text in the prompt as text");
   add_cache_type_options(*cmd, options->cache);

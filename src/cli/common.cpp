@@ -81,6 +81,19 @@ void add_cache_type_options(CLI::App& cmd, CacheTypeOptions& options) {
       ->check(validator("--cache-type-v"));
 }
 
+void add_sampling_options(CLI::App& cmd, SamplingParams& params) {
+  cmd.add_option("--temp", params.temperature, "Temperature (0: greedy)");
+  cmd.add_option("--top-k", params.top_k, "Top-k (0: off)");
+  cmd.add_option("--top-p", params.top_p, "Top-p (1: off)");
+  cmd.add_option("--min-p", params.min_p, "Min-p (0: off)");
+  cmd.add_option("--repeat-penalty", params.repeat_penalty, "Repetition penalty (1: off)");
+  cmd.add_option("--repeat-last-n", params.repeat_last_n,
+                 "Tokens the penalties look back (-1: all)");
+  cmd.add_option("--presence-penalty", params.presence_penalty, "Presence penalty");
+  cmd.add_option("--frequency-penalty", params.frequency_penalty, "Frequency penalty");
+  cmd.add_option("-s,--seed", params.seed, "Random seed (default: random)");
+}
+
 ChatTemplate choose_chat_template(const std::string& choice, const gguf::File& file,
                                   const tokenizer::Tokenizer& tokenizer) {
   const auto& vocab = tokenizer.vocab();
@@ -92,8 +105,8 @@ ChatTemplate choose_chat_template(const std::string& choice, const gguf::File& f
                                        std::move(eos));
     }
     std::fprintf(stderr,
-                 "bottega: the model has no chat template; using the built-in 'chatml' (choose "
-                 "another with --chat-template)\n");
+                 "bottega: the model has no chat template (tokenizer.chat_template); using the "
+                 "built-in 'chatml' (choose another with --chat-template)\n");
     return ChatTemplate::builtin("chatml", std::move(bos), std::move(eos));
   }
   const auto names = ChatTemplate::builtin_names();
@@ -101,13 +114,11 @@ ChatTemplate choose_chat_template(const std::string& choice, const gguf::File& f
     return ChatTemplate::builtin(choice, std::move(bos), std::move(eos));
   }
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(choice, ec)) {
-    std::string list;
-    for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
-    throw Error(str("--chat-template '", choice, "' is neither a built-in template (", list,
-                    ") nor a readable .jinja file"));
+  if (!std::filesystem::exists(choice, ec)) {
+    return ChatTemplate::builtin(choice, std::move(bos), std::move(eos));  // its error lists them
   }
   std::ifstream in(choice, std::ios::binary);
+  if (!in) throw Error(str("cannot read chat template file '", choice, "'"));
   std::ostringstream source;
   source << in.rdbuf();
   return ChatTemplate::from_source(source.str(), choice, std::move(bos), std::move(eos));

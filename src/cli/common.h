@@ -8,6 +8,7 @@
 #include "core/format.h"
 #include "gguf/gguf.h"
 #include "model/kv_cache.h"
+#include "sampling/sampler.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -35,6 +36,9 @@ struct CacheTypeOptions {
 };
 // Registers both flags on a subcommand; a value that is not a cache type is a usage error.
 void add_cache_type_options(CLI::App& cmd, CacheTypeOptions& options);
+
+// --temp, --top-k, --top-p, --min-p, the penalties and --seed, with llama.cpp's names.
+void add_sampling_options(CLI::App& cmd, SamplingParams& params);
 
 // The chat template to use: `choice` names a built-in or a .jinja file; empty means the model's
 // own (tokenizer.chat_template), else "chatml" with a note on stderr.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace bottega::jinja {
 namespace {
@@ -196,24 +197,6 @@ class Lexer {
     advance(end - pos_);
   }
 
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   void lex_string(char quote) {
     const int line = line_;
     std::string value;
@@ -263,9 +246,10 @@ class Lexer {
               fail("bad escape in string literal");
             }
           }
-          append_utf8(value, std::min<uint32_t>(
-                                 static_cast<uint32_t>(std::stoul(src_.substr(i, n), nullptr, 16)),
-                                 0x10FFFF));
+          utf8::append(
+              std::min<char32_t>(static_cast<char32_t>(std::stoul(src_.substr(i, n), nullptr, 16)),
+                                 0x10FFFF),
+              value);
           i += n;
           break;
         }

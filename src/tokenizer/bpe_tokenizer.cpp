@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "gguf/gguf.h"
 #include "tokenizer/unicode.h"
 
@@ -337,7 +338,7 @@ std::string_view BpeTokenizer::normalize(std::string_view text, bool starts_text
         std::string lower;
         lower.reserve(out.size());
         for (size_t at = 0; at < out.size();) {
-          unicode::append_utf8(unicode::to_lower(unicode::decode_utf8(out, at)), lower);
+          utf8::append(unicode::to_lower(unicode::decode_utf8(out, at)), lower);
         }
         out.swap(lower);
         break;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/utf8.h"
 #include "tokenizer/unicode_tables.h"
 
 namespace bottega::tokenizer::unicode {
@@ -168,24 +169,6 @@ char32_t decode_utf8(std::string_view text, size_t& at) {
   return cp;
 }
 
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 uint8_t category(char32_t cp) {
   const tables::CategoryRange* row =
       find_range(tables::kCategoryRanges, tables::kCategoryRangeCount, cp);
@@ -253,7 +236,7 @@ std::string nfc(std::string_view text) {
   compose(cps);
   std::string out;
   out.reserve(text.size());
-  for (const char32_t cp : cps) append_utf8(cp, out);
+  for (const char32_t cp : cps) utf8::append(cp, out);
   return out;
 }
 

@@ -26,7 +26,6 @@ constexpr char32_t kReplacementCharacter = 0xFFFD;
 // The code point at text[at], advancing `at` past it. Invalid UTF-8 decodes as U+FFFD and
 // advances one byte, so every byte of the input is consumed.
 char32_t decode_utf8(std::string_view text, size_t& at);
-void append_utf8(char32_t cp, std::string& out);
 
 uint8_t category(char32_t cp);
 bool is_white_space(char32_t cp);  // the Unicode White_Space property

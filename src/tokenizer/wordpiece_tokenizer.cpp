@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "tokenizer/unicode.h"
 
 namespace bottega::tokenizer {
@@ -59,11 +60,11 @@ std::vector<std::string> WordPieceTokenizer::split_words(std::string_view text) 
     if (category & unicode::kNonspacingMark) continue;  // the accents NFD split off
     if (is_word_by_itself(cp, category)) {
       end_word();
-      unicode::append_utf8(unicode::to_lower(cp), words.back());
+      utf8::append(unicode::to_lower(cp), words.back());
       end_word();
       continue;
     }
-    unicode::append_utf8(unicode::to_lower(cp), words.back());
+    utf8::append(unicode::to_lower(cp), words.back());
   }
   if (words.back().empty()) words.pop_back();
   return words;
