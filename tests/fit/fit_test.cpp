@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -65,10 +64,13 @@ class FitCli : public ::testing::Test {
 TempDir* FitCli::home_ = nullptr;
 
 uint64_t peak_from_stderr(const std::string& err) {
-  std::smatch match;
-  static const std::regex pattern("peak resident memory: ([0-9]+) bytes");
-  if (!std::regex_search(err, match, pattern)) return 0;
-  return std::stoull(match[1].str());
+  const std::string label = "peak resident memory: ";
+  const size_t at = err.find(label);
+  if (at == std::string::npos) return 0;
+  const size_t digits = at + label.size();
+  const size_t end = err.find_first_not_of("0123456789", digits);
+  if (end == digits || err.compare(end, 6, " bytes") != 0) return 0;
+  return std::stoull(err.substr(digits, end - digits));
 }
 
 // AddressSanitizer's shadow memory and quarantine make resident memory meaningless, so the
