@@ -293,6 +293,12 @@ void Scheduler::publish_full_blocks(Sequence& seq) {
 
 void Scheduler::finish(Sequence& seq, FinishReason reason) {
   release_blocks(seq);
+  {
+    // Before the client wakes: whoever reads the stats after a finish sees the blocks returned.
+    std::lock_guard lock(mutex_);
+    stats_.kv_blocks_in_use = blocks_.n_in_use();
+    stats_.kv_blocks_cached = blocks_.n_cached();
+  }
   seq.handle->finish(reason);
 }
 
