@@ -295,7 +295,9 @@ void Scheduler::finish(Sequence& seq, FinishReason reason) {
   release_blocks(seq);
   {
     // Before the client wakes: whoever reads the stats after a finish sees the blocks returned.
+    // The end of the step recounts exactly; until then one fewer is running.
     std::lock_guard lock(mutex_);
+    stats_.running = std::max(0, stats_.running - 1);
     stats_.kv_blocks_in_use = blocks_.n_in_use();
     stats_.kv_blocks_cached = blocks_.n_cached();
   }
