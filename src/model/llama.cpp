@@ -9,6 +9,7 @@
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
+#include "model/attention.h"
 #include "model/weights.h"
 
 namespace bottega {
@@ -164,10 +165,6 @@ class LlamaModel final : public Model {
                KvCache& cache, std::span<float> logits, ThreadPool& pool) override;
 
  private:
-  void attention(std::span<const BatchToken> batch,
-                 std::span<const std::span<const int32_t>> tables, const KvCache& cache, int layer,
-                 const float* q, float* out, ThreadPool& pool) const;
-
   gguf::File file_;  // owns the mapping every WeightMatrix points into
   LlamaConfig config_;
   LlamaWeights weights_;
@@ -246,7 +243,8 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
       kernels::encode_row(cache.value_type(), v.data() + t * kv_dim,
                           cache.value(l, table, token.pos), kv_dim);
     }
-    attention(batch, tables, cache, l, q.data(), attn.data(), pool);
+    paged_attention(batch, tables, cache, l, {info.n_head, info.n_head_kv, info.head_dim}, q.data(),
+                    attn.data(), pool);
     kernels::matmul(layer.wo, attn.data(), n_tokens, projected.data(), pool);
     kernels::add(x.data(), projected.data(), n_tokens * n_embd);
 
@@ -273,91 +271,6 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
                       config_.norm_eps);
   }
   if (n_logits > 0) kernels::matmul(weights_.output, last.data(), n_logits, logits.data(), pool);
-}
-
-// Where one KV head's values sit in an encoded cache row: inside the whole blocks of the cache
-// type that cover them (a head need not start on a block boundary).
-struct HeadSlice {
-  TensorType type;
-  size_t byte_offset;  // of the first covering block in the row
-  int64_t n_decoded;   // values in the covering blocks
-  int64_t skip;        // values before the head's first one
-
-  HeadSlice(TensorType row_type, int64_t offset, int64_t head_dim) : type(row_type) {
-    const int64_t block = type_traits(type).block_size;
-    const int64_t first = offset / block * block;
-    const int64_t end = (offset + head_dim + block - 1) / block * block;
-    byte_offset = row_bytes(type, first);
-    n_decoded = end - first;
-    skip = offset - first;
-  }
-
-  // The head's values as floats: read in place for F32 rows, else decoded into scratch
-  // (n_decoded floats).
-  const float* read(const uint8_t* row, float* scratch) const {
-    if (type == TensorType::F32) {
-      return reinterpret_cast<const float*>(row + byte_offset) + skip;
-    }
-    kernels::decode_row(type, row + byte_offset, scratch, n_decoded);
-    return scratch + skip;
-  }
-};
-
-void LlamaModel::attention(std::span<const BatchToken> batch,
-                           std::span<const std::span<const int32_t>> tables, const KvCache& cache,
-                           int layer, const float* q, float* out, ThreadPool& pool) const {
-  const ModelInfo& info = config_.info;
-  const int64_t head_dim = info.head_dim;
-  const int64_t q_dim = info.n_head * head_dim;
-  const int64_t group = info.n_head / info.n_head_kv;  // query heads sharing one KV head
-  const int32_t block_size = cache.block_size();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  // One task per (token, KV head): the query heads of the group read each cached row once, so a
-  // row is decoded once for all of them.
-  const auto n_tasks = static_cast<int64_t>(batch.size()) * info.n_head_kv;
-
-  pool.parallel_for(n_tasks, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
-    std::vector<float> scratch;
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / info.n_head_kv;
-      const int64_t kv_head = task % info.n_head_kv;
-      const BatchToken& token = batch[static_cast<size_t>(t)];
-      const auto table = tables[static_cast<size_t>(token.seq)];
-      const HeadSlice keys(cache.key_type(), kv_head * head_dim, head_dim);
-      const HeadSlice values(cache.value_type(), kv_head * head_dim, head_dim);
-      scratch.resize(static_cast<size_t>(std::max(keys.n_decoded, values.n_decoded)));
-      const float* q0 = q + t * q_dim + kv_head * group * head_dim;  // the group's first head
-      float* out0 = out + t * q_dim + kv_head * group * head_dim;
-      const int32_t n_pos = token.pos + 1;
-      scores.resize(static_cast<size_t>(group * n_pos));
-      // Walk block by block: positions inside a block are consecutive rows.
-      for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
-        const uint8_t* rows = cache.key(layer, table, p0);
-        for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
-          const float* k =
-              keys.read(rows + static_cast<size_t>(j) * cache.key_row_bytes(), scratch.data());
-          for (int64_t g = 0; g < group; ++g) {
-            scores[static_cast<size_t>(g * n_pos + p0 + j)] =
-                scale * kernels::dot(q0 + g * head_dim, k, head_dim);
-          }
-        }
-      }
-      for (int64_t g = 0; g < group; ++g) kernels::softmax(scores.data() + g * n_pos, n_pos);
-      std::fill_n(out0, group * head_dim, 0.0f);
-      for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
-        const uint8_t* rows = cache.value(layer, table, p0);
-        for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
-          const float* v =
-              values.read(rows + static_cast<size_t>(j) * cache.value_row_bytes(), scratch.data());
-          for (int64_t g = 0; g < group; ++g) {
-            kernels::axpy(scores[static_cast<size_t>(g * n_pos + p0 + j)], v, out0 + g * head_dim,
-                          head_dim);
-          }
-        }
-      }
-    }
-  });
 }
 
 }  // namespace

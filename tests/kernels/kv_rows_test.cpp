@@ -72,12 +72,5 @@ TEST(KvRows, RoundTripWithinTypeBound) {
   }
 }
 
-TEST(KvRows, AxpyAddsScaledRow) {
-  std::vector<float> y = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
-  const std::vector<float> x = {1.0f, -1.0f, 0.5f, 0.0f, 2.0f};
-  axpy(2.0f, x.data(), y.data(), 5);
-  EXPECT_EQ(y, (std::vector<float>{3.0f, 0.0f, 4.0f, 4.0f, 9.0f}));
-}
-
 }  // namespace
 }  // namespace bottega::kernels

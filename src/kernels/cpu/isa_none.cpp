@@ -1,4 +1,5 @@
 // Architectures without SIMD kernels: every weight type uses its reference dot.
+#include "kernels/cpu/attention_rows.h"
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
@@ -17,6 +18,9 @@ std::span<const IsaInterleavedKernel> avx2_interleaved_kernels() {
   return {};
 }
 HalfConverters avx2_half_converters() {
+  return {};
+}
+AttentionRowKernels avx2_attention_row_kernels() {
   return {};
 }
 

@@ -50,8 +50,4 @@ void encode_row(TensorType type, const float* src, void* dst, int64_t n) {
   }
 }
 
-void axpy(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 }  // namespace bottega::kernels

@@ -1,5 +1,4 @@
-// Conversions between float rows and the types the KV cache stores (kv_cache.h), and the
-// weighted row sum attention accumulates values with.
+// Conversions between float rows and the types the KV cache stores (kv_cache.h).
 //
 // F16 is the default cache type and attention converts every cached row it reads, so F16 has a
 // SIMD path (F16C on x86); Q8_0/Q4_0 go through the type table's reference codecs, which define
@@ -28,9 +27,6 @@ HalfConverters half_converters(Isa isa);
 // from floats, on the best ISA.
 void decode_row(TensorType type, const void* src, float* dst, int64_t n);
 void encode_row(TensorType type, const float* src, void* dst, int64_t n);
-
-// y[i] += a * x[i] for i < n.
-void axpy(float a, const float* x, float* y, int64_t n);
 
 // Implementation detail of the dispatch: the AVX2 converters, or nullptrs where the ISA's file
 // is not compiled (isa_none.cpp).

@@ -10,9 +10,6 @@ namespace bottega::kernels {
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i], for one row of n values. out may alias x.
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
 
-// Softmax in place over n values; -inf entries get probability 0.
-void softmax(float* x, int64_t n);
-
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 

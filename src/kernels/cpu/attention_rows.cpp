@@ -1,0 +1,79 @@
+#include "kernels/cpu/attention_rows.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace bottega::kernels {
+namespace {
+
+void dot_rows_ref(const float* x, const float* rows, int64_t n_rows, int64_t dim, float scale,
+                  float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* row = rows + r * dim;
+    float sum = 0.0f;
+    for (int64_t d = 0; d < dim; ++d) sum += x[d] * row[d];
+    out[r] = scale * sum;
+  }
+}
+
+void accumulate_rows_ref(const float* weights, const float* rows, int64_t n_rows, int64_t dim,
+                         float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* row = rows + r * dim;
+    for (int64_t d = 0; d < dim; ++d) out[d] += weights[r] * row[d];
+  }
+}
+
+void softmax_ref(float* x, int64_t n) {
+  float max_value = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) max_value = std::fmax(max_value, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_value);
+    sum += x[i];
+  }
+  const float inverse = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inverse;
+}
+
+const AttentionRowKernels& best_kernels() {
+  static const AttentionRowKernels kernels = attention_row_kernels(best_isa());
+  return kernels;
+}
+
+}  // namespace
+
+AttentionRowKernels attention_row_kernels(Isa isa) {
+  bool available = false;
+  for (Isa candidate : available_isas()) available = available || candidate == isa;
+  BOTTEGA_CHECK(available, "ISA ", isa_name(isa), " is not available on this CPU");
+  if (isa == Isa::kAvx2) {
+    const AttentionRowKernels simd = avx2_attention_row_kernels();
+    if (simd.dot_rows != nullptr && simd.accumulate_rows != nullptr && simd.softmax != nullptr) {
+      return simd;
+    }
+  }
+  return {dot_rows_ref, accumulate_rows_ref, softmax_ref};
+}
+
+void dot_rows(const float* x, const float* rows, int64_t n_rows, int64_t dim, float scale,
+              float* out) {
+  best_kernels().dot_rows(x, rows, n_rows, dim, scale, out);
+}
+
+void accumulate_rows(const float* weights, const float* rows, int64_t n_rows, int64_t dim,
+                     float* out) {
+  best_kernels().accumulate_rows(weights, rows, n_rows, dim, out);
+}
+
+}  // namespace bottega::kernels
+
+namespace bottega::kernels {
+
+void softmax(float* x, int64_t n) {
+  best_kernels().softmax(x, n);
+}
+
+}  // namespace bottega::kernels

@@ -1,0 +1,161 @@
+// AVX2 attention row kernels; compiled with -mavx2 -mfma (CMakeLists.txt).
+#include <immintrin.h>
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/attention_rows.h"
+
+namespace bottega::kernels {
+namespace {
+
+float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Four rows at a time, so each 8-value piece of x is loaded once for four FMAs, and the four
+// sums leave through one horizontal-add tree.
+void dot_rows_avx2(const float* x, const float* rows, int64_t n_rows, int64_t dim, float scale,
+                   float* out) {
+  const int64_t vector_dim = dim / 8 * 8;
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const float* r0 = rows + r * dim;
+    const float* r1 = r0 + dim;
+    const float* r2 = r1 + dim;
+    const float* r3 = r2 + dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < vector_dim; d += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + d);
+      a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r0 + d), a0);
+      a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r1 + d), a1);
+      a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r2 + d), a2);
+      a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(r3 + d), a3);
+    }
+    const __m256 pairs = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m128 sums = _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1));
+    alignas(16) float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t d = vector_dim; d < dim; ++d) {
+      tail[0] += x[d] * r0[d];
+      tail[1] += x[d] * r1[d];
+      tail[2] += x[d] * r2[d];
+      tail[3] += x[d] * r3[d];
+    }
+    sums = _mm_mul_ps(_mm_add_ps(sums, _mm_load_ps(tail)), _mm_set1_ps(scale));
+    _mm_storeu_ps(out + r, sums);
+  }
+  for (; r < n_rows; ++r) {
+    const float* row = rows + r * dim;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t d = 0; d < vector_dim; d += 8) {
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + d), _mm256_loadu_ps(row + d), acc);
+    }
+    float sum = horizontal_sum(acc);
+    for (int64_t d = vector_dim; d < dim; ++d) sum += x[d] * row[d];
+    out[r] = scale * sum;
+  }
+}
+
+// 32 output values stay in four registers while every row streams past them.
+void accumulate_rows_avx2(const float* weights, const float* rows, int64_t n_rows, int64_t dim,
+                          float* out) {
+  int64_t d = 0;
+  for (; d + 32 <= dim; d += 32) {
+    __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_loadu_ps(out + d + 8);
+    __m256 o2 = _mm256_loadu_ps(out + d + 16), o3 = _mm256_loadu_ps(out + d + 24);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const float* row = rows + r * dim + d;
+      const __m256 w = _mm256_broadcast_ss(weights + r);
+      o0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row), o0);
+      o1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 8), o1);
+      o2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 16), o2);
+      o3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 24), o3);
+    }
+    _mm256_storeu_ps(out + d, o0);
+    _mm256_storeu_ps(out + d + 8, o1);
+    _mm256_storeu_ps(out + d + 16, o2);
+    _mm256_storeu_ps(out + d + 24, o3);
+  }
+  for (; d + 8 <= dim; d += 8) {
+    __m256 o = _mm256_loadu_ps(out + d);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      o = _mm256_fmadd_ps(_mm256_broadcast_ss(weights + r), _mm256_loadu_ps(rows + r * dim + d), o);
+    }
+    _mm256_storeu_ps(out + d, o);
+  }
+  for (; d < dim; ++d) {
+    float sum = out[d];
+    for (int64_t r = 0; r < n_rows; ++r) sum += weights[r] * rows[r * dim + d];
+    out[d] = sum;
+  }
+}
+
+// exp(x) for x <= 0, within 2 ulp: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor series to
+// degree 7 (truncation below 1e-8 relative), 2^n built in the exponent bits. Below -87 the true
+// value is under FLT_MIN and the result is 0, as for -inf.
+__m256 exp_nonpositive(__m256 x) {
+  const __m256 floor = _mm256_set1_ps(-87.0f);
+  const __m256 underflows = _mm256_cmp_ps(x, floor, _CMP_LT_OQ);
+  x = _mm256_max_ps(x, floor);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln 2 split in two so that n * ln2_high is exact.
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i exponent =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflows, _mm256_mul_ps(p, _mm256_castsi256_ps(exponent)));
+}
+
+float horizontal_max(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+void softmax_avx2(float* x, int64_t n) {
+  const int64_t vector_n = n / 8 * 8;
+  __m256 max8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < vector_n; i += 8) max8 = _mm256_max_ps(max8, _mm256_loadu_ps(x + i));
+  float max_value = horizontal_max(max8);
+  for (int64_t i = vector_n; i < n; ++i) max_value = std::fmax(max_value, x[i]);
+
+  const __m256 max_broadcast = _mm256_set1_ps(max_value);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (int64_t i = 0; i < vector_n; i += 8) {
+    const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + i), max_broadcast));
+    _mm256_storeu_ps(x + i, e);
+    sum8 = _mm256_add_ps(sum8, e);
+  }
+  float sum = horizontal_sum(sum8);
+  for (int64_t i = vector_n; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_value);
+    sum += x[i];
+  }
+  const __m256 inverse = _mm256_set1_ps(1.0f / sum);
+  for (int64_t i = 0; i < vector_n; i += 8) {
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inverse));
+  }
+  for (int64_t i = vector_n; i < n; ++i) x[i] *= 1.0f / sum;
+}
+
+}  // namespace
+
+AttentionRowKernels avx2_attention_row_kernels() {
+  return {dot_rows_avx2, accumulate_rows_avx2, softmax_avx2};
+}
+
+}  // namespace bottega::kernels

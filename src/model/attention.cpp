@@ -1,0 +1,166 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/kv_rows.h"
+#include "kernels/cpu/ops.h"
+
+namespace bottega {
+namespace {
+
+// Consecutive batch tokens of one sequence at consecutive positions (a prompt chunk) read the
+// same cached rows, so they are attended together: the rows are decoded once per tile, not once
+// per token. Bounded so that a long chunk still splits into enough tasks for every thread.
+constexpr int64_t kMaxTileTokens = 16;
+
+struct QueryTile {
+  int64_t first = 0;  // batch index
+  int64_t count = 0;
+};
+
+std::vector<QueryTile> query_tiles(std::span<const BatchToken> batch) {
+  std::vector<QueryTile> tiles;
+  for (int64_t t = 0; t < static_cast<int64_t>(batch.size()); ++t) {
+    const BatchToken& token = batch[static_cast<size_t>(t)];
+    if (!tiles.empty()) {
+      QueryTile& open = tiles.back();
+      const BatchToken& previous = batch[static_cast<size_t>(open.first + open.count - 1)];
+      if (open.count < kMaxTileTokens && previous.seq == token.seq &&
+          previous.pos + 1 == token.pos) {
+        ++open.count;
+        continue;
+      }
+    }
+    tiles.push_back({t, 1});
+  }
+  return tiles;
+}
+
+// Where one KV head's values sit in an encoded cache row: inside the whole blocks of the cache
+// type that cover them (a head need not start on a block boundary).
+struct HeadSlice {
+  TensorType type;
+  size_t byte_offset;  // of the first covering block in the row
+  int64_t n_decoded;   // values in the covering blocks
+  int64_t skip;        // values before the head's first one
+  int64_t head_dim;
+
+  HeadSlice(TensorType row_type, int64_t offset, int64_t dim) : type(row_type), head_dim(dim) {
+    const int64_t block = type_traits(type).block_size;
+    const int64_t first = offset / block * block;
+    const int64_t end = (offset + head_dim + block - 1) / block * block;
+    byte_offset = row_bytes(type, first);
+    n_decoded = end - first;
+    skip = offset - first;
+  }
+
+  // Writes the head's head_dim values of `row` as floats to dst.
+  void decode(const uint8_t* row, float* dst, std::vector<float>& scratch) const {
+    if (type == TensorType::F32) {
+      std::memcpy(dst, reinterpret_cast<const float*>(row + byte_offset) + skip,
+                  static_cast<size_t>(head_dim) * sizeof(float));
+    } else if (skip == 0 && n_decoded == head_dim) {
+      kernels::decode_row(type, row + byte_offset, dst, n_decoded);
+    } else {
+      scratch.resize(static_cast<size_t>(n_decoded));
+      kernels::decode_row(type, row + byte_offset, scratch.data(), n_decoded);
+      std::memcpy(dst, scratch.data() + skip, static_cast<size_t>(head_dim) * sizeof(float));
+    }
+  }
+};
+
+// Per-thread buffers, reused across the tasks a thread claims.
+struct Scratch {
+  std::vector<float> keys;    // [n_pos][head_dim], one KV head's cached keys as floats
+  std::vector<float> values;  // same for the values
+  std::vector<float> scores;  // one query's probabilities over the positions
+  std::vector<float> decode;  // a covering block range of a row (quantized cache types)
+};
+
+// Gathers positions 0..n_pos-1 of one KV head from the paged cache into contiguous float rows.
+template <typename RowAt>
+void gather_head(const HeadSlice& slice, int32_t n_pos, int32_t block_size, size_t row_bytes,
+                 RowAt row_at, std::vector<float>& dst, std::vector<float>& scratch) {
+  dst.resize(static_cast<size_t>(n_pos * slice.head_dim));
+  for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
+    const uint8_t* rows = row_at(p0);
+    for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
+      slice.decode(rows + static_cast<size_t>(j) * row_bytes,
+                   dst.data() + static_cast<int64_t>(p0 + j) * slice.head_dim, scratch);
+    }
+  }
+}
+
+struct TileTask {
+  std::span<const BatchToken> batch;
+  std::span<const std::span<const int32_t>> tables;
+  const KvCache& cache;
+  int layer;
+  const AttentionShape& shape;
+  const float* q;
+  float* out;
+};
+
+void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, Scratch& s) {
+  const AttentionShape& shape = task.shape;
+  const int64_t head_dim = shape.head_dim;
+  const int64_t q_dim = shape.n_head * head_dim;
+  const int64_t group = shape.n_head / shape.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const BatchToken& last = task.batch[static_cast<size_t>(tile.first + tile.count - 1)];
+  const auto table = task.tables[static_cast<size_t>(last.seq)];
+  const int32_t n_pos = last.pos + 1;
+  const KvCache& cache = task.cache;
+
+  const HeadSlice keys(cache.key_type(), kv_head * head_dim, head_dim);
+  const HeadSlice values(cache.value_type(), kv_head * head_dim, head_dim);
+  gather_head(
+      keys, n_pos, cache.block_size(), cache.key_row_bytes(),
+      [&](int32_t p) { return cache.key(task.layer, table, p); }, s.keys, s.decode);
+  gather_head(
+      values, n_pos, cache.block_size(), cache.value_row_bytes(),
+      [&](int32_t p) { return cache.value(task.layer, table, p); }, s.values, s.decode);
+
+  s.scores.resize(static_cast<size_t>(n_pos));
+  for (int64_t t = tile.first; t < tile.first + tile.count; ++t) {
+    const int32_t n_visible = task.batch[static_cast<size_t>(t)].pos + 1;
+    for (int64_t g = 0; g < group; ++g) {
+      const int64_t offset = t * q_dim + (kv_head * group + g) * head_dim;
+      kernels::dot_rows(task.q + offset, s.keys.data(), n_visible, head_dim, scale,
+                        s.scores.data());
+      kernels::softmax(s.scores.data(), n_visible);
+      float* o = task.out + offset;
+      std::fill_n(o, head_dim, 0.0f);
+      kernels::accumulate_rows(s.scores.data(), s.values.data(), n_visible, head_dim, o);
+    }
+  }
+}
+
+}  // namespace
+
+void paged_attention(std::span<const BatchToken> batch,
+                     std::span<const std::span<const int32_t>> tables, const KvCache& cache,
+                     int layer, const AttentionShape& shape, const float* q, float* out,
+                     ThreadPool& pool) {
+  const std::vector<QueryTile> tiles = query_tiles(batch);
+  const TileTask task{batch, tables, cache, layer, shape, q, out};
+  const auto n_tasks = static_cast<int64_t>(tiles.size()) * shape.n_head_kv;
+  // Tasks are claimed one at a time, so threads stay busy although causal tiles differ in cost;
+  // the last tiles (the most positions) go first so that no long task starts at the end.
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    Scratch scratch;
+    for (int64_t claimed = next.fetch_add(1); claimed < n_tasks; claimed = next.fetch_add(1)) {
+      const int64_t index = n_tasks - 1 - claimed;
+      attend_tile(task, tiles[static_cast<size_t>(index / shape.n_head_kv)],
+                  index % shape.n_head_kv, scratch);
+    }
+  });
+}
+
+}  // namespace bottega

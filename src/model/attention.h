@@ -1,0 +1,29 @@
+// Causal self-attention of one layer over the paged KV cache, for a batch that mixes the prompt
+// chunks and decode steps of many sequences. Shared by every architecture that uses grouped-query
+// attention with a softmax over scaled dot products.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/thread_pool.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace bottega {
+
+struct AttentionShape {
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;  // divides n_head: n_head / n_head_kv query heads share a KV head
+  int64_t head_dim = 0;
+};
+
+// q holds each token's query heads (n_head * head_dim floats per token); out receives each
+// token's attended values in the same layout. A token at position p attends to the cached
+// positions 0..p of its own sequence, which must already hold this layer's keys and values.
+void paged_attention(std::span<const BatchToken> batch,
+                     std::span<const std::span<const int32_t>> tables, const KvCache& cache,
+                     int layer, const AttentionShape& shape, const float* q, float* out,
+                     ThreadPool& pool);
+
+}  // namespace bottega

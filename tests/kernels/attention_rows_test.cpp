@@ -1,0 +1,122 @@
+// Attention row kernels on every ISA this CPU runs, against a double-precision computation on
+// random data with odd dimensions and row counts (tails of the 8-wide and 4-row loops).
+//
+// Error bound, for float sums of n products: |result - exact| <= (n + 2) * 2^-23 * sum |terms|
+// (each addition rounds once; the sum of the terms' magnitudes bounds every partial sum).
+#include "kernels/cpu/attention_rows.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace bottega::kernels {
+namespace {
+
+constexpr double kEpsilon = 1.0 / (1 << 23);
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.5f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(AttentionRows, DotRowsMatchExactSumsWithinBoundOnEveryIsa) {
+  std::mt19937 rng(41);
+  for (Isa isa : available_isas()) {
+    const AttentionRowKernels k = attention_row_kernels(isa);
+    for (int64_t dim : {1, 7, 8, 9, 31, 64, 100, 128}) {
+      for (int64_t n_rows : {1, 3, 4, 5, 17}) {
+        const auto x = random_floats(static_cast<size_t>(dim), rng);
+        const auto rows = random_floats(static_cast<size_t>(dim * n_rows), rng);
+        const float scale = 0.125f;
+        std::vector<float> out(static_cast<size_t>(n_rows) + 1, 7.0f);
+        k.dot_rows(x.data(), rows.data(), n_rows, dim, scale, out.data());
+        for (int64_t r = 0; r < n_rows; ++r) {
+          double exact = 0.0, magnitude = 0.0;
+          for (int64_t d = 0; d < dim; ++d) {
+            const double term = static_cast<double>(x[static_cast<size_t>(d)]) *
+                                rows[static_cast<size_t>(r * dim + d)];
+            exact += term;
+            magnitude += std::fabs(term);
+          }
+          const double bound = (static_cast<double>(dim) + 2) * kEpsilon * magnitude * scale;
+          EXPECT_NEAR(out[static_cast<size_t>(r)], scale * exact, bound)
+              << isa_name(isa) << " dim " << dim << " rows " << n_rows << " row " << r;
+        }
+        EXPECT_EQ(out.back(), 7.0f) << "wrote past the last row";
+      }
+    }
+  }
+}
+
+TEST(AttentionRows, AccumulateRowsAddsTheWeightedSumWithinBoundOnEveryIsa) {
+  std::mt19937 rng(43);
+  for (Isa isa : available_isas()) {
+    const AttentionRowKernels k = attention_row_kernels(isa);
+    for (int64_t dim : {1, 7, 8, 9, 31, 33, 64, 100, 128}) {
+      for (int64_t n_rows : {1, 2, 5, 17}) {
+        const auto weights = random_floats(static_cast<size_t>(n_rows), rng);
+        const auto rows = random_floats(static_cast<size_t>(dim * n_rows), rng);
+        const auto start = random_floats(static_cast<size_t>(dim), rng);
+        std::vector<float> out = start;
+        out.push_back(7.0f);
+        k.accumulate_rows(weights.data(), rows.data(), n_rows, dim, out.data());
+        for (int64_t d = 0; d < dim; ++d) {
+          double exact = start[static_cast<size_t>(d)];
+          double magnitude = std::fabs(exact);
+          for (int64_t r = 0; r < n_rows; ++r) {
+            const double term = static_cast<double>(weights[static_cast<size_t>(r)]) *
+                                rows[static_cast<size_t>(r * dim + d)];
+            exact += term;
+            magnitude += std::fabs(term);
+          }
+          const double bound = (static_cast<double>(n_rows) + 2) * kEpsilon * magnitude;
+          EXPECT_NEAR(out[static_cast<size_t>(d)], exact, bound)
+              << isa_name(isa) << " dim " << dim << " rows " << n_rows << " value " << d;
+        }
+        EXPECT_EQ(out.back(), 7.0f) << "wrote past the last value";
+      }
+    }
+  }
+}
+
+// Bound: each probability within 1e-6 relative of the exact one (a few ulp of exp and of the
+// normalising sum), plus the rounding of the float argument x - max (half an ulp of it, which
+// exp turns into |x - max| * 2^-24 relative); -inf gets exactly 0; the probabilities sum to 1.
+TEST(AttentionRows, SoftmaxMatchesExactProbabilitiesOnEveryIsa) {
+  std::mt19937 rng(47);
+  std::uniform_real_distribution<float> dist(-40.0f, 40.0f);
+  for (Isa isa : available_isas()) {
+    const AttentionRowKernels k = attention_row_kernels(isa);
+    for (int64_t n : {1, 5, 8, 9, 33, 100, 1031}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (float& v : x) v = dist(rng);
+      if (n > 2) x[2] = -INFINITY;
+      if (n > 3) x[3] = x[0] - 95.0f;  // underflows to 0 in float
+      const std::vector<float> original = x;
+      k.softmax(x.data(), n);
+      double max_value = -INFINITY, total = 0.0, sum = 0.0;
+      for (float v : original) max_value = std::max<double>(max_value, v);
+      for (float v : original) total += std::exp(static_cast<double>(v) - max_value);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double exact = std::exp(static_cast<double>(original[i]) - max_value) / total;
+        if (std::isinf(original[i])) continue;  // checked below: exactly 0
+        const double argument = std::fabs(original[i] - max_value);
+        const double bound = exact * (1e-6 + argument * kEpsilon) + 1e-37;
+        EXPECT_NEAR(x[i], exact, bound) << isa_name(isa) << " n " << n << " " << i;
+        sum += x[i];
+      }
+      if (n > 2) {
+        EXPECT_EQ(x[2], 0.0f) << isa_name(isa);
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-5) << isa_name(isa) << " n " << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bottega::kernels
