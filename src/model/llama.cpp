@@ -165,6 +165,17 @@ class LlamaModel final : public Model {
                KvCache& cache, std::span<float> logits, ThreadPool& pool) override;
 
  private:
+  // RMS-normalizes each of n_tokens rows of x into out, the tokens split across threads.
+  void normalize(const float* x, const float* weight, float* out, int64_t n_tokens,
+                 ThreadPool& pool) const {
+    const int64_t n_embd = config_.info.n_embd;
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        kernels::rms_norm(x + t * n_embd, weight, out + t * n_embd, n_embd, config_.norm_eps);
+      }
+    });
+  }
+
   gguf::File file_;  // owns the mapping every WeightMatrix points into
   LlamaConfig config_;
   LlamaWeights weights_;
@@ -223,39 +234,38 @@ void LlamaModel::forward(std::span<const BatchToken> batch,
 
   for (int l = 0; l < info.n_layer; ++l) {
     const LlamaLayer& layer = weights_.layers[static_cast<size_t>(l)];
-    const float* attn_norm = attn_norms_[static_cast<size_t>(l)].data();
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      kernels::rms_norm(x.data() + t * n_embd, attn_norm, xn.data() + t * n_embd, n_embd,
-                        config_.norm_eps);
-    }
+    normalize(x.data(), attn_norms_[static_cast<size_t>(l)].data(), xn.data(), n_tokens, pool);
     kernels::matmul(layer.wq, xn.data(), n_tokens, q.data(), pool);
     kernels::matmul(layer.wk, xn.data(), n_tokens, k.data(), pool);
     kernels::matmul(layer.wv, xn.data(), n_tokens, v.data(), pool);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      const BatchToken& token = batch[static_cast<size_t>(t)];
-      const auto table = tables[static_cast<size_t>(token.seq)];
-      kernels::rope(q.data() + t * q_dim, static_cast<int>(info.n_head),
-                    static_cast<int>(info.head_dim), token.pos, config_.rope);
-      kernels::rope(k.data() + t * kv_dim, static_cast<int>(info.n_head_kv),
-                    static_cast<int>(info.head_dim), token.pos, config_.rope);
-      kernels::encode_row(cache.key_type(), k.data() + t * kv_dim, cache.key(l, table, token.pos),
-                          kv_dim);
-      kernels::encode_row(cache.value_type(), v.data() + t * kv_dim,
-                          cache.value(l, table, token.pos), kv_dim);
-    }
+    // Each token writes its own cache rows, so tokens split across threads freely.
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const BatchToken& token = batch[static_cast<size_t>(t)];
+        const auto table = tables[static_cast<size_t>(token.seq)];
+        kernels::rope(q.data() + t * q_dim, static_cast<int>(info.n_head),
+                      static_cast<int>(info.head_dim), token.pos, config_.rope);
+        kernels::rope(k.data() + t * kv_dim, static_cast<int>(info.n_head_kv),
+                      static_cast<int>(info.head_dim), token.pos, config_.rope);
+        kernels::encode_row(cache.key_type(), k.data() + t * kv_dim, cache.key(l, table, token.pos),
+                            kv_dim);
+        kernels::encode_row(cache.value_type(), v.data() + t * kv_dim,
+                            cache.value(l, table, token.pos), kv_dim);
+      }
+    });
     paged_attention(batch, tables, cache, l, {info.n_head, info.n_head_kv, info.head_dim}, q.data(),
                     attn.data(), pool);
     kernels::matmul(layer.wo, attn.data(), n_tokens, projected.data(), pool);
     kernels::add(x.data(), projected.data(), n_tokens * n_embd);
 
-    const float* ffn_norm = ffn_norms_[static_cast<size_t>(l)].data();
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      kernels::rms_norm(x.data() + t * n_embd, ffn_norm, xn.data() + t * n_embd, n_embd,
-                        config_.norm_eps);
-    }
+    normalize(x.data(), ffn_norms_[static_cast<size_t>(l)].data(), xn.data(), n_tokens, pool);
     kernels::matmul(layer.ffn_gate, xn.data(), n_tokens, gate.data(), pool);
     kernels::matmul(layer.ffn_up, xn.data(), n_tokens, up.data(), pool);
-    kernels::swiglu(gate.data(), up.data(), gate.data(), n_tokens * info.n_ff);
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+      const int64_t n_ff = info.n_ff;
+      kernels::swiglu(gate.data() + begin * n_ff, up.data() + begin * n_ff,
+                      gate.data() + begin * n_ff, (end - begin) * n_ff);
+    });
     kernels::matmul(layer.ffn_down, gate.data(), n_tokens, projected.data(), pool);
     kernels::add(x.data(), projected.data(), n_tokens * n_embd);
   }

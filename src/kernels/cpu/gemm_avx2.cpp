@@ -37,7 +37,7 @@ inline __m256 row_scales(const uint16_t* d) {
 // Q4_0: quants are nibbles q in 0..15 with value d (q - 8). maddubs takes the nibbles as the
 // unsigned operand, so no sign juggling; every s16 pair is at most 2 * 15 * 127 = 3810, so the 8
 // pairs of a block sum to at most 30480 in s16 without saturating. The offset is applied once
-// per block as 8 * sum(activation quants).
+// per block: minus the rows' scales times 8 * d * sum(activation quants).
 inline const ActivationQ8* act_row(const uint8_t* a, size_t a_stride, int c) {
   return reinterpret_cast<const ActivationQ8*>(a + c * a_stride);
 }
@@ -67,10 +67,10 @@ void q4_0_group(int64_t nb, const PackedQ4_0* w, const uint8_t* a, size_t a_stri
     const __m256 dw = row_scales(blk.d);
     for (int c = 0; c < NC; ++c) {
       const ActivationQ8& act = act_row(a, a_stride, c)[b];
-      const __m256i dot =
-          _mm256_sub_epi32(_mm256_madd_epi16(sum[c], ones), _mm256_set1_epi32(8 * act.sum));
+      const __m256i dot = _mm256_madd_epi16(sum[c], ones);
       acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(act.d)), _mm256_cvtepi32_ps(dot),
                                acc[c]);
+      acc[c] = _mm256_fnmadd_ps(dw, _mm256_set1_ps(act.offset8), acc[c]);
     }
   }
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);

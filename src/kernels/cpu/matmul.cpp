@@ -77,8 +77,9 @@ std::vector<ActivationQ8> widen_q8_0(const uint8_t* act, size_t act_stride, int6
     for (int64_t b = 0; b < nb; ++b) {
       ActivationQ8& out = wide[static_cast<size_t>(t * nb + b)];
       out.d = f16_to_f32(blocks[b].d);
-      out.sum = 0;
-      for (int i = 0; i < 32; ++i) out.sum += blocks[b].qs[i];
+      int32_t sum = 0;
+      for (int i = 0; i < 32; ++i) sum += blocks[b].qs[i];
+      out.offset8 = 8.0f * out.d * static_cast<float>(sum);
       std::memcpy(out.qs, blocks[b].qs, sizeof(out.qs));
     }
   }

@@ -60,11 +60,11 @@ struct PackedQ6_K {
 static_assert(sizeof(PackedQ6_K) == 8 * 210);
 
 // An activation block for the interleaved kernels: a Q8_0 block (quants and scale exactly as the
-// Q8_0 quantizer writes them) with the scale widened to float and the quants' sum, which applies
-// Q4_0's offset of 8 once per block instead of once per value.
+// Q8_0 quantizer writes them) with the scale widened to float and 8 * d * sum(qs), which applies
+// Q4_0's offset of 8 once per block (one FMA with the rows' scales) instead of once per value.
 struct ActivationQ8 {
   float d;
-  int32_t sum;
+  float offset8;
   int8_t qs[32];
 };
 
