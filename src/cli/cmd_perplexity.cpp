@@ -68,8 +68,7 @@ Action add_perplexity(CLI::App& app) {
       ->check(CLI::Range(4, 1 << 20));
   cmd->add_option("-b,--batch-size", options->engine.n_batch, "Tokens per forward pass")
       ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
-      ->check(CLI::Range(0, 1024));
+  add_threads_option(*cmd, options->threads);
   auto* save = cmd->add_option("--kl-divergence-base", options->engine.save_base_path,
                                "Save this model's log-probabilities to FILE as a KL base");
   cmd->add_option("--kl-divergence", options->engine.compare_base_path,

@@ -59,8 +59,7 @@ Action add_quantize(CLI::App& app) {
   cmd->add_option("TYPE", options->type,
                   "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q5_K_M, Q6_K, Q4_K, Q5_K, BF16, F16, F32")
       ->required();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
-      ->check(CLI::Range(0, 1024));
+  add_threads_option(*cmd, options->threads);
   return [options] { return quantize(*options); };
 }
 

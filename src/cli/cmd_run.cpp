@@ -100,11 +100,8 @@ Action add_run(CLI::App& app) {
   cmd->add_option("-n,--n-predict", options->n_predict,
                   "Tokens to generate (-1: until end of text)")
       ->check(CLI::Range(-1, 1 << 24));
-  cmd->add_option("-c,--ctx-size", options->n_ctx,
-                  "Context length (0: the model's, capped at 4096)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
-      ->check(CLI::Range(0, 1024));
+  add_context_option(*cmd, options->n_ctx);
+  add_threads_option(*cmd, options->threads);
   add_sampling_options(*cmd, options->sampling);
   cmd->add_flag("--no-parse-special", options->no_special,
                 "Treat special-token text in the prompt as text");

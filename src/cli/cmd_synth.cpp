@@ -58,8 +58,7 @@ Action add_synth(CLI::App& app) {
   cmd->add_option("--type", s.type, "Weight type: " + types)->capture_default_str();
   cmd->add_option("--seed", s.seed, "Seed of the random weights")->capture_default_str();
   cmd->add_option("-o,--out", s.out, "GGUF file to write")->required();
-  cmd->add_option("-t,--threads", options->threads, "Threads (default: physical cores)")
-      ->check(CLI::Range(0, 1024));
+  add_threads_option(*cmd, options->threads);
   return [options] { return synth(*options); };
 }
 

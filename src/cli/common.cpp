@@ -58,6 +58,16 @@ KvCacheTypes CacheTypeOptions::types() const {
   return {parse_kv_cache_type(key, "--cache-type-k"), parse_kv_cache_type(value, "--cache-type-v")};
 }
 
+void add_threads_option(CLI::App& cmd, int& threads) {
+  cmd.add_option("-t,--threads", threads, "Threads (default: physical cores)")
+      ->check(CLI::Range(0, 1024));
+}
+
+void add_context_option(CLI::App& cmd, int64_t& n_ctx) {
+  cmd.add_option("-c,--ctx-size", n_ctx, "Context length (0: the model's, capped at 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+}
+
 void add_cache_type_options(CLI::App& cmd, CacheTypeOptions& options) {
   auto validator = [](std::string_view flag) {
     return CLI::Validator(

@@ -37,6 +37,13 @@ struct CacheTypeOptions {
 // Registers both flags on a subcommand; a value that is not a cache type is a usage error.
 void add_cache_type_options(CLI::App& cmd, CacheTypeOptions& options);
 
+// -t/--threads: 0 (the default) means the machine's physical cores.
+void add_threads_option(CLI::App& cmd, int& threads);
+
+// -c/--ctx-size for generating commands: 0 (the default) means the model's training context,
+// capped at 4096 (choose_context).
+void add_context_option(CLI::App& cmd, int64_t& n_ctx);
+
 // --temp, --top-k, --top-p, --min-p, the penalties and --seed, with llama.cpp's names.
 void add_sampling_options(CLI::App& cmd, SamplingParams& params);
 

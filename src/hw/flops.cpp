@@ -8,6 +8,27 @@
 #include "core/error.h"
 
 namespace bottega::hw {
+namespace {
+
+constexpr int kPlainValues = 64;
+
+float plain_chains(int64_t iterations, float seed) {
+  float acc[kPlainValues];
+  for (int c = 0; c < kPlainValues; ++c) acc[c] = seed + 0.01f * static_cast<float>(c);
+  // x * 0.999999 + 1e-6 converges to 1: values stay finite however long the loop runs.
+  for (int64_t i = 0; i < iterations; ++i) {
+    for (float& a : acc) a = a * 0.999999f + 1e-6f;
+  }
+  float sum = 0.0f;
+  for (float a : acc) sum += a;
+  return sum;
+}
+
+}  // namespace
+
+FlopKernel plain_flop_kernel() {
+  return {2.0 * kPlainValues, plain_chains};
+}
 
 double measure_f32_flops(ThreadPool& pool, int repetitions) {
   BOTTEGA_CHECK(repetitions > 0, "repetitions ", repetitions);

@@ -17,5 +17,8 @@ struct FlopKernel {
   float (*run)(int64_t iterations, float seed);
 };
 FlopKernel best_flop_kernel();
+// Plain float chains, which the compiler vectorises with the target's baseline SIMD: the kernel
+// where there is no ISA-specific one, or where the CPU lacks it.
+FlopKernel plain_flop_kernel();
 
 }  // namespace bottega::hw

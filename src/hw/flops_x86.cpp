@@ -1,5 +1,5 @@
 // The FLOP kernel for x86-64: AVX2 FMA chains, compiled for that target function by function
-// (gnu::target) and used only when the CPU supports it, else plain floats on the SSE2 baseline.
+// (gnu::target) and used only when the CPU supports it, else the plain kernel on the SSE2 baseline.
 #include <immintrin.h>
 
 #include "hw/flops.h"
@@ -24,24 +24,13 @@ constexpr int kChains = 10;
   return _mm256_cvtss_f32(sum);
 }
 
-float plain_chains(int64_t iterations, float seed) {
-  float acc[kChains * 4];
-  for (int c = 0; c < kChains * 4; ++c) acc[c] = seed + 0.01f * static_cast<float>(c);
-  for (int64_t i = 0; i < iterations; ++i) {
-    for (float& a : acc) a = a * 0.999999f + 1e-6f;
-  }
-  float sum = 0.0f;
-  for (float a : acc) sum += a;
-  return sum;
-}
-
 }  // namespace
 
 FlopKernel best_flop_kernel() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     return {2.0 * 8 * kChains, fma_chains};
   }
-  return {2.0 * 4 * kChains, plain_chains};
+  return plain_flop_kernel();
 }
 
 }  // namespace bottega::hw
