@@ -145,6 +145,8 @@ std::string vulkan_vendor_name(uint32_t vendor_id) {
       return "Qualcomm";
     case 0x1010:
       return "Imagination";
+    case 0x10005:
+      return "Mesa";  // software drivers such as lavapipe (VK_VENDOR_ID_MESA)
     default: {
       char hex[16];
       std::snprintf(hex, sizeof hex, "0x%04x", vendor_id);

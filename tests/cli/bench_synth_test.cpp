@@ -20,6 +20,7 @@ namespace bottega {
 namespace {
 
 using nlohmann::json;
+using testing::hw_env;
 using testing::run_bottega;
 
 struct Shape {
@@ -395,8 +396,8 @@ TEST_F(Bench, BadFlagsAreRefused) {
 }
 
 TEST(Hw, JsonReportsCpuAndBandwidth) {
-  const auto r =
-      run_bottega({"hw", "--bandwidth", "--buffer-mib", "64", "-t", "1", "-r", "2", "--json"});
+  const auto r = run_bottega(
+      {"hw", "--bandwidth", "--buffer-mib", "64", "-t", "1", "-r", "2", "--json"}, hw_env());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json info = json::parse(r.out);
   EXPECT_GE(info["cpu"]["logical_cpus"].get<int>(), 1);
@@ -409,7 +410,8 @@ TEST(Hw, JsonReportsCpuAndBandwidth) {
 }
 
 TEST(Hw, TextNamesTheBandwidthInGigabytesPerSecond) {
-  const auto r = run_bottega({"hw", "--bandwidth", "--buffer-mib", "64", "-t", "2", "-r", "1"});
+  const auto r =
+      run_bottega({"hw", "--bandwidth", "--buffer-mib", "64", "-t", "2", "-r", "1"}, hw_env());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto at = r.out.find("read bandwidth: ");
   ASSERT_NE(at, std::string::npos) << r.out;

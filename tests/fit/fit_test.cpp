@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,6 +18,7 @@ namespace {
 
 using nlohmann::json;
 using testing::EnvVars;
+using testing::hw_env;
 using testing::run_bottega;
 using testing::TempDir;
 
@@ -30,7 +32,7 @@ class FitCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     home_ = new TempDir();
-    const auto r = run_bottega({"hw", "--json", "--buffer-mib", "32", "-r", "1"}, env());
+    const auto r = run_bottega({"hw", "--json", "--buffer-mib", "32", "-r", "1"}, hw_env(env()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
@@ -212,7 +214,7 @@ TEST_F(FitCli, BadFilesAndImpossibleFlagsAreClearErrors) {
 }
 
 TEST_F(FitCli, HwCachesTheRooflineAndReportsMemoryAndGpus) {
-  const auto r = run_bottega({"hw", "--json"}, env());
+  const auto r = run_bottega({"hw", "--json"}, hw_env(env()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json hw = json::parse(r.out);
   EXPECT_TRUE(hw["cached"].get<bool>()) << "the suite's first hw run measured; this one reuses it";
@@ -225,10 +227,41 @@ TEST_F(FitCli, HwCachesTheRooflineAndReportsMemoryAndGpus) {
   EXPECT_FALSE(hw["vulkan"]["status"].get<std::string>().empty());
   EXPECT_TRUE(hw["vulkan"]["gpus"].is_array());
 
-  const auto text = run_bottega({"hw"}, env());
+  const auto text = run_bottega({"hw"}, hw_env(env()));
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("(cached; --refresh measures again)"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("gpu:"), std::string::npos) << text.out;
+}
+
+// The Vulkan probe against a real loader and driver: Mesa's lavapipe, a CPU implementation that
+// scripts/setup installs, stands in for a GPU (it reports itself as a CPU device in system memory).
+TEST_F(FitCli, HwListsTheLavapipeVulkanDevice) {
+  std::string icd;
+  const std::filesystem::path icd_dir = "/usr/share/vulkan/icd.d";
+  if (std::filesystem::is_directory(icd_dir)) {
+    for (const auto& entry : std::filesystem::directory_iterator(icd_dir)) {
+      if (entry.path().filename().string().rfind("lvp_icd", 0) == 0) icd = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(icd.empty()) << "lavapipe's ICD is missing: install libvulkan1 and "
+                               "mesa-vulkan-drivers (scripts/setup does)";
+  EnvVars vars = hw_env(env());
+  vars.emplace_back("VK_ICD_FILENAMES", icd);
+  const auto r = run_bottega({"hw", "--json"}, vars);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json vulkan = json::parse(r.out)["vulkan"];
+  EXPECT_TRUE(vulkan["loader_found"].get<bool>());
+  ASSERT_EQ(vulkan["gpus"].size(), 1u) << vulkan.dump();
+  const json& gpu = vulkan["gpus"][0];
+  EXPECT_NE(gpu["name"].get<std::string>().find("llvmpipe"), std::string::npos) << gpu.dump();
+  EXPECT_EQ(gpu["vendor"], "Mesa");
+  EXPECT_EQ(gpu["type"], "cpu");
+  EXPECT_TRUE(gpu["shares_system_memory"].get<bool>());
+  EXPECT_GT(gpu["device_local_bytes"].get<uint64_t>(), 0u);
+
+  const auto text = run_bottega({"hw"}, vars);
+  EXPECT_NE(text.out.find("llvmpipe"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("shares system memory"), std::string::npos) << text.out;
 }
 
 }  // namespace

@@ -152,4 +152,9 @@ CommandResult run_bottega(const std::vector<std::string>& args, const EnvVars& e
   return result;
 }
 
+EnvVars hw_env(EnvVars env) {
+  env.emplace_back("ASAN_OPTIONS", "detect_leaks=0");
+  return env;
+}
+
 }  // namespace bottega::testing
