@@ -22,8 +22,11 @@ using nlohmann::json;
 json manifest_json(const store::Manifest& manifest) {
   json files = json::array();
   for (const auto& file : manifest.files) {
-    files.push_back(
-        {{"path", file.path}, {"size", file.size}, {"sha256", file.sha256}, {"blob", file.blob}});
+    files.push_back({{"path", file.path},
+                     {"size", file.size},
+                     {"sha256", file.sha256},
+                     {"blob", file.blob},
+                     {"verified_by", file.verified_by}});
   }
   return {
       {"name", manifest.name},   {"ref", manifest.ref},           {"source", manifest.source},

@@ -53,6 +53,11 @@ void Metrics::count_tokens(uint64_t prompt, uint64_t generated) {
   generated_tokens_ += generated;
 }
 
+void Metrics::count_disconnect(const std::string& endpoint) {
+  std::lock_guard lock(mutex_);
+  ++disconnects_[endpoint];
+}
+
 namespace {
 void metric(std::ostringstream& out, const char* name, const char* type, const char* help) {
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
@@ -66,6 +71,12 @@ std::string Metrics::render(const SchedulerStats& s) const {
   for (const auto& [key, count] : requests_) {
     out << "bottega_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second
         << "\"} " << count << "\n";
+  }
+  metric(out, "bottega_client_disconnects_total", "counter",
+         "Requests whose client went away before the answer was complete; their sequences were "
+         "cancelled.");
+  for (const auto& [endpoint, count] : disconnects_) {
+    out << "bottega_client_disconnects_total{endpoint=\"" << endpoint << "\"} " << count << "\n";
   }
   metric(out, "bottega_prompt_tokens_total", "counter", "Prompt tokens of finished requests.");
   out << "bottega_prompt_tokens_total " << prompt_tokens_ << "\n";

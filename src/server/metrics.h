@@ -35,12 +35,15 @@ class Metrics {
   void observe_time_to_first_token(double seconds);
   void observe_inter_token_latency(double seconds);
   void count_tokens(uint64_t prompt, uint64_t generated);
+  // A client that went away before its answer was complete (its sequence was cancelled).
+  void count_disconnect(const std::string& endpoint);
 
   std::string render(const SchedulerStats& scheduler) const;
 
  private:
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, uint64_t> disconnects_;  // by endpoint
   uint64_t prompt_tokens_ = 0;
   uint64_t generated_tokens_ = 0;
   Histogram time_to_first_token_;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "server/client_connection.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/relay.h"
@@ -73,6 +74,7 @@ struct Server::Impl {
   bool authorized(const httplib::Request& req) const;
   void reply_error(httplib::Response& res, const ApiError& error) const;
   void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
+  void abandon(SequenceHandle& handle, httplib::Response& res, const std::string& endpoint);
   std::vector<int32_t> prompt_tokens(const CompletionParams& params) const;
   std::string new_id(bool chat) {
     char buffer[32];
@@ -274,11 +276,27 @@ struct Exchange {
   bool saw_token = false;
 };
 
+// Thrown while a request waits for its first token and its client has closed the connection.
+struct ClientGone {};
+
 }  // namespace
+
+// The client closed its connection before the answer was ready: nobody will read it, so the
+// sequence stops now and its KV blocks return at the scheduler's next step. 499 is nginx's
+// "client closed request", kept apart from the statuses a client actually received.
+void Server::Impl::abandon(SequenceHandle& handle, httplib::Response& res,
+                           const std::string& endpoint) {
+  handle.cancel();
+  reply_error(res, ApiError(499, "The client closed the connection before the answer was ready.",
+                            "invalid_request_error", std::nullopt, "client_closed_request"));
+  metrics.count_request(endpoint, 499);
+  metrics.count_disconnect(endpoint);
+}
 
 void Server::Impl::handle_completion(const httplib::Request& req, httplib::Response& res,
                                      bool chat) {
   const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
+  ClientConnection client(req);
   auto ex = std::make_shared<Exchange>();
   ex->arrived = Clock::now();
   ex->created = unix_time();
@@ -322,6 +340,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     // to run can still be answered with an error status.
     while (ex->handle->wait(ex->first_tokens, std::chrono::milliseconds(200)) &&
            ex->first_tokens.empty()) {
+      if (client.closed()) throw ClientGone{};
       if (Clock::now() - ex->arrived > config.queue_timeout) {
         ex->handle->cancel();
         throw ApiError(503, "The server is overloaded: the request waited too long for a slot.",
@@ -336,6 +355,9 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     reply_error(res, e);
     metrics.count_request(endpoint, e.status);
     return;
+  } catch (const ClientGone&) {
+    abandon(*ex->handle, res, endpoint);
+    return;
   }
 
   if (!ex->first_tokens.empty()) {
@@ -346,7 +368,6 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   ex->relay = std::make_unique<Relay>(
       tokenizer, ex->params.stop, chat,
       chat || (!ex->params.prompt_tokens && ex->params.prompt.empty()), ex->params.top_logprobs);
-  metrics.count_request(endpoint, 200);
 
   // Receives tokens (after the first batch) and keeps the latency histograms.
   auto receive = [this](Exchange& x, std::vector<GeneratedToken>& tokens) {
@@ -407,6 +428,12 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       const bool more = receive(*ex, tokens);
       add(ex->relay->take(tokens));
       if (!more) break;
+      // Nothing reaches the client until the whole answer is ready, so no failed write would
+      // tell that it left: ask the socket.
+      if (client.closed()) {
+        abandon(*ex->handle, res, endpoint);
+        return;
+      }
     }
     if (ex->relay->stopped()) ex->handle->cancel();
     add(ex->relay->finish());
@@ -442,9 +469,12 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
                        {"choices", json::array({choice})},
                        {"usage", usage(*ex)}};
     account(*ex);
+    metrics.count_request(endpoint, 200);
     res.set_content(dump(body), "application/json");
     return;
   }
+
+  metrics.count_request(endpoint, 200);
 
   // Streaming: server-sent events, one chunk per batch of text, as OpenAI sends them.
   auto chunk = [this, chat](const Exchange& x, const Relay::Piece* piece, const char* finish,
@@ -473,8 +503,8 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, ex, chunk, receive, usage, finish_reason, account, chat](size_t,
-                                                                      httplib::DataSink& sink) {
+      [this, ex, chunk, receive, usage, finish_reason, account, chat, endpoint](
+          size_t, httplib::DataSink& sink) {
         Exchange& x = *ex;
         auto send = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
         auto emit = [&](const Relay::Piece& piece) {
@@ -488,6 +518,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
           const Relay::Piece opening{"", nullptr};
           if (!send(chunk(x, &opening, nullptr, true))) {
             x.handle->cancel();
+            metrics.count_disconnect(endpoint);
             return false;
           }
         }
@@ -501,6 +532,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
         }
         if (!ok) {  // the client went away: free its sequence now
           x.handle->cancel();
+          metrics.count_disconnect(endpoint);
           return false;
         }
         if (x.relay->stopped()) x.handle->cancel();

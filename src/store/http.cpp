@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -20,13 +21,6 @@ void ensure_curl_initialized() {
   if (init != CURLE_OK) throw Error(str("cannot initialise libcurl: ", curl_easy_strerror(init)));
 }
 
-// scheme://host[:port] of a URL, to name the server in messages.
-std::string origin_of(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  return url.substr(0, url.find('/', scheme_end + 3));
-}
-
 struct Transfer {
   CURL* curl = nullptr;
   BodySink* sink = nullptr;
@@ -37,6 +31,11 @@ struct Transfer {
 void start_once(Transfer& transfer) {
   if (transfer.started) return;
   transfer.started = true;
+  // Request -1: the last one, i.e. the answer after redirects.
+  for (curl_header* h = nullptr;
+       (h = curl_easy_nextheader(transfer.curl, CURLH_HEADER, -1, h)) != nullptr;) {
+    transfer.sink->header(h->name, h->value);
+  }
   long status = 0;
   curl_easy_getinfo(transfer.curl, CURLINFO_RESPONSE_CODE, &status);
   transfer.sink->start(status);
@@ -90,10 +89,26 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
   }
 }
 
+bool equals_ignoring_case(const std::string& a, const char* b) {
+  size_t i = 0;
+  for (; i < a.size() && b[i] != '\0'; ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return i == a.size() && b[i] == '\0';
+}
+
 using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
 using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 }  // namespace
+
+std::string origin_of(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  return url.substr(0, url.find_first_of("/?#", scheme_end + 3));
+}
 
 HttpConfig http_config_from_env() {
   HttpConfig config;
@@ -157,12 +172,17 @@ long http_get(const std::string& url, const HttpConfig& config, uint64_t range_f
   return status;
 }
 
-std::string http_get_text(const std::string& url, const HttpConfig& config, size_t max_bytes) {
+TextResponse http_get_text(const std::string& url, const HttpConfig& config, size_t max_bytes) {
   class TextSink : public BodySink {
    public:
-    TextSink(std::string& text, size_t limit, const std::string& from)
-        : text_(text), limit_(limit), from_(from) {}
+    TextSink(TextResponse& response, size_t limit, const std::string& from)
+        : response_(response), text_(response.body), limit_(limit), from_(from) {}
     void start(long) override {}
+    void header(const std::string& name, const std::string& value) override {
+      if (!equals_ignoring_case(name, "link")) return;
+      if (!response_.link.empty()) response_.link += ", ";
+      response_.link += value;
+    }
     void write(const char* data, size_t size) override {
       if (text_.size() + size > limit_)
         throw Error(str("the answer from ", from_, " is larger than expected"));
@@ -170,14 +190,15 @@ std::string http_get_text(const std::string& url, const HttpConfig& config, size
     }
 
    private:
+    TextResponse& response_;
     std::string& text_;
     size_t limit_;
     const std::string& from_;
   };
-  std::string text;
-  TextSink sink(text, max_bytes, url);
+  TextResponse response;
+  TextSink sink(response, max_bytes, url);
   http_get(url, config, 0, sink);
-  return text;
+  return response;
 }
 
 }  // namespace bottega::store

@@ -13,6 +13,9 @@ struct HttpConfig {
   long stall_seconds = 30;  // a connection or transfer slower than 1 byte/s for this long fails
 };
 
+// scheme://host[:port] of a URL: the server it names.
+std::string origin_of(const std::string& url);
+
 // HF_TOKEN and BOTTEGA_HTTP_STALL_SECONDS from the environment.
 HttpConfig http_config_from_env();
 
@@ -22,6 +25,8 @@ class BodySink {
   virtual ~BodySink() = default;
   // Called once with the final status (after redirects) before any body byte.
   virtual void start(long status) = 0;
+  // Called before start() for each header of the final response; most sinks need none.
+  virtual void header(const std::string& /*name*/, const std::string& /*value*/) {}
   virtual void write(const char* data, size_t size) = 0;
 };
 
@@ -31,7 +36,12 @@ class BodySink {
 long http_get(const std::string& url, const HttpConfig& config, uint64_t range_from,
               BodySink& sink);
 
+struct TextResponse {
+  std::string body;
+  std::string link;  // the Link header (RFC 8288; several are joined with ", "), or empty
+};
+
 // A small body (a JSON listing) as text; more than max_bytes is an error.
-std::string http_get_text(const std::string& url, const HttpConfig& config, size_t max_bytes);
+TextResponse http_get_text(const std::string& url, const HttpConfig& config, size_t max_bytes);
 
 }  // namespace bottega::store

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "store/listing.h"
 #include "store/progress.h"
 #include "store/ref.h"
 #include "store/sha256.h"
@@ -22,8 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A repository listing is a few KB per file; anything this large is not a listing.
-constexpr size_t kMaxListingBytes = 64u << 20;
 constexpr size_t kHashChunk = 1u << 20;
 
 // An exclusive flock held for the object's lifetime: two pulls of one blob take turns, and the
@@ -189,6 +188,46 @@ void fetch_blob(const Store& store, const std::string& url, const RemoteFile& fi
   if (ec) throw Error(str("cannot install ", blob.string(), ": ", ec.message()));
 }
 
+// A file kept in git rather than LFS (small files): the Hub lists no SHA-256 for it, so only its
+// size can be checked. It is fetched whole (no resume) into a private temporary file, so that
+// concurrent pulls cannot mix their bytes, then installed under the SHA-256 of the bytes received.
+// Returns that digest.
+std::string fetch_unhashed_blob(const Store& store, const std::string& url, const RemoteFile& file,
+                                const HttpConfig& config, const std::string& label) {
+  std::string name = (store.blobs_dir() / "download-XXXXXX.partial").string();
+  const int fd = ::mkstemps(name.data(), static_cast<int>(std::strlen(".partial")));
+  if (fd < 0)
+    throw Error(
+        str("cannot create a file in ", store.blobs_dir().string(), ": ", std::strerror(errno)));
+  ::close(fd);
+  const fs::path temporary = name;
+  std::error_code ec;
+  try {
+    Sha256 hash;
+    Progress progress(label, file.size, 0);
+    BlobWriter writer(temporary, 0, file.size, hash, progress);
+    http_get(url, config, 0, writer);
+    writer.sync();
+    progress.finish(writer.written());
+    if (writer.written() != file.size) {
+      throw Error(str("the download of ", file.path, " ended at ", writer.written(), " of ",
+                      file.size, " bytes; run pull again"));
+    }
+    const std::string digest = hash.finish_hex();
+    const fs::path blob = store.blob_path(digest);
+    if (fs::exists(blob, ec)) {
+      fs::remove(temporary, ec);  // the same bytes are installed already
+    } else {
+      fs::rename(temporary, blob, ec);
+      if (ec) throw Error(str("cannot install ", blob.string(), ": ", ec.message()));
+    }
+    return digest;
+  } catch (...) {
+    fs::remove(temporary, ec);
+    throw;
+  }
+}
+
 std::string part_label(const RemoteFile& file, size_t index, size_t count) {
   std::string label = file.path.substr(file.path.find_last_of('/') + 1);
   if (count > 1) label += str(" (part ", index + 1, "/", count, ")");
@@ -208,10 +247,7 @@ Manifest pull(const Store& store, const std::string& ref_text, const std::string
               const HttpConfig& config) {
   const Ref ref = parse_ref(ref_text);
   encode_name(ref.name);  // a name too long for a file fails before any download
-  const std::string listing_url =
-      endpoint + "/api/models/" + ref.repo + "/tree/main?recursive=true";
-  const auto files =
-      select_files(ref, parse_tree(http_get_text(listing_url, config, kMaxListingBytes)));
+  const auto files = select_files(ref, list_repository(endpoint, ref.repo, config));
   fs::create_directories(store.blobs_dir());
 
   Manifest manifest;
@@ -222,14 +258,25 @@ Manifest pull(const Store& store, const std::string& ref_text, const std::string
   if (manifest.quant.empty()) manifest.quant = ref.quant;
   for (size_t i = 0; i < files.size(); ++i) {
     const RemoteFile& file = files[i];
-    if (!is_sha256_hex(file.sha256)) {
-      throw Error(str(file.path, " in ", ref.repo,
-                      " is not stored with Git LFS, so it has no SHA-256 to "
-                      "verify the download against"));
-    }
     const std::string url = endpoint + "/" + ref.repo + "/resolve/main/" + url_path(file.path);
-    fetch_blob(store, url, file, config, part_label(file, i, files.size()));
-    manifest.files.push_back({file.path, file.size, file.sha256, "sha256-" + file.sha256});
+    const std::string label = part_label(file, i, files.size());
+    ManifestFile entry{file.path, file.size, file.sha256, "", "sha256"};
+    if (file.sha256.empty()) {
+      entry.sha256 = fetch_unhashed_blob(store, url, file, config, label);
+      entry.verified_by = "size";
+      std::fprintf(stderr,
+                   "%s: not stored with Git LFS, so the Hub lists no SHA-256 for it; checked by "
+                   "size only\n",
+                   label.c_str());
+    } else {
+      if (!is_sha256_hex(file.sha256)) {
+        throw Error(str(file.path, " in ", ref.repo, ": the Hub lists '", file.sha256,
+                        "' as its LFS object id, which is not a SHA-256"));
+      }
+      fetch_blob(store, url, file, config, label);
+    }
+    entry.blob = "sha256-" + entry.sha256;
+    manifest.files.push_back(std::move(entry));
   }
   manifest.pulled_at = utc_now_iso();
   store.save(manifest);

@@ -32,8 +32,11 @@ bool is_plain_char(char c) {
 json to_json(const Manifest& manifest) {
   json files = json::array();
   for (const auto& file : manifest.files) {
-    files.push_back(
-        {{"path", file.path}, {"size", file.size}, {"sha256", file.sha256}, {"blob", file.blob}});
+    files.push_back({{"path", file.path},
+                     {"size", file.size},
+                     {"sha256", file.sha256},
+                     {"blob", file.blob},
+                     {"verified_by", file.verified_by}});
   }
   return {{"name", manifest.name},           {"ref", manifest.ref},
           {"source", manifest.source},       {"quant", manifest.quant},
@@ -53,6 +56,7 @@ Manifest from_json(const json& doc) {
     file.size = entry.at("size").get<uint64_t>();
     file.sha256 = entry.at("sha256").get<std::string>();
     file.blob = entry.at("blob").get<std::string>();
+    file.verified_by = entry.value("verified_by", "sha256");
     // A blob name is joined to blobs/: it must stay a plain file name there.
     if (file.blob.find('/') != std::string::npos || file.blob.find("..") != std::string::npos) {
       throw Error(str("blob name '", file.blob, "' is not a plain file name"));

@@ -4,6 +4,7 @@
 //     blobs/sha256-<hex>            a verified file, named by its SHA-256
 //     blobs/sha256-<hex>.partial    a download in progress (resumable)
 //     blobs/sha256-<hex>.lock       flock'd by whoever downloads or verifies that blob
+//     blobs/download-XXXXXX.partial a file not in Git LFS being downloaded (its SHA-256 is unknown)
 //     manifests/<encoded name>.json what a name stands for (see Manifest)
 #pragma once
 
@@ -20,6 +21,10 @@ struct ManifestFile {
   uint64_t size = 0;   // bytes
   std::string sha256;  // lowercase hex
   std::string blob;    // file name under blobs/
+  // "sha256": the download matched the SHA-256 the Hub lists for it (its LFS object id).
+  // "size": a file kept in git, not LFS, for which the Hub lists no SHA-256; only its size was
+  // checked, and sha256 is the digest of the bytes received.
+  std::string verified_by = "sha256";
 };
 
 struct Manifest {

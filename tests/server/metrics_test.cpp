@@ -30,6 +30,8 @@ TEST(Metrics, RenderShowsCountersAndSchedulerGauges) {
   m.count_request("/v1/completions", 429);
   m.count_tokens(10, 5);
   m.count_tokens(3, 2);
+  m.count_disconnect("/v1/chat/completions");
+  m.count_disconnect("/v1/chat/completions");
   SchedulerStats s;
   s.waiting = 2;
   s.running = 3;
@@ -40,6 +42,8 @@ TEST(Metrics, RenderShowsCountersAndSchedulerGauges) {
       has_line(text, "bottega_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 2"));
   EXPECT_TRUE(
       has_line(text, "bottega_requests_total{endpoint=\"/v1/completions\",status=\"429\"} 1"));
+  EXPECT_TRUE(
+      has_line(text, "bottega_client_disconnects_total{endpoint=\"/v1/chat/completions\"} 2"));
   EXPECT_TRUE(has_line(text, "bottega_prompt_tokens_total 13"));
   EXPECT_TRUE(has_line(text, "bottega_generation_tokens_total 7"));
   EXPECT_TRUE(has_line(text, "bottega_queue_depth 2"));

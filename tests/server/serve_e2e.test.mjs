@@ -274,6 +274,93 @@ test('a client that disconnects mid-stream frees its sequence', async () => {
   assert.equal(m.bottega_kv_cache_blocks_used, 0);
 });
 
+// A negative frequency penalty makes each repeated token likelier still, so greedy decoding
+// repeats itself and never picks end-of-sequence: the request would run all its tokens (seconds).
+const ENDLESS = { max_tokens: 4000, temperature: 0, frequency_penalty: -2 };
+
+// Resolves once the metrics satisfy `ok`, else fails after `ms` milliseconds.
+async function metricsUntil(ok, ms, what) {
+  const until = Date.now() + ms;
+  let m = await metrics();
+  while (!ok(m)) {
+    if (Date.now() > until) assert.fail(`${what} within ${ms} ms; metrics: ${JSON.stringify(m)}`);
+    await new Promise((r) => setTimeout(r, 20));
+    m = await metrics();
+  }
+  return m;
+}
+
+async function expectAborted(promise) {
+  await assert.rejects(promise, OpenAI.APIUserAbortError);
+}
+
+test('a client that leaves a non-streaming request frees its sequence', async () => {
+  const gone = 'bottega_client_disconnects_total{endpoint="/v1/chat/completions"}';
+  const before = (await metrics())[gone] ?? 0;
+  const abort = new AbortController();
+  const started = Date.now();
+  const request = client.chat.completions.create(
+    { model: 'm', messages: [{ role: 'user', content: 'Tell me a long story.' }], ...ENDLESS },
+    { signal: abort.signal });
+  await metricsUntil((m) => m.bottega_running_sequences === 1, 2000, 'the request never ran');
+  setTimeout(() => abort.abort(), Math.max(0, 300 - (Date.now() - started)));
+  await expectAborted(request);
+  const m = await metricsUntil(
+    (x) => x.bottega_running_sequences === 0 && x.bottega_kv_cache_blocks_used === 0, 1500,
+    'the sequence was not freed');
+  assert.equal(m[gone], before + 1, 'the server saw the client leave, not the end of generation');
+  // The server goes on serving.
+  const r = await client.completions.create({ model: 'm', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+  assert.equal(r.usage.completion_tokens, 8);
+});
+
+test('a client that leaves while queued is dropped from the queue', async () => {
+  const small = startServer(['-c', '4096', '--parallel', '1']);
+  const port = await small.ready;
+  const url = `http://127.0.0.1:${port}`;
+  const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const gauges = async () => {
+    const values = {};
+    for (const line of (await (await fetch(`${url}/metrics`)).text()).split('\n')) {
+      const m = line.match(/^([a-z_]+(?:\{[^}]*\})?) ([-0-9.e+]+)$/);
+      if (m) values[m[1]] = Number(m[2]);
+    }
+    return values;
+  };
+  const until = async (ok, what) => {
+    const end = Date.now() + 2000;
+    let m = await gauges();
+    while (!ok(m)) {
+      if (Date.now() > end) assert.fail(`${what}; metrics: ${JSON.stringify(m)}`);
+      await new Promise((r) => setTimeout(r, 20));
+      m = await gauges();
+    }
+    return m;
+  };
+  try {
+    const first = new AbortController();
+    const second = new AbortController();
+    const running = c.completions.create({ model: 'm', prompt: 'Once', ...ENDLESS }, { signal: first.signal });
+    await until((m) => m.bottega_running_sequences === 1, 'the first request never ran');
+    const queued = c.completions.create({ model: 'm', prompt: 'Twice', ...ENDLESS }, { signal: second.signal });
+    await until((m) => m.bottega_queue_depth === 1, 'the second request never queued');
+    second.abort();
+    await expectAborted(queued);
+    const m = await until((x) => x.bottega_queue_depth === 0, 'the queued request stayed queued');
+    assert.equal(m.bottega_running_sequences, 1, 'the first request runs on');
+    assert.equal(m['bottega_client_disconnects_total{endpoint="/v1/completions"}'], 1);
+    first.abort();
+    await expectAborted(running);
+    const end = await until((x) => x.bottega_running_sequences === 0 && x.bottega_kv_cache_blocks_used === 0,
+      'the running request was not freed');
+    assert.equal(end['bottega_client_disconnects_total{endpoint="/v1/completions"}'], 2);
+  } finally {
+    // Not SIGTERM: a clean shutdown waits out the client's idle keep-alive connections (seconds).
+    small.child.kill('SIGKILL');
+    await small.exited;
+  }
+});
+
 test('identical system prompts share cached prefix blocks', async () => {
   const system = 'You are a helpful assistant who answers briefly and kindly. '.repeat(3);
   const before = (await metrics()).bottega_prompt_tokens_cached_total;

@@ -1,5 +1,6 @@
 #include "store/fake_hub.h"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -29,7 +30,11 @@ FakeHub::FakeHub() {
     std::lock_guard lock(mutex_);
     for (const auto& file : files_) {
       if (file.repo == req.matches[1] && file.path == req.matches[2]) {
-        res.set_redirect("/cdn/" + file.sha256, 302);  // the Hub sends downloads to its CDN
+        if (file.sha256.empty()) {
+          res.set_content(file.content, "application/octet-stream");  // git files come directly
+        } else {
+          res.set_redirect("/cdn/" + file.sha256, 302);  // the Hub sends LFS downloads to its CDN
+        }
         return;
       }
     }
@@ -59,6 +64,12 @@ std::string FakeHub::add(const std::string& repo, const std::string& path,
   return sha256;
 }
 
+void FakeHub::add_in_git(const std::string& repo, const std::string& path,
+                         const std::string& content) {
+  std::lock_guard lock(mutex_);
+  files_.push_back({repo, path, content, ""});
+}
+
 std::vector<FakeHub::Request> FakeHub::requests() const {
   std::lock_guard lock(mutex_);
   return requests_;
@@ -86,18 +97,38 @@ void FakeHub::serve_listing(const httplib::Request& req, httplib::Response& res)
       listing.push_back(
           {{"type", "directory"}, {"path", file.path.substr(0, file.path.find('/'))}, {"size", 0}});
     }
-    listing.push_back(
-        {{"type", "file"},
-         {"path", file.path},
-         {"size", file.content.size()},
-         {"oid", "a1b2c3"},
-         {"lfs", {{"oid", file.sha256}, {"size", file.content.size()}, {"pointerSize", 134}}}});
+    nlohmann::json entry = {
+        {"type", "file"}, {"path", file.path}, {"size", file.content.size()}, {"oid", "a1b2c3"}};
+    if (!file.sha256.empty()) {
+      entry["lfs"] = {{"oid", file.sha256}, {"size", file.content.size()}, {"pointerSize", 134}};
+    }
+    listing.push_back(entry);
   }
   if (listing.size() == 1) {
     res.status = 404;  // the Hub answers 404 for a repository that does not exist
     return;
   }
-  res.set_content(listing.dump(), "application/json");
+  if (page_entries_ == 0) {
+    res.set_content(listing.dump(), "application/json");
+    return;
+  }
+  // Pages named by a cursor, as the Hub's are; the first page has none.
+  const size_t page = req.has_param("cursor") ? std::stoul(req.get_param_value("cursor")) : 0;
+  const size_t first = page * page_entries_;
+  const size_t end = std::min(listing.size(), first + page_entries_);
+  nlohmann::json slice = nlohmann::json::array();
+  for (size_t i = first; i < end; ++i) slice.push_back(listing[i]);
+  const std::string base = (link_origin_.empty() ? endpoint() : link_origin_) + "/api/models/" +
+                           std::string(req.matches[1]) + "/tree/main?recursive=true";
+  const std::string self = page == 0 ? base : base + "&cursor=" + std::to_string(page);
+  if (malformed_links_) {
+    res.set_header("Link", base + "&cursor=1; rel=next");
+  } else if (self_links_) {
+    res.set_header("Link", "<" + self + ">; rel=\"next\"");
+  } else if (end < listing.size()) {
+    res.set_header("Link", "<" + base + "&cursor=" + std::to_string(page + 1) + ">; rel=\"next\"");
+  }
+  res.set_content(slice.dump(), "application/json");
 }
 
 void FakeHub::serve_blob(const httplib::Request& req, httplib::Response& res) {

@@ -1,6 +1,7 @@
-// A loopback imitation of the Hugging Face Hub for the pull tests: the tree listing and resolve
-// endpoints (resolve redirects to /cdn/SHA256 like the real Hub redirects to its CDN), with
-// switches for the failures a real network produces.
+// A loopback imitation of the Hugging Face Hub for the pull tests: the tree listing (optionally in
+// pages linked by Link: <URL>; rel="next" headers, as the Hub paginates) and resolve endpoints
+// (resolve redirects LFS files to /cdn/SHA256 like the real Hub redirects to its CDN, and answers
+// files kept in git itself), with switches for the failures a real network produces.
 #pragma once
 
 #include <httplib.h>
@@ -30,6 +31,18 @@ class FakeHub {
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Adds a file to REPO; returns its SHA-256 (what the listing announces as the LFS oid).
   std::string add(const std::string& repo, const std::string& path, const std::string& content);
+  // Adds a file kept in git, not LFS: the listing gives its size but no lfs object (no SHA-256).
+  void add_in_git(const std::string& repo, const std::string& path, const std::string& content);
+
+  // Lists `entries` per page, each page linking to the next (0: one page, the default).
+  void paginate(size_t entries) { page_entries_ = entries; }
+  // Next-page links name this server (scheme://host:port) instead of the fake Hub itself.
+  void link_pages_to(const std::string& origin) {
+    std::lock_guard lock(mutex_);
+    link_origin_ = origin;
+  }
+  void link_each_page_to_itself() { self_links_ = true; }   // a pagination loop
+  void send_malformed_links() { malformed_links_ = true; }  // Link: no-angle-brackets; rel=next
 
   void corrupt_downloads() { corrupt_ = true; }  // one byte flipped, listing unchanged
   void cut_first_download_after(size_t bytes) { cut_after_ = bytes; }  // then close the connection
@@ -39,7 +52,7 @@ class FakeHub {
 
  private:
   struct File {
-    std::string repo, path, content, sha256;
+    std::string repo, path, content, sha256;  // sha256 empty: kept in git
   };
   void record(const httplib::Request& req);
   void serve_listing(const httplib::Request& req, httplib::Response& res);
@@ -51,11 +64,15 @@ class FakeHub {
   mutable std::mutex mutex_;
   std::vector<File> files_;
   std::vector<Request> requests_;
+  std::string link_origin_;  // empty: this server
   std::atomic<bool> stopping_{false};
   std::atomic<bool> corrupt_{false};
   std::atomic<bool> stall_{false};
   std::atomic<size_t> cut_after_{0};
   std::atomic<int> fail_status_{0};
+  std::atomic<size_t> page_entries_{0};
+  std::atomic<bool> self_links_{false};
+  std::atomic<bool> malformed_links_{false};
 };
 
 }  // namespace bottega::testing

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/fake_hub.h"
+#include "store/sha256.h"
 #include "testutil/testutil.h"
 
 namespace bottega::testing {
@@ -73,6 +74,7 @@ TEST_F(PullTest, CleanPullInstallsVerifiedBlobAndManifest) {
   EXPECT_EQ(models[0]["name"], "hf://owner/tiny-GGUF/tiny-Q8_0.gguf");
   EXPECT_EQ(models[0]["quant"], "Q8_0");
   EXPECT_EQ(models[0]["files"][0]["sha256"], sha);
+  EXPECT_EQ(models[0]["files"][0]["verified_by"], "sha256");
   EXPECT_EQ(models[0]["size"], model_.size());
 
   const auto show = bottega({"show", "hf://owner/tiny-GGUF/tiny-Q8_0.gguf", "--json"});
@@ -148,6 +150,112 @@ TEST_F(PullTest, SplitModelIsFetchedWhole) {
   EXPECT_EQ(models[0]["files"][1]["sha256"], second);
   EXPECT_EQ(read_file(blobs() / ("sha256-" + second)), "the second part");
   EXPECT_EQ(bottega({"show", "owner/big-GGUF:Q4_0"}).exit_code, 0);
+}
+
+size_t count_requests(const std::vector<FakeHub::Request>& requests, const std::string& path) {
+  return static_cast<size_t>(std::count_if(requests.begin(), requests.end(),
+                                           [&](const auto& r) { return r.path == path; }));
+}
+
+TEST_F(PullTest, PaginatedListingIsFollowedToTheChosenFile) {
+  hub_.paginate(2);  // README.md and m-Q4_0 on page 1, m-Q5_K_M and m-Q8_0 on page 2
+  hub_.add("owner/m-GGUF", "m-Q4_0.gguf", "q4");
+  hub_.add("owner/m-GGUF", "m-Q5_K_M.gguf", "q5");
+  const std::string sha = hub_.add("owner/m-GGUF", "m-Q8_0.gguf", model_);
+  const auto r = bottega({"pull", "owner/m-GGUF:Q8_0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(blobs() / ("sha256-" + sha)), model_);
+  EXPECT_EQ(count_requests(hub_.requests(), "/api/models/owner/m-GGUF/tree/main"), 2u);
+  EXPECT_EQ(bottega({"show", "owner/m-GGUF:Q8_0"}).exit_code, 0);
+
+  // Every page counts when a reference is checked for ambiguity.
+  hub_.add("owner/m-GGUF", "m-Q4_0-alt.gguf", "q4 again");  // page 3
+  const auto ambiguous = bottega({"pull", "owner/m-GGUF:Q4_0"});
+  EXPECT_EQ(ambiguous.exit_code, 1);
+  EXPECT_NE(ambiguous.err.find("m-Q4_0-alt.gguf"), std::string::npos) << ambiguous.err;
+}
+
+TEST_F(PullTest, HfTokenIsNotSentToAnotherServersPage) {
+  FakeHub elsewhere;
+  hub_.paginate(2);
+  hub_.link_pages_to(elsewhere.endpoint());
+  elsewhere.paginate(2);
+  for (FakeHub* hub : {&hub_, &elsewhere}) {
+    hub->add("owner/m-GGUF", "m-Q4_0.gguf", "q4");
+    hub->add("owner/m-GGUF", "m-Q8_0.gguf", model_);
+  }
+  const auto r = bottega({"pull", "owner/m-GGUF:Q8_0"}, {{"HF_TOKEN", "hf_secret"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto listing = [](const FakeHub& hub) {
+    std::vector<FakeHub::Request> pages;
+    for (const auto& request : hub.requests())
+      if (request.path == "/api/models/owner/m-GGUF/tree/main") pages.push_back(request);
+    return pages;
+  };
+  ASSERT_EQ(listing(hub_).size(), 1u);
+  EXPECT_EQ(listing(hub_)[0].authorization, "Bearer hf_secret");
+  ASSERT_EQ(listing(elsewhere).size(), 1u) << "page 2 comes from the other server";
+  EXPECT_EQ(listing(elsewhere)[0].authorization, "");
+}
+
+TEST_F(PullTest, ListingThatLinksToItselfIsAClearError) {
+  hub_.paginate(2);
+  hub_.link_each_page_to_itself();
+  hub_.add("owner/m-GGUF", "m-Q4_0.gguf", "q4");
+  hub_.add("owner/m-GGUF", "m-Q8_0.gguf", model_);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = bottega({"pull", "owner/m-GGUF:Q4_0"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("links back to a page it already gave"), std::string::npos) << r.err;
+  EXPECT_EQ(count_requests(hub_.requests(), "/api/models/owner/m-GGUF/tree/main"), 1u);
+  EXPECT_EQ(count_files(manifests(), ".json"), 0u);
+}
+
+TEST_F(PullTest, MalformedLinkHeaderIsAClearError) {
+  hub_.paginate(1);
+  hub_.send_malformed_links();
+  hub_.add("owner/m-GGUF", "m-Q8_0.gguf", model_);
+  const auto r = bottega({"pull", "owner/m-GGUF:Q8_0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("malformed Link header"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("owner/m-GGUF"), std::string::npos) << r.err;
+}
+
+TEST_F(PullTest, EndlessListingStopsAtThePageBound) {
+  hub_.paginate(1);
+  for (int i = 0; i < 55; ++i) hub_.add("owner/m-GGUF", std::to_string(i) + ".txt", "x");
+  const auto r = bottega({"pull", "owner/m-GGUF:Q8_0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("goes on past 50 pages"), std::string::npos) << r.err;
+  EXPECT_EQ(count_requests(hub_.requests(), "/api/models/owner/m-GGUF/tree/main"), 50u);
+}
+
+TEST_F(PullTest, FileKeptInGitIsCheckedBySizeAndSaysSo) {
+  hub_.add_in_git("owner/small-GGUF", "small-Q8_0.gguf", model_);
+  const auto r = bottega({"pull", "owner/small-GGUF:Q8_0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("not stored with Git LFS"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("checked by size only"), std::string::npos) << r.err;
+  const std::string digest = store::sha256_hex(model_);
+  EXPECT_EQ(read_file(blobs() / ("sha256-" + digest)), model_);
+  EXPECT_EQ(count_files(blobs(), ".partial"), 0u);
+
+  const json models = list_json();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0]["files"][0]["verified_by"], "size");
+  EXPECT_EQ(models[0]["files"][0]["sha256"], digest) << "the digest of the bytes received";
+  const auto run = bottega(
+      {"run", "-m", "owner/small-GGUF:Q8_0", "-p", "The machine", "-n", "4", "--temp", "0"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+
+  // A second pull downloads again (there is no digest to look the blob up by) and keeps one blob.
+  ASSERT_EQ(bottega({"pull", "owner/small-GGUF:Q8_0"}).exit_code, 0);
+  size_t blob_count = 0;
+  for (const auto& entry : fs::directory_iterator(blobs()))
+    blob_count += entry.path().filename().string().starts_with("sha256-") &&
+                  entry.path().extension() != ".lock";
+  EXPECT_EQ(blob_count, 1u);
 }
 
 TEST_F(PullTest, InterruptedPullResumesWithRange) {
