@@ -1,17 +1,18 @@
 // The fast path (interleaved weights, SIMD kernels) against the scalar reference path
 // (BOTTEGA_ISA=ref: stored row layout, reference dot products) end to end, on a small model with
 // the standard benchmark model's traits (head size 64, grouped-query attention, FFN 3x wide,
-// every matrix interleaved) in each of the standard benchmark types. `bottega perplexity` saves the
-// reference path's log-probabilities over a text and compares the fast path's with them.
+// every matrix interleaved) in each of the standard benchmark types and the 5-bit ones. `bottega
+// perplexity` saves the reference path's log-probabilities over a text and compares the fast path's
+// with them.
 //
 // Bound: both paths quantize activations identically and sum exact integer block products; only
 // the order of float additions differs, which moves logits by ~1e-6 relative and can flip an
 // activation's rounding at a quantization boundary now and then. Mean KL divergence <= 1e-3 (we
-// measured at most 1e-5, for Q8_0) allows a few such flips; a wrong layout, scale or
-// offset gives KL divergences of 0.1 and more and a top token that agrees at random (1/512).
-// The random weights make the next-token distributions nearly flat, so the top token is a
-// sensitive probe: any error in the logits reorders it. About 30 positions are scored (the
-// second half of each 32-token chunk), so >= 90% tolerates two or three flips.
+// measured at most 1e-4: 7e-5 for Q5_0, 5e-5 for Q5_K_M and Q4_0) allows a few such flips; a wrong
+// layout, scale or offset gives KL divergences of 0.1 and more and a top token that agrees at
+// random (1/512). The random weights make the next-token distributions nearly flat, so the top
+// token is a sensitive probe: any error in the logits reorders it. About 30 positions are scored
+// (the second half of each 32-token chunk), so >= 90% tolerates two or three flips.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -47,7 +48,7 @@ TEST(FastPath, AgreesWithReferencePathInEveryBenchmarkType) {
       text << "Once upon a time, a little girl named Lily found a shiny stone in the park. ";
     }
   }
-  for (const std::string type : {"Q4_0", "Q8_0", "Q4_K_M", "F16"}) {
+  for (const std::string type : {"Q4_0", "Q8_0", "Q4_K_M", "Q5_K_M", "Q5_0", "F16"}) {
     const std::string model = (dir.path() / (type + ".gguf")).string();
     const auto synth = run_bottega(
         {"synth", "--arch", "llama", "--dim", "256", "--layers", "2", "--heads", "4", "--kv-heads",

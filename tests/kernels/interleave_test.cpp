@@ -11,6 +11,10 @@
 // float rounding of the per-block products and their sum differs from the double result;
 // 1e-5 * S (as for the row-layout kernels in matmul_test). Q4_K's min term, subtracted after the
 // scaled sum, can be ~3x S on its own (see vec_dot_test), which 1e-5 still covers.
+//
+// Random data rarely drives the int16 sums to their limits, so the 5-bit types also run with
+// every quant at 31 against activations all at +-127: a kernel that summed more maddubs pairs in
+// int16 than fit would saturate there and miss the bound by far.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,6 +24,7 @@
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/repack.h"
+#include "tensor/blocks.h"
 
 namespace bottega::kernels {
 namespace {
@@ -41,19 +46,87 @@ Matrix random_matrix(TensorType type, int64_t n_in, int64_t n_out, std::mt19937&
   return m;
 }
 
+constexpr TensorType kInterleavedTypes[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
+                                            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
+// Every quant at its maximum, 31: all bytes of the blocks set, then the scales made finite.
+Matrix saturated_5_bit_matrix(TensorType type, int64_t n_in, int64_t n_out) {
+  Matrix m;
+  m.stored.assign(row_bytes(type, n_in) * static_cast<size_t>(n_out), 0xff);
+  const uint16_t one = 0x3c00;  // half 1.0
+  const int64_t nb = n_in / type_traits(type).block_size * n_out;
+  for (int64_t b = 0; b < nb; ++b) {
+    if (type == TensorType::Q5_0) {
+      reinterpret_cast<BlockQ5_0*>(m.stored.data())[b].d = one;
+    } else {
+      reinterpret_cast<BlockQ5_K*>(m.stored.data())[b].d = one;
+      reinterpret_cast<BlockQ5_K*>(m.stored.data())[b].dmin = one;
+    }
+  }
+  m.values.resize(static_cast<size_t>(n_in * n_out));
+  type_traits(type).dequantize(m.stored.data(), m.values.data(), n_in * n_out);
+  return m;
+}
+
+// matmul of the interleaved m with x (n_tokens rows of n_in) on every ISA and thread count
+// against the double-precision product with the reference-quantized activations.
+void expect_interleaved_matmul_exact(TensorType type, const Matrix& m, int64_t n_in, int64_t n_out,
+                                     const std::vector<float>& x, int64_t n_tokens) {
+  const TensorType act = activation_type(type);
+  const WeightMatrix stored{type, n_in, n_out, m.stored.data()};
+  std::vector<uint8_t> packed(interleaved_bytes(stored));
+  const WeightMatrix w = interleave(stored, packed.data());
+  // The activations as the kernels see them, through the reference quantizer.
+  std::vector<uint8_t> q(row_bytes(act, n_in * n_tokens));
+  std::vector<float> xa(x.size());
+  type_traits(act).quantize(x.data(), q.data(), n_in * n_tokens);
+  type_traits(act).dequantize(q.data(), xa.data(), n_in * n_tokens);
+  std::vector<double> expected(static_cast<size_t>(n_out * n_tokens));
+  std::vector<double> bound(expected.size());
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < n_out; ++r) {
+      double sum = 0.0, magnitude = 0.0;
+      for (int64_t i = 0; i < n_in; ++i) {
+        const double p = static_cast<double>(m.values[r * n_in + i]) * xa[t * n_in + i];
+        sum += p;
+        magnitude += std::fabs(p);
+      }
+      expected[t * n_out + r] = sum;
+      bound[t * n_out + r] = 1e-5 * magnitude;
+    }
+  }
+  for (Isa isa : available_isas()) {
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> y(expected.size(), NAN);
+      matmul(w, x.data(), n_tokens, y.data(), pool, isa);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_NEAR(y[i], expected[i], bound[i])
+            << type_name(type) << " on " << isa_name(isa) << ", n_in " << n_in << ", row "
+            << i % n_out << " of " << n_out << ", token " << i / n_out << " of " << n_tokens
+            << ", threads " << threads;
+      }
+    }
+  }
+}
+
 TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
   EXPECT_TRUE(can_interleave(TensorType::Q4_0, 16));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_0, 8));
   EXPECT_TRUE(can_interleave(TensorType::Q8_0, 8));
   EXPECT_TRUE(can_interleave(TensorType::Q4_K, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_K, 8));
   EXPECT_TRUE(can_interleave(TensorType::Q6_K, 8));
   EXPECT_FALSE(can_interleave(TensorType::Q4_0, 12));
-  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 16));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 20));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 16));
+  EXPECT_FALSE(can_interleave(TensorType::Q3_K, 16));
   EXPECT_FALSE(can_interleave(TensorType::F16, 16));
 }
 
 TEST(Interleave, EveryRowComesBackByteForByteAndDequantizesAlike) {
   std::mt19937 rng(11);
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+  for (TensorType type : kInterleavedTypes) {
     const int64_t n_in = type_traits(type).block_size * 5, n_out = 24;
     const Matrix m = random_matrix(type, n_in, n_out, rng);
     const WeightMatrix stored{type, n_in, n_out, m.stored.data()};
@@ -78,53 +151,32 @@ TEST(Interleave, EveryRowComesBackByteForByteAndDequantizesAlike) {
 TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
-    const TensorType act = activation_type(type);
+  for (TensorType type : kInterleavedTypes) {
     const int64_t unit = type_traits(type).block_size;
     for (int64_t n_in : {unit * 3, unit * 11}) {
       for (int64_t n_out : {8, 40}) {
         const Matrix m = random_matrix(type, n_in, n_out, rng);
-        const WeightMatrix stored{type, n_in, n_out, m.stored.data()};
-        std::vector<uint8_t> packed(interleaved_bytes(stored));
-        const WeightMatrix w = interleave(stored, packed.data());
         for (int64_t n_tokens : {1, 2, 3, 5, 17, 70}) {
           std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
           for (float& v : x) v = dist(rng);
-          // The activations as the kernels see them, through the reference quantizer.
-          std::vector<uint8_t> q(row_bytes(act, n_in * n_tokens));
-          std::vector<float> xa(x.size());
-          type_traits(act).quantize(x.data(), q.data(), n_in * n_tokens);
-          type_traits(act).dequantize(q.data(), xa.data(), n_in * n_tokens);
-          std::vector<double> expected(static_cast<size_t>(n_out * n_tokens));
-          std::vector<double> bound(expected.size());
-          for (int64_t t = 0; t < n_tokens; ++t) {
-            for (int64_t r = 0; r < n_out; ++r) {
-              double sum = 0.0, magnitude = 0.0;
-              for (int64_t i = 0; i < n_in; ++i) {
-                const double p = static_cast<double>(m.values[r * n_in + i]) * xa[t * n_in + i];
-                sum += p;
-                magnitude += std::fabs(p);
-              }
-              expected[t * n_out + r] = sum;
-              bound[t * n_out + r] = 1e-5 * magnitude;
-            }
-          }
-          for (Isa isa : available_isas()) {
-            for (int threads : {1, 3}) {
-              ThreadPool pool(threads);
-              std::vector<float> y(expected.size(), NAN);
-              matmul(w, x.data(), n_tokens, y.data(), pool, isa);
-              for (size_t i = 0; i < y.size(); ++i) {
-                ASSERT_NEAR(y[i], expected[i], bound[i])
-                    << type_name(type) << " on " << isa_name(isa) << ", n_in " << n_in << ", row "
-                    << i % n_out << " of " << n_out << ", token " << i / n_out << " of " << n_tokens
-                    << ", threads " << threads;
-              }
-            }
-          }
+          expect_interleaved_matmul_exact(type, m, n_in, n_out, x, n_tokens);
         }
       }
     }
+  }
+}
+
+TEST(Interleave, FiveBitQuantsAtTheirLimitsDoNotSaturate) {
+  for (TensorType type : {TensorType::Q5_0, TensorType::Q5_K}) {
+    const int64_t n_in = type_traits(type).block_size * 3, n_out = 16, n_tokens = 5;
+    const Matrix m = saturated_5_bit_matrix(type, n_in, n_out);
+    // Constant rows quantize to all +127 or all -127; alternate the sign between tokens.
+    std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      for (int64_t i = 0; i < n_in; ++i)
+        x[static_cast<size_t>(t * n_in + i)] = t % 2 ? -1.0f : 1.0f;
+    }
+    expect_interleaved_matmul_exact(type, m, n_in, n_out, x, n_tokens);
   }
 }
 

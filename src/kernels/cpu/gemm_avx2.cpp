@@ -76,6 +76,54 @@ void q4_0_group(int64_t nb, const PackedQ4_0* w, const uint8_t* a, size_t a_stri
   for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
 }
 
+// Q5_0: quants q in 0..31 with value d (q - 16); bit 4 comes from qh (repack.h), moved to bit 4
+// of each byte. maddubs pairs reach 2 * 31 * 127 = 7874, so at most 4 of them (31496) sum in s16:
+// the low and the high halves of a block sum separately. The offset is 16 * d * sum(activation
+// quants), twice the activation's offset8.
+inline __m256i bit_to_4(__m256i bits, int bit) {
+  const __m256i moved =
+      bit < 4 ? _mm256_slli_epi16(bits, 4 - bit) : _mm256_srli_epi16(bits, bit - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
+template <int NC>
+void q5_0_group(int64_t nb, const PackedQ5_0* w, const uint8_t* a, size_t a_stride, float* y,
+                int64_t y_stride) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const PackedQ5_0& blk = w[b];
+    const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+    __m256i lo_sum[NC], hi_sum[NC];
+    for (int c = 0; c < NC; ++c) lo_sum[c] = hi_sum[c] = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), bit_to_4(high, j));
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask),
+                                         bit_to_4(high, 4 + j));
+      for (int c = 0; c < NC; ++c) {
+        const ActivationQ8& act = act_row(a, a_stride, c)[b];
+        lo_sum[c] =
+            _mm256_add_epi16(lo_sum[c], _mm256_maddubs_epi16(lo, broadcast4(act.qs + 4 * j)));
+        hi_sum[c] =
+            _mm256_add_epi16(hi_sum[c], _mm256_maddubs_epi16(hi, broadcast4(act.qs + 16 + 4 * j)));
+      }
+    }
+    const __m256 dw = row_scales(blk.d);
+    for (int c = 0; c < NC; ++c) {
+      const ActivationQ8& act = act_row(a, a_stride, c)[b];
+      const __m256i dot =
+          _mm256_add_epi32(_mm256_madd_epi16(lo_sum[c], ones), _mm256_madd_epi16(hi_sum[c], ones));
+      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(act.d)), _mm256_cvtepi32_ps(dot),
+                               acc[c]);
+      acc[c] = _mm256_fnmadd_ps(dw, _mm256_set1_ps(2.0f * act.offset8), acc[c]);
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
+}
+
 // Q8_0: both operands are signed, so maddubs gets |w| and the activation with w's sign; a pair
 // can reach 2 * 128 * 127, so each is widened to s32 by madd before summing.
 template <int NC>
@@ -163,6 +211,68 @@ void q4_k_group(int64_t nb, const PackedQ4_K* w, const uint8_t* a, size_t a_stri
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.d)));
     const __m256 dmin =
         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.dmin)));
+    for (int c = 0; c < NC; ++c) {
+      const __m256 dy = _mm256_set1_ps(act[c]->d);
+      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum[c]), acc[c]);
+      acc[c] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dy), _mm256_cvtepi32_ps(mins[c]), acc[c]);
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
+}
+
+// Q5_K: Q4_K with bit 4 of each quant from qh (one load per group serves the 4 chunks: bits 2p
+// and 2p + 1 of byte 4 r + i). Quants reach 31, so maddubs pairs reach 2 * 31 * 127 = 7874 and
+// only 4 of them (31496) may sum in s16 before saturating: each sub-block's 8 groups go to madd
+// with the scales in two halves of 4.
+template <int NC>
+void q5_k_group(int64_t nb, const PackedQ5_K* w, const uint8_t* a, size_t a_stride, float* y,
+                int64_t y_stride) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  __m256 acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const PackedQ5_K& blk = w[b];
+    const BlockQ8_K* act[NC];
+    for (int c = 0; c < NC; ++c) act[c] = reinterpret_cast<const BlockQ8_K*>(a + c * a_stride) + b;
+    __m256i sum[NC];
+    __m256i mins[NC];
+    for (int c = 0; c < NC; ++c) sum[c] = mins[c] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      const __m256i lo_scale = scale_pairs(blk.scales[2 * p]);
+      const __m256i hi_scale = scale_pairs(blk.scales[2 * p + 1]);
+      for (int k0 = 0; k0 < 8; k0 += 4) {
+        __m256i lo_sum[NC], hi_sum[NC];
+        for (int c = 0; c < NC; ++c) lo_sum[c] = hi_sum[c] = _mm256_setzero_si256();
+        for (int k = k0; k < k0 + 4; ++k) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs[p][k]));
+          const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh[k]));
+          const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), bit_to_4(high, 2 * p));
+          const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask),
+                                             bit_to_4(high, 2 * p + 1));
+          for (int c = 0; c < NC; ++c) {
+            const int8_t* yq = act[c]->qs + 64 * p + 4 * k;
+            lo_sum[c] = _mm256_add_epi16(lo_sum[c], _mm256_maddubs_epi16(lo, broadcast4(yq)));
+            hi_sum[c] = _mm256_add_epi16(hi_sum[c], _mm256_maddubs_epi16(hi, broadcast4(yq + 32)));
+          }
+        }
+        for (int c = 0; c < NC; ++c) {
+          sum[c] = _mm256_add_epi32(sum[c], _mm256_madd_epi16(lo_sum[c], lo_scale));
+          sum[c] = _mm256_add_epi32(sum[c], _mm256_madd_epi16(hi_sum[c], hi_scale));
+        }
+      }
+      // Row r's mins of sub-blocks 2p and 2p + 1 as the two s16 lanes of its s32 lane.
+      const __m256i min_pair =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.mins[p])));
+      for (int c = 0; c < NC; ++c) {
+        const int16_t* bsums = act[c]->bsums + 4 * p;
+        const auto lo_total = static_cast<uint16_t>(bsums[0] + bsums[1]);
+        const auto hi_total = static_cast<uint16_t>(bsums[2] + bsums[3]);
+        const __m256i totals = _mm256_set1_epi32(static_cast<int32_t>(lo_total | (hi_total << 16)));
+        mins[c] = _mm256_add_epi32(mins[c], _mm256_madd_epi16(min_pair, totals));
+      }
+    }
+    const __m256 d = row_scales(blk.d);
+    const __m256 dmin = row_scales(blk.dmin);
     for (int c = 0; c < NC; ++c) {
       const __m256 dy = _mm256_set1_ps(act[c]->d);
       acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sum[c]), acc[c]);
@@ -287,10 +397,14 @@ void interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const ui
 constexpr std::array kInterleaved = {
     IsaInterleavedKernel{T::Q4_0, interleaved_tile<PackedQ4_0, 32, q4_0_group<1>, q4_0_group<2>,
                                                    q4_0_group<3>, q4_0_group<4>>},
+    IsaInterleavedKernel{T::Q5_0, interleaved_tile<PackedQ5_0, 32, q5_0_group<1>, q5_0_group<2>,
+                                                   q5_0_group<3>, q5_0_group<4>>},
     IsaInterleavedKernel{T::Q8_0, interleaved_tile<PackedQ8_0, 32, q8_0_group<1>, q8_0_group<2>,
                                                    q8_0_group<3>, q8_0_group<4>>},
     IsaInterleavedKernel{T::Q4_K, interleaved_tile<PackedQ4_K, kQK_K, q4_k_group<1>, q4_k_group<2>,
                                                    q4_k_group<3>, q4_k_group<4>>},
+    IsaInterleavedKernel{T::Q5_K, interleaved_tile<PackedQ5_K, kQK_K, q5_k_group<1>, q5_k_group<2>,
+                                                   q5_k_group<3>, q5_k_group<4>>},
     IsaInterleavedKernel{T::Q6_K, interleaved_tile<PackedQ6_K, kQK_K, q6_k_group<1>, q6_k_group<2>,
                                                    q6_k_group<3>, q6_k_group<4>>},
 };

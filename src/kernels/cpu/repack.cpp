@@ -11,7 +11,10 @@ namespace {
 
 template <class Block>
 constexpr int64_t values_per_block() {
-  return std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K> ? kQK_K : 32;
+  return std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ5_K> ||
+                 std::is_same_v<Block, BlockQ6_K>
+             ? kQK_K
+             : 32;
 }
 
 // A packed Q4_0 block's byte 32 j + 4 r + i is byte 4 j + i of row r's qs, whose nibbles are
@@ -29,6 +32,34 @@ void unpack_q4_0(const PackedQ4_0& in, int64_t r, BlockQ4_0& out) {
   for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 4 * j, in.qs + 32 * j + 4 * r, 4);
 }
 
+// Q5_0's qh is a little-endian word whose bit e is bit 4 of element e; packed, the bits of
+// elements 4 j + i and 16 + 4 j + i (j < 4) gather in byte 4 r + i (bits j and 4 + j).
+void pack_q5_0(const BlockQ5_0* rows[kRowGroup], int64_t b, PackedQ5_0& out) {
+  for (int64_t r = 0; r < kRowGroup; ++r) {
+    const BlockQ5_0& in = rows[r][b];
+    out.d[r] = in.d;
+    for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 32 * j + 4 * r, in.qs + 4 * j, 4);
+    uint32_t high;
+    std::memcpy(&high, in.qh, 4);
+    for (int i = 0; i < 4; ++i) {
+      uint8_t bits = 0;
+      for (int j = 0; j < 8; ++j) bits |= static_cast<uint8_t>(((high >> (4 * j + i)) & 1) << j);
+      out.qh[4 * r + i] = bits;
+    }
+  }
+}
+
+void unpack_q5_0(const PackedQ5_0& in, int64_t r, BlockQ5_0& out) {
+  out.d = in.d[r];
+  for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 4 * j, in.qs + 32 * j + 4 * r, 4);
+  uint32_t high = 0;
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 8; ++j)
+      high |= static_cast<uint32_t>((in.qh[4 * r + i] >> j) & 1) << (4 * j + i);
+  }
+  std::memcpy(out.qh, &high, 4);
+}
+
 void pack_q8_0(const BlockQ8_0* rows[kRowGroup], int64_t b, PackedQ8_0& out) {
   for (int64_t r = 0; r < kRowGroup; ++r) {
     const BlockQ8_0& in = rows[r][b];
@@ -42,29 +73,29 @@ void unpack_q8_0(const PackedQ8_0& in, int64_t r, BlockQ8_0& out) {
   for (int g = 0; g < 8; ++g) std::memcpy(out.qs + 4 * g, in.qs + 32 * g + 4 * r, 4);
 }
 
-void pack_q4_k(const BlockQ4_K* rows[kRowGroup], int64_t b, PackedQ4_K& out) {
-  for (int r = 0; r < kRowGroup; ++r) {
-    const BlockQ4_K& in = rows[r][b];
-    out.d[r] = in.d;
-    out.dmin[r] = in.dmin;
-    // The 6-bit scales and mins (blocks.h): sub-blocks 0..3 in the low bits of bytes 0..7,
-    // 4..7 split between bytes 8..11 and the top bits of bytes 0..7.
-    const uint8_t* p = in.scales;
-    for (int j = 0; j < 4; ++j) {
-      out.scales[j][r] = p[j] & 63;
-      out.scales[j + 4][r] = static_cast<uint8_t>((p[j + 8] & 0xf) | ((p[j] >> 6) << 4));
-      const uint8_t min_low = p[j + 4] & 63;
-      const auto min_high = static_cast<uint8_t>((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
-      out.mins[j / 2][r][j % 2] = min_low;
-      out.mins[(j + 4) / 2][r][j % 2] = min_high;
-    }
-    for (int c = 0; c < 4; ++c) {
-      for (int k = 0; k < 8; ++k) std::memcpy(&out.qs[c][k][4 * r], in.qs + 32 * c + 4 * k, 4);
-    }
+// Q4_K and Q5_K share d, dmin, the 6-bit scales and mins and the nibbles (field names alike).
+template <class Block, class Packed>
+void pack_affine_k(const Block& in, int r, Packed& out) {
+  out.d[r] = in.d;
+  out.dmin[r] = in.dmin;
+  // The 6-bit scales and mins (blocks.h): sub-blocks 0..3 in the low bits of bytes 0..7,
+  // 4..7 split between bytes 8..11 and the top bits of bytes 0..7.
+  const uint8_t* p = in.scales;
+  for (int j = 0; j < 4; ++j) {
+    out.scales[j][r] = p[j] & 63;
+    out.scales[j + 4][r] = static_cast<uint8_t>((p[j + 8] & 0xf) | ((p[j] >> 6) << 4));
+    const uint8_t min_low = p[j + 4] & 63;
+    const auto min_high = static_cast<uint8_t>((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+    out.mins[j / 2][r][j % 2] = min_low;
+    out.mins[(j + 4) / 2][r][j % 2] = min_high;
+  }
+  for (int c = 0; c < 4; ++c) {
+    for (int k = 0; k < 8; ++k) std::memcpy(&out.qs[c][k][4 * r], in.qs + 32 * c + 4 * k, 4);
   }
 }
 
-void unpack_q4_k(const PackedQ4_K& in, int64_t r, BlockQ4_K& out) {
+template <class Packed, class Block>
+void unpack_affine_k(const Packed& in, int64_t r, Block& out) {
   out.d = in.d[r];
   out.dmin = in.dmin[r];
   for (int j = 0; j < 4; ++j) {
@@ -78,6 +109,28 @@ void unpack_q4_k(const PackedQ4_K& in, int64_t r, BlockQ4_K& out) {
   for (int c = 0; c < 4; ++c) {
     for (int k = 0; k < 8; ++k) std::memcpy(out.qs + 32 * c + 4 * k, &in.qs[c][k][4 * r], 4);
   }
+}
+
+void pack_q4_k(const BlockQ4_K* rows[kRowGroup], int64_t b, PackedQ4_K& out) {
+  for (int r = 0; r < kRowGroup; ++r) pack_affine_k(rows[r][b], r, out);
+}
+
+void unpack_q4_k(const PackedQ4_K& in, int64_t r, BlockQ4_K& out) {
+  unpack_affine_k(in, r, out);
+}
+
+// A Q5_K row's qh[l] holds bit 4 of elements 32 t + l (bit t): the row's bytes move in runs of 4.
+void pack_q5_k(const BlockQ5_K* rows[kRowGroup], int64_t b, PackedQ5_K& out) {
+  for (int r = 0; r < kRowGroup; ++r) {
+    const BlockQ5_K& in = rows[r][b];
+    pack_affine_k(in, r, out);
+    for (int k = 0; k < 8; ++k) std::memcpy(&out.qh[k][4 * r], in.qh + 4 * k, 4);
+  }
+}
+
+void unpack_q5_k(const PackedQ5_K& in, int64_t r, BlockQ5_K& out) {
+  unpack_affine_k(in, r, out);
+  for (int k = 0; k < 8; ++k) std::memcpy(out.qh + 4 * k, &in.qh[k][4 * r], 4);
 }
 
 // The 256 6-bit quants of a Q6_K block, in element order (layout in blocks.h).
@@ -181,8 +234,8 @@ void extract(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row, Unpac
 }  // namespace
 
 bool can_interleave(TensorType type, int64_t n_out) {
-  return (type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
-          type == TensorType::Q6_K) &&
+  return (type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
+          type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K) &&
          n_out > 0 && n_out % kRowGroup == 0;
 }
 
@@ -190,10 +243,14 @@ size_t interleaved_group_bytes(TensorType type, int64_t n_in) {
   switch (type) {
     case TensorType::Q4_0:
       return static_cast<size_t>(n_in / 32) * sizeof(PackedQ4_0);
+    case TensorType::Q5_0:
+      return static_cast<size_t>(n_in / 32) * sizeof(PackedQ5_0);
     case TensorType::Q8_0:
       return static_cast<size_t>(n_in / 32) * sizeof(PackedQ8_0);
     case TensorType::Q4_K:
       return static_cast<size_t>(n_in / kQK_K) * sizeof(PackedQ4_K);
+    case TensorType::Q5_K:
+      return static_cast<size_t>(n_in / kQK_K) * sizeof(PackedQ5_K);
     case TensorType::Q6_K:
       return static_cast<size_t>(n_in / kQK_K) * sizeof(PackedQ6_K);
     default:
@@ -207,10 +264,14 @@ void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t
                 " with ", n_out, " rows");
   if (type == TensorType::Q4_0) {
     interleave<BlockQ4_0, PackedQ4_0>(n_in, n_out, src, dst, pack_q4_0);
+  } else if (type == TensorType::Q5_0) {
+    interleave<BlockQ5_0, PackedQ5_0>(n_in, n_out, src, dst, pack_q5_0);
   } else if (type == TensorType::Q8_0) {
     interleave<BlockQ8_0, PackedQ8_0>(n_in, n_out, src, dst, pack_q8_0);
   } else if (type == TensorType::Q4_K) {
     interleave<BlockQ4_K, PackedQ4_K>(n_in, n_out, src, dst, pack_q4_k);
+  } else if (type == TensorType::Q5_K) {
+    interleave<BlockQ5_K, PackedQ5_K>(n_in, n_out, src, dst, pack_q5_k);
   } else {
     interleave<BlockQ6_K, PackedQ6_K>(n_in, n_out, src, dst, pack_q6_k);
   }
@@ -219,10 +280,14 @@ void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t
 void extract_row(TensorType type, int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
   if (type == TensorType::Q4_0) {
     extract<BlockQ4_0, PackedQ4_0>(n_in, packed, r, row, unpack_q4_0);
+  } else if (type == TensorType::Q5_0) {
+    extract<BlockQ5_0, PackedQ5_0>(n_in, packed, r, row, unpack_q5_0);
   } else if (type == TensorType::Q8_0) {
     extract<BlockQ8_0, PackedQ8_0>(n_in, packed, r, row, unpack_q8_0);
   } else if (type == TensorType::Q4_K) {
     extract<BlockQ4_K, PackedQ4_K>(n_in, packed, r, row, unpack_q4_k);
+  } else if (type == TensorType::Q5_K) {
+    extract<BlockQ5_K, PackedQ5_K>(n_in, packed, r, row, unpack_q5_k);
   } else {
     BOTTEGA_CHECK(type == TensorType::Q6_K, "no interleaved layout for ", type_name(type));
     extract<BlockQ6_K, PackedQ6_K>(n_in, packed, r, row, unpack_q6_k);

@@ -10,11 +10,17 @@
 // Layouts (per group of 8 rows and per block b, groups of blocks contiguous):
 //   Q4_0: d[8] (half, row r), then qs[128]: byte 32 j + 4 r + i holds element 4 j + i of row r in
 //         its low nibble and element 16 + 4 j + i in its high nibble (j < 4, i < 4).
+//   Q5_0: d[8], qh[32], then qs[128] as Q4_0's. Bit 4 of the quants sits beside the nibbles it
+//         completes: bit j of qh byte 4 r + i is bit 4 of row r's element 4 j + i, bit 4 + j that
+//         of element 16 + 4 j + i (j < 4). The same 176 bytes as 8 stored blocks.
 //   Q8_0: d[8], then qs[256]: byte 32 g + 4 r + i is element 4 g + i of row r (g < 8).
 //   Q4_K: d[8], dmin[8], the 6-bit scales and mins unpacked to bytes, and qs: in chunk p (64
 //         values, sub-blocks 2p and 2p + 1) byte 32 k + 4 r + i is row r's qs[32 p + 4 k + i]
 //         (nibbles as the row layout: low in sub-block 2p, high in 2p + 1). 1184 bytes instead of
 //         1152: unpacked scales save work in every token's dot product.
+//   Q5_K: Q4_K's layout plus qh[8][32]: byte 4 r + i of group k is row r's qh[4 k + i], so one
+//         load serves all 4 chunks (bits 2p and 2p + 1 complete chunk p's low and high nibbles).
+//         1440 bytes instead of 1408.
 //   Q6_K: d[8], scales in pairs of sub-blocks, then the 6-bit quants q of each row as 4 low bits
 //         (ql, as Q4_K's qs: byte 32 k + 4 r + i of chunk p holds q[64 p + 4 k + i] low and
 //         q[64 p + 32 + 4 k + i] high) and 2 high bits (qh: bits 2t, 2t + 1 of byte 32 k + 4 r + i
@@ -36,6 +42,13 @@ struct PackedQ4_0 {
 };
 static_assert(sizeof(PackedQ4_0) == 8 * 18);
 
+struct PackedQ5_0 {
+  uint16_t d[kRowGroup];
+  uint8_t qh[kRowGroup * 4];
+  uint8_t qs[kRowGroup * 16];
+};
+static_assert(sizeof(PackedQ5_0) == 8 * 22);
+
 struct PackedQ8_0 {
   uint16_t d[kRowGroup];
   int8_t qs[kRowGroup * 32];
@@ -51,6 +64,16 @@ struct PackedQ4_K {
 };
 static_assert(sizeof(PackedQ4_K) == 1184);
 
+struct PackedQ5_K {
+  uint16_t d[kRowGroup];
+  uint16_t dmin[kRowGroup];
+  uint8_t scales[8][kRowGroup];   // as PackedQ4_K
+  uint8_t mins[4][kRowGroup][2];  // as PackedQ4_K
+  uint8_t qh[8][32];              // [group k][4 r + i]
+  uint8_t qs[4][8][32];           // as PackedQ4_K
+};
+static_assert(sizeof(PackedQ5_K) == 1440);
+
 struct PackedQ6_K {
   uint16_t d[kRowGroup];
   int8_t scales[8][kRowGroup][2];  // [pair m][row r][sub-block j - 2m], 16 sub-blocks of 16
@@ -61,7 +84,8 @@ static_assert(sizeof(PackedQ6_K) == 8 * 210);
 
 // An activation block for the interleaved kernels: a Q8_0 block (quants and scale exactly as the
 // Q8_0 quantizer writes them) with the scale widened to float and 8 * d * sum(qs), which applies
-// Q4_0's offset of 8 once per block (one FMA with the rows' scales) instead of once per value.
+// Q4_0's offset of 8 once per block (one FMA with the rows' scales) instead of once per value
+// (Q5_0's offset of 16 is twice it).
 struct ActivationQ8 {
   float d;
   float offset8;
@@ -69,7 +93,7 @@ struct ActivationQ8 {
 };
 
 // Dot products of row groups with activation rows: for groups g < n_groups (contiguous from w)
-// and activation rows c < n_cols (a_stride bytes apart; ActivationQ8 blocks for Q4_0/Q8_0,
+// and activation rows c < n_cols (a_stride bytes apart; ActivationQ8 blocks for Q4_0/Q5_0/Q8_0,
 // BlockQ8_K for the K-quants), y[c * y_stride + 8 g + r] = dot(row r of group g, row c).
 using InterleavedTileFn = void (*)(int64_t n_in, const uint8_t* w, int64_t n_groups,
                                    const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
