@@ -24,9 +24,10 @@ constexpr uint64_t kTokenizerBytesPerToken = 180;
 // Achieved fraction of the measured roofline (read bandwidth for decoding, f32 FMA peak for
 // prompts), by the type holding most of the matrix bytes. Calibrated with
 // bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"): the ratio of
-// measured to predicted speed at efficiency 1. On the 2-core machine they were measured on, F16 and
-// K-quant decoding are bound by unpacking rather than by memory, hence their low shares; Q8_0's
-// share above 1 says the cached bandwidth was measured while the machine was busy.
+// measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet, 2026-11-25,
+// taking the geometric mean of two passes (they differed by up to 40%: the machine is shared).
+// Prompt shares above 1 are the integer kernels beating the f32 FMA peak; decode shares well
+// below 1 say decoding is bound by unpacking the weights rather than by memory.
 struct Efficiency {
   double decode;
   double prompt;
@@ -37,17 +38,20 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::F32:
     case TensorType::F16:
     case TensorType::BF16:
-      return {0.45, 0.285};
+      return {0.624, 0.572};
     case TensorType::Q8_0:
-      return {1.01, 0.615};
+      return {0.584, 0.844};
     case TensorType::Q4_0:
-      return {0.62, 0.585};
-    case TensorType::Q4_1:
+      return {0.513, 1.177};
     case TensorType::Q5_0:
+      return {0.542, 0.944};
+    case TensorType::Q4_1:
     case TensorType::Q5_1:
-      return {0.15, 0.28};  // no interleaved kernels: calibrated on Q5_0
-    default:                // K-quants, calibrated on Q4_K_M
-      return {0.27, 0.545};
+      return {0.15, 0.28};  // no interleaved kernels: Q5_0's share before it had one
+    case TensorType::Q5_K:
+      return {0.459, 0.857};  // calibrated on Q5_K_M
+    default:                  // other K-quants, calibrated on Q4_K_M
+      return {0.451, 0.947};
   }
 }
 
