@@ -103,8 +103,8 @@ nlohmann::json run_reference(const std::string& package, const std::vector<std::
 
 struct Package {
   const char* name;
-  const char* vectors;          // llama.cpp's vectors for this vocabulary, or nullptr
-  bool nfc;                     // the normalizer composes, so round trips give the NFC text
+  std::vector<std::string> vectors;  // llama.cpp's vector files for this vocabulary
+  bool nfc;                          // the normalizer composes, so round trips give the NFC text
   const char* template_marker;  // a string the chat template contains, or nullptr (none shipped)
 };
 
@@ -128,20 +128,20 @@ TEST_P(TokenizerJson, MatchesReferences) {
     EXPECT_NE(tokenizer->vocab().chat_template.find(package.template_marker), std::string::npos);
   }
 
-  if (package.vectors != nullptr) {
-    const std::vector<TestVector> vectors = read_vectors(package.vectors);
-    ASSERT_EQ(vectors.size(), 46u) << package.vectors;
+  for (const std::string& file : package.vectors) {
+    const std::vector<TestVector> vectors = read_vectors(file);
+    ASSERT_EQ(vectors.size(), 46u) << file;
     size_t matched = 0;
     for (const TestVector& v : vectors) {
       const Ids actual = tokenizer->encode(v.text, false, false);
       if (actual == v.ids) {
         ++matched;
       } else {
-        ADD_FAILURE() << package.vectors << ": " << quoted(v.text)
-                      << "\n  expected:" << ids_text(v.ids) << "\n  actual:  " << ids_text(actual);
+        ADD_FAILURE() << file << ": " << quoted(v.text) << "\n  expected:" << ids_text(v.ids)
+                      << "\n  actual:  " << ids_text(actual);
       }
     }
-    EXPECT_EQ(matched, vectors.size()) << package.vectors;
+    EXPECT_EQ(matched, vectors.size()) << file;
   }
 
   const nlohmann::json reference = run_reference(package.name, kHardStrings);
@@ -161,14 +161,18 @@ TEST_P(TokenizerJson, MatchesReferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(NpmPackages, TokenizerJson,
-                         ::testing::Values(Package{"llama3", "vocab/ggml-vocab-llama-bpe.gguf",
-                                                   false, "<|start_header_id|>"},
-                                           Package{"qwen3", "vocab/ggml-vocab-qwen2.gguf", true,
-                                                   "<|im_start|>"},
-                                           Package{"gemma3", nullptr, false, "<start_of_turn>"},
-                                           Package{"gptoss", nullptr, false, nullptr}),
-                         package_name);
+// DeepSeek R1's Qwen distills keep Qwen 2.5's vocabulary and pre-tokenizer, which Qwen 3 shares,
+// so their vectors run through the Qwen 3 file too.
+INSTANTIATE_TEST_SUITE_P(
+    NpmPackages, TokenizerJson,
+    ::testing::Values(
+        Package{"llama3", {"vocab/ggml-vocab-llama-bpe.gguf"}, false, "<|start_header_id|>"},
+        Package{"qwen3",
+                {"vocab/ggml-vocab-qwen2.gguf", "vocab/ggml-vocab-deepseek-r1-qwen.gguf"},
+                true,
+                "<|im_start|>"},
+        Package{"gemma3", {}, false, "<start_of_turn>"}, Package{"gptoss", {}, false, nullptr}),
+    package_name);
 
 // A small character-level tokenizer.json in the Gemma style: a Replace normalizer, BPE with
 // byte fallback and fuse_unk, special and non-special added tokens (one with lstrip/rstrip), BOS
