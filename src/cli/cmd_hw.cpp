@@ -63,6 +63,9 @@ void print_text(const Report& report, int repetitions) {
   if (!report.bandwidth_only) {
     std::printf("peak f32:       %.1f GFLOP/s (FMA, %d threads)\n", r.f32_flops_per_second / 1e9,
                 r.threads);
+    std::printf(
+        "peak int8:      %.1f GOP/s (8-bit dot products as the quantized kernels run them)\n",
+        r.int8_ops_per_second / 1e9);
     std::printf("measured:       %s%s\n", r.measured_at.c_str(),
                 r.cached ? " (cached; --refresh measures again)" : "");
   }
@@ -89,7 +92,9 @@ json to_json(const Report& report, int repetitions) {
                       {"buffer_bytes", r.buffer_bytes},
                       {"repetitions", repetitions}};
   if (!report.bandwidth_only) {
-    out["compute"] = {{"f32_gflops", r.f32_flops_per_second / 1e9}, {"threads", r.threads}};
+    out["compute"] = {{"f32_gflops", r.f32_flops_per_second / 1e9},
+                      {"int8_gops", r.int8_ops_per_second / 1e9},
+                      {"threads", r.threads}};
     out["measured_at"] = r.measured_at;
     out["cached"] = r.cached;
   }

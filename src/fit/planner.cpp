@@ -21,13 +21,13 @@ constexpr uint64_t kProcessBaseline = 14'300'000;
 // divided by the extra 31488 entries over aidreams260K's 512.
 constexpr uint64_t kTokenizerBytesPerToken = 180;
 
-// Achieved fraction of the measured roofline (read bandwidth for decoding, f32 FMA peak for
-// prompts), by the type holding most of the matrix bytes. Calibrated with
-// bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"): the ratio of
-// measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet, 2026-11-25,
-// taking the geometric mean of two passes (they differed by up to 40%: the machine is shared).
-// Prompt shares above 1 are the integer kernels beating the f32 FMA peak; decode shares well
-// below 1 say decoding is bound by unpacking the weights rather than by memory.
+// Achieved fraction of the measured roofline, by the type holding most of the matrix bytes: of
+// the read bandwidth for decoding, and for prompts of the peak the type's kernels compute with
+// (f32 FMA for the float types, the 8-bit integer dot product for the quantized ones).
+// Calibrated with bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"):
+// the ratio of measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet,
+// 2026-11-25, taking the geometric mean of two passes (the machine is shared and noisy). Decode
+// shares well below 1 say decoding is bound by unpacking the weights rather than by memory.
 struct Efficiency {
   double decode;
   double prompt;
@@ -40,19 +40,23 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::BF16:
       return {0.624, 0.572};
     case TensorType::Q8_0:
-      return {0.584, 0.844};
+      return {0.584, 0.522};
     case TensorType::Q4_0:
-      return {0.513, 1.177};
+      return {0.513, 0.728};
     case TensorType::Q5_0:
-      return {0.542, 0.944};
+      return {0.542, 0.584};
     case TensorType::Q4_1:
     case TensorType::Q5_1:
-      return {0.15, 0.28};  // no interleaved kernels: Q5_0's share before it had one
+      return {0.15, 0.173};  // not calibrated: Q5_0's share before it had interleaved kernels
     case TensorType::Q5_K:
-      return {0.459, 0.857};  // calibrated on Q5_K_M
+      return {0.459, 0.530};  // calibrated on Q5_K_M
     default:                  // other K-quants, calibrated on Q4_K_M
-      return {0.451, 0.947};
+      return {0.451, 0.586};
   }
+}
+
+bool computes_in_floats(TensorType type) {
+  return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
 }
 
 constexpr int32_t kBlockSize = 16;  // Session::kBlockSize: KV positions per block
@@ -237,13 +241,15 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
         static_cast<double>(p.bytes_read) + static_cast<double>(kv_row) * (kBenchGen / 2.0);
     speed.tg128_tps = machine.read_bytes_per_second * efficiency(p.dominant).decode / bytes;
   }
-  if (machine.f32_flops_per_second > 0.0) {
+  const double peak =
+      computes_in_floats(p.dominant) ? machine.f32_flops_per_second : machine.int8_ops_per_second;
+  if (peak > 0.0) {
     // pp512: two FLOPs per weight per token, plus attention (scores and weighted sum: 4 FLOPs
     // per head dimension per earlier position, 256 positions on average).
     const double attention =
         4.0 * s.n_layer * static_cast<double>(s.n_head * s.head_dim) * (kBenchPrompt / 2.0);
     const double flops = 2.0 * static_cast<double>(p.matrix_params) + attention;
-    speed.pp512_tps = machine.f32_flops_per_second * efficiency(p.dominant).prompt / flops;
+    speed.pp512_tps = peak * efficiency(p.dominant).prompt / flops;
   }
   return speed;
 }

@@ -63,6 +63,7 @@ struct Machine {
   uint64_t available_bytes = 0;
   double read_bytes_per_second = 0.0;
   double f32_flops_per_second = 0.0;
+  double int8_ops_per_second = 0.0;  // the quantized types' prompt ceiling
 };
 
 struct Config {

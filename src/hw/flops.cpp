@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/error.h"
@@ -24,33 +26,83 @@ float plain_chains(int64_t iterations, float seed) {
   return sum;
 }
 
+constexpr int kPlainInts = 64;
+
+int64_t plain_int8_chains(int64_t iterations, int seed) {
+  int8_t weights[kPlainInts];
+  int8_t activations[kPlainInts];
+  for (int i = 0; i < kPlainInts; ++i) {
+    weights[i] = static_cast<int8_t>(1 + (seed + i) % 3);
+    activations[i] = static_cast<int8_t>(1 + i % 2);
+  }
+  int32_t acc[kPlainInts / 4] = {};
+  for (int64_t it = 0; it < iterations; ++it) {
+    for (int i = 0; i < kPlainInts; ++i) acc[i / 4] += weights[i] * activations[i];
+    // Rotating the weights each pass keeps the products inside the loop.
+    weights[it % kPlainInts] = static_cast<int8_t>(1 + (weights[it % kPlainInts] + 1) % 3);
+  }
+  int64_t sum = 0;
+  for (int32_t a : acc) sum += a;
+  return sum;
+}
+
+// Best rate of `repetitions` passes in which every thread of the pool runs `run(iterations,
+// thread index)`, each iteration being `ops_per_iteration` operations; `check` validates the
+// threads' results after each pass.
+double best_rate(ThreadPool& pool, int repetitions, double ops_per_iteration,
+                 const std::function<void(int64_t, int)>& run, const std::function<void()>& check) {
+  BOTTEGA_CHECK(repetitions > 0, "repetitions ", repetitions);
+  // About 50 ms per pass on a 3 GHz core: long enough to dwarf waking the threads.
+  constexpr int64_t kIterations = 4'000'000;
+  double best = 0.0;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    const auto start = std::chrono::steady_clock::now();
+    pool.run([&](int index, int) { run(kIterations, index); });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    check();
+    const double ops =
+        ops_per_iteration * static_cast<double>(kIterations) * static_cast<double>(pool.size());
+    if (seconds > 0.0) best = std::max(best, ops / seconds);
+  }
+  return best;
+}
+
 }  // namespace
+
+IntOpKernel plain_int8_kernel() {
+  return {2.0 * kPlainInts, plain_int8_chains};
+}
 
 FlopKernel plain_flop_kernel() {
   return {2.0 * kPlainValues, plain_chains};
 }
 
 double measure_f32_flops(ThreadPool& pool, int repetitions) {
-  BOTTEGA_CHECK(repetitions > 0, "repetitions ", repetitions);
   const FlopKernel kernel = best_flop_kernel();
-  // About 50 ms per pass on a 3 GHz core: long enough to dwarf waking the threads.
-  constexpr int64_t kIterations = 4'000'000;
   std::vector<float> sinks(static_cast<size_t>(pool.size()));
-  double best = 0.0;
-  for (int rep = 0; rep < repetitions; ++rep) {
-    const auto start = std::chrono::steady_clock::now();
-    pool.run([&](int index, int) {
-      sinks[static_cast<size_t>(index)] = kernel.run(kIterations, 1.0f + 1e-3f * index);
-    });
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    // Checking the results makes them observable, so the compiler cannot drop the work.
-    for (float s : sinks) BOTTEGA_CHECK(std::isfinite(s), "FLOP kernel produced ", s);
-    const double flops = kernel.flops_per_iteration * static_cast<double>(kIterations) *
-                         static_cast<double>(pool.size());
-    if (seconds > 0.0) best = std::max(best, flops / seconds);
-  }
-  return best;
+  return best_rate(
+      pool, repetitions, kernel.flops_per_iteration,
+      [&](int64_t iterations, int index) {
+        sinks[static_cast<size_t>(index)] = kernel.run(iterations, 1.0f + 1e-3f * index);
+      },
+      [&] {
+        // Checking the results makes them observable, so the compiler cannot drop the work.
+        for (float s : sinks) BOTTEGA_CHECK(std::isfinite(s), "FLOP kernel produced ", s);
+      });
+}
+
+double measure_int8_ops(ThreadPool& pool, int repetitions) {
+  const IntOpKernel kernel = best_int8_kernel();
+  std::vector<int64_t> sinks(static_cast<size_t>(pool.size()));
+  return best_rate(
+      pool, repetitions, kernel.ops_per_iteration,
+      [&](int64_t iterations, int index) {
+        sinks[static_cast<size_t>(index)] = kernel.run(iterations, index);
+      },
+      [&] {
+        for (int64_t s : sinks) BOTTEGA_CHECK(s > 0, "integer kernel produced ", s);
+      });
 }
 
 }  // namespace bottega::hw

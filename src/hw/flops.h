@@ -10,6 +10,12 @@ namespace bottega::hw {
 // compiler makes of plain floats). Returns floating-point operations per second (an FMA is 2).
 double measure_f32_flops(ThreadPool& pool, int repetitions = 3);
 
+// The same for the integer dot product the quantized kernels are built on: 8-bit products summed
+// in pairs to 16 bits, then to 32 (AVX2 maddubs + madd where the CPU has it, else plain int8
+// loops). Returns integer operations per second (a multiply-add of two 8-bit values is 2), the
+// ceiling for prompts of quantized models.
+double measure_int8_ops(ThreadPool& pool, int repetitions = 3);
+
 // Internal: FLOPs done by one thread in `iterations` passes of its kernel, and the kernel itself;
 // flops_x86.cpp (compiled with AVX2/FMA) or flops_generic.cpp provides it.
 struct FlopKernel {
@@ -20,5 +26,14 @@ FlopKernel best_flop_kernel();
 // Plain float chains, which the compiler vectorises with the target's baseline SIMD: the kernel
 // where there is no ISA-specific one, or where the CPU lacks it.
 FlopKernel plain_flop_kernel();
+
+// Integer kernels in the same shape: operations done per iteration, and the loop (its result
+// is a checksum that keeps the work observable).
+struct IntOpKernel {
+  double ops_per_iteration;
+  int64_t (*run)(int64_t iterations, int seed);
+};
+IntOpKernel best_int8_kernel();
+IntOpKernel plain_int8_kernel();
 
 }  // namespace bottega::hw

@@ -77,10 +77,15 @@ std::optional<Roofline> read_cached_roofline(const std::filesystem::path& cache_
   r.threads = threads;
   r.read_bytes_per_second = entry->value("read_bytes_per_second", 0.0);
   r.f32_flops_per_second = entry->value("f32_flops_per_second", 0.0);
+  r.int8_ops_per_second = entry->value("int8_ops_per_second", 0.0);
   r.buffer_bytes = entry->value("buffer_bytes", size_t{0});
   r.measured_at = entry->value("measured_at", "");
   r.cached = true;
-  if (r.read_bytes_per_second <= 0.0 || r.f32_flops_per_second <= 0.0) return std::nullopt;
+  // An entry from before a field was measured is measured again rather than half used.
+  if (r.read_bytes_per_second <= 0.0 || r.f32_flops_per_second <= 0.0 ||
+      r.int8_ops_per_second <= 0.0) {
+    return std::nullopt;
+  }
   return r;
 }
 
@@ -91,6 +96,7 @@ Roofline measure_roofline(const MeasureSettings& settings) {
   r.buffer_bytes = settings.buffer_bytes > 0 ? settings.buffer_bytes : default_bandwidth_bytes();
   r.read_bytes_per_second = measure_read_bandwidth(pool, r.buffer_bytes, settings.repetitions);
   r.f32_flops_per_second = measure_f32_flops(pool);
+  r.int8_ops_per_second = measure_int8_ops(pool);
   r.measured_at = utc_now();
   return r;
 }
@@ -108,6 +114,7 @@ Roofline load_roofline(const std::filesystem::path& cache_file, const MeasureSet
   doc["machines"][entry_key(identity, r.threads)] = {
       {"read_bytes_per_second", r.read_bytes_per_second},
       {"f32_flops_per_second", r.f32_flops_per_second},
+      {"int8_ops_per_second", r.int8_ops_per_second},
       {"buffer_bytes", r.buffer_bytes},
       {"measured_at", r.measured_at}};
   write_atomically(cache_file, doc.dump(2) + "\n");

@@ -1,6 +1,7 @@
-// The machine's measured roofline: read bandwidth and peak FLOP/s, measured once with the default
-// thread count and cached under the bottega home, keyed by the machine's identity, because a
-// measurement takes seconds and the planner (`fit`) needs it on every call.
+// The machine's measured roofline: read bandwidth, peak FLOP/s and peak 8-bit integer ops/s,
+// measured once with the default thread count and cached under the bottega home, keyed by the
+// machine's identity, because a measurement takes seconds and the planner (`fit`) needs it on every
+// call.
 #pragma once
 
 #include <filesystem>
@@ -17,9 +18,10 @@ struct Roofline {
   int threads = 0;
   double read_bytes_per_second = 0.0;
   double f32_flops_per_second = 0.0;
-  size_t buffer_bytes = 0;  // of the bandwidth measurement
-  std::string measured_at;  // RFC 3339, UTC
-  bool cached = false;      // read from the cache file rather than measured by this process
+  double int8_ops_per_second = 0.0;  // 8-bit multiply-adds (2 ops each), as the quantized kernels
+  size_t buffer_bytes = 0;           // of the bandwidth measurement
+  std::string measured_at;           // RFC 3339, UTC
+  bool cached = false;  // read from the cache file rather than measured by this process
 };
 
 struct MeasureSettings {

@@ -221,6 +221,7 @@ TEST_F(FitCli, HwCachesTheRooflineAndReportsMemoryAndGpus) {
   EXPECT_EQ(hw["bandwidth"]["buffer_bytes"], 32 << 20);
   EXPECT_GT(hw["bandwidth"]["read_gb_per_s"].get<double>(), 0.0);
   EXPECT_GT(hw["compute"]["f32_gflops"].get<double>(), 0.0);
+  EXPECT_GT(hw["compute"]["int8_gops"].get<double>(), 0.0);
   EXPECT_GT(hw["memory"]["total_bytes"].get<uint64_t>(), 0u);
   EXPECT_GT(hw["memory"]["available_bytes"].get<uint64_t>(), 0u);
   EXPECT_LE(hw["memory"]["available_bytes"], hw["memory"]["total_bytes"]);
@@ -231,6 +232,31 @@ TEST_F(FitCli, HwCachesTheRooflineAndReportsMemoryAndGpus) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("(cached; --refresh measures again)"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("gpu:"), std::string::npos) << text.out;
+}
+
+// A cache entry written before the int8 peak was measured is measured again, not half used.
+TEST(HwCache, EntryWithoutTheInt8PeakIsMeasuredAgain) {
+  const testing::TempDir home;
+  const EnvVars vars = hw_env({{"BOTTEGA_HOME", home.path().string()}});
+  const std::vector<std::string> args = {"hw", "--json", "--buffer-mib", "32", "-r", "1"};
+  ASSERT_EQ(run_bottega(args, vars).exit_code, 0);
+  const std::filesystem::path cache = home / "hw.json";
+  json doc = json::parse(std::ifstream(cache));
+  ASSERT_EQ(doc["machines"].size(), 1u) << doc.dump();
+  for (auto& entry : doc["machines"]) {
+    ASSERT_TRUE(entry.contains("int8_ops_per_second")) << entry.dump();
+    entry.erase("int8_ops_per_second");
+  }
+  std::ofstream(cache) << doc.dump();
+
+  const auto r = run_bottega(args, vars);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json hw = json::parse(r.out);
+  EXPECT_FALSE(hw["cached"].get<bool>());
+  EXPECT_GT(hw["compute"]["int8_gops"].get<double>(), 0.0);
+  for (const auto& entry : json::parse(std::ifstream(cache))["machines"]) {
+    EXPECT_GT(entry.value("int8_ops_per_second", 0.0), 0.0) << entry.dump();
+  }
 }
 
 // The Vulkan probe against a real loader and driver: Mesa's lavapipe, a CPU implementation that

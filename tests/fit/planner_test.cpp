@@ -12,7 +12,8 @@ namespace {
 using testing::TempDir;
 
 // A llama header with tensors of the right sizes (zeros): 2 layers, n_embd 64, 4 heads, 2 KV heads.
-std::filesystem::path write_model(const TempDir& dir, bool with_context_length = true) {
+std::filesystem::path write_model(const TempDir& dir, bool with_context_length = true,
+                                  TensorType type = TensorType::F16) {
   gguf::Writer w;
   w.set("general.architecture", gguf::Value::string("llama"));
   w.set("llama.block_count", gguf::Value::u32(2));
@@ -23,9 +24,8 @@ std::filesystem::path write_model(const TempDir& dir, bool with_context_length =
   if (with_context_length) w.set("llama.context_length", gguf::Value::u32(2048));
   w.set("llama.vocab_size", gguf::Value::u32(100));
   auto add = [&](const std::string& name, std::vector<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    w.add_tensor(name, TensorType::F16, shape, std::vector<uint8_t>(static_cast<size_t>(n) * 2));
+    const size_t bytes = row_bytes(type, shape[0]) * static_cast<size_t>(shape[1]);
+    w.add_tensor(name, type, shape, std::vector<uint8_t>(bytes));
   };
   add("token_embd.weight", {64, 100});
   add("output.weight", {64, 100});
@@ -65,6 +65,31 @@ TEST(Planner, ReadsShapeAndSizesKvCache) {
   // Decoding reads every matrix but the embedding table once per token (and one embedding row).
   EXPECT_GT(plan.speed.tg128_tps, 0.0);
   EXPECT_GT(plan.speed.pp512_tps, 0.0);
+}
+
+// Prompt speed follows the peak the weights' kernels compute with: the f32 FMA rate for float
+// weights, the 8-bit integer dot product rate for quantized ones.
+TEST(Planner, PromptSpeedFollowsThePeakOfTheWeightsKernels) {
+  TempDir dir;
+  const gguf::File f16 = gguf::File::open(write_model(dir, true, TensorType::F16));
+  const TempDir dir8;
+  const gguf::File q8 = gguf::File::open(write_model(dir8, true, TensorType::Q8_0));
+  Config config;
+  config.n_ctx = 512;
+  const Machine base{uint64_t{1} << 40, 10e9, 100e9, 200e9};
+  Machine faster_f32 = base;
+  faster_f32.f32_flops_per_second *= 2;
+  Machine faster_int8 = base;
+  faster_int8.int8_ops_per_second *= 2;
+
+  const double f16_base = make_plan(f16, config, base).speed.pp512_tps;
+  EXPECT_NEAR(make_plan(f16, config, faster_f32).speed.pp512_tps, 2 * f16_base, 1e-9 * f16_base);
+  EXPECT_EQ(make_plan(f16, config, faster_int8).speed.pp512_tps, f16_base);
+
+  const double q8_base = make_plan(q8, config, base).speed.pp512_tps;
+  EXPECT_GT(q8_base, 0.0);
+  EXPECT_NEAR(make_plan(q8, config, faster_int8).speed.pp512_tps, 2 * q8_base, 1e-9 * q8_base);
+  EXPECT_EQ(make_plan(q8, config, faster_f32).speed.pp512_tps, q8_base);
 }
 
 TEST(Planner, LargestContextSitsAtTheMemoryBoundary) {
