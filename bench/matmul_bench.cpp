@@ -1,11 +1,15 @@
 // Matrix-product kernel speed on the standard model's shapes (TinyLlama 1.1B: 2048 wide, FFN
 // 5632), one thread, as the engine runs them: weights interleaved when this CPU's kernels prefer
 // it, activations quantized inside matmul. Reports integer or float multiply-adds per second
-// (macs) so the number compares with the machine's peak (`bottega hw`).
+// (macs) so the number compares with the machine's peak (`bottega hw`), and for decode the weight
+// bytes streamed per second (bytes), to compare with its read bandwidth.
 //
 //   build/release/bin/bench_matmul --benchmark_filter='Q4_0'
+//
+// Weights of 2048 x 5632 are 6-23 MB, more than the caches, so decode streams them from memory.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -19,55 +23,75 @@ namespace {
 using bottega::TensorType;
 using bottega::kernels::WeightMatrix;
 
-struct PreparedMatrix {
-  std::vector<uint8_t> stored;
-  std::vector<uint8_t> interleaved;
-  WeightMatrix matrix;
+// Enough copies of one matrix to overflow the last-level cache, used in turn, so every pass
+// reads its weights from memory as a model's decode does (one matrix would stay in L3).
+constexpr size_t kStreamBytes = size_t{96} << 20;
+
+struct PreparedMatrices {
+  std::vector<std::vector<uint8_t>> buffers;
+  std::vector<WeightMatrix> matrices;
 };
 
-PreparedMatrix prepare(TensorType type, int64_t n_in, int64_t n_out) {
+PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> values(static_cast<size_t>(n_in * n_out));
   for (float& v : values) v = normal(rng);
-  PreparedMatrix p;
-  p.stored.resize(bottega::row_bytes(type, n_in) * static_cast<size_t>(n_out));
-  bottega::type_traits(type).quantize(values.data(), p.stored.data(), n_in * n_out);
-  p.matrix = WeightMatrix{type, n_in, n_out, p.stored.data(), false};
-  if (bottega::kernels::prefers_interleaved(p.matrix)) {
-    p.interleaved.resize(bottega::kernels::interleaved_bytes(p.matrix));
-    p.matrix = bottega::kernels::interleave(p.matrix, p.interleaved.data());
+  std::vector<uint8_t> stored(bottega::row_bytes(type, n_in) * static_cast<size_t>(n_out));
+  bottega::type_traits(type).quantize(values.data(), stored.data(), n_in * n_out);
+  WeightMatrix matrix{type, n_in, n_out, stored.data(), false};
+  const bool interleave = bottega::kernels::prefers_interleaved(matrix);
+  std::vector<uint8_t> layout = stored;
+  if (interleave) {
+    layout.resize(bottega::kernels::interleaved_bytes(matrix));
+    bottega::kernels::interleave(matrix, layout.data());
+  }
+  PreparedMatrices p;
+  const size_t copies = std::max<size_t>(1, kStreamBytes / layout.size());
+  for (size_t i = 0; i < copies; ++i) {
+    p.buffers.push_back(layout);
+    WeightMatrix copy = matrix;
+    copy.data = p.buffers.back().data();
+    copy.interleaved = interleave;
+    p.matrices.push_back(copy);
   }
   return p;
 }
 
-// Arguments: n_in, n_out, tokens.
+// Arguments: n_in, n_out, tokens, threads.
 void run(benchmark::State& state, TensorType type) {
   const int64_t n_in = state.range(0);
   const int64_t n_out = state.range(1);
   const int64_t n_tokens = state.range(2);
-  const PreparedMatrix p = prepare(type, n_in, n_out);
+  const auto n_threads = static_cast<int>(state.range(3));
+  const PreparedMatrices p = prepare(type, n_in, n_out);
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
   for (float& v : x) v = uniform(rng);
   std::vector<float> y(static_cast<size_t>(n_out * n_tokens));
-  bottega::ThreadPool pool(1);
+  bottega::ThreadPool pool(n_threads);
+  size_t next = 0;
   for (auto _ : state) {
-    bottega::kernels::matmul(p.matrix, x.data(), n_tokens, y.data(), pool);
+    bottega::kernels::matmul(p.matrices[next], x.data(), n_tokens, y.data(), pool);
+    next = (next + 1) % p.matrices.size();
     benchmark::DoNotOptimize(y.data());
   }
-  const double macs = static_cast<double>(n_in) * static_cast<double>(n_out) *
-                      static_cast<double>(n_tokens);
+  const double macs =
+      static_cast<double>(n_in) * static_cast<double>(n_out) * static_cast<double>(n_tokens);
   state.counters["macs"] = benchmark::Counter(macs, benchmark::Counter::kIsIterationInvariantRate);
+  const auto weight_bytes = static_cast<double>(bottega::row_bytes(type, n_in) * n_out);
+  state.counters["bytes"] =
+      benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"in", "out", "tokens"});
-  b->Args({2048, 5632, 64});  // ffn_gate/ffn_up, a prompt chunk
-  b->Args({5632, 2048, 64});  // ffn_down
-  b->Args({2048, 5632, 16});  // 16 sequences decoding together (serve)
-  b->Args({2048, 5632, 1});   // decode
+  b->ArgNames({"in", "out", "tokens", "threads"});
+  b->Args({2048, 5632, 64, 1});  // ffn_gate/ffn_up, a prompt chunk
+  b->Args({5632, 2048, 64, 1});  // ffn_down
+  b->Args({2048, 5632, 16, 1});  // 16 sequences decoding together (serve)
+  b->Args({2048, 5632, 1, 1});   // decode
+  b->Args({2048, 5632, 1, 2});   // decode on two threads: bound by memory bandwidth
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
