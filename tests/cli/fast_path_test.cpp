@@ -1,9 +1,9 @@
 // The fast path (interleaved weights, SIMD kernels) against the scalar reference path
 // (BOTTEGA_ISA=ref: stored row layout, reference dot products) end to end, on a small model with
 // the standard benchmark model's traits (head size 64, grouped-query attention, FFN 3x wide,
-// every matrix interleaved) in each of the standard benchmark types and the 5-bit ones. `bottega
-// perplexity` saves the reference path's log-probabilities over a text and compares the fast path's
-// with them.
+// every matrix interleaved) in each of the standard benchmark types, the 5-bit ones and Q4_1/Q5_1
+// (a minimum per block, Q8_1 activations). `bottega perplexity` saves the reference path's
+// log-probabilities over a text and compares the fast path's with them.
 //
 // Bound: both paths quantize activations identically and sum exact integer block products; only
 // the order of float additions differs, which moves logits by ~1e-6 relative and can flip an
@@ -48,7 +48,8 @@ TEST(FastPath, AgreesWithReferencePathInEveryBenchmarkType) {
       text << "Once upon a time, a little girl named Lily found a shiny stone in the park. ";
     }
   }
-  for (const std::string type : {"Q4_0", "Q8_0", "Q4_K_M", "Q5_K_M", "Q5_0", "F16"}) {
+  for (const std::string type :
+       {"Q4_0", "Q8_0", "Q4_K_M", "Q5_K_M", "Q5_0", "Q4_1", "Q5_1", "F16"}) {
     const std::string model = (dir.path() / (type + ".gguf")).string();
     const auto synth = run_bottega(
         {"synth", "--arch", "llama", "--dim", "256", "--layers", "2", "--heads", "4", "--kv-heads",

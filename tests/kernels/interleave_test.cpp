@@ -11,6 +11,10 @@
 // float rounding of the per-block products and their sum differs from the double result;
 // 1e-5 * S (as for the row-layout kernels in matmul_test). Q4_K's min term, subtracted after the
 // scaled sum, can be ~3x S on its own (see vec_dot_test), which 1e-5 still covers.
+// Q4_1 and Q5_1 (Q8_1 activations) differ from the dequantized product by design: the activation's
+// block sum s is a half computed from the unrounded scale, so their expected value is the
+// reference dot's own decomposition, per block d * dy * sum(q * q8) + m * s in double, and S the
+// sum of |d * dy * q * q8| and |m * s|: 1e-5 * S again.
 //
 // Random data rarely drives the int16 sums to their limits, so the 5-bit types also run with
 // every quant at 31 against activations all at +-127: a kernel that summed more maddubs pairs in
@@ -22,6 +26,7 @@
 #include <random>
 #include <vector>
 
+#include "core/half.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/repack.h"
 #include "tensor/blocks.h"
@@ -46,8 +51,9 @@ Matrix random_matrix(TensorType type, int64_t n_in, int64_t n_out, std::mt19937&
   return m;
 }
 
-constexpr TensorType kInterleavedTypes[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
-                                            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+constexpr TensorType kInterleavedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                            TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                            TensorType::Q5_K, TensorType::Q6_K};
 
 // Every quant at its maximum, 31: all bytes of the blocks set, then the scales made finite.
 Matrix saturated_5_bit_matrix(TensorType type, int64_t n_in, int64_t n_out) {
@@ -58,6 +64,9 @@ Matrix saturated_5_bit_matrix(TensorType type, int64_t n_in, int64_t n_out) {
   for (int64_t b = 0; b < nb; ++b) {
     if (type == TensorType::Q5_0) {
       reinterpret_cast<BlockQ5_0*>(m.stored.data())[b].d = one;
+    } else if (type == TensorType::Q5_1) {
+      reinterpret_cast<BlockQ5_1*>(m.stored.data())[b].d = one;
+      reinterpret_cast<BlockQ5_1*>(m.stored.data())[b].m = one;
     } else {
       reinterpret_cast<BlockQ5_K*>(m.stored.data())[b].d = one;
       reinterpret_cast<BlockQ5_K*>(m.stored.data())[b].dmin = one;
@@ -66,6 +75,72 @@ Matrix saturated_5_bit_matrix(TensorType type, int64_t n_in, int64_t n_out) {
   m.values.resize(static_cast<size_t>(n_in * n_out));
   type_traits(type).dequantize(m.stored.data(), m.values.data(), n_in * n_out);
   return m;
+}
+
+struct Expected {
+  std::vector<double> value;  // [token][row]
+  std::vector<double> bound;
+};
+
+// Every (token, row)'s sum of the terms that terms(t, r, add) passes to add, and 1e-5 times the
+// sum of their magnitudes.
+template <class Terms>
+Expected sum_terms(int64_t n_out, int64_t n_tokens, Terms terms) {
+  Expected e{std::vector<double>(static_cast<size_t>(n_out * n_tokens)),
+             std::vector<double>(static_cast<size_t>(n_out * n_tokens))};
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < n_out; ++r) {
+      double sum = 0.0, magnitude = 0.0;
+      terms(t, r, [&](double term) {
+        sum += term;
+        magnitude += std::fabs(term);
+      });
+      e.value[t * n_out + r] = sum;
+      e.bound[t * n_out + r] = 1e-5 * magnitude;
+    }
+  }
+  return e;
+}
+
+// The double-precision product of the dequantized weights with the dequantized activations q.
+Expected dequantized_product(TensorType act, const Matrix& m, int64_t n_in, int64_t n_out,
+                             const std::vector<uint8_t>& q, int64_t n_tokens) {
+  std::vector<float> xa(static_cast<size_t>(n_in * n_tokens));
+  type_traits(act).dequantize(q.data(), xa.data(), n_in * n_tokens);
+  return sum_terms(n_out, n_tokens, [&](int64_t t, int64_t r, auto add) {
+    for (int64_t i = 0; i < n_in; ++i) {
+      add(static_cast<double>(m.values[r * n_in + i]) * xa[t * n_in + i]);
+    }
+  });
+}
+
+// Q4_1/Q5_1 weights (d and m as the first two halves of each block) against Q8_1 activations q:
+// per block d * dy * sum(q * q8) + m * s, as the reference dot defines it.
+Expected affine_block_product(TensorType type, const Matrix& m, int64_t n_in, int64_t n_out,
+                              const std::vector<uint8_t>& q, int64_t n_tokens) {
+  const size_t block_bytes = type_traits(type).block_bytes;
+  const int64_t nb = n_in / 32;
+  // The integer quants: each block dequantized with d = 1 and m = 0.
+  std::vector<uint8_t> unit = m.stored;
+  std::vector<float> quants(static_cast<size_t>(n_in * n_out));
+  const uint16_t scales[2] = {0x3c00, 0};  // half 1.0, 0.0
+  for (int64_t b = 0; b < nb * n_out; ++b) std::memcpy(unit.data() + b * block_bytes, scales, 4);
+  type_traits(type).dequantize(unit.data(), quants.data(), n_in * n_out);
+  const auto half = [](const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return static_cast<double>(f16_to_f32(h));
+  };
+  const auto* act = reinterpret_cast<const BlockQ8_1*>(q.data());
+  return sum_terms(n_out, n_tokens, [&](int64_t t, int64_t r, auto add) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* w = m.stored.data() + (r * nb + b) * block_bytes;
+      const BlockQ8_1& y = act[t * nb + b];
+      const double scale = half(w) * f16_to_f32(y.d);
+      for (int64_t i = 0; i < 32; ++i) add(scale * quants[r * n_in + 32 * b + i] * y.qs[i]);
+      add(half(w + 2) * f16_to_f32(y.s));
+    }
+  });
 }
 
 // matmul of the interleaved m with x (n_tokens rows of n_in) on every ISA and thread count
@@ -78,23 +153,12 @@ void expect_interleaved_matmul_exact(TensorType type, const Matrix& m, int64_t n
   const WeightMatrix w = interleave(stored, packed.data());
   // The activations as the kernels see them, through the reference quantizer.
   std::vector<uint8_t> q(row_bytes(act, n_in * n_tokens));
-  std::vector<float> xa(x.size());
   type_traits(act).quantize(x.data(), q.data(), n_in * n_tokens);
-  type_traits(act).dequantize(q.data(), xa.data(), n_in * n_tokens);
-  std::vector<double> expected(static_cast<size_t>(n_out * n_tokens));
-  std::vector<double> bound(expected.size());
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t r = 0; r < n_out; ++r) {
-      double sum = 0.0, magnitude = 0.0;
-      for (int64_t i = 0; i < n_in; ++i) {
-        const double p = static_cast<double>(m.values[r * n_in + i]) * xa[t * n_in + i];
-        sum += p;
-        magnitude += std::fabs(p);
-      }
-      expected[t * n_out + r] = sum;
-      bound[t * n_out + r] = 1e-5 * magnitude;
-    }
-  }
+  const Expected e = act == TensorType::Q8_1
+                         ? affine_block_product(type, m, n_in, n_out, q, n_tokens)
+                         : dequantized_product(act, m, n_in, n_out, q, n_tokens);
+  const std::vector<double>& expected = e.value;
+  const std::vector<double>& bound = e.bound;
   for (Isa isa : available_isas()) {
     for (int threads : {1, 3}) {
       ThreadPool pool(threads);
@@ -119,7 +183,10 @@ TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
   EXPECT_TRUE(can_interleave(TensorType::Q6_K, 8));
   EXPECT_FALSE(can_interleave(TensorType::Q4_0, 12));
   EXPECT_FALSE(can_interleave(TensorType::Q5_K, 20));
-  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 16));
+  EXPECT_TRUE(can_interleave(TensorType::Q4_1, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_1, 8));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 12));
+  EXPECT_FALSE(can_interleave(TensorType::Q2_K, 16));
   EXPECT_FALSE(can_interleave(TensorType::Q3_K, 16));
   EXPECT_FALSE(can_interleave(TensorType::F16, 16));
 }
@@ -167,7 +234,7 @@ TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
 }
 
 TEST(Interleave, FiveBitQuantsAtTheirLimitsDoNotSaturate) {
-  for (TensorType type : {TensorType::Q5_0, TensorType::Q5_K}) {
+  for (TensorType type : {TensorType::Q5_0, TensorType::Q5_1, TensorType::Q5_K}) {
     const int64_t n_in = type_traits(type).block_size * 3, n_out = 16, n_tokens = 5;
     const Matrix m = saturated_5_bit_matrix(type, n_in, n_out);
     // Constant rows quantize to all +127 or all -127; alternate the sign between tokens.

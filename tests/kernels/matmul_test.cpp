@@ -121,6 +121,52 @@ TEST(Matmul, FloatTilesHandleEveryTail) {
   }
 }
 
+// The integer tiles of the blocks of 32 take 4 rows x 4 tokens (AVX2: 4 x 2): row counts 1..7 and
+// token counts 1..9 leave every tail of both. Bound as above for the integer types.
+TEST(Matmul, QuantizedTilesHandleEveryTail) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0}) {
+    const int64_t n_in = 96;
+    for (int64_t n_out = 1; n_out <= 7; ++n_out) {
+      std::vector<float> values(static_cast<size_t>(n_in * n_out));
+      for (float& v : values) v = dist(rng);
+      std::vector<uint8_t> bytes(row_bytes(type, n_in) * static_cast<size_t>(n_out));
+      type_traits(type).quantize(values.data(), bytes.data(), n_in * n_out);
+      std::vector<float> weights(values.size());
+      type_traits(type).dequantize(bytes.data(), weights.data(), n_in * n_out);
+      const WeightMatrix w{type, n_in, n_out, bytes.data()};
+      const int64_t n_tokens = 9;
+      std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
+      for (float& v : x) v = dist(rng);
+      std::vector<uint8_t> q(row_bytes(TensorType::Q8_0, n_in * n_tokens));
+      type_traits(TensorType::Q8_0).quantize(x.data(), q.data(), n_in * n_tokens);
+      std::vector<float> xa(x.size());
+      type_traits(TensorType::Q8_0).dequantize(q.data(), xa.data(), n_in * n_tokens);
+      for (Isa isa : available_isas()) {
+        ThreadPool pool(1);
+        for (int64_t tokens = 1; tokens <= n_tokens; ++tokens) {
+          std::vector<float> y(static_cast<size_t>(n_out * tokens), NAN);
+          matmul(w, x.data(), tokens, y.data(), pool, isa);
+          for (int64_t t = 0; t < tokens; ++t) {
+            for (int64_t r = 0; r < n_out; ++r) {
+              double sum = 0.0, magnitude = 0.0;
+              for (int64_t i = 0; i < n_in; ++i) {
+                const double p = static_cast<double>(weights[r * n_in + i]) * xa[t * n_in + i];
+                sum += p;
+                magnitude += std::fabs(p);
+              }
+              ASSERT_NEAR(y[t * n_out + r], sum, 1e-5 * magnitude)
+                  << type_traits(type).name << " on " << isa_name(isa) << ", row " << r << " of "
+                  << n_out << ", token " << t << " of " << tokens;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, DefaultIsaIsTheBestOne) {
   const int64_t n_in = 64, n_out = 5;
   std::vector<float> values(static_cast<size_t>(n_in * n_out));

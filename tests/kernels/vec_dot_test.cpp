@@ -15,9 +15,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "core/half.h"
@@ -154,6 +157,31 @@ TEST(VecDot, DispatchListsReferenceFirstAndBestLast) {
   ASSERT_FALSE(available_isas().empty());
   EXPECT_EQ(available_isas().front(), Isa::kRef);
   EXPECT_EQ(best_isa(), available_isas().back());
+}
+
+#if defined(__aarch64__)
+constexpr bool kNeonIsBaseline = true;
+#else
+constexpr bool kNeonIsBaseline = false;
+#endif
+
+// Detection must not fall back to the reference silently: every AArch64 CPU has NEON, and a
+// runner that knows its CPU (scripts/test-aarch64 runs QEMU with `-cpu max`, which has dotprod,
+// and with a CPU without it) names the ISA it must pick in BOTTEGA_EXPECT_BEST_ISA.
+TEST(VecDot, DetectionFindsTheIsaTheCpuHas) {
+  const char* forced = std::getenv("BOTTEGA_ISA");
+  if (forced != nullptr && std::string_view(forced) == "ref") {
+    EXPECT_EQ(best_isa(), Isa::kRef);
+    return;
+  }
+  const auto isas = available_isas();
+  if (kNeonIsBaseline) {
+    EXPECT_NE(std::find(isas.begin(), isas.end(), Isa::kNeon), isas.end());
+  }
+  const char* expected = std::getenv("BOTTEGA_EXPECT_BEST_ISA");
+  if (expected != nullptr) {
+    EXPECT_STREQ(isa_name(best_isa()), expected);
+  }
 }
 
 }  // namespace

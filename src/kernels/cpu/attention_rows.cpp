@@ -49,11 +49,9 @@ AttentionRowKernels attention_row_kernels(Isa isa) {
   bool available = false;
   for (Isa candidate : available_isas()) available = available || candidate == isa;
   BOTTEGA_CHECK(available, "ISA ", isa_name(isa), " is not available on this CPU");
-  if (isa == Isa::kAvx2) {
-    const AttentionRowKernels simd = avx2_attention_row_kernels();
-    if (simd.dot_rows != nullptr && simd.accumulate_rows != nullptr && simd.softmax != nullptr) {
-      return simd;
-    }
+  const AttentionRowKernels simd = simd_attention_row_kernels(isa);
+  if (simd.dot_rows != nullptr && simd.accumulate_rows != nullptr && simd.softmax != nullptr) {
+    return simd;
   }
   return {dot_rows_ref, accumulate_rows_ref, softmax_ref};
 }

@@ -36,8 +36,10 @@ void accumulate_rows(const float* weights, const float* rows, int64_t n_rows, in
                      float* out);
 void softmax(float* x, int64_t n);
 
-// Implementation detail of the dispatch: the AVX2 kernels, or nullptrs where the ISA's file is
-// not compiled (isa_none.cpp).
+// Implementation detail of the dispatch: the kernels of a SIMD ISA, nullptrs where it has none
+// (isa_x86.cpp, isa_arm.cpp, isa_none.cpp), and the ISA files' own.
+AttentionRowKernels simd_attention_row_kernels(Isa isa);
 AttentionRowKernels avx2_attention_row_kernels();
+AttentionRowKernels neon_attention_row_kernels();
 
 }  // namespace bottega::kernels

@@ -5,22 +5,22 @@
 
 namespace bottega::kernels {
 
-bool cpu_has_avx2() {
-  return false;
-}
-std::span<const IsaKernel> avx2_kernels() {
+std::vector<Isa> cpu_simd_isas() {
   return {};
 }
-std::span<const IsaQuantizer> avx2_quantizers() {
+std::span<const IsaKernel> simd_kernels(Isa) {
   return {};
 }
-std::span<const IsaInterleavedKernel> avx2_interleaved_kernels() {
+std::span<const IsaQuantizer> simd_quantizers(Isa) {
   return {};
 }
-HalfConverters avx2_half_converters() {
+std::span<const IsaInterleavedKernel> simd_interleaved_kernels(Isa) {
   return {};
 }
-AttentionRowKernels avx2_attention_row_kernels() {
+HalfConverters simd_half_converters(Isa) {
+  return {};
+}
+AttentionRowKernels simd_attention_row_kernels(Isa) {
   return {};
 }
 

@@ -28,8 +28,10 @@ HalfConverters half_converters(Isa isa);
 void decode_row(TensorType type, const void* src, float* dst, int64_t n);
 void encode_row(TensorType type, const float* src, void* dst, int64_t n);
 
-// Implementation detail of the dispatch: the AVX2 converters, or nullptrs where the ISA's file
-// is not compiled (isa_none.cpp).
+// Implementation detail of the dispatch: the converters of a SIMD ISA, nullptrs where it has none
+// (isa_x86.cpp, isa_arm.cpp, isa_none.cpp), and the ISA files' own.
+HalfConverters simd_half_converters(Isa isa);
 HalfConverters avx2_half_converters();
+HalfConverters neon_half_converters();
 
 }  // namespace bottega::kernels

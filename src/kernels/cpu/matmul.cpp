@@ -31,8 +31,7 @@ void dequantize_row(const WeightMatrix& w, int64_t r, float* out) {
 namespace {
 
 InterleavedTileFn interleaved_kernel(TensorType type, Isa isa) {
-  if (isa != Isa::kAvx2) return nullptr;
-  for (const IsaInterleavedKernel& k : avx2_interleaved_kernels()) {
+  for (const IsaInterleavedKernel& k : simd_interleaved_kernels(isa)) {
     if (k.weight == type) return k.tile;
   }
   return nullptr;
@@ -67,21 +66,35 @@ int64_t interleaved_token_block(size_t act_row_bytes) {
   return std::max<int64_t>(4, static_cast<int64_t>(160 * 1024 / act_row_bytes) / 4 * 4);
 }
 
-// Q8_0 activation rows widened for the interleaved kernels (repack.h).
-std::vector<ActivationQ8> widen_q8_0(const uint8_t* act, size_t act_stride, int64_t nb,
-                                     int64_t n_tokens) {
-  std::vector<ActivationQ8> wide(static_cast<size_t>(nb * n_tokens));
+// Activation blocks widened for the interleaved kernels (repack.h): scales as float, and the
+// per-block sum term precomputed.
+ActivationQ8 widen(const BlockQ8_0& block) {
+  ActivationQ8 out;
+  out.d = f16_to_f32(block.d);
+  int32_t sum = 0;
+  for (int i = 0; i < 32; ++i) sum += block.qs[i];
+  out.offset8 = 8.0f * out.d * static_cast<float>(sum);
+  std::memcpy(out.qs, block.qs, sizeof(out.qs));
+  return out;
+}
+
+ActivationQ8_1 widen(const BlockQ8_1& block) {
+  ActivationQ8_1 out;
+  out.d = f16_to_f32(block.d);
+  out.s = f16_to_f32(block.s);
+  std::memcpy(out.qs, block.qs, sizeof(out.qs));
+  return out;
+}
+
+// n_tokens activation rows of nb blocks widened; the result holds Wide blocks, row after row.
+template <class Block, class Wide>
+std::vector<uint8_t> widen_rows(const uint8_t* act, size_t act_stride, int64_t nb,
+                                int64_t n_tokens) {
+  std::vector<uint8_t> wide(static_cast<size_t>(nb * n_tokens) * sizeof(Wide));
+  auto* out = reinterpret_cast<Wide*>(wide.data());
   for (int64_t t = 0; t < n_tokens; ++t) {
-    const auto* blocks =
-        reinterpret_cast<const BlockQ8_0*>(act + static_cast<size_t>(t) * act_stride);
-    for (int64_t b = 0; b < nb; ++b) {
-      ActivationQ8& out = wide[static_cast<size_t>(t * nb + b)];
-      out.d = f16_to_f32(blocks[b].d);
-      int32_t sum = 0;
-      for (int i = 0; i < 32; ++i) sum += blocks[b].qs[i];
-      out.offset8 = 8.0f * out.d * static_cast<float>(sum);
-      std::memcpy(out.qs, blocks[b].qs, sizeof(out.qs));
-    }
+    const auto* blocks = reinterpret_cast<const Block*>(act + static_cast<size_t>(t) * act_stride);
+    for (int64_t b = 0; b < nb; ++b) out[t * nb + b] = widen(blocks[b]);
   }
   return wide;
 }
@@ -104,12 +117,16 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
     });
     return;
   }
-  std::vector<ActivationQ8> wide;
+  std::vector<uint8_t> wide;
+  const int64_t nb = w.n_in / 32;
   if (k.activation == TensorType::Q8_0) {
-    const int64_t nb = w.n_in / 32;
-    wide = widen_q8_0(act, act_stride, nb, n_tokens);
-    act = reinterpret_cast<const uint8_t*>(wide.data());
-    act_stride = static_cast<size_t>(nb) * sizeof(ActivationQ8);
+    wide = widen_rows<BlockQ8_0, ActivationQ8>(act, act_stride, nb, n_tokens);
+  } else if (k.activation == TensorType::Q8_1) {
+    wide = widen_rows<BlockQ8_1, ActivationQ8_1>(act, act_stride, nb, n_tokens);
+  }
+  if (!wide.empty()) {
+    act_stride = wide.size() / static_cast<size_t>(n_tokens);
+    act = wide.data();
   }
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;

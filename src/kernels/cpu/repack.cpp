@@ -17,60 +17,66 @@ constexpr int64_t values_per_block() {
              : 32;
 }
 
-// A packed Q4_0 block's byte 32 j + 4 r + i is byte 4 j + i of row r's qs, whose nibbles are
-// elements 4 j + i and 16 + 4 j + i: the row's bytes move in runs of 4.
-void pack_q4_0(const BlockQ4_0* rows[kRowGroup], int64_t b, PackedQ4_0& out) {
-  for (int64_t r = 0; r < kRowGroup; ++r) {
-    const BlockQ4_0& in = rows[r][b];
-    out.d[r] = in.d;
-    for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 32 * j + 4 * r, in.qs + 4 * j, 4);
-  }
+// Most layouts move a row's bytes in runs of 4: packed byte 32 j + 4 r + i is the row's byte
+// 4 j + i (for the blocks of 32, qs byte 4 j + i: element 4 j + i, or for the nibble types elements
+// 4 j + i and 16 + 4 j + i).
+void scatter_runs(const uint8_t* row, int n_bytes, int64_t r, uint8_t* packed) {
+  for (int j = 0; j < n_bytes / 4; ++j) std::memcpy(packed + 32 * j + 4 * r, row + 4 * j, 4);
 }
 
-void unpack_q4_0(const PackedQ4_0& in, int64_t r, BlockQ4_0& out) {
-  out.d = in.d[r];
-  for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 4 * j, in.qs + 32 * j + 4 * r, 4);
+void gather_runs(const uint8_t* packed, int n_bytes, int64_t r, uint8_t* row) {
+  for (int j = 0; j < n_bytes / 4; ++j) std::memcpy(row + 4 * j, packed + 32 * j + 4 * r, 4);
 }
 
-// Q5_0's qh is a little-endian word whose bit e is bit 4 of element e; packed, the bits of
+// Q5_0/Q5_1's qh is a little-endian word whose bit e is bit 4 of element e; packed, the bits of
 // elements 4 j + i and 16 + 4 j + i (j < 4) gather in byte 4 r + i (bits j and 4 + j).
-void pack_q5_0(const BlockQ5_0* rows[kRowGroup], int64_t b, PackedQ5_0& out) {
-  for (int64_t r = 0; r < kRowGroup; ++r) {
-    const BlockQ5_0& in = rows[r][b];
-    out.d[r] = in.d;
-    for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 32 * j + 4 * r, in.qs + 4 * j, 4);
-    uint32_t high;
-    std::memcpy(&high, in.qh, 4);
-    for (int i = 0; i < 4; ++i) {
-      uint8_t bits = 0;
-      for (int j = 0; j < 8; ++j) bits |= static_cast<uint8_t>(((high >> (4 * j + i)) & 1) << j);
-      out.qh[4 * r + i] = bits;
-    }
+void scatter_high_bits(const uint8_t* qh, int64_t r, uint8_t* packed) {
+  uint32_t high;
+  std::memcpy(&high, qh, 4);
+  for (int i = 0; i < 4; ++i) {
+    uint8_t bits = 0;
+    for (int j = 0; j < 8; ++j) bits |= static_cast<uint8_t>(((high >> (4 * j + i)) & 1) << j);
+    packed[4 * r + i] = bits;
   }
 }
 
-void unpack_q5_0(const PackedQ5_0& in, int64_t r, BlockQ5_0& out) {
-  out.d = in.d[r];
-  for (int j = 0; j < 4; ++j) std::memcpy(out.qs + 4 * j, in.qs + 32 * j + 4 * r, 4);
+void gather_high_bits(const uint8_t* packed, int64_t r, uint8_t* qh) {
   uint32_t high = 0;
   for (int i = 0; i < 4; ++i) {
     for (int j = 0; j < 8; ++j)
-      high |= static_cast<uint32_t>((in.qh[4 * r + i] >> j) & 1) << (4 * j + i);
+      high |= static_cast<uint32_t>((packed[4 * r + i] >> j) & 1) << (4 * j + i);
   }
-  std::memcpy(out.qh, &high, 4);
+  std::memcpy(qh, &high, 4);
 }
 
-void pack_q8_0(const BlockQ8_0* rows[kRowGroup], int64_t b, PackedQ8_0& out) {
+template <class Block>
+concept HasMinimum = requires(Block b) {
+  b.m;
+};
+template <class Block>
+concept HasHighBits = requires(Block b) {
+  b.qh;
+};
+
+template <class Block, class Packed>
+void pack_block32(const Block* rows[kRowGroup], int64_t b, Packed& out) {
   for (int64_t r = 0; r < kRowGroup; ++r) {
-    const BlockQ8_0& in = rows[r][b];
+    const Block& in = rows[r][b];
     out.d[r] = in.d;
-    for (int g = 0; g < 8; ++g) std::memcpy(out.qs + 32 * g + 4 * r, in.qs + 4 * g, 4);
+    if constexpr (HasMinimum<Block>) out.m[r] = in.m;
+    if constexpr (HasHighBits<Block>) scatter_high_bits(in.qh, r, out.qh);
+    scatter_runs(reinterpret_cast<const uint8_t*>(in.qs), sizeof(in.qs), r,
+                 reinterpret_cast<uint8_t*>(out.qs));
   }
 }
 
-void unpack_q8_0(const PackedQ8_0& in, int64_t r, BlockQ8_0& out) {
+template <class Packed, class Block>
+void unpack_block32(const Packed& in, int64_t r, Block& out) {
   out.d = in.d[r];
-  for (int g = 0; g < 8; ++g) std::memcpy(out.qs + 4 * g, in.qs + 32 * g + 4 * r, 4);
+  if constexpr (HasMinimum<Block>) out.m = in.m[r];
+  if constexpr (HasHighBits<Block>) gather_high_bits(in.qh, r, out.qh);
+  gather_runs(reinterpret_cast<const uint8_t*>(in.qs), sizeof(out.qs), r,
+              reinterpret_cast<uint8_t*>(out.qs));
 }
 
 // Q4_K and Q5_K share d, dmin, the 6-bit scales and mins and the nibbles (field names alike).
@@ -89,9 +95,7 @@ void pack_affine_k(const Block& in, int r, Packed& out) {
     out.mins[j / 2][r][j % 2] = min_low;
     out.mins[(j + 4) / 2][r][j % 2] = min_high;
   }
-  for (int c = 0; c < 4; ++c) {
-    for (int k = 0; k < 8; ++k) std::memcpy(&out.qs[c][k][4 * r], in.qs + 32 * c + 4 * k, 4);
-  }
+  for (int c = 0; c < 4; ++c) scatter_runs(in.qs + 32 * c, 32, r, &out.qs[c][0][0]);
 }
 
 template <class Packed, class Block>
@@ -106,9 +110,7 @@ void unpack_affine_k(const Packed& in, int64_t r, Block& out) {
     out.scales[j + 4] = static_cast<uint8_t>(min_low | ((min_high >> 4) << 6));
     out.scales[j + 8] = static_cast<uint8_t>((scale_high & 0xf) | ((min_high & 0xf) << 4));
   }
-  for (int c = 0; c < 4; ++c) {
-    for (int k = 0; k < 8; ++k) std::memcpy(out.qs + 32 * c + 4 * k, &in.qs[c][k][4 * r], 4);
-  }
+  for (int c = 0; c < 4; ++c) gather_runs(&in.qs[c][0][0], 32, r, out.qs + 32 * c);
 }
 
 void pack_q4_k(const BlockQ4_K* rows[kRowGroup], int64_t b, PackedQ4_K& out) {
@@ -124,13 +126,13 @@ void pack_q5_k(const BlockQ5_K* rows[kRowGroup], int64_t b, PackedQ5_K& out) {
   for (int r = 0; r < kRowGroup; ++r) {
     const BlockQ5_K& in = rows[r][b];
     pack_affine_k(in, r, out);
-    for (int k = 0; k < 8; ++k) std::memcpy(&out.qh[k][4 * r], in.qh + 4 * k, 4);
+    scatter_runs(in.qh, 32, r, &out.qh[0][0]);
   }
 }
 
 void unpack_q5_k(const PackedQ5_K& in, int64_t r, BlockQ5_K& out) {
   unpack_affine_k(in, r, out);
-  for (int k = 0; k < 8; ++k) std::memcpy(out.qh + 4 * k, &in.qh[k][4 * r], 4);
+  gather_runs(&in.qh[0][0], 32, r, out.qh);
 }
 
 // The 256 6-bit quants of a Q6_K block, in element order (layout in blocks.h).
@@ -234,8 +236,9 @@ void extract(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row, Unpac
 }  // namespace
 
 bool can_interleave(TensorType type, int64_t n_out) {
-  return (type == TensorType::Q4_0 || type == TensorType::Q5_0 || type == TensorType::Q8_0 ||
-          type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K) &&
+  return (type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q5_0 ||
+          type == TensorType::Q5_1 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+          type == TensorType::Q5_K || type == TensorType::Q6_K) &&
          n_out > 0 && n_out % kRowGroup == 0;
 }
 
@@ -243,8 +246,12 @@ size_t interleaved_group_bytes(TensorType type, int64_t n_in) {
   switch (type) {
     case TensorType::Q4_0:
       return static_cast<size_t>(n_in / 32) * sizeof(PackedQ4_0);
+    case TensorType::Q4_1:
+      return static_cast<size_t>(n_in / 32) * sizeof(PackedQ4_1);
     case TensorType::Q5_0:
       return static_cast<size_t>(n_in / 32) * sizeof(PackedQ5_0);
+    case TensorType::Q5_1:
+      return static_cast<size_t>(n_in / 32) * sizeof(PackedQ5_1);
     case TensorType::Q8_0:
       return static_cast<size_t>(n_in / 32) * sizeof(PackedQ8_0);
     case TensorType::Q4_K:
@@ -263,11 +270,15 @@ void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t
   BOTTEGA_CHECK(can_interleave(type, n_out), "no interleaved layout for ", type_name(type),
                 " with ", n_out, " rows");
   if (type == TensorType::Q4_0) {
-    interleave<BlockQ4_0, PackedQ4_0>(n_in, n_out, src, dst, pack_q4_0);
+    interleave<BlockQ4_0, PackedQ4_0>(n_in, n_out, src, dst, pack_block32<BlockQ4_0, PackedQ4_0>);
   } else if (type == TensorType::Q5_0) {
-    interleave<BlockQ5_0, PackedQ5_0>(n_in, n_out, src, dst, pack_q5_0);
+    interleave<BlockQ5_0, PackedQ5_0>(n_in, n_out, src, dst, pack_block32<BlockQ5_0, PackedQ5_0>);
+  } else if (type == TensorType::Q4_1) {
+    interleave<BlockQ4_1, PackedQ4_1>(n_in, n_out, src, dst, pack_block32<BlockQ4_1, PackedQ4_1>);
+  } else if (type == TensorType::Q5_1) {
+    interleave<BlockQ5_1, PackedQ5_1>(n_in, n_out, src, dst, pack_block32<BlockQ5_1, PackedQ5_1>);
   } else if (type == TensorType::Q8_0) {
-    interleave<BlockQ8_0, PackedQ8_0>(n_in, n_out, src, dst, pack_q8_0);
+    interleave<BlockQ8_0, PackedQ8_0>(n_in, n_out, src, dst, pack_block32<BlockQ8_0, PackedQ8_0>);
   } else if (type == TensorType::Q4_K) {
     interleave<BlockQ4_K, PackedQ4_K>(n_in, n_out, src, dst, pack_q4_k);
   } else if (type == TensorType::Q5_K) {
@@ -279,11 +290,15 @@ void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t
 
 void extract_row(TensorType type, int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
   if (type == TensorType::Q4_0) {
-    extract<BlockQ4_0, PackedQ4_0>(n_in, packed, r, row, unpack_q4_0);
+    extract<BlockQ4_0, PackedQ4_0>(n_in, packed, r, row, unpack_block32<PackedQ4_0, BlockQ4_0>);
   } else if (type == TensorType::Q5_0) {
-    extract<BlockQ5_0, PackedQ5_0>(n_in, packed, r, row, unpack_q5_0);
+    extract<BlockQ5_0, PackedQ5_0>(n_in, packed, r, row, unpack_block32<PackedQ5_0, BlockQ5_0>);
+  } else if (type == TensorType::Q4_1) {
+    extract<BlockQ4_1, PackedQ4_1>(n_in, packed, r, row, unpack_block32<PackedQ4_1, BlockQ4_1>);
+  } else if (type == TensorType::Q5_1) {
+    extract<BlockQ5_1, PackedQ5_1>(n_in, packed, r, row, unpack_block32<PackedQ5_1, BlockQ5_1>);
   } else if (type == TensorType::Q8_0) {
-    extract<BlockQ8_0, PackedQ8_0>(n_in, packed, r, row, unpack_q8_0);
+    extract<BlockQ8_0, PackedQ8_0>(n_in, packed, r, row, unpack_block32<PackedQ8_0, BlockQ8_0>);
   } else if (type == TensorType::Q4_K) {
     extract<BlockQ4_K, PackedQ4_K>(n_in, packed, r, row, unpack_q4_k);
   } else if (type == TensorType::Q5_K) {

@@ -13,6 +13,8 @@
 //   Q5_0: d[8], qh[32], then qs[128] as Q4_0's. Bit 4 of the quants sits beside the nibbles it
 //         completes: bit j of qh byte 4 r + i is bit 4 of row r's element 4 j + i, bit 4 + j that
 //         of element 16 + 4 j + i (j < 4). The same 176 bytes as 8 stored blocks.
+//   Q4_1: d[8], m[8] (half, row r), then qs[128] as Q4_0's. The same 160 bytes as 8 stored blocks.
+//   Q5_1: d[8], m[8], then qh[32] and qs[128] as Q5_0's. The same 192 bytes as 8 stored blocks.
 //   Q8_0: d[8], then qs[256]: byte 32 g + 4 r + i is element 4 g + i of row r (g < 8).
 //   Q4_K: d[8], dmin[8], the 6-bit scales and mins unpacked to bytes, and qs: in chunk p (64
 //         values, sub-blocks 2p and 2p + 1) byte 32 k + 4 r + i is row r's qs[32 p + 4 k + i]
@@ -48,6 +50,21 @@ struct PackedQ5_0 {
   uint8_t qs[kRowGroup * 16];
 };
 static_assert(sizeof(PackedQ5_0) == 8 * 22);
+
+struct PackedQ4_1 {
+  uint16_t d[kRowGroup];
+  uint16_t m[kRowGroup];
+  uint8_t qs[kRowGroup * 16];
+};
+static_assert(sizeof(PackedQ4_1) == 8 * 20);
+
+struct PackedQ5_1 {
+  uint16_t d[kRowGroup];
+  uint16_t m[kRowGroup];
+  uint8_t qh[kRowGroup * 4];
+  uint8_t qs[kRowGroup * 16];
+};
+static_assert(sizeof(PackedQ5_1) == 8 * 24);
 
 struct PackedQ8_0 {
   uint16_t d[kRowGroup];
@@ -92,9 +109,19 @@ struct ActivationQ8 {
   int8_t qs[32];
 };
 
+// An activation block for the interleaved Q4_1/Q5_1 kernels: a Q8_1 block (as its quantizer
+// writes it) with d and s = d * sum(qs) widened to float, so the minimum term is one FMA per block
+// with the rows' m as a vector.
+struct ActivationQ8_1 {
+  float d;
+  float s;
+  int8_t qs[32];
+};
+
 // Dot products of row groups with activation rows: for groups g < n_groups (contiguous from w)
 // and activation rows c < n_cols (a_stride bytes apart; ActivationQ8 blocks for Q4_0/Q5_0/Q8_0,
-// BlockQ8_K for the K-quants), y[c * y_stride + 8 g + r] = dot(row r of group g, row c).
+// ActivationQ8_1 for Q4_1/Q5_1, BlockQ8_K for the K-quants), y[c * y_stride + 8 g + r] = dot(row r
+// of group g, row c).
 using InterleavedTileFn = void (*)(int64_t n_in, const uint8_t* w, int64_t n_groups,
                                    const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
                                    int64_t y_stride);

@@ -41,12 +41,12 @@ const RefRow& ref_row(TensorType weight) {
 }
 
 // BOTTEGA_ISA=ref limits the engine to the reference kernels (to compare paths end to end or
-// to stand in for a CPU without AVX2); it is read once, with the CPU's features.
+// to stand in for a CPU without SIMD); it is read once, with the CPU's features.
 std::vector<Isa> detect_isas() {
   std::vector<Isa> isas = {Isa::kRef};
   const char* forced = std::getenv("BOTTEGA_ISA");
   if (forced != nullptr && std::string_view(forced) == "ref") return isas;
-  if (cpu_has_avx2()) isas.push_back(Isa::kAvx2);
+  for (Isa isa : cpu_simd_isas()) isas.push_back(isa);
   return isas;
 }
 
@@ -64,6 +64,10 @@ const char* isa_name(Isa isa) {
       return "ref";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kNeon:
+      return "neon";
+    case Isa::kNeonDot:
+      return "neon-dotprod";
   }
   return "?";
 }
@@ -92,15 +96,13 @@ DotKernel dot_kernel(TensorType weight, Isa isa) {
   kernel.activation = row.activation;
   kernel.dot = row.dot;
   if (row.activation != T::F32) kernel.quantize = type_traits(row.activation).quantize;
-  if (isa == Isa::kAvx2) {
-    for (const IsaKernel& k : avx2_kernels()) {
-      if (k.weight != weight) continue;
-      if (k.dot != nullptr) kernel.dot = k.dot;
-      kernel.tile = k.tile;
-    }
-    for (const IsaQuantizer& q : avx2_quantizers()) {
-      if (q.activation == row.activation) kernel.quantize = q.quantize;
-    }
+  for (const IsaKernel& k : simd_kernels(isa)) {
+    if (k.weight != weight) continue;
+    if (k.dot != nullptr) kernel.dot = k.dot;
+    kernel.tile = k.tile;
+  }
+  for (const IsaQuantizer& q : simd_quantizers(isa)) {
+    if (q.activation == row.activation) kernel.quantize = q.quantize;
   }
   return kernel;
 }

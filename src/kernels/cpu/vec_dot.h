@@ -18,8 +18,10 @@
 
 namespace bottega::kernels {
 
-// Instruction sets with kernels. kRef is portable C++; kAvx2 needs AVX2 + FMA + F16C.
-enum class Isa { kRef, kAvx2 };
+// Instruction sets with kernels. kRef is portable C++; kAvx2 needs AVX2 + FMA + F16C; kNeon is
+// AArch64's Advanced SIMD (every 64-bit ARM CPU has it); kNeonDot adds the int8 dot product
+// instructions (ARMv8.2 dotprod: Apple M1 and later, Graviton 2+, Grace, Cortex-A76+).
+enum class Isa { kRef, kAvx2, kNeon, kNeonDot };
 const char* isa_name(Isa isa);
 
 // sum_i w[i] * a[i] over n values (a multiple of the weight's block size): w is one weight row,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot.h"
@@ -34,18 +35,32 @@ float f16_f32(int64_t n, const void* w, const void* a);
 float bf16_f32(int64_t n, const void* w, const void* a);
 }  // namespace dot_ref
 
-// x86-64 (isa_x86.cpp): AVX2 + FMA + F16C available and enabled by the OS.
-bool cpu_has_avx2();
-// vec_dot_avx2.cpp: the AVX2 kernels and activation quantizers (byte-identical to the reference
-// quantizers).
-std::span<const IsaKernel> avx2_kernels();
-std::span<const IsaQuantizer> avx2_quantizers();
-
-// The kernels an ISA has for the interleaved layouts (repack.h); gemm_avx2.cpp.
+// The kernels an ISA has for the interleaved layouts (repack.h).
 struct IsaInterleavedKernel {
   TensorType weight;
   InterleavedTileFn tile;
 };
+
+// What the CPU runs and what each ISA provides, from the file of the architecture the build
+// targets (isa_x86.cpp, isa_arm.cpp, else isa_none.cpp): the SIMD ISAs this CPU supports, best
+// last, and each ISA's tables (empty for an ISA of another architecture).
+std::vector<Isa> cpu_simd_isas();
+std::span<const IsaKernel> simd_kernels(Isa isa);
+std::span<const IsaQuantizer> simd_quantizers(Isa isa);
+std::span<const IsaInterleavedKernel> simd_interleaved_kernels(Isa isa);
+
+// vec_dot_avx2.cpp: the AVX2 kernels and activation quantizers (byte-identical to the reference
+// quantizers); gemm_avx2.cpp: the interleaved kernels.
+std::span<const IsaKernel> avx2_kernels();
+std::span<const IsaQuantizer> avx2_quantizers();
 std::span<const IsaInterleavedKernel> avx2_interleaved_kernels();
+
+// vec_dot_neon.cpp: kernels and quantizers (byte-identical to the reference) in base AArch64
+// NEON; vec_dot_neon_dotprod.cpp: the integer dots again with the dotprod instructions.
+std::span<const IsaKernel> neon_kernels();
+std::span<const IsaQuantizer> neon_quantizers();
+std::span<const IsaKernel> neon_dotprod_kernels();
+// gemm_neon_dotprod.cpp: the interleaved kernels with the dotprod instructions.
+std::span<const IsaInterleavedKernel> neon_dotprod_interleaved_kernels();
 
 }  // namespace bottega::kernels
