@@ -26,8 +26,11 @@ constexpr uint64_t kTokenizerBytesPerToken = 180;
 // (f32 FMA for the float types, the 8-bit integer dot product for the quantized ones).
 // Calibrated with bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"):
 // the ratio of measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet,
-// 2026-11-25, taking the geometric mean of two passes (the machine is shared and noisy). Decode
-// shares well below 1 say decoding is bound by unpacking the weights rather than by memory.
+// 2026-11-25, taking the geometric mean of two passes (the machine is shared and noisy). The
+// quantized types' prompt shares were calibrated against the f32 peak (204 GFLOP/s) and rescaled
+// to the int8 peak measured since (about 300 GOP/s there); Q4_1 and Q5_1 come from a later pass
+// on a loaded machine, relative to Q4_0 and Q5_0 in the same pass (docs/performance.md, "fit").
+// Decode shares well below 1 say decoding is bound by unpacking the weights rather than by memory.
 struct Efficiency {
   double decode;
   double prompt;
@@ -46,8 +49,9 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::Q5_0:
       return {0.542, 0.584};
     case TensorType::Q4_1:
+      return {0.496, 0.495};
     case TensorType::Q5_1:
-      return {0.15, 0.173};  // not calibrated: Q5_0's share before it had interleaved kernels
+      return {0.550, 0.495};
     case TensorType::Q5_K:
       return {0.459, 0.530};  // calibrated on Q5_K_M
     default:                  // other K-quants, calibrated on Q4_K_M
