@@ -27,6 +27,8 @@ const parallel = args.parallel ?? '16';
 
 const server = spawn(bin, ['serve', '-m', args.model, '--port', '0', '-t', args.threads ?? '2',
   '--parallel', parallel, '-c', '2048', '--kv-budget', String(2048 * 8)], { stdio: ['ignore', 'ignore', 'pipe'] });
+// A failed request must not leave the server running (and spinning on the cores) behind us.
+process.on('exit', () => server.kill('SIGKILL'));
 let log = '';
 const port = await new Promise((resolve, reject) => {
   server.stderr.on('data', (d) => {
