@@ -254,7 +254,8 @@ TEST(HwCache, EntryWithoutTheInt8PeakIsMeasuredAgain) {
   const json hw = json::parse(r.out);
   EXPECT_FALSE(hw["cached"].get<bool>());
   EXPECT_GT(hw["compute"]["int8_gops"].get<double>(), 0.0);
-  for (const auto& entry : json::parse(std::ifstream(cache))["machines"]) {
+  const json rewritten = json::parse(std::ifstream(cache));
+  for (const auto& entry : rewritten["machines"]) {
     EXPECT_GT(entry.value("int8_ops_per_second", 0.0), 0.0) << entry.dump();
   }
 }
