@@ -28,7 +28,7 @@ struct HwOptions {
   bool as_json = false;
   int threads = 0;
   size_t buffer_mib = 0;  // 0: hw::default_bandwidth_bytes()
-  int repetitions = 5;
+  int sweeps = hw::kDefaultBandwidthSweeps;
 };
 
 struct Report {
@@ -40,7 +40,7 @@ struct Report {
 };
 
 hw::MeasureSettings settings_of(const HwOptions& options) {
-  return {options.threads, options.buffer_mib << 20, options.repetitions};
+  return {options.threads, options.buffer_mib << 20, options.sweeps};
 }
 
 std::string join(const std::vector<std::string>& words) {
@@ -49,7 +49,7 @@ std::string join(const std::vector<std::string>& words) {
   return text.empty() ? "(none)" : text;
 }
 
-void print_text(const Report& report, int repetitions) {
+void print_text(const Report& report, int sweeps) {
   const hw::Roofline& r = report.roofline;
   std::printf("cpu:            %s\n", report.cpu.model.c_str());
   std::printf("logical cpus:   %d\n", report.cpu.logical_cpus);
@@ -58,8 +58,9 @@ void print_text(const Report& report, int repetitions) {
   std::printf("memory:         %s total, %s available\n",
               human_bytes(report.memory.total_bytes).c_str(),
               human_bytes(report.memory.available_bytes).c_str());
-  std::printf("read bandwidth: %.2f GB/s (%d threads, %zu MiB buffer, best of %d)\n",
-              r.read_bytes_per_second / 1e9, r.threads, r.buffer_bytes >> 20, repetitions);
+  std::printf(
+      "read bandwidth: %.2f GB/s (%d threads, %zu MiB buffer, median window of %d sweeps)\n",
+      r.read_bytes_per_second / 1e9, r.threads, r.buffer_bytes >> 20, sweeps);
   if (!report.bandwidth_only) {
     std::printf("peak f32:       %.1f GFLOP/s (FMA, %d threads)\n", r.f32_flops_per_second / 1e9,
                 r.threads);
@@ -78,7 +79,7 @@ void print_text(const Report& report, int repetitions) {
   }
 }
 
-json to_json(const Report& report, int repetitions) {
+json to_json(const Report& report, int sweeps) {
   const hw::Roofline& r = report.roofline;
   json out;
   out["cpu"] = {{"model", report.cpu.model},
@@ -90,7 +91,7 @@ json to_json(const Report& report, int repetitions) {
   out["bandwidth"] = {{"read_gb_per_s", r.read_bytes_per_second / 1e9},
                       {"threads", r.threads},
                       {"buffer_bytes", r.buffer_bytes},
-                      {"repetitions", repetitions}};
+                      {"sweeps", sweeps}};
   if (!report.bandwidth_only) {
     out["compute"] = {{"f32_gflops", r.f32_flops_per_second / 1e9},
                       {"int8_gops", r.int8_ops_per_second / 1e9},
@@ -124,16 +125,16 @@ int hw_command(const HwOptions& options) {
     report.roofline.buffer_bytes =
         options.buffer_mib > 0 ? options.buffer_mib << 20 : hw::default_bandwidth_bytes();
     report.roofline.read_bytes_per_second =
-        hw::measure_read_bandwidth(pool, report.roofline.buffer_bytes, options.repetitions);
+        hw::measure_read_bandwidth(pool, report.roofline.buffer_bytes, options.sweeps);
   } else {
     const auto cache = hw::roofline_cache_file(store::Store::open_default().home());
     report.roofline = hw::load_roofline(cache, settings_of(options), options.refresh);
   }
   report.vulkan = hw::probe_vulkan();
   if (options.as_json) {
-    std::printf("%s\n", to_json(report, options.repetitions).dump(2).c_str());
+    std::printf("%s\n", to_json(report, options.sweeps).dump(2).c_str());
   } else {
-    print_text(report, options.repetitions);
+    print_text(report, options.sweeps);
   }
   return 0;
 }
@@ -154,7 +155,8 @@ Action add_hw(CLI::App& app) {
   cmd->add_option("--buffer-mib", options->buffer_mib,
                   "Buffer read by the bandwidth measurement (default: 1024 or 1/8 of memory)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-  cmd->add_option("-r,--repetitions", options->repetitions, "Bandwidth passes; the best counts")
+  cmd->add_option("-r,--sweeps", options->sweeps,
+                  "Bandwidth passes over the buffer, timed in 64 MiB windows; the median counts")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", options->as_json, "Machine-readable output");

@@ -26,10 +26,9 @@ constexpr uint64_t kTokenizerBytesPerToken = 180;
 // (f32 FMA for the float types, the 8-bit integer dot product for the quantized ones).
 // Calibrated with bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"):
 // the ratio of measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet,
-// 2026-11-25, taking the geometric mean of two passes (the machine is shared and noisy). The
-// quantized types' prompt shares were calibrated against the f32 peak (204 GFLOP/s) and rescaled
-// to the int8 peak measured since (about 300 GOP/s there); Q4_1 and Q5_1 come from a later pass
-// on a loaded machine, relative to Q4_0 and Q5_0 in the same pass (docs/performance.md, "fit").
+// 2026-11-25 after the bandwidth probe became the median of 64 MiB windows, taking the geometric
+// mean of two passes (the machine is shared and noisy: its probe read 20.5 and 17.3 GB/s in them
+// while decoding ran at the same speed in both; Q5_K_M from the first pass only).
 // Decode shares well below 1 say decoding is bound by unpacking the weights rather than by memory.
 struct Efficiency {
   double decode;
@@ -41,21 +40,21 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::F32:
     case TensorType::F16:
     case TensorType::BF16:
-      return {0.624, 0.572};
+      return {0.819, 0.527};
     case TensorType::Q8_0:
-      return {0.584, 0.522};
+      return {0.768, 0.486};
     case TensorType::Q4_0:
-      return {0.513, 0.728};
+      return {0.673, 0.758};
     case TensorType::Q5_0:
-      return {0.542, 0.584};
+      return {0.718, 0.606};  // prompt: geometric mean of four passes, its pp512 varies most
     case TensorType::Q4_1:
-      return {0.496, 0.495};
+      return {0.655, 0.571};
     case TensorType::Q5_1:
-      return {0.550, 0.495};
+      return {0.710, 0.481};
     case TensorType::Q5_K:
-      return {0.459, 0.530};  // calibrated on Q5_K_M
+      return {0.585, 0.478};  // calibrated on Q5_K_M
     default:                  // other K-quants, calibrated on Q4_K_M
-      return {0.451, 0.586};
+      return {0.595, 0.556};
   }
 }
 

@@ -11,11 +11,16 @@ namespace bottega::hw {
 // 1 GiB, or an eighth of the machine's memory when that is less.
 size_t default_bandwidth_bytes();
 
-// Best of `repetitions` passes in which every thread of the pool sums its own slice of a buffer of
-// about `bytes` bytes (each slice first written by the thread that reads it, so the pages live on
-// that thread's memory node). Returns bytes read per second. Throws Error when the buffer cannot be
+// Enough 64 MiB windows over the default buffer (about a second of reading) that their median
+// holds still from one measurement to the next on a shared host.
+constexpr int kDefaultBandwidthSweeps = 12;
+
+// Sustained read bandwidth: `sweeps` passes over a buffer of about `bytes` bytes, timed in windows
+// of 64 MiB (or the whole buffer when smaller), in each of which every thread of the pool sums its
+// own slice (first written by the thread that reads it, so the pages live on that thread's memory
+// node). Returns the median window's bytes read per second. Throws Error when the buffer cannot be
 // allocated or is too small to give every thread a slice.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes = default_bandwidth_bytes(),
-                              int repetitions = 5);
+                              int sweeps = kDefaultBandwidthSweeps);
 
 }  // namespace bottega::hw

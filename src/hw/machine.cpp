@@ -94,7 +94,7 @@ Roofline measure_roofline(const MeasureSettings& settings) {
   Roofline r;
   r.threads = pool.size();
   r.buffer_bytes = settings.buffer_bytes > 0 ? settings.buffer_bytes : default_bandwidth_bytes();
-  r.read_bytes_per_second = measure_read_bandwidth(pool, r.buffer_bytes, settings.repetitions);
+  r.read_bytes_per_second = measure_read_bandwidth(pool, r.buffer_bytes, settings.sweeps);
   r.f32_flops_per_second = measure_f32_flops(pool);
   r.int8_ops_per_second = measure_int8_ops(pool);
   r.measured_at = utc_now();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
+#include "hw/bandwidth.h"
 #include "hw/cpu_info.h"
 #include "hw/memory.h"
 
@@ -27,7 +28,7 @@ struct Roofline {
 struct MeasureSettings {
   int threads = 0;          // 0: default_thread_count()
   size_t buffer_bytes = 0;  // 0: default_bandwidth_bytes()
-  int repetitions = 5;
+  int sweeps = kDefaultBandwidthSweeps;
 };
 
 // "CPU model | N logical cpus | M bytes": a cache entry is reused only on the same machine.

@@ -31,6 +31,21 @@ inline RowSums add_lane(RowSums s, const int8x16_t* w, int8x16_t y) {
   return {vdotq_laneq_s32(s.lo, w[0], y, L), vdotq_laneq_s32(s.hi, w[1], y, L)};
 }
 
+// The 8 rows' products with 32 activation quants, given the rows' quants as 8 lane groups: q[g]
+// holds quants 4 g .. 4 g + 3 of rows 0..3 (q[g][0]) and 4..7 (q[g][1]), y0 quants 0..15 and y1
+// quants 16..31 of the activation.
+inline RowSums lane_group_sums(const int8x16_t (&q)[8][2], int8x16_t y0, int8x16_t y1) {
+  RowSums s{vdupq_n_s32(0), vdupq_n_s32(0)};
+  s = add_lane<0>(s, q[0], y0);
+  s = add_lane<1>(s, q[1], y0);
+  s = add_lane<2>(s, q[2], y0);
+  s = add_lane<3>(s, q[3], y0);
+  s = add_lane<0>(s, q[4], y1);
+  s = add_lane<1>(s, q[5], y1);
+  s = add_lane<2>(s, q[6], y1);
+  return add_lane<3>(s, q[7], y1);
+}
+
 // Q8_0: byte 32 g + 4 r + i of qs is element 4 g + i of row r (g < 8).
 struct Q8_0Group {
   using Packed = PackedQ8_0;
@@ -42,17 +57,7 @@ struct Q8_0Group {
       q[g][1] = vld1q_s8(p.qs + 32 * g + 16);
     }
   }
-  RowSums sums(int8x16_t y0, int8x16_t y1) const {
-    RowSums s{vdupq_n_s32(0), vdupq_n_s32(0)};
-    s = add_lane<0>(s, q[0], y0);
-    s = add_lane<1>(s, q[1], y0);
-    s = add_lane<2>(s, q[2], y0);
-    s = add_lane<3>(s, q[3], y0);
-    s = add_lane<0>(s, q[4], y1);
-    s = add_lane<1>(s, q[5], y1);
-    s = add_lane<2>(s, q[6], y1);
-    return add_lane<3>(s, q[7], y1);
-  }
+  RowSums sums(int8x16_t y0, int8x16_t y1) const { return lane_group_sums(q, y0, y1); }
   // d_w d_y sum(q q8).
   static float32x4_t scaled(float32x4_t acc, float32x4_t d_rows, int32x4_t sum,
                             const ActivationQ8& y) {
@@ -65,8 +70,9 @@ struct Q8_0Group {
 // offset of 8 comes off once per block through the activation's offset8 = 8 d_y sum(q8).
 struct Q4_0Group {
   using Packed = PackedQ4_0;
-  int8x16_t low[4][2];
-  int8x16_t high[4][2];
+  // q[j]: the low nibbles of byte group j (elements 4 j ..), q[4 + j]: its high nibbles
+  // (elements 16 + 4 j ..), matching the activation's quants 0..15 and 16..31.
+  int8x16_t q[8][2];
 
   explicit Q4_0Group(const Packed& p) : Q4_0Group(p.qs) {}
   // From the 128 bytes of nibbles.
@@ -75,22 +81,12 @@ struct Q4_0Group {
     for (int j = 0; j < 4; ++j) {
       for (int h = 0; h < 2; ++h) {
         const uint8x16_t packed = vld1q_u8(qs + 32 * j + 16 * h);
-        low[j][h] = vreinterpretq_s8_u8(vandq_u8(packed, mask));
-        high[j][h] = vreinterpretq_s8_u8(vshrq_n_u8(packed, 4));
+        q[j][h] = vreinterpretq_s8_u8(vandq_u8(packed, mask));
+        q[4 + j][h] = vreinterpretq_s8_u8(vshrq_n_u8(packed, 4));
       }
     }
   }
-  RowSums sums(int8x16_t y0, int8x16_t y1) const {
-    RowSums s{vdupq_n_s32(0), vdupq_n_s32(0)};
-    s = add_lane<0>(s, low[0], y0);
-    s = add_lane<1>(s, low[1], y0);
-    s = add_lane<2>(s, low[2], y0);
-    s = add_lane<3>(s, low[3], y0);
-    s = add_lane<0>(s, high[0], y1);
-    s = add_lane<1>(s, high[1], y1);
-    s = add_lane<2>(s, high[2], y1);
-    return add_lane<3>(s, high[3], y1);
-  }
+  RowSums sums(int8x16_t y0, int8x16_t y1) const { return lane_group_sums(q, y0, y1); }
   // d_w (d_y sum(q q8) - offset8) = d_w d_y sum((q - 8) q8).
   static float32x4_t scaled(float32x4_t acc, float32x4_t d_rows, int32x4_t sum,
                             const ActivationQ8& y) {
@@ -113,10 +109,9 @@ struct Q5_0Group : Q4_0Group {
       for (int j = 0; j < 4; ++j) {
         const uint8x16_t bit_low = vdupq_n_u8(static_cast<uint8_t>(1u << j));
         const uint8x16_t bit_high = vdupq_n_u8(static_cast<uint8_t>(16u << j));
-        low[j][h] =
-            vorrq_s8(low[j][h], vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh, bit_low), sixteen)));
-        high[j][h] =
-            vorrq_s8(high[j][h], vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh, bit_high), sixteen)));
+        q[j][h] = vorrq_s8(q[j][h], vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh, bit_low), sixteen)));
+        q[4 + j][h] =
+            vorrq_s8(q[4 + j][h], vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh, bit_high), sixteen)));
       }
     }
   }
