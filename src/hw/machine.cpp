@@ -33,6 +33,11 @@ json read_json(const std::filesystem::path& file) {
   return doc.is_object() ? doc : json::object();
 }
 
+// Names how read_bytes_per_second was measured. The planner's decode shares are calibrated against
+// this probe, so an entry measured another way (the best of whole-buffer passes, before
+// 2026-11-25) is measured again rather than used.
+constexpr const char* kReadProbe = "median of 64 MiB windows";
+
 std::string entry_key(const std::string& identity, int threads) {
   return identity + " | " + std::to_string(threads) + " threads";
 }
@@ -83,7 +88,7 @@ std::optional<Roofline> read_cached_roofline(const std::filesystem::path& cache_
   r.cached = true;
   // An entry from before a field was measured is measured again rather than half used.
   if (r.read_bytes_per_second <= 0.0 || r.f32_flops_per_second <= 0.0 ||
-      r.int8_ops_per_second <= 0.0) {
+      r.int8_ops_per_second <= 0.0 || entry->value("read_probe", "") != kReadProbe) {
     return std::nullopt;
   }
   return r;
@@ -113,6 +118,7 @@ Roofline load_roofline(const std::filesystem::path& cache_file, const MeasureSet
   if (!doc["machines"].is_object()) doc["machines"] = json::object();
   doc["machines"][entry_key(identity, r.threads)] = {
       {"read_bytes_per_second", r.read_bytes_per_second},
+      {"read_probe", kReadProbe},
       {"f32_flops_per_second", r.f32_flops_per_second},
       {"int8_ops_per_second", r.int8_ops_per_second},
       {"buffer_bytes", r.buffer_bytes},

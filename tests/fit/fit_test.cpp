@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -235,28 +236,53 @@ TEST_F(FitCli, HwCachesTheRooflineAndReportsMemoryAndGpus) {
 }
 
 // A cache entry written before the int8 peak was measured is measured again, not half used.
-TEST(HwCache, EntryWithoutTheInt8PeakIsMeasuredAgain) {
+// Runs `hw --json` once to fill a cache, lets `edit` change the one entry, and returns the JSON
+// of the next run together with the cache file it left.
+struct CacheRerun {
+  json report;
+  json cache;
+};
+CacheRerun rerun_after_editing_cache(const std::function<void(json&)>& edit) {
   const testing::TempDir home;
   const EnvVars vars = hw_env({{"BOTTEGA_HOME", home.path().string()}});
   const std::vector<std::string> args = {"hw", "--json", "--buffer-mib", "32", "-r", "1"};
-  ASSERT_EQ(run_bottega(args, vars).exit_code, 0);
+  EXPECT_EQ(run_bottega(args, vars).exit_code, 0);
   const std::filesystem::path cache = home / "hw.json";
   json doc = json::parse(std::ifstream(cache));
-  ASSERT_EQ(doc["machines"].size(), 1u) << doc.dump();
-  for (auto& entry : doc["machines"]) {
+  EXPECT_EQ(doc["machines"].size(), 1u) << doc.dump();
+  for (auto& entry : doc["machines"]) edit(entry);
+  std::ofstream(cache) << doc.dump();
+  const auto r = run_bottega(args, vars);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return {json::parse(r.out), json::parse(std::ifstream(cache))};
+}
+
+TEST(HwCache, EntryWithoutTheInt8PeakIsMeasuredAgain) {
+  const CacheRerun rerun = rerun_after_editing_cache([](json& entry) {
     ASSERT_TRUE(entry.contains("int8_ops_per_second")) << entry.dump();
     entry.erase("int8_ops_per_second");
-  }
-  std::ofstream(cache) << doc.dump();
-
-  const auto r = run_bottega(args, vars);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json hw = json::parse(r.out);
-  EXPECT_FALSE(hw["cached"].get<bool>());
-  EXPECT_GT(hw["compute"]["int8_gops"].get<double>(), 0.0);
-  const json rewritten = json::parse(std::ifstream(cache));
-  for (const auto& entry : rewritten["machines"]) {
+  });
+  EXPECT_FALSE(rerun.report["cached"].get<bool>());
+  EXPECT_GT(rerun.report["compute"]["int8_gops"].get<double>(), 0.0);
+  for (const auto& entry : rerun.cache["machines"]) {
     EXPECT_GT(entry.value("int8_ops_per_second", 0.0), 0.0) << entry.dump();
+  }
+}
+
+// fit's decode shares are calibrated against the median-window probe: a bandwidth measured the old
+// way (the best whole-buffer pass, up to twice as high on a shared host) must not be used with
+// them.
+TEST(HwCache, BandwidthFromAnotherProbeIsMeasuredAgain) {
+  const CacheRerun rerun = rerun_after_editing_cache([](json& entry) {
+    ASSERT_EQ(entry.value("read_probe", ""), "median of 64 MiB windows") << entry.dump();
+    entry.erase("read_probe");
+    entry["read_bytes_per_second"] = 1e15;  // what no probe of this machine can read
+  });
+  EXPECT_FALSE(rerun.report["cached"].get<bool>());
+  EXPECT_LT(rerun.report["bandwidth"]["read_gb_per_s"].get<double>(), 1e5);
+  for (const auto& entry : rerun.cache["machines"]) {
+    EXPECT_EQ(entry.value("read_probe", ""), "median of 64 MiB windows") << entry.dump();
+    EXPECT_LT(entry.value("read_bytes_per_second", 0.0), 1e14) << entry.dump();
   }
 }
 
