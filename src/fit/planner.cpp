@@ -26,10 +26,10 @@ constexpr uint64_t kTokenizerBytesPerToken = 180;
 // (f32 FMA for the float types, the 8-bit integer dot product for the quantized ones).
 // Calibrated with bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"):
 // the ratio of measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet,
-// 2026-11-25 after the bandwidth probe became the median of 64 MiB windows, taking the geometric
-// mean of two passes (the machine is shared and noisy: its probe read 20.5 and 17.3 GB/s in them
-// while decoding ran at the same speed in both; Q5_K_M from the first pass only).
-// Decode shares well below 1 say decoding is bound by unpacking the weights rather than by memory.
+// 2026-11-25, each share the geometric mean of several passes (the machine is shared and noisy).
+// Prompt shares: two passes, 16:35 to 16:46 UTC. Decode shares: three passes, 17:33 to 17:53 UTC,
+// after the kernels began to prefetch, against the median-window bandwidth probe (Q4_1: two).
+// Decode shares near 1 say decoding streams the weights at about the probe's bandwidth.
 struct Efficiency {
   double decode;
   double prompt;
@@ -40,21 +40,21 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::F32:
     case TensorType::F16:
     case TensorType::BF16:
-      return {0.819, 0.527};
+      return {0.887, 0.527};
     case TensorType::Q8_0:
-      return {0.768, 0.486};
+      return {1.005, 0.486};
     case TensorType::Q4_0:
-      return {0.673, 0.758};
+      return {0.924, 0.758};
     case TensorType::Q5_0:
-      return {0.718, 0.606};  // prompt: geometric mean of four passes, its pp512 varies most
+      return {0.879, 0.606};  // prompt: geometric mean of four passes, its pp512 varies most
     case TensorType::Q4_1:
-      return {0.655, 0.571};
+      return {0.777, 0.571};
     case TensorType::Q5_1:
-      return {0.710, 0.481};
+      return {0.872, 0.481};
     case TensorType::Q5_K:
-      return {0.585, 0.478};  // calibrated on Q5_K_M
+      return {0.903, 0.478};  // calibrated on Q5_K_M
     default:                  // other K-quants, calibrated on Q4_K_M
-      return {0.595, 0.556};
+      return {0.932, 0.556};
   }
 }
 
