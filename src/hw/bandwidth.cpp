@@ -80,8 +80,8 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
 
   // Each window is timed on its own and the windows cycle through the buffer, so a window is
   // never still cached from its last read.
-  const size_t window_lines = std::min(n_lines, std::max(kWindowBytes / 64,
-                                                         static_cast<size_t>(pool.size())));
+  const size_t window_lines =
+      std::min(n_lines, std::max(kWindowBytes / 64, static_cast<size_t>(pool.size())));
   const size_t windows_per_sweep = std::max<size_t>(1, n_lines / window_lines);
   std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
   std::vector<double> rates;
@@ -98,8 +98,7 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
     uint64_t total = 0;
     for (uint64_t s : sums) total += s;
     const size_t expected = window_lines * kWordsPerLine;
-    BOTTEGA_CHECK(total == expected, "bandwidth window summed to ", total, ", expected ",
-                  expected);
+    BOTTEGA_CHECK(total == expected, "bandwidth window summed to ", total, ", expected ", expected);
     if (seconds > 0.0) rates.push_back(static_cast<double>(expected * sizeof(uint64_t)) / seconds);
   }
   if (rates.empty()) return 0.0;
