@@ -64,9 +64,15 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
     throw Error(str("bandwidth buffer of ", bytes, " bytes is too small for ", pool.size(),
                     " threads; give at least 64 bytes per thread"));
   }
-  const size_t n_words = n_lines * kWordsPerLine;
-  // Left uninitialised here: each thread writes its own slice first, so the operating system
-  // places those pages near the thread that will read them.
+  // Each window is timed on its own and the windows cycle through the buffer, so a window is
+  // never still cached from its last read.
+  const size_t window_lines =
+      std::min(n_lines, std::max(kWindowBytes / 64, static_cast<size_t>(pool.size())));
+  const size_t windows_per_sweep = std::max<size_t>(1, n_lines / window_lines);
+  const size_t window_words = window_lines * kWordsPerLine;
+  const size_t n_words = windows_per_sweep * window_words;
+  // Left uninitialised here: each thread writes the slices it will read first, so the operating
+  // system places those pages near that thread.
   std::unique_ptr<uint64_t[]> buffer(new (std::nothrow) uint64_t[n_words]);
   if (!buffer) {
     throw Error(str("cannot allocate ", n_words * sizeof(uint64_t) >> 20,
@@ -74,19 +80,16 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
   }
   uint64_t* words = buffer.get();
   pool.run([&](int index, int n_threads) {
-    const Slice s = slice_of(n_lines, index, n_threads);
-    std::fill(words + s.begin, words + s.end, uint64_t{1});
+    const Slice s = slice_of(window_lines, index, n_threads);
+    for (size_t w = 0; w < windows_per_sweep; ++w) {
+      std::fill(words + w * window_words + s.begin, words + w * window_words + s.end, uint64_t{1});
+    }
   });
 
-  // Each window is timed on its own and the windows cycle through the buffer, so a window is
-  // never still cached from its last read.
-  const size_t window_lines =
-      std::min(n_lines, std::max(kWindowBytes / 64, static_cast<size_t>(pool.size())));
-  const size_t windows_per_sweep = std::max<size_t>(1, n_lines / window_lines);
   std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
   std::vector<double> rates;
   for (size_t w = 0; w < windows_per_sweep * static_cast<size_t>(sweeps); ++w) {
-    const uint64_t* window = words + (w % windows_per_sweep) * window_lines * kWordsPerLine;
+    const uint64_t* window = words + (w % windows_per_sweep) * window_words;
     const auto start = std::chrono::steady_clock::now();
     pool.run([&](int index, int n_threads) {
       const Slice s = slice_of(window_lines, index, n_threads);
@@ -97,9 +100,11 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
     // Checking the sum makes it observable, so the compiler cannot drop the reads.
     uint64_t total = 0;
     for (uint64_t s : sums) total += s;
-    const size_t expected = window_lines * kWordsPerLine;
-    BOTTEGA_CHECK(total == expected, "bandwidth window summed to ", total, ", expected ", expected);
-    if (seconds > 0.0) rates.push_back(static_cast<double>(expected * sizeof(uint64_t)) / seconds);
+    BOTTEGA_CHECK(total == window_words, "bandwidth window summed to ", total, ", expected ",
+                  window_words);
+    if (seconds > 0.0) {
+      rates.push_back(static_cast<double>(window_words * sizeof(uint64_t)) / seconds);
+    }
   }
   if (rates.empty()) return 0.0;
   // The median, not the best: on a host whose memory is shared with other machines the best
