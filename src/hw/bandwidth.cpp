@@ -65,10 +65,11 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
                     " threads; give at least 64 bytes per thread"));
   }
   // Each window is timed on its own and the windows cycle through the buffer, so a window is
-  // never still cached from its last read.
-  const size_t window_lines =
-      std::min(n_lines, std::max(kWindowBytes / 64, static_cast<size_t>(pool.size())));
-  const size_t windows_per_sweep = std::max<size_t>(1, n_lines / window_lines);
+  // never still cached from its last read. The windows are equal, at most kWindowBytes, and cover
+  // the whole buffer but for a few lines, so a buffer of any size is read as asked.
+  const size_t max_window_lines = kWindowBytes / 64;
+  const size_t windows_per_sweep = (n_lines + max_window_lines - 1) / max_window_lines;
+  const size_t window_lines = n_lines / windows_per_sweep;
   const size_t window_words = window_lines * kWordsPerLine;
   const size_t n_words = windows_per_sweep * window_words;
   // Left uninitialised here: each thread writes the slices it will read first, so the operating
