@@ -42,11 +42,14 @@ fit::Machine machine_of(const FitOptions& options, bool quiet) {
   const int threads = default_thread_count();
   const std::string identity = hw::machine_identity(hw::read_cpu_info(), hw::read_memory_info());
   if (!quiet && !hw::read_cached_roofline(cache, identity, threads)) {
-    std::fprintf(stderr, "bottega: measuring this machine once (bandwidth, FLOP/s); cached in %s\n",
-                 cache.string().c_str());
+    std::fprintf(
+        stderr,
+        "bottega: measuring this machine once (bandwidth, decode stream, FLOP/s); cached in %s\n",
+        cache.string().c_str());
   }
   const hw::Roofline roofline = hw::load_roofline(cache, {}, false);
   machine.read_bytes_per_second = roofline.read_bytes_per_second;
+  machine.decode_bytes_per_second = roofline.decode_bytes_per_second;
   machine.f32_flops_per_second = roofline.f32_flops_per_second;
   machine.int8_ops_per_second = roofline.int8_ops_per_second;
   return machine;
@@ -101,10 +104,10 @@ void print_text(const fit::Plan& plan) {
     std::printf("largest context that fits: none (even one token does not fit)\n");
   }
   std::printf(
-      "speed (estimates from the measured roofline: %.1f GB/s read, %.0f GFLOP/s f32, %.0f GOP/s "
-      "int8):\n",
-      plan.machine.read_bytes_per_second / 1e9, plan.machine.f32_flops_per_second / 1e9,
-      plan.machine.int8_ops_per_second / 1e9);
+      "speed (estimates from the measured roofline: %.1f GB/s read, %.1f GB/s decode stream, %.0f "
+      "GFLOP/s f32, %.0f GOP/s int8):\n",
+      plan.machine.read_bytes_per_second / 1e9, plan.machine.decode_bytes_per_second / 1e9,
+      plan.machine.f32_flops_per_second / 1e9, plan.machine.int8_ops_per_second / 1e9);
   std::printf("  pp512 ~ %.1f tok/s\n  tg128 ~ %.1f tok/s\n", plan.speed.pp512_tps,
               plan.speed.tg128_tps);
   if (!plan.fits) {
@@ -162,6 +165,7 @@ json to_json(const fit::Plan& plan) {
                   {"tg128_tps", plan.speed.tg128_tps},
                   {"estimate", true},
                   {"read_gb_per_s", plan.machine.read_bytes_per_second / 1e9},
+                  {"decode_stream_gb_per_s", plan.machine.decode_bytes_per_second / 1e9},
                   {"f32_gflops", plan.machine.f32_flops_per_second / 1e9},
                   {"int8_gops", plan.machine.int8_ops_per_second / 1e9}};
   out["alternatives"] = alternatives;

@@ -40,7 +40,11 @@ struct Report {
 };
 
 hw::MeasureSettings settings_of(const HwOptions& options) {
-  return {options.threads, options.buffer_mib << 20, options.sweeps};
+  hw::MeasureSettings settings;
+  settings.threads = options.threads;
+  settings.buffer_bytes = options.buffer_mib << 20;
+  settings.sweeps = options.sweeps;
+  return settings;
 }
 
 std::string join(const std::vector<std::string>& words) {
@@ -62,6 +66,10 @@ void print_text(const Report& report, int sweeps) {
       "read bandwidth: %.2f GB/s (%d threads, %zu MiB buffer, median window of %d sweeps)\n",
       r.read_bytes_per_second / 1e9, r.threads, r.buffer_bytes >> 20, sweeps);
   if (!report.bandwidth_only) {
+    std::printf(
+        "decode stream:  %.2f GB/s (Q4_0 weights through the matrix-vector kernel, %d "
+        "threads)\n",
+        r.decode_bytes_per_second / 1e9, r.threads);
     std::printf("peak f32:       %.1f GFLOP/s (FMA, %d threads)\n", r.f32_flops_per_second / 1e9,
                 r.threads);
     std::printf(
@@ -93,6 +101,7 @@ json to_json(const Report& report, int sweeps) {
                       {"buffer_bytes", r.buffer_bytes},
                       {"sweeps", sweeps}};
   if (!report.bandwidth_only) {
+    out["bandwidth"]["decode_gb_per_s"] = r.decode_bytes_per_second / 1e9;
     out["compute"] = {{"f32_gflops", r.f32_flops_per_second / 1e9},
                       {"int8_gops", r.int8_ops_per_second / 1e9},
                       {"threads", r.threads}};

@@ -22,14 +22,16 @@ constexpr uint64_t kProcessBaseline = 14'300'000;
 constexpr uint64_t kTokenizerBytesPerToken = 180;
 
 // Achieved fraction of the measured roofline, by the type holding most of the matrix bytes: of
-// the read bandwidth for decoding, and for prompts of the peak the type's kernels compute with
-// (f32 FMA for the float types, the 8-bit integer dot product for the quantized ones).
+// the decode stream (hw/decode_stream.h: the Q4_0 matrix-vector kernel's streaming rate) for
+// decoding, and for prompts of the peak the type's kernels compute with (f32 FMA for the float
+// types, the 8-bit integer dot product for the quantized ones).
 // Calibrated with bench/fit_vs_measured.sh on the standard model (docs/performance.md, "fit"):
 // the ratio of measured to predicted speed at efficiency 1, on the 2-core AVX2 machine, quiet,
-// 2026-11-25, each share the geometric mean of several passes (the machine is shared and noisy).
-// Prompt shares: two passes, 16:35 to 16:46 UTC. Decode shares: three passes, 17:33 to 17:53 UTC,
-// after the kernels began to prefetch, against the median-window bandwidth probe (Q4_1: two).
-// Decode shares near 1 say decoding streams the weights at about the probe's bandwidth.
+// each share the geometric mean of several passes (the machine is shared and noisy).
+// Decode shares: two passes on 2026-12-01, 19:20 to 19:34 UTC, against the decode stream. Prompt
+// shares: four passes, two on 2026-11-25 (16:35 to 16:46 UTC) and two on 2026-12-01.
+// Decode shares below 1 are what a whole token costs beyond streaming its matrices: attention,
+// norms, the Q6_K output head, one thread handoff per matrix.
 struct Efficiency {
   double decode;
   double prompt;
@@ -40,21 +42,21 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::F32:
     case TensorType::F16:
     case TensorType::BF16:
-      return {0.887, 0.527};
+      return {0.824, 0.535};
     case TensorType::Q8_0:
-      return {1.005, 0.486};
+      return {0.832, 0.484};
     case TensorType::Q4_0:
-      return {0.924, 0.758};
+      return {0.795, 0.707};
     case TensorType::Q5_0:
-      return {0.879, 0.606};  // prompt: geometric mean of four passes, its pp512 varies most
+      return {0.867, 0.582};
     case TensorType::Q4_1:
-      return {0.777, 0.571};
+      return {0.763, 0.580};
     case TensorType::Q5_1:
-      return {0.872, 0.481};
+      return {0.775, 0.487};
     case TensorType::Q5_K:
-      return {0.903, 0.478};  // calibrated on Q5_K_M
+      return {0.816, 0.466};  // calibrated on Q5_K_M
     default:                  // other K-quants, calibrated on Q4_K_M
-      return {0.932, 0.556};
+      return {0.793, 0.530};
   }
 }
 
@@ -237,12 +239,14 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
   SpeedEstimate speed;
   const PerToken p = per_token(file);
   const uint64_t kv_row = kv_bytes_per_token(s.n_layer, s.n_kv_dim(), config.cache_types);
-  if (machine.read_bytes_per_second > 0.0) {
+  const double stream = machine.decode_bytes_per_second > 0.0 ? machine.decode_bytes_per_second
+                                                              : machine.read_bytes_per_second;
+  if (stream > 0.0) {
     // tg128 from an empty context: each token reads every weight and, on average, the K/V of 64
     // earlier positions.
     const double bytes =
         static_cast<double>(p.bytes_read) + static_cast<double>(kv_row) * (kBenchGen / 2.0);
-    speed.tg128_tps = machine.read_bytes_per_second * efficiency(p.dominant).decode / bytes;
+    speed.tg128_tps = stream * efficiency(p.dominant).decode / bytes;
   }
   const double peak =
       computes_in_floats(p.dominant) ? machine.f32_flops_per_second : machine.int8_ops_per_second;

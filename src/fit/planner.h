@@ -64,6 +64,9 @@ struct Machine {
   double read_bytes_per_second = 0.0;
   double f32_flops_per_second = 0.0;
   double int8_ops_per_second = 0.0;  // the quantized types' prompt ceiling
+  // The decode kernel's streaming rate (hw/decode_stream.h), which decode is predicted from; the
+  // read bandwidth stands in when it is 0.
+  double decode_bytes_per_second = 0.0;
 };
 
 struct Config {

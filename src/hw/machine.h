@@ -1,4 +1,5 @@
-// The machine's measured roofline: read bandwidth, peak FLOP/s and peak 8-bit integer ops/s,
+// The machine's measured roofline: read bandwidth, peak FLOP/s and peak 8-bit integer ops/s, and
+// the rate at which the decode kernel streams weights (decode_stream.h),
 // measured once with the default thread count and cached under the bottega home, keyed by the
 // machine's identity, because a measurement takes seconds and the planner (`fit`) needs it on every
 // call.
@@ -11,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "hw/bandwidth.h"
 #include "hw/cpu_info.h"
+#include "hw/decode_stream.h"
 #include "hw/memory.h"
 
 namespace bottega::hw {
@@ -18,6 +20,7 @@ namespace bottega::hw {
 struct Roofline {
   int threads = 0;
   double read_bytes_per_second = 0.0;
+  double decode_bytes_per_second = 0.0;  // weights the Q4_0 matrix-vector kernel streams
   double f32_flops_per_second = 0.0;
   double int8_ops_per_second = 0.0;  // 8-bit multiply-adds (2 ops each), as the quantized kernels
   size_t buffer_bytes = 0;           // of the bandwidth measurement
@@ -29,6 +32,7 @@ struct MeasureSettings {
   int threads = 0;          // 0: default_thread_count()
   size_t buffer_bytes = 0;  // 0: default_bandwidth_bytes()
   int sweeps = kDefaultBandwidthSweeps;
+  int decode_sweeps = kDefaultDecodeSweeps;
 };
 
 // "CPU model | N logical cpus | M bytes": a cache entry is reused only on the same machine.
@@ -41,7 +45,7 @@ std::filesystem::path roofline_cache_file(const std::filesystem::path& home);
 std::optional<Roofline> read_cached_roofline(const std::filesystem::path& cache_file,
                                              const std::string& identity, int threads);
 
-// Measures now (seconds: a pass over a large buffer and FMA loops on every thread).
+// Measures now (seconds: passes over large buffers and arithmetic loops on every thread).
 Roofline measure_roofline(const MeasureSettings& settings);
 
 // The cached roofline, else a fresh measurement saved to the cache (refresh: always measure).

@@ -286,6 +286,34 @@ TEST(HwCache, BandwidthFromAnotherProbeIsMeasuredAgain) {
   }
 }
 
+// fit's decode shares are calibrated against the decode-kernel probe: an entry from before it
+// (no decode rate) or from another probe must be measured again, not used.
+TEST(HwCache, DecodeStreamFromAnotherProbeIsMeasuredAgain) {
+  const CacheRerun rerun = rerun_after_editing_cache([](json& entry) {
+    ASSERT_GT(entry.value("decode_bytes_per_second", 0.0), 0.0) << entry.dump();
+    ASSERT_FALSE(entry.value("decode_probe", "").empty()) << entry.dump();
+    entry.erase("decode_probe");
+    entry["decode_bytes_per_second"] = 1e15;
+  });
+  EXPECT_FALSE(rerun.report["cached"].get<bool>());
+  const double decode = rerun.report["bandwidth"]["decode_gb_per_s"].get<double>();
+  EXPECT_GT(decode, 0.0);
+  EXPECT_LT(decode, 1e5);
+  for (const auto& entry : rerun.cache["machines"]) {
+    EXPECT_FALSE(entry.value("decode_probe", "").empty()) << entry.dump();
+    EXPECT_LT(entry.value("decode_bytes_per_second", 0.0), 1e14) << entry.dump();
+  }
+}
+
+TEST(HwCache, EntryWithoutTheDecodeStreamIsMeasuredAgain) {
+  const CacheRerun rerun =
+      rerun_after_editing_cache([](json& entry) { entry.erase("decode_bytes_per_second"); });
+  EXPECT_FALSE(rerun.report["cached"].get<bool>());
+  for (const auto& entry : rerun.cache["machines"]) {
+    EXPECT_GT(entry.value("decode_bytes_per_second", 0.0), 0.0) << entry.dump();
+  }
+}
+
 // The Vulkan probe against a real loader and driver: Mesa's lavapipe, a CPU implementation that
 // scripts/setup installs, stands in for a GPU (it reports itself as a CPU device in system memory).
 TEST_F(FitCli, HwListsTheLavapipeVulkanDevice) {

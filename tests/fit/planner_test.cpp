@@ -92,6 +92,31 @@ TEST(Planner, PromptSpeedFollowsThePeakOfTheWeightsKernels) {
   EXPECT_EQ(make_plan(q8, config, faster_f32).speed.pp512_tps, q8_base);
 }
 
+// Decode speed follows the decode kernel's measured streaming rate where `hw` measured one, and
+// only then the read bandwidth; it scales with the rate and with nothing else.
+TEST(Planner, DecodeSpeedFollowsTheDecodeStream) {
+  TempDir dir;
+  const gguf::File file = gguf::File::open(write_model(dir, true, TensorType::Q8_0));
+  Config config;
+  config.n_ctx = 512;
+  Machine read_only{uint64_t{1} << 40, 10e9, 100e9, 200e9};
+  Machine with_stream = read_only;
+  with_stream.decode_bytes_per_second = 5e9;
+  Machine faster_read = with_stream;
+  faster_read.read_bytes_per_second *= 3;
+  Machine faster_stream = with_stream;
+  faster_stream.decode_bytes_per_second *= 2;
+
+  const double from_read = make_plan(file, config, read_only).speed.tg128_tps;
+  const double from_stream = make_plan(file, config, with_stream).speed.tg128_tps;
+  EXPECT_NEAR(from_stream, from_read / 2, 1e-9 * from_read);
+  EXPECT_EQ(make_plan(file, config, faster_read).speed.tg128_tps, from_stream);
+  EXPECT_NEAR(make_plan(file, config, faster_stream).speed.tg128_tps, 2 * from_stream,
+              1e-9 * from_stream);
+  EXPECT_EQ(make_plan(file, config, faster_stream).speed.pp512_tps,
+            make_plan(file, config, read_only).speed.pp512_tps);
+}
+
 TEST(Planner, LargestContextSitsAtTheMemoryBoundary) {
   TempDir dir;
   const gguf::File file = gguf::File::open(write_model(dir));
