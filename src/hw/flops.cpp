@@ -46,16 +46,17 @@ int64_t plain_int8_chains(int64_t iterations, int seed) {
   return sum;
 }
 
-// Best rate of `repetitions` passes in which every thread of the pool runs `run(iterations,
+// The rate of each of `passes` passes in which every thread of the pool runs `run(iterations,
 // thread index)`, each iteration being `ops_per_iteration` operations; `check` validates the
 // threads' results after each pass.
-double best_rate(ThreadPool& pool, int repetitions, double ops_per_iteration,
-                 const std::function<void(int64_t, int)>& run, const std::function<void()>& check) {
-  BOTTEGA_CHECK(repetitions > 0, "repetitions ", repetitions);
+std::vector<double> pass_rates(ThreadPool& pool, int passes, double ops_per_iteration,
+                               const std::function<void(int64_t, int)>& run,
+                               const std::function<void()>& check) {
+  BOTTEGA_CHECK(passes > 0, "passes ", passes);
   // About 50 ms per pass on a 3 GHz core: long enough to dwarf waking the threads.
   constexpr int64_t kIterations = 4'000'000;
-  double best = 0.0;
-  for (int rep = 0; rep < repetitions; ++rep) {
+  std::vector<double> rates;
+  for (int rep = 0; rep < passes; ++rep) {
     const auto start = std::chrono::steady_clock::now();
     pool.run([&](int index, int) { run(kIterations, index); });
     const double seconds =
@@ -63,9 +64,9 @@ double best_rate(ThreadPool& pool, int repetitions, double ops_per_iteration,
     check();
     const double ops =
         ops_per_iteration * static_cast<double>(kIterations) * static_cast<double>(pool.size());
-    if (seconds > 0.0) best = std::max(best, ops / seconds);
+    if (seconds > 0.0) rates.push_back(ops / seconds);
   }
-  return best;
+  return rates;
 }
 
 }  // namespace
@@ -78,11 +79,18 @@ FlopKernel plain_flop_kernel() {
   return {2.0 * kPlainValues, plain_chains};
 }
 
-double measure_f32_flops(ThreadPool& pool, int repetitions) {
+double upper_quartile(std::vector<double> rates) {
+  if (rates.empty()) return 0.0;
+  const auto at = rates.begin() + static_cast<std::ptrdiff_t>(rates.size() * 3 / 4);
+  std::nth_element(rates.begin(), at, rates.end());
+  return *at;
+}
+
+std::vector<double> f32_flops_passes(ThreadPool& pool, int passes) {
   const FlopKernel kernel = best_flop_kernel();
   std::vector<float> sinks(static_cast<size_t>(pool.size()));
-  return best_rate(
-      pool, repetitions, kernel.flops_per_iteration,
+  return pass_rates(
+      pool, passes, kernel.flops_per_iteration,
       [&](int64_t iterations, int index) {
         sinks[static_cast<size_t>(index)] = kernel.run(iterations, 1.0f + 1e-3f * index);
       },
@@ -92,17 +100,25 @@ double measure_f32_flops(ThreadPool& pool, int repetitions) {
       });
 }
 
-double measure_int8_ops(ThreadPool& pool, int repetitions) {
+std::vector<double> int8_ops_passes(ThreadPool& pool, int passes) {
   const IntOpKernel kernel = best_int8_kernel();
   std::vector<int64_t> sinks(static_cast<size_t>(pool.size()));
-  return best_rate(
-      pool, repetitions, kernel.ops_per_iteration,
+  return pass_rates(
+      pool, passes, kernel.ops_per_iteration,
       [&](int64_t iterations, int index) {
         sinks[static_cast<size_t>(index)] = kernel.run(iterations, index);
       },
       [&] {
         for (int64_t s : sinks) BOTTEGA_CHECK(s > 0, "integer kernel produced ", s);
       });
+}
+
+double measure_f32_flops(ThreadPool& pool, int passes) {
+  return upper_quartile(f32_flops_passes(pool, passes));
+}
+
+double measure_int8_ops(ThreadPool& pool, int passes) {
+  return upper_quartile(int8_ops_passes(pool, passes));
 }
 
 }  // namespace bottega::hw

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 #include "hw/bandwidth.h"
 #include "hw/flops.h"
@@ -106,14 +107,15 @@ Roofline measure_roofline(const MeasureSettings& settings) {
   Roofline r;
   r.threads = pool.size();
   r.buffer_bytes = settings.buffer_bytes > 0 ? settings.buffer_bytes : default_bandwidth_bytes();
-  // The peaks are the best of passes spread over the whole measurement, a few before, between and
-  // after the memory probes: on a shared host a neighbour at times takes half of the cores for a
-  // second or so, which a burst of passes all inside it reads as half the peak
+  // The peaks are the upper quartile of passes spread over the whole measurement, a few before,
+  // between and after the memory probes: on a shared host a neighbour at times takes half of the
+  // cores for a second or so, which a burst of passes all inside it reads as half the peak
   // (docs/performance.md).
   const int passes = std::max(1, kDefaultPeakPasses / 3);
+  std::vector<double> f32_rates, int8_rates;
   auto measure_peaks = [&] {
-    r.f32_flops_per_second = std::max(r.f32_flops_per_second, measure_f32_flops(pool, passes));
-    r.int8_ops_per_second = std::max(r.int8_ops_per_second, measure_int8_ops(pool, passes));
+    for (double rate : f32_flops_passes(pool, passes)) f32_rates.push_back(rate);
+    for (double rate : int8_ops_passes(pool, passes)) int8_rates.push_back(rate);
   };
   // The decode stream too is measured twice, around the read probe, and the better median kept, so
   // that one such second does not set what every later plan predicts.
@@ -128,6 +130,8 @@ Roofline measure_roofline(const MeasureSettings& settings) {
   r.read_bytes_per_second = measure_read_bandwidth(pool, r.buffer_bytes, settings.sweeps);
   measure_peaks();
   measure_decode();
+  r.f32_flops_per_second = upper_quartile(f32_rates);
+  r.int8_ops_per_second = upper_quartile(int8_rates);
   r.measured_at = utc_now();
   return r;
 }
