@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "hw/rates.h"
 
 namespace bottega::hw {
 namespace {
@@ -107,12 +109,9 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
       rates.push_back(static_cast<double>(window_words * sizeof(uint64_t)) / seconds);
     }
   }
-  if (rates.empty()) return 0.0;
   // The median, not the best: on a host whose memory is shared with other machines the best
   // window catches a moment nobody else was reading, which decoding, lasting seconds, never gets.
-  const auto middle = rates.begin() + static_cast<std::ptrdiff_t>(rates.size() / 2);
-  std::nth_element(rates.begin(), middle, rates.end());
-  return *middle;
+  return rate_at(std::move(rates), 0.5);
 }
 
 }  // namespace bottega::hw

@@ -8,10 +8,12 @@
 #include <memory>
 #include <new>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "core/half.h"
+#include "hw/rates.h"
 #include "kernels/cpu/matmul.h"
 #include "tensor/blocks.h"
 
@@ -85,11 +87,8 @@ double measure_decode_stream(ThreadPool& pool, size_t bytes, int sweeps) {
     }
     if (seconds > 0.0) rates.push_back(static_cast<double>(stored.size()) / seconds);
   }
-  if (rates.empty()) return 0.0;
   // The median, as for the read bandwidth: decoding lasts seconds and meets the typical matrix.
-  const auto middle = rates.begin() + static_cast<std::ptrdiff_t>(rates.size() / 2);
-  std::nth_element(rates.begin(), middle, rates.end());
-  return *middle;
+  return rate_at(std::move(rates), 0.5);
 }
 
 }  // namespace bottega::hw

@@ -79,13 +79,6 @@ FlopKernel plain_flop_kernel() {
   return {2.0 * kPlainValues, plain_chains};
 }
 
-double upper_quartile(std::vector<double> rates) {
-  if (rates.empty()) return 0.0;
-  const auto at = rates.begin() + static_cast<std::ptrdiff_t>(rates.size() * 3 / 4);
-  std::nth_element(rates.begin(), at, rates.end());
-  return *at;
-}
-
 std::vector<double> f32_flops_passes(ThreadPool& pool, int passes) {
   const FlopKernel kernel = best_flop_kernel();
   std::vector<float> sinks(static_cast<size_t>(pool.size()));
@@ -111,14 +104,6 @@ std::vector<double> int8_ops_passes(ThreadPool& pool, int passes) {
       [&] {
         for (int64_t s : sinks) BOTTEGA_CHECK(s > 0, "integer kernel produced ", s);
       });
-}
-
-double measure_f32_flops(ThreadPool& pool, int passes) {
-  return upper_quartile(f32_flops_passes(pool, passes));
-}
-
-double measure_int8_ops(ThreadPool& pool, int passes) {
-  return upper_quartile(int8_ops_passes(pool, passes));
 }
 
 }  // namespace bottega::hw

@@ -12,7 +12,7 @@ namespace bottega::hw {
 // 370 GOP/s within an hour). At times half of the cores are taken for a second or more, which
 // pulls many passes down, and now and then a pass runs faster than anything lasting seconds
 // does; the upper quartile stands still under both as long as a quarter of the passes ran
-// undisturbed. measure_roofline spreads its passes over the whole measurement.
+// undisturbed (hw/rates.h). measure_roofline spreads its passes over the whole measurement.
 constexpr int kDefaultPeakPasses = 12;
 
 // The rate of each of `passes` passes in which every thread of the pool runs independent chains
@@ -25,13 +25,6 @@ std::vector<double> f32_flops_passes(ThreadPool& pool, int passes);
 // loops), in integer operations per second (a multiply-add of two 8-bit values is 2): the ceiling
 // for prompts of quantized models.
 std::vector<double> int8_ops_passes(ThreadPool& pool, int passes);
-
-// The value a quarter of `rates` lie above (0 for none).
-double upper_quartile(std::vector<double> rates);
-
-// The upper quartile of `passes` passes of each.
-double measure_f32_flops(ThreadPool& pool, int passes = kDefaultPeakPasses);
-double measure_int8_ops(ThreadPool& pool, int passes = kDefaultPeakPasses);
 
 // Internal: FLOPs done by one thread in `iterations` passes of its kernel, and the kernel itself;
 // flops_x86.cpp (compiled with AVX2/FMA) or flops_generic.cpp provides it.

@@ -9,10 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "hw/bandwidth.h"
 #include "hw/flops.h"
+#include "hw/rates.h"
 
 namespace bottega::hw {
 namespace {
@@ -130,8 +132,8 @@ Roofline measure_roofline(const MeasureSettings& settings) {
   r.read_bytes_per_second = measure_read_bandwidth(pool, r.buffer_bytes, settings.sweeps);
   measure_peaks();
   measure_decode();
-  r.f32_flops_per_second = upper_quartile(f32_rates);
-  r.int8_ops_per_second = upper_quartile(int8_rates);
+  r.f32_flops_per_second = rate_at(std::move(f32_rates), 0.75);
+  r.int8_ops_per_second = rate_at(std::move(int8_rates), 0.75);
   r.measured_at = utc_now();
   return r;
 }

@@ -8,16 +8,19 @@
 #include "core/thread_pool.h"
 #include "hw/decode_stream.h"
 #include "hw/flops.h"
+#include "hw/rates.h"
 
 namespace bottega::hw {
 namespace {
 
-TEST(UpperQuartile, IgnoresDisturbedPassesAndOneLuckyPass) {
+TEST(RateAt, UpperQuartileIgnoresDisturbedPassesAndOneLuckyPass) {
   // Half the passes while a neighbour took a core, one pass faster than anything sustained.
   const std::vector<double> passes = {150, 290, 148, 300, 152, 295, 149, 370, 151, 298, 147, 292};
-  EXPECT_EQ(upper_quartile(passes), 298);
-  EXPECT_EQ(upper_quartile({5}), 5);
-  EXPECT_EQ(upper_quartile({}), 0);
+  EXPECT_EQ(rate_at(passes, 0.75), 298);
+  EXPECT_EQ(rate_at(passes, 0.5), 290);
+  EXPECT_EQ(rate_at({5}, 0.75), 5);
+  EXPECT_EQ(rate_at({3, 1, 2}, 1.0), 3);  // the top rank stays inside the rates
+  EXPECT_EQ(rate_at({}, 0.5), 0);
 }
 
 TEST(PeakPasses, OneRatePerPassEachPositive) {
