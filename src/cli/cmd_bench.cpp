@@ -21,7 +21,8 @@ namespace bottega::cli {
 namespace {
 
 // Ordered, so that fields appear in llama-bench's order.
-using json = nlohmann::ordered_json;
+// llama-bench writes its fields in a fixed order.
+using OrderedJson = nlohmann::ordered_json;
 
 struct BenchOptions {
   std::vector<std::string> models;
@@ -175,36 +176,36 @@ void print_md_row(const Row& row) {
 
 // ---- csv / json / jsonl: llama-bench's field names, then ours ----
 
-json null_or(const std::optional<double>& value) {
-  return value ? json(*value) : json(nullptr);
+OrderedJson null_or(const std::optional<double>& value) {
+  return value ? OrderedJson(*value) : OrderedJson(nullptr);
 }
 
-json to_json(const Row& row) {
+OrderedJson to_json(const Row& row) {
   const bench::TestResult& r = row.result;
-  return json{{"cpu_info", row.cpu_info},
-              {"gpu_info", ""},
-              {"backends", "CPU"},
-              {"model_filename", row.model_filename},
-              {"model_type", row.model_type},
-              {"model_size", row.model_size},
-              {"model_n_params", row.model_n_params},
-              {"n_batch", r.n_batch},
-              {"n_ubatch", r.n_batch},
-              {"n_threads", r.n_threads},
-              {"n_prompt", r.spec.n_prompt},
-              {"n_gen", r.spec.n_gen},
-              {"n_depth", 0},
-              {"test_time", r.test_time},
-              {"avg_ns", r.avg_ns()},
-              {"stddev_ns", r.stddev_ns()},
-              {"avg_ts", r.avg_ts()},
-              {"stddev_ts", r.stddev_ts()},
-              {"samples_ns", r.samples_ns},
-              {"samples_ts", r.samples_ts},
-              {"bandwidth_gb_per_s", row.bandwidth_bytes_per_s / 1e9},
-              {"gb_per_s", null_or(row.derived.gb_per_s)},
-              {"roofline_pct", null_or(row.derived.roofline_pct)},
-              {"gflop_per_s", null_or(row.derived.gflop_per_s)}};
+  return OrderedJson{{"cpu_info", row.cpu_info},
+                     {"gpu_info", ""},
+                     {"backends", "CPU"},
+                     {"model_filename", row.model_filename},
+                     {"model_type", row.model_type},
+                     {"model_size", row.model_size},
+                     {"model_n_params", row.model_n_params},
+                     {"n_batch", r.n_batch},
+                     {"n_ubatch", r.n_batch},
+                     {"n_threads", r.n_threads},
+                     {"n_prompt", r.spec.n_prompt},
+                     {"n_gen", r.spec.n_gen},
+                     {"n_depth", 0},
+                     {"test_time", r.test_time},
+                     {"avg_ns", r.avg_ns()},
+                     {"stddev_ns", r.stddev_ns()},
+                     {"avg_ts", r.avg_ts()},
+                     {"stddev_ts", r.stddev_ts()},
+                     {"samples_ns", r.samples_ns},
+                     {"samples_ts", r.samples_ts},
+                     {"bandwidth_gb_per_s", row.bandwidth_bytes_per_s / 1e9},
+                     {"gb_per_s", null_or(row.derived.gb_per_s)},
+                     {"roofline_pct", null_or(row.derived.roofline_pct)},
+                     {"gflop_per_s", null_or(row.derived.gflop_per_s)}};
 }
 
 // CSV leaves out the per-repetition arrays, as llama-bench's does.
@@ -218,7 +219,7 @@ const std::vector<std::string>& csv_fields() {
   return kFields;
 }
 
-std::string csv_quote(const json& value) {
+std::string csv_quote(const OrderedJson& value) {
   std::string text = value.is_string() ? value.get<std::string>()
                      : value.is_null() ? ""
                                        : value.dump();
@@ -251,7 +252,7 @@ class Printer {
     } else if (format_ == "json") {
       std::printf("%s%s", rows_ == 0 ? "" : ",\n", indent(to_json(row).dump(2)).c_str());
     } else {
-      const json values = to_json(row);
+      const OrderedJson values = to_json(row);
       std::string line;
       for (const std::string& f : csv_fields()) {
         line += (line.empty() ? "" : ",") + csv_quote(values[f]);

@@ -56,6 +56,18 @@ TEST(CliErrors, BadSamplingValueNamesTheParameter) {
   expect_error({"run", "-m", model, "-p", "x", "--top-p", "1.5"}, 1, "top_p");
 }
 
+// BOTTEGA_ISA caps the kernels at an ISA the CPU runs; a name it does not run must not be
+// ignored silently (a benchmark would then measure another path than the one asked for).
+TEST(CliErrors, UnknownIsaInTheEnvironmentIsNamed) {
+  const auto model = testing::shared_file("models/aidreams260K.gguf").string();
+  const auto r = run_bottega({"run", "-m", model, "-p", "x", "-n", "2"}, {{"BOTTEGA_ISA", "mmx"}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("BOTTEGA_ISA=mmx is not an instruction set this CPU runs (ref"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(CliErrors, ErrorIsOneLine) {
   const auto r = run_bottega({"show", "/nonexistent.gguf"});
   EXPECT_EQ(r.exit_code, 1);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -40,14 +41,24 @@ const RefRow& ref_row(TensorType weight) {
   return *it;
 }
 
-// BOTTEGA_ISA=ref limits the engine to the reference kernels (to compare paths end to end or
-// to stand in for a CPU without SIMD); it is read once, with the CPU's features.
+// BOTTEGA_ISA=NAME limits the engine to the ISAs up to NAME (ref, avx2, ...): to compare paths
+// end to end, to measure what a newer ISA gains, or to stand in for an older CPU. It is read once,
+// with the CPU's features; a name this CPU does not run is an error.
 std::vector<Isa> detect_isas() {
   std::vector<Isa> isas = {Isa::kRef};
-  const char* forced = std::getenv("BOTTEGA_ISA");
-  if (forced != nullptr && std::string_view(forced) == "ref") return isas;
   for (Isa isa : cpu_simd_isas()) isas.push_back(isa);
-  return isas;
+  const char* forced = std::getenv("BOTTEGA_ISA");
+  if (forced == nullptr || *forced == '\0') return isas;
+  std::string names;
+  for (size_t i = 0; i < isas.size(); ++i) {
+    names += (i == 0 ? "" : ", ") + std::string(isa_name(isas[i]));
+    if (std::string_view(forced) == isa_name(isas[i])) {
+      isas.resize(i + 1);
+      return isas;
+    }
+  }
+  throw Error("BOTTEGA_ISA=" + std::string(forced) + " is not an instruction set this CPU runs (" +
+              names + "); unset it or pick one of those");
 }
 
 // Detected once; const afterwards.
@@ -64,6 +75,8 @@ const char* isa_name(Isa isa) {
       return "ref";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
     case Isa::kNeon:
       return "neon";
     case Isa::kNeonDot:

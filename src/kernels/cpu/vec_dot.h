@@ -18,10 +18,12 @@
 
 namespace bottega::kernels {
 
-// Instruction sets with kernels. kRef is portable C++; kAvx2 needs AVX2 + FMA + F16C; kNeon is
-// AArch64's Advanced SIMD (every 64-bit ARM CPU has it); kNeonDot adds the int8 dot product
-// instructions (ARMv8.2 dotprod: Apple M1 and later, Graviton 2+, Grace, Cortex-A76+).
-enum class Isa { kRef, kAvx2, kNeon, kNeonDot };
+// Instruction sets with kernels. kRef is portable C++; kAvx2 needs AVX2 + FMA + F16C; kAvx512
+// adds AVX-512 F/BW/VL with the VNNI byte dot product (Intel Ice Lake and later, AMD Zen 4 and
+// later) and falls back to AVX2's kernels where it has none of its own; kNeon is AArch64's
+// Advanced SIMD (every 64-bit ARM CPU has it); kNeonDot adds the int8 dot product instructions
+// (ARMv8.2 dotprod: Apple M1 and later, Graviton 2+, Grace, Cortex-A76+).
+enum class Isa { kRef, kAvx2, kAvx512, kNeon, kNeonDot };
 const char* isa_name(Isa isa);
 
 // sum_i w[i] * a[i] over n values (a multiple of the weight's block size): w is one weight row,

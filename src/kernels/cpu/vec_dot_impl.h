@@ -55,6 +55,11 @@ std::span<const IsaKernel> avx2_kernels();
 std::span<const IsaQuantizer> avx2_quantizers();
 std::span<const IsaInterleavedKernel> avx2_interleaved_kernels();
 
+// vec_dot_avx512.cpp: the float tiles in AVX-512; gemm_avx512.cpp: the interleaved kernels with
+// VNNI. Everything else of the AVX-512 ISA is AVX2's (isa_x86.cpp).
+std::span<const IsaKernel> avx512_kernels();
+std::span<const IsaInterleavedKernel> avx512_interleaved_kernels();
+
 // vec_dot_neon.cpp: kernels and quantizers (byte-identical to the reference) in base AArch64
 // NEON; vec_dot_neon_dotprod.cpp: the integer dots again with the dotprod instructions.
 std::span<const IsaKernel> neon_kernels();
