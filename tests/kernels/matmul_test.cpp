@@ -80,13 +80,14 @@ TEST(Matmul, MatchesDoubleProductOfDequantizedOperandsForEveryTypeAndIsa) {
   EXPECT_GE(checked_types, 4);
 }
 
-// The float tiles step 8 values at a time over 3 rows x 4 tokens: widths that are not a multiple
-// of 8 and row/token counts off the tile leave every tail. Bound as above for the float types.
+// The float tiles step 8 (AVX2) or 16 (AVX-512) values at a time over 3 x 4 or 4 x 6 rows x
+// tokens: widths that are not a multiple of 8 and row/token counts off the tile leave every tail;
+// rows of 1024 floats are 4 KB apart, which matmul pads. Bound as above for the float types.
 TEST(Matmul, FloatTilesHandleEveryTail) {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (TensorType type : {TensorType::F16, TensorType::F32}) {
-    for (int64_t n_in : {5, 37, 64}) {
+    for (int64_t n_in : {5, 37, 64, 1024}) {
       const int64_t n_out = 7;
       std::vector<float> values(static_cast<size_t>(n_in * n_out));
       for (float& v : values) v = dist(rng);

@@ -41,8 +41,8 @@ struct LoadF32 {
   }
 };
 
-// RM weight rows x RN activation rows: each 16 weights are loaded and widened once for RN
-// tokens. 4 x 6 keeps 24 accumulators, 4 weight registers and an activation in the 32 ZMM
+// RM weight rows x RN activation rows over n values: each 16 weights are loaded and widened once
+// for RN tokens. 4 x 6 keeps 24 accumulators, 4 weight registers and an activation in the 32 ZMM
 // registers.
 template <class Load, int RM, int RN>
 void tile_float_fixed(int64_t n, const uint8_t* w, size_t w_stride, const float* a,
