@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tokenizer/unicode.h"
+
 namespace bottega::tokenizer {
 
 namespace {
@@ -15,8 +17,13 @@ size_t edge_hash(uint64_t key) {
   return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 29);
 }
 
+// C's isspace in the "C" locale, which llama.cpp applies byte by byte.
 bool is_ascii_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool is_continuation_byte(char c) {
+  return (static_cast<uint8_t>(c) & 0xC0) == 0x80;
 }
 
 constexpr uint8_t kLstrip = 1;
@@ -24,7 +31,8 @@ constexpr uint8_t kRstrip = 2;
 
 }  // namespace
 
-SpecialSplitter::SpecialSplitter(const Vocab& vocab, Order order) : order_(order) {
+SpecialSplitter::SpecialSplitter(const Vocab& vocab, Order order)
+    : order_(order), unicode_whitespace_(vocab.strip_unicode_whitespace) {
   root_.fill(kNone);
   edges_.assign(1024, Edge{});
   for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
@@ -114,26 +122,47 @@ std::pair<int32_t, size_t> SpecialSplitter::longest_at(std::string_view text, si
   return {best, best_length};
 }
 
+uint8_t SpecialSplitter::strip_flags(int32_t token) const {
+  return strip_.empty() ? 0 : strip_[static_cast<size_t>(token)];
+}
+
+size_t SpecialSplitter::whitespace_start(std::string_view text, size_t end, size_t floor) const {
+  while (end > floor) {
+    if (!unicode_whitespace_) {
+      if (!is_ascii_space(text[end - 1])) break;
+      --end;
+      continue;
+    }
+    // Step back to the first byte of the code point that ends at `end`.
+    size_t start = end - 1;
+    while (start > floor && end - start < 4 && is_continuation_byte(text[start])) --start;
+    size_t at = start;
+    const char32_t cp = unicode::decode_utf8(text.substr(0, end), at);
+    if (at != end || !unicode::is_white_space(cp)) break;
+    end = start;
+  }
+  return end;
+}
+
+size_t SpecialSplitter::whitespace_end(std::string_view text, size_t begin, size_t ceiling) const {
+  while (begin < ceiling) {
+    if (!unicode_whitespace_) {
+      if (!is_ascii_space(text[begin])) break;
+      ++begin;
+      continue;
+    }
+    size_t at = begin;
+    // Invalid UTF-8 decodes as U+FFFD, which is not whitespace.
+    if (!unicode::is_white_space(unicode::decode_utf8(text.substr(0, ceiling), at))) break;
+    begin = at;
+  }
+  return begin;
+}
+
 std::vector<SpecialSplitter::Match> SpecialSplitter::find(std::string_view text,
                                                           bool parse_special) const {
-  std::vector<Match> matches = order_ == Order::kLongestFirst
-                                   ? find_longest_first(text, parse_special)
-                                   : find_leftmost_longest(text, parse_special);
-  if (!strip_.empty()) {
-    for (size_t i = 0; i < matches.size(); ++i) {
-      const size_t floor = i == 0 ? 0 : matches[i - 1].end;
-      const size_t ceiling = i + 1 == matches.size() ? text.size() : matches[i + 1].begin;
-      Match& m = matches[i];
-      const uint8_t flags = strip_[static_cast<size_t>(m.token)];
-      if (flags & kLstrip) {
-        while (m.begin > floor && is_ascii_space(text[m.begin - 1])) --m.begin;
-      }
-      if (flags & kRstrip) {
-        while (m.end < ceiling && is_ascii_space(text[m.end])) ++m.end;
-      }
-    }
-  }
-  return matches;
+  return order_ == Order::kLongestFirst ? find_longest_first(text, parse_special)
+                                        : find_leftmost_longest(text, parse_special);
 }
 
 std::vector<SpecialSplitter::Match> SpecialSplitter::find_leftmost_longest(
@@ -151,6 +180,20 @@ std::vector<SpecialSplitter::Match> SpecialSplitter::find_leftmost_longest(
     }
     matches.push_back({at, at + length, token});
     at += length;
+  }
+  if (strip_.empty()) return matches;
+  // Hugging Face (tokenizers' AddedVocabulary::find_matches) finds every match in the original
+  // text, then widens each over the whitespace around it: back to the previous match's (widened)
+  // end, forward to the next match's start. A following token made of whitespace (Gemma's "\n")
+  // is therefore kept; the JavaScript port (transformers.js) would trim it away.
+  for (size_t i = 0; i < matches.size(); ++i) {
+    Match& m = matches[i];
+    const uint8_t flags = strip_flags(m.token);
+    if (flags & kLstrip) m.begin = whitespace_start(text, m.begin, i == 0 ? 0 : matches[i - 1].end);
+    if (flags & kRstrip) {
+      m.end =
+          whitespace_end(text, m.end, i + 1 == matches.size() ? text.size() : matches[i + 1].begin);
+    }
   }
   return matches;
 }
@@ -178,11 +221,23 @@ std::vector<SpecialSplitter::Match> SpecialSplitter::find_longest_first(std::str
   });
   std::vector<uint8_t> claimed(text.size(), 0);
   std::vector<Match> matches;
-  for (const Match& m : candidates) {
+  for (Match m : candidates) {
     if (std::any_of(claimed.begin() + static_cast<std::ptrdiff_t>(m.begin),
                     claimed.begin() + static_cast<std::ptrdiff_t>(m.end),
                     [](uint8_t c) { return c != 0; })) {
       continue;
+    }
+    // llama.cpp strips when it claims the token, within the text fragment it was found in (up to
+    // the nearest claimed byte); the swallowed whitespace is claimed too, so no token claimed later
+    // can match inside it.
+    const uint8_t flags = strip_flags(m.token);
+    if (flags & kLstrip) {
+      const size_t start = whitespace_start(text, m.begin, 0);
+      while (m.begin > start && claimed[m.begin - 1] == 0) --m.begin;
+    }
+    if (flags & kRstrip) {
+      const size_t end = whitespace_end(text, m.end, text.size());
+      while (m.end < end && claimed[m.end] == 0) ++m.end;
     }
     std::fill(claimed.begin() + static_cast<std::ptrdiff_t>(m.begin),
               claimed.begin() + static_cast<std::ptrdiff_t>(m.end), 1);

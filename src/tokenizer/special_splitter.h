@@ -7,6 +7,10 @@
 //    right, ties by lower id), then the next longest in what is left, and so on;
 //  - kLeftmostLongest, Hugging Face's: scanning left to right, the longest token starting at the
 //    first position where any token starts wins.
+//
+// A token marked lstrip (rstrip) swallows the whitespace on its left (right), up to the
+// neighbouring match: llama.cpp strips while a token is being claimed, so a later (shorter) token
+// cannot match inside whitespace already swallowed; Hugging Face strips once all matches are found.
 #pragma once
 
 #include <array>
@@ -30,7 +34,8 @@ class SpecialSplitter {
     int32_t token = -1;
   };
 
-  // Indexes the control, user-defined and unknown-type tokens of the vocabulary.
+  // Indexes the control, user-defined and unknown-type tokens of the vocabulary, with their
+  // lstrip/rstrip marks and whitespace definition (Vocab::strip_unicode_whitespace).
   SpecialSplitter(const Vocab& vocab, Order order);
 
   // The matches in text, in text order and never overlapping. Control and unknown-type tokens
@@ -50,6 +55,11 @@ class SpecialSplitter {
   std::pair<int32_t, size_t> longest_at(std::string_view text, size_t at, bool parse_special) const;
   std::vector<Match> find_longest_first(std::string_view text, bool parse_special) const;
   std::vector<Match> find_leftmost_longest(std::string_view text, bool parse_special) const;
+  uint8_t strip_flags(int32_t token) const;
+  // Where the whitespace run ending at `end` starts, no further left than `floor`.
+  size_t whitespace_start(std::string_view text, size_t end, size_t floor) const;
+  // Where the whitespace run starting at `begin` ends, no further right than `ceiling`.
+  size_t whitespace_end(std::string_view text, size_t begin, size_t ceiling) const;
 
   Order order_;
   std::array<int32_t, 256> root_;  // byte -> node, kNone when no token starts with it
@@ -62,6 +72,7 @@ class SpecialSplitter {
   std::vector<Edge> edges_;
   size_t n_edges_ = 0;
   std::vector<uint8_t> strip_;  // [n_vocab] bit 0: lstrip, bit 1: rstrip; empty when none
+  bool unicode_whitespace_;     // strip Unicode White_Space, else ASCII isspace
 };
 
 }  // namespace bottega::tokenizer

@@ -2,10 +2,11 @@
 //
 // The file's pipeline maps onto bottega's pieces: added_tokens become control (special) or
 // user-defined (non-special) tokens that SpecialSplitter matches Hugging Face's way (leftmost,
-// then longest); the normalizer and Metaspace become NormalizerSteps; Split and ByteLevel
-// pre-tokenizers become SplitRules and the byte-level flag; the BPE model's vocab and merges fill
-// the Vocab; TemplateProcessing (or tokenizer_config.json's add_bos_token/add_eos_token) decides
-// add_bos/add_eos. Anything else is refused by name, never silently approximated.
+// then longest, lstrip/rstrip swallowing Unicode whitespace); the normalizer and Metaspace become
+// NormalizerSteps; Split and ByteLevel pre-tokenizers become SplitRules and the byte-level flag;
+// the BPE model's vocab and merges fill the Vocab; TemplateProcessing (or tokenizer_config.json's
+// add_bos_token/add_eos_token) decides add_bos/add_eos. Anything else is refused by name, never
+// silently approximated.
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -416,6 +417,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
     vocab.model = options.byte_level ? "gpt2" : "bpe";
     vocab.pre = "tokenizer.json";
     vocab.leftmost_special_match = true;
+    vocab.strip_unicode_whitespace = true;  // tokenizers strips regex \s: Unicode White_Space
     finalize_vocab(vocab);
     return std::make_unique<BpeTokenizer>(std::move(vocab), std::move(options));
   } catch (const Json::exception& e) {

@@ -1,7 +1,10 @@
 #include "tokenizer/vocab.h"
 
+#include <algorithm>
 #include <array>
 #include <functional>
+#include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -30,6 +33,8 @@ constexpr std::string_view kAddSpacePrefixKey = "tokenizer.ggml.add_space_prefix
 // spelling).
 constexpr std::string_view kClsKey = "tokenizer.ggml.cls_token_id";
 constexpr std::string_view kSepKey = "tokenizer.ggml.seperator_token_id";
+constexpr std::string_view kNameKey = "general.name";
+constexpr std::string_view kArchitectureKey = "general.architecture";
 
 // What llama.cpp assumes for a model when the file leaves a key out. BPE and WordPiece rows come
 // with their tokenizers.
@@ -229,6 +234,68 @@ void derive_end_of_generation(Vocab& vocab) {
   for (int32_t id : markers) add(id);
 }
 
+bool is_special_type(Vocab::TokenType type) {
+  return type == Vocab::TokenType::kControl || type == Vocab::TokenType::kUserDefined ||
+         type == Vocab::TokenType::kUnknown;
+}
+
+bool contains_any(std::string_view text, std::initializer_list<std::string_view> parts) {
+  for (const std::string_view part : parts) {
+    if (text.find(part) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// A string key, or "" when it is absent or not a string (the rules below only look into it).
+std::string string_or_empty(const gguf::File& file, std::string_view key) {
+  const gguf::Value* value = file.find(key);
+  const std::string* text = value == nullptr ? nullptr : value->as_string();
+  return text == nullptr ? std::string() : *text;
+}
+
+// The id llama.cpp's text -> id map gives `text`: the highest one; -1 when none.
+int32_t last_id_of(const Vocab& vocab, std::string_view text) {
+  for (int32_t id = vocab.n_tokens() - 1; id >= 0; --id) {
+    if (vocab.text(id) == text) return id;
+  }
+  return -1;
+}
+
+// GGUF has no lstrip/rstrip attributes; llama.cpp sets them when it loads a vocabulary, from the
+// model's name (lowercased), pre-tokenizer and architecture (llama-vocab.cpp, the per-token
+// attributes at the end of loading), in this order of precedence:
+//  - pre-tokenizer jina-v2-de, jina-v2-es or jina-v2-code, or architecture nomic-bert-moe or
+//    jina-bert-v3: "<mask>" strips the whitespace on its left;
+//  - else a name containing "phi-3" or "phi3": every control, user-defined and unknown-type token,
+//    and "</s>", strips the whitespace on its right, except "<unk>", "<s>" and "<|endoftext|>";
+//  - else a name containing "modern-bert": "[MASK]" strips the whitespace on its left.
+// A token text the vocabulary lacks is skipped (llama.cpp warns, or fails to load).
+void apply_strip_rules(const gguf::File& file, Vocab& vocab) {
+  std::string name = string_or_empty(file, kNameKey);
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  const std::string architecture = string_or_empty(file, kArchitectureKey);
+  const auto lstrip = [&](std::string_view text) {
+    if (const int32_t id = last_id_of(vocab, text); id != -1) vocab.lstrip_tokens.push_back(id);
+  };
+  if (contains_any(vocab.pre, {"jina-v2-de", "jina-v2-es", "jina-v2-code"}) ||
+      contains_any(architecture, {"nomic-bert-moe", "jina-bert-v3"})) {
+    lstrip("<mask>");
+  } else if (contains_any(name, {"phi-3", "phi3"})) {
+    const int32_t end_of_sentence = last_id_of(vocab, "</s>");
+    const int32_t kept[] = {last_id_of(vocab, "<unk>"), last_id_of(vocab, "<s>"),
+                            last_id_of(vocab, "<|endoftext|>")};
+    for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
+      if (!is_special_type(vocab.type(id)) && id != end_of_sentence) continue;
+      if (std::find(std::begin(kept), std::end(kept), id) != std::end(kept)) continue;
+      vocab.rstrip_tokens.push_back(id);
+    }
+  } else if (contains_any(name, {"modern-bert"})) {
+    lstrip("[MASK]");
+  }
+}
+
 }  // namespace
 
 void finalize_vocab(Vocab& vocab) {
@@ -244,6 +311,7 @@ Vocab load_vocab(const gguf::File& file) {
   try {
     read_vocab(file, vocab);
     finalize_vocab(vocab);
+    apply_strip_rules(file, vocab);
   } catch (const gguf::FormatError&) {
     throw;  // already names the file and the key
   } catch (const Error& e) {

@@ -50,9 +50,14 @@ struct Vocab {
   bool add_eos = false;           // encode(add_special=true) appends eos
   bool add_space_prefix = false;  // SPM dummy prefix: a space before the text, dropped on decode
 
-  // Hugging Face added tokens that swallow the whitespace before (lstrip) or after (rstrip) them.
+  // Special and added tokens that swallow the whitespace before (lstrip) or after (rstrip) them
+  // when they are matched in the text: the flags of Hugging Face added tokens, or for GGUF the
+  // rules llama.cpp applies by model name (load_vocab()). Whitespace is ASCII (C isspace: space,
+  // \t, \n, \v, \f, \r) as llama.cpp has it, or with strip_unicode_whitespace any Unicode
+  // White_Space, as Hugging Face's tokenizers have it.
   std::vector<int32_t> lstrip_tokens;
   std::vector<int32_t> rstrip_tokens;
+  bool strip_unicode_whitespace = false;
   // Overlapping special tokens in the text: false resolves them as llama.cpp does (longest token
   // first over the whole text), true as Hugging Face does (leftmost, then longest).
   bool leftmost_special_match = false;
@@ -69,8 +74,11 @@ struct Vocab {
 // Reads tokenizer.ggml.{model, pre, tokens, scores, token_type, merges, *_token_id, add_bos_token,
 // add_eos_token, add_space_prefix}. Absent keys take llama.cpp's defaults for the model (for
 // "llama": bos 1, eos 2, unk 0, add_bos true, add_space_prefix true); a special id stored as -1 or
-// 0xFFFFFFFF means "none". Throws bottega::Error naming the key for a missing token list, arrays
-// whose lengths disagree, values of the wrong type and special ids out of range.
+// 0xFFFFFFFF means "none". GGUF stores no lstrip/rstrip, so the rules llama.cpp applies at load
+// time by general.name, tokenizer.ggml.pre and general.architecture fill lstrip_tokens and
+// rstrip_tokens (Phi-3: whitespace after its special tokens is dropped). Throws bottega::Error
+// naming the key for a missing token list, arrays whose lengths disagree, values of the wrong type
+// and special ids out of range.
 Vocab load_vocab(const gguf::File& file);
 
 // Completes and checks a vocabulary (also one built in code): fills absent scores (0) and types

@@ -80,8 +80,10 @@ TEST(SpmVectors, Phi3SpecialTokens) {
   ASSERT_EQ(end, 32007);
   const std::string prompt = "<|user|>\nHello<|end|>";
   const std::vector<int32_t> parsed = tokenizer->encode(prompt, true, true);
-  // BOS, <|user|>, then "\nHello" with the dummy prefix llama.cpp puts after a special token.
-  EXPECT_EQ(parsed, (std::vector<int32_t>{1, user, 29871, 13, 10994, end}));
+  // BOS, <|user|>, then "Hello" with the dummy prefix llama.cpp puts after a special token: the
+  // newline goes, as llama.cpp strips the whitespace after Phi-3's special tokens (see
+  // special_strip_test.cpp).
+  EXPECT_EQ(parsed, (std::vector<int32_t>{1, user, 15043, end}));
   EXPECT_TRUE(tokenizer->is_eog(end));
   const std::vector<int32_t> plain = tokenizer->encode(prompt, true, false);
   EXPECT_EQ(std::count(plain.begin(), plain.end(), user), 0);
