@@ -180,19 +180,25 @@ void block32_pair(int64_t nb, const Packed* w0, const Packed* w1, const uint8_t*
     const Activation* act[NC];
     for (int c = 0; c < NC; ++c) act[c] = reinterpret_cast<const Activation*>(a + c * a_stride) + b;
     const __m512i high = Quants::high_bits(b0, b1);
-    __m512i sum[NC];
-    for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
+    // A token's 8 vpdpbusd of a block form one dependent chain. With few tokens the chains alone
+    // set the pace (decode ran slower than AVX2's), so they are split in two; with 8 tokens there
+    // are chains enough, and the registers for the split are not.
+    constexpr bool kSplit = NC <= 4;
+    __m512i lo_sum[NC], hi_sum[NC];
+    for (int c = 0; c < NC; ++c) lo_sum[c] = hi_sum[c] = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       __m512i lo, hi;
       Quants::unpack(b0, b1, high, j, lo, hi);
       for (int c = 0; c < NC; ++c) {
-        sum[c] = dot4(sum[c], lo, act[c]->qs + 4 * j);
-        sum[c] = dot4(sum[c], hi, act[c]->qs + 16 + 4 * j);
+        lo_sum[c] = dot4(lo_sum[c], lo, act[c]->qs + 4 * j);
+        __m512i& hi_target = kSplit ? hi_sum[c] : lo_sum[c];
+        hi_target = dot4(hi_target, hi, act[c]->qs + 16 + 4 * j);
       }
     }
     const __m512 dw = scales_pair(b0.d, b1.d);
     for (int c = 0; c < NC; ++c) {
-      acc[c] = Offset::accumulate(b0, b1, dw, _mm512_cvtepi32_ps(sum[c]), *act[c], acc[c]);
+      const __m512i sum = kSplit ? _mm512_add_epi32(lo_sum[c], hi_sum[c]) : lo_sum[c];
+      acc[c] = Offset::accumulate(b0, b1, dw, _mm512_cvtepi32_ps(sum), *act[c], acc[c]);
     }
   }
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
@@ -278,7 +284,10 @@ void affine_k_pair(int64_t nb, const typename Quants::Packed* w0, const typename
     for (int c = 0; c < NC; ++c) act[c] = reinterpret_cast<const BlockQ8_K*>(a + c * a_stride) + b;
     const __m512 d = scales_pair(b0.d, b1.d);
     const __m512 dmin = scales_pair(b0.dmin, b1.dmin);
-    // The mins first, so their sums are folded in before the quants' sums are live.
+    // The mins' term first, so their integer sums are not live beside the quants' sums; it is
+    // applied after them, in the order of the AVX2 kernel, which decode uses: a token's result
+    // must not depend on how many tokens it is batched with (batch_invariance_test).
+    __m512 min_term[NC];
     {
       __m512i mins[NC];
       for (int c = 0; c < NC; ++c) mins[c] = _mm512_setzero_si512();
@@ -294,10 +303,7 @@ void affine_k_pair(int64_t nb, const typename Quants::Packed* w0, const typename
           mins[c] = _mm512_add_epi32(mins[c], _mm512_madd_epi16(min_pair, totals));
         }
       }
-      for (int c = 0; c < NC; ++c) {
-        acc[c] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, _mm512_set1_ps(act[c]->d)),
-                                  _mm512_cvtepi32_ps(mins[c]), acc[c]);
-      }
+      for (int c = 0; c < NC; ++c) min_term[c] = _mm512_cvtepi32_ps(mins[c]);
     }
     __m512i sum[NC];
     for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
@@ -321,8 +327,9 @@ void affine_k_pair(int64_t nb, const typename Quants::Packed* w0, const typename
       }
     }
     for (int c = 0; c < NC; ++c) {
-      acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(act[c]->d)),
-                               _mm512_cvtepi32_ps(sum[c]), acc[c]);
+      const __m512 dy = _mm512_set1_ps(act[c]->d);
+      acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, dy), _mm512_cvtepi32_ps(sum[c]), acc[c]);
+      acc[c] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, dy), min_term[c], acc[c]);
     }
   }
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
@@ -434,6 +441,12 @@ void paired_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t
                  size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
   static constexpr std::array<PairFn<Packed>, kMaxCols> kKernels =
       pair_kernels<Packed, kMaxCols, Kernel>();
+  if (n_cols == 1) {
+    // Decode streams each weight once for one token: AVX2's one-group kernels read one stream
+    // and streamed 20 to 40% faster than the pairs here (bench_matmul, tokens:1, on Zen 5).
+    avx2_tile(kType)(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
+    return;
+  }
   const int64_t nb = n_in / kValues;
   const auto* groups = reinterpret_cast<const Packed*>(w);
   int64_t g = 0;
