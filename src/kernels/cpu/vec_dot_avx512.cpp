@@ -23,6 +23,7 @@ using T = TensorType;
 // 16 weights from element i of a row; masked loads read only the lanes a tail has, so no tail
 // loop is needed and nothing past the row is touched.
 struct LoadF16 {
+  static constexpr size_t kBytes = 2;
   static __m512 full(const uint8_t* row, int64_t i) {
     const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
@@ -33,6 +34,7 @@ struct LoadF16 {
   }
 };
 struct LoadF32 {
+  static constexpr size_t kBytes = 4;
   static __m512 full(const uint8_t* row, int64_t i) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
   }
@@ -40,6 +42,9 @@ struct LoadF32 {
     return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + i);
   }
 };
+
+// How far ahead of the FMAs a one-token tile fetches its rows.
+constexpr int64_t kPrefetchValues = 512;
 
 // RM weight rows x RN activation rows over n values: each 16 weights are loaded and widened once
 // for RN tokens. 4 x 6 keeps 24 accumulators, 4 weight registers and an activation in the 32 ZMM
@@ -53,6 +58,15 @@ void tile_float_fixed(int64_t n, const uint8_t* w, size_t w_stride, const float*
   }
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
+    if constexpr (RN == 1) {
+      // One token (decode) streams the rows once; the prefetcher alone left F16 decode at 27 GB/s
+      // where the machine reads 45. The address is an integer: it may lie past the row.
+      for (int r = 0; r < RM; ++r) {
+        const uintptr_t ahead = reinterpret_cast<uintptr_t>(w + r * w_stride) +
+                                static_cast<uintptr_t>(i + kPrefetchValues) * Load::kBytes;
+        _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+      }
+    }
     __m512 wv[RM];
     for (int r = 0; r < RM; ++r) wv[r] = Load::full(w + r * w_stride, i);
     for (int c = 0; c < RN; ++c) {
