@@ -12,6 +12,7 @@
 #include "fit/planner.h"
 #include "hw/machine.h"
 #include "hw/memory.h"
+#include "kernels/cpu/vec_dot.h"
 #include "store/store.h"
 
 namespace bottega::cli {
@@ -52,6 +53,7 @@ fit::Machine machine_of(const FitOptions& options, bool quiet) {
   machine.decode_bytes_per_second = roofline.decode_bytes_per_second;
   machine.f32_flops_per_second = roofline.f32_flops_per_second;
   machine.int8_ops_per_second = roofline.int8_ops_per_second;
+  machine.avx512_kernels = kernels::best_isa() == kernels::Isa::kAvx512;
   return machine;
 }
 

@@ -32,9 +32,13 @@ constexpr uint64_t kTokenizerBytesPerToken = 180;
 // shares: four passes, two on 2026-11-25 (16:35 to 16:46 UTC) and two on 2026-12-01.
 // Decode shares below 1 are what a whole token costs beyond streaming its matrices: attention,
 // norms, the Q6_K output head, one thread handoff per matrix.
+// avx512_prompt: pp512 with the AVX-512 kernels over pp512 with the AVX2 ones on the same machine
+// (`BOTTEGA_ISA=avx2` and `avx512`, `bottega bench -p 512 -n 0 -r 2 -t 2`, the 2-core Zen 5 VM,
+// 2026-12-04 18:52 UTC; docs/performance.md). Decode runs AVX2's kernels on both.
 struct Efficiency {
   double decode;
   double prompt;
+  double avx512_prompt;
 };
 
 Efficiency efficiency(TensorType dominant) {
@@ -42,21 +46,21 @@ Efficiency efficiency(TensorType dominant) {
     case TensorType::F32:
     case TensorType::F16:
     case TensorType::BF16:
-      return {0.824, 0.535};
+      return {0.824, 0.535, 1.846};
     case TensorType::Q8_0:
-      return {0.832, 0.484};
+      return {0.832, 0.484, 1.816};
     case TensorType::Q4_0:
-      return {0.795, 0.707};
+      return {0.795, 0.707, 1.793};
     case TensorType::Q5_0:
-      return {0.867, 0.582};
+      return {0.867, 0.582, 1.961};
     case TensorType::Q4_1:
-      return {0.763, 0.580};
+      return {0.763, 0.580, 1.524};
     case TensorType::Q5_1:
-      return {0.775, 0.487};
+      return {0.775, 0.487, 1.720};
     case TensorType::Q5_K:
-      return {0.816, 0.466};  // calibrated on Q5_K_M
-    default:                  // other K-quants, calibrated on Q4_K_M
-      return {0.793, 0.530};
+      return {0.816, 0.466, 1.441};  // calibrated on Q5_K_M
+    default:                         // other K-quants, calibrated on Q4_K_M
+      return {0.793, 0.530, 1.673};
   }
 }
 
@@ -256,7 +260,9 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
     const double attention =
         4.0 * s.n_layer * static_cast<double>(s.n_head * s.head_dim) * (kBenchPrompt / 2.0);
     const double flops = 2.0 * static_cast<double>(p.matrix_params) + attention;
-    speed.pp512_tps = peak * efficiency(p.dominant).prompt / flops;
+    const Efficiency e = efficiency(p.dominant);
+    const double gain = machine.avx512_kernels ? e.avx512_prompt : 1.0;
+    speed.pp512_tps = peak * e.prompt * gain / flops;
   }
   return speed;
 }

@@ -67,6 +67,9 @@ struct Machine {
   // The decode kernel's streaming rate (hw/decode_stream.h), which decode is predicted from; the
   // read bandwidth stands in when it is 0.
   double decode_bytes_per_second = 0.0;
+  // Whether the matrix kernels run the AVX-512 ISA (kernels/cpu/vec_dot.h). The peaks are probed
+  // with AVX2 instructions, and prompts on AVX-512 run faster against them by a gain per type.
+  bool avx512_kernels = false;
 };
 
 struct Config {

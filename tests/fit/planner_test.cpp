@@ -92,6 +92,25 @@ TEST(Planner, PromptSpeedFollowsThePeakOfTheWeightsKernels) {
   EXPECT_EQ(make_plan(q8, config, faster_f32).speed.pp512_tps, q8_base);
 }
 
+// On a machine whose kernels run AVX-512, prompts are faster than the AVX2-probed peaks say, by
+// the calibrated gain of the type; decode runs AVX2's kernels there and keeps its prediction.
+TEST(Planner, Avx512KernelsRaiseOnlyThePromptEstimate) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::F16}) {
+    TempDir dir;
+    const gguf::File file = gguf::File::open(write_model(dir, true, type));
+    Config config;
+    config.n_ctx = 512;
+    const Machine avx2{uint64_t{1} << 40, 10e9, 100e9, 200e9, 8e9};
+    Machine avx512 = avx2;
+    avx512.avx512_kernels = true;
+    const SpeedEstimate base = make_plan(file, config, avx2).speed;
+    const SpeedEstimate wide = make_plan(file, config, avx512).speed;
+    EXPECT_GT(wide.pp512_tps, 1.2 * base.pp512_tps) << type_name(type);
+    EXPECT_LT(wide.pp512_tps, 3.0 * base.pp512_tps) << type_name(type);
+    EXPECT_EQ(wide.tg128_tps, base.tg128_tps) << type_name(type);
+  }
+}
+
 // Decode speed follows the decode kernel's measured streaming rate where `hw` measured one, and
 // only then the read bandwidth; it scales with the rate and with nothing else.
 TEST(Planner, DecodeSpeedFollowsTheDecodeStream) {
