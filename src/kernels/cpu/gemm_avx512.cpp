@@ -9,12 +9,6 @@
 // AVX2's maddubs + add + madd, and its s32 sums cannot saturate, so the 5- and 6-bit types need no
 // split sums. A group left without a partner (an odd count in a thread's share) goes to the AVX2
 // kernel.
-// GCC 12's AVX-512 intrinsics seed results with a self-initialised "undefined" register, which
-// its uninitialised-use warnings then report inside our code (GCC bug 105593, fixed in GCC 13).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <immintrin.h>
 
 #include <algorithm>

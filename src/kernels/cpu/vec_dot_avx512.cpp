@@ -2,12 +2,6 @@
 // only (src/kernels/CMakeLists.txt) and called only when isa_x86.cpp finds the features. The
 // integer types use the interleaved kernels of gemm_avx512.cpp; the dots and quantizers this
 // file lacks are AVX2's (isa_x86.cpp merges the tables).
-// GCC 12's AVX-512 intrinsics seed results with a self-initialised "undefined" register, which
-// its uninitialised-use warnings then report inside our code (GCC bug 105593, fixed in GCC 13).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <immintrin.h>
 
 #include <array>
