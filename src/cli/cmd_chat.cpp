@@ -149,8 +149,8 @@ int chat(const ChatOptions& options) {
   gguf::File file = open_gguf_or_pull(options.model);
   auto tok = tokenizer::load_tokenizer(file);
   const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tok);
-  std::unique_ptr<Model> model = load_model(std::move(file));
-  const int32_t n_ctx = choose_context(options.n_ctx, model->info().n_ctx_train);
+  int32_t n_ctx = 0;
+  std::unique_ptr<Model> model = load_model_for_context(std::move(file), options.n_ctx, n_ctx);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   Session session(*model, n_ctx, pool);
   Chat conversation(options, chat_template, *tok, session);

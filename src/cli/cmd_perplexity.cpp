@@ -30,7 +30,7 @@ int perplexity(const PerplexityCliOptions& options) {
 
   gguf::File file = open_gguf(options.model);
   const auto tokenizer = tokenizer::load_tokenizer(file);
-  const auto model = load_model(std::move(file));
+  const auto model = load_model(std::move(file), LoadOptions{options.engine.n_ctx});
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   std::fprintf(stderr, "bottega: perplexity of %s over '%s', context %d, batch %d, %d threads\n",
                model->info().name.c_str(), options.file.c_str(), options.engine.n_ctx,

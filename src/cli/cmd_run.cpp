@@ -43,8 +43,8 @@ int run(const RunOptions& options) {
   const auto load_start = std::chrono::steady_clock::now();
   gguf::File file = open_gguf_or_pull(options.model);
   auto tokenizer = tokenizer::load_tokenizer(file);
-  std::unique_ptr<Model> model = load_model(std::move(file));
-  const int32_t n_ctx = choose_context(options.n_ctx, model->info().n_ctx_train);
+  int32_t n_ctx = 0;
+  std::unique_ptr<Model> model = load_model_for_context(std::move(file), options.n_ctx, n_ctx);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   Session session(*model, n_ctx, pool, Session::kDefaultBatch, options.cache.types());
   const double load_seconds =

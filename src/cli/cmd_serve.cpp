@@ -102,7 +102,7 @@ int serve(const ServeOptions& options) {
   gguf::File file = open_gguf_or_pull(options.model);
   auto tokenizer = tokenizer::load_tokenizer(file);
   const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tokenizer);
-  std::unique_ptr<Model> model = load_model(std::move(file));
+  std::unique_ptr<Model> model = load_model(std::move(file), LoadOptions{options.n_ctx});
   const ModelInfo& info = model->info();
 
   const KvCacheTypes types = options.cache.types();

@@ -8,7 +8,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "convert/synth.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
+#include "model/architecture.h"
 
 namespace bottega::cli {
 namespace {
@@ -25,11 +27,12 @@ int synth(const SynthCliOptions& options) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr,
-               "bottega: wrote %s: llama, %s params, %s of %s weights in %zu tensors, "
+               "bottega: wrote %s: %s, %s params, %s of %s weights in %zu tensors, "
                "vocabulary %lld, in %.1f s\n",
-               options.synth.out.string().c_str(), human_count(summary.n_params).c_str(),
-               human_bytes(summary.tensor_bytes).c_str(), options.synth.type.c_str(),
-               summary.n_tensors, static_cast<long long>(summary.n_vocab), seconds);
+               options.synth.out.string().c_str(), summary.arch.c_str(),
+               human_count(summary.n_params).c_str(), human_bytes(summary.tensor_bytes).c_str(),
+               options.synth.type.c_str(), summary.n_tensors,
+               static_cast<long long>(summary.n_vocab), seconds);
   return 0;
 }
 
@@ -41,12 +44,22 @@ Action add_synth(CLI::App& app) {
   auto options = std::make_shared<SynthCliOptions>();
   convert::SynthOptions& s = options->synth;
   CLI::App* cmd = app.add_subcommand("synth", "Write a model of a given shape with random weights");
-  cmd->add_option("--arch", s.arch, "Architecture (llama)")->capture_default_str();
+  std::string arch_names;
+  for (const Architecture& a : architectures()) {
+    arch_names += str(arch_names.empty() ? "" : ", ", a.name, " (", a.families, ")");
+  }
+  cmd->add_option("--arch", s.arch, "Architecture: " + arch_names)->capture_default_str();
   cmd->add_option("--dim", s.dim, "Embedding width")->required()->check(kPositive);
   cmd->add_option("--layers", s.layers, "Transformer blocks")->required()->check(kPositive);
   cmd->add_option("--heads", s.heads, "Attention heads")->required()->check(kPositive);
   cmd->add_option("--kv-heads", s.kv_heads, "Key/value heads (default: --heads)")->check(kPositive);
+  cmd->add_option("--head-dim", s.head_dim, "Values per attention head (default: --dim / --heads)")
+      ->check(kPositive);
   cmd->add_option("--ffn", s.ffn, "Feed-forward width")->required()->check(kPositive);
+  cmd->add_option("--window", s.window,
+                  "Sliding window of the layers that have one (default: the family's; llama and "
+                  "phi3: none)")
+      ->check(kPositive);
   cmd->add_option("--ctx", s.ctx, "Trained context length to record")
       ->capture_default_str()
       ->check(kPositive);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/architecture.h"
 #include "store/pull.h"
 
 namespace bottega::cli {
@@ -38,6 +39,11 @@ int32_t choose_context(int64_t requested, int64_t n_ctx_train) {
   constexpr int64_t kDefaultCap = 4096;
   if (requested > 0) return static_cast<int32_t>(std::min<int64_t>(requested, 1 << 24));
   return static_cast<int32_t>(std::min(n_ctx_train, kDefaultCap));
+}
+
+std::unique_ptr<Model> load_model_for_context(gguf::File file, int64_t requested, int32_t& n_ctx) {
+  n_ctx = choose_context(requested, read_decoder_config(file).info.n_ctx_train);
+  return load_model(std::move(file), LoadOptions{n_ctx});
 }
 
 std::vector<std::string> long_form_flags(int argc, char** argv) {

@@ -8,6 +8,7 @@
 #include "core/format.h"
 #include "gguf/gguf.h"
 #include "model/kv_cache.h"
+#include "model/model.h"
 #include "sampling/sampler.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -23,6 +24,10 @@ gguf::File open_gguf_or_pull(const std::string& path);
 
 // Context length to use: the requested one, or the model's capped at a size that fits comfortably.
 int32_t choose_context(int64_t requested, int64_t n_ctx_train);
+
+// Loads the model for a run with the context choose_context picks for `requested` (returned in
+// n_ctx): families whose RoPE depends on the context (Phi-3's LongRoPE) are set up for it.
+std::unique_ptr<Model> load_model_for_context(gguf::File file, int64_t requested, int32_t& n_ctx);
 
 // argv with llama.cpp's single-dash long flags (-ctk, -ctv, -np), which CLI11 cannot declare,
 // spelled as their long forms; every other argument unchanged.

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <optional>
 
 #include "convert/synth.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/architecture.h"
 
 namespace bottega::convert {
 namespace {
@@ -23,7 +25,7 @@ Placement place(const std::string& name) {
       {"attn_q.weight", TensorRole::kAttnQ},     {"attn_k.weight", TensorRole::kAttnK},
       {"attn_v.weight", TensorRole::kAttnV},     {"attn_output.weight", TensorRole::kAttnOutput},
       {"ffn_gate.weight", TensorRole::kFfnGate}, {"ffn_up.weight", TensorRole::kFfnUp},
-      {"ffn_down.weight", TensorRole::kFfnDown},
+      {"ffn_down.weight", TensorRole::kFfnDown}, {"attn_qkv.weight", TensorRole::kAttnQkv},
   };
   if (name == "token_embd.weight") return {TensorRole::kTokenEmbedding, 0};
   if (name == "output.weight") return {TensorRole::kOutput, 0};
@@ -57,6 +59,36 @@ TensorType fallback(TensorType type) {
 TensorType fitting_type(TensorType type, int64_t row) {
   while (row % type_traits(type).block_size != 0) type = fallback(type);
   return type;
+}
+
+// Roles from the family's own tensor list when bottega runs the architecture, by name otherwise.
+struct Placements {
+  std::map<std::string, Placement> by_name;
+  int n_layers = 0;
+  bool known = false;
+  Placement operator()(const std::string& name) const {
+    if (!known) return place(name);
+    const auto it = by_name.find(name);
+    return it != by_name.end() ? it->second : Placement{};
+  }
+};
+
+int count_layers(const gguf::File& file);
+
+Placements placements(const gguf::File& file) {
+  Placements p;
+  const auto arch = file.get_string("general.architecture");
+  if (!arch || find_architecture(*arch) == nullptr) {
+    p.n_layers = count_layers(file);
+    return p;
+  }
+  const DecoderConfig config = read_decoder_config(file);
+  p.known = true;
+  p.n_layers = config.info.n_layer;
+  for (const TensorDesc& t : decoder_tensors(config)) {
+    p.by_name[t.name] = {tensor_role(t, config.tied_head), std::max(0, t.layer)};
+  }
+  return p;
 }
 
 int count_layers(const gguf::File& file) {
@@ -111,7 +143,8 @@ QuantizeSummary quantize_model(const std::filesystem::path& in_path,
     throw Error("the output file is the input file; write to a new file");
   }
   const gguf::File file = gguf::File::open(in_path);
-  const int n_layers = count_layers(file);
+  const Placements placement = placements(file);
+  const int n_layers = placement.n_layers;
   gguf::Writer writer;
   writer.copy_metadata(file);
   writer.set("general.file_type", gguf::Value::u32(file_type->ftype));
@@ -122,7 +155,7 @@ QuantizeSummary quantize_model(const std::filesystem::path& in_path,
     const bool matrix = info.shape.size() >= 2;
     TensorType to = T::F32;  // vectors (norms, rope factors) are tiny and precision-critical
     if (matrix) {
-      const Placement p = place(info.name);
+      const Placement p = placement(info.name);
       to = p.role ? matrix_type(*file_type, *p.role, p.layer, n_layers, info.shape[0])
                   : file_type->base;
       to = fitting_type(to, info.shape[0]);

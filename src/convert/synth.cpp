@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/architecture.h"
 #include "tensor/blocks.h"
 
 namespace bottega::convert {
@@ -59,41 +60,60 @@ std::string accepted_type_names() {
   return names;
 }
 
-struct Shape {
-  int64_t dim, layers, heads, kv_heads, head_dim, ffn, ctx, vocab;
-};
+std::string architecture_names() {
+  std::string names;
+  for (const Architecture& a : architectures()) names += str(names.empty() ? "" : ", ", a.name);
+  return names;
+}
 
-Shape validated_shape(const SynthOptions& o) {
-  if (o.arch != "llama") {
-    throw Error(str("--arch '", o.arch, "' is not supported; synth writes: llama"));
+// The shape asked for, checked; the vocabulary size is filled in from --vocab-from later.
+SynthShape validated_shape(const SynthOptions& o) {
+  if (find_architecture(o.arch) == nullptr) {
+    throw Error(
+        str("--arch '", o.arch, "' is not supported; synth writes: ", architecture_names()));
   }
   check_range("--dim", o.dim, 1, kMaxDim);
   check_range("--layers", o.layers, 1, kMaxLayers);
   check_range("--heads", o.heads, 1, o.dim);
   check_range("--kv-heads", o.kv_heads, 0, o.heads);
+  check_range("--head-dim", o.head_dim, 0, kMaxDim);
   check_range("--ffn", o.ffn, 1, kMaxFfn);
   check_range("--ctx", o.ctx, 1, kMaxCtx);
+  check_range("--window", o.window, 0, kMaxCtx);
   const int64_t kv_heads = o.kv_heads == 0 ? o.heads : o.kv_heads;
-  if (o.dim % o.heads != 0) {
-    throw Error(str("--heads ", o.heads, " does not divide --dim ", o.dim));
+  if (o.head_dim == 0 && o.dim % o.heads != 0) {
+    throw Error(str("--heads ", o.heads, " does not divide --dim ", o.dim,
+                    "; give --head-dim for heads narrower or wider than --dim / --heads"));
   }
   if (o.heads % kv_heads != 0) {
     throw Error(str("--kv-heads ", kv_heads, " does not divide --heads ", o.heads));
   }
-  const int64_t head_dim = o.dim / o.heads;
+  const int64_t head_dim = o.head_dim > 0 ? o.head_dim : o.dim / o.heads;
   if (head_dim % 2 != 0) {
-    throw Error(str("--dim ", o.dim, " / --heads ", o.heads, " gives an odd head dimension (",
-                    head_dim, "); rotary embeddings need an even one"));
+    throw Error(
+        str("the head dimension ", head_dim,
+            " is odd; rotary embeddings need an even one (see --dim, --heads, --head-dim)"));
   }
-  return {o.dim, o.layers, o.heads, kv_heads, head_dim, o.ffn, o.ctx, 0};
+  SynthShape shape;
+  shape.n_embd = o.dim;
+  shape.n_layer = static_cast<int>(o.layers);
+  shape.n_head = o.heads;
+  shape.n_head_kv = kv_heads;
+  shape.head_dim = head_dim;
+  shape.n_ff = o.ffn;
+  shape.n_ctx = o.ctx;
+  shape.window = static_cast<int32_t>(o.window);
+  return shape;
 }
 
 SynthFileType validated_type(const SynthOptions& o) {
   const std::optional<SynthFileType> type = parse_synth_file_type(o.type);
   if (!type) throw Error(str("--type '", o.type, "' is not one of: ", accepted_type_names()));
-  // Every row of a llama model is --dim or --ffn values long, and a row holds whole blocks.
+  // Matrix rows are --dim, --ffn or heads x head size values long, and a row holds whole blocks.
   const int64_t block = type_traits(type->base).block_size;
-  for (const auto& [flag, value] : {std::pair{"--dim", o.dim}, std::pair{"--ffn", o.ffn}}) {
+  const int64_t head_dim = o.head_dim > 0 ? o.head_dim : o.dim / std::max<int64_t>(1, o.heads);
+  for (const auto& [flag, value] : {std::pair{"--dim", o.dim}, std::pair{"--ffn", o.ffn},
+                                    std::pair{"--heads x head size", o.heads * head_dim}}) {
     if (value % block != 0) {
       throw Error(str(flag, " ", value, " is not a multiple of ", block, ", the block size of ",
                       type->name, "; pick a multiple or another --type"));
@@ -143,48 +163,45 @@ uint64_t row_seed(uint64_t seed, size_t tensor, int64_t row) {
 
 struct PlannedTensor {
   std::string name;
+  std::vector<int64_t> shape;
   int64_t n_in;   // row length, GGML shape[0]
-  int64_t n_out;  // rows; 1 for a norm vector
+  int64_t n_out;  // rows; 1 for a vector
   TensorType type;
-  bool is_norm;
+  TensorKind kind;
 };
 
-std::vector<PlannedTensor> plan_llama(const Shape& s, const SynthFileType& file_type) {
-  const int n_layers = static_cast<int>(s.layers);
-  const int64_t kv_dim = s.kv_heads * s.head_dim;
+std::vector<PlannedTensor> plan_tensors(const DecoderConfig& config,
+                                        const SynthFileType& file_type) {
+  const int n_layers = config.info.n_layer;
   std::vector<PlannedTensor> plan;
-  auto matrix = [&](std::string name, int64_t n_in, int64_t n_out, TensorRole role, int layer) {
-    plan.push_back(
-        {std::move(name), n_in, n_out, matrix_type(file_type, role, layer, n_layers, n_in), false});
-  };
-  auto norm = [&](std::string name) { plan.push_back({std::move(name), s.dim, 1, T::F32, true}); };
-
-  matrix("token_embd.weight", s.dim, s.vocab, TensorRole::kTokenEmbedding, 0);
-  for (int l = 0; l < n_layers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    norm(p + "attn_norm.weight");
-    matrix(p + "attn_q.weight", s.dim, s.dim, TensorRole::kAttnQ, l);
-    matrix(p + "attn_k.weight", s.dim, kv_dim, TensorRole::kAttnK, l);
-    matrix(p + "attn_v.weight", s.dim, kv_dim, TensorRole::kAttnV, l);
-    matrix(p + "attn_output.weight", s.dim, s.dim, TensorRole::kAttnOutput, l);
-    norm(p + "ffn_norm.weight");
-    matrix(p + "ffn_gate.weight", s.dim, s.ffn, TensorRole::kFfnGate, l);
-    matrix(p + "ffn_up.weight", s.dim, s.ffn, TensorRole::kFfnUp, l);
-    matrix(p + "ffn_down.weight", s.ffn, s.dim, TensorRole::kFfnDown, l);
+  for (const TensorDesc& t : decoder_tensors(config)) {
+    const int64_t n_in = t.shape[0];
+    const int64_t n_out = t.shape.size() > 1 ? t.shape[1] : 1;
+    const std::optional<TensorRole> role = tensor_role(t, config.tied_head);
+    const TensorType type =
+        role ? matrix_type(file_type, *role, std::max(0, t.layer), n_layers, n_in) : T::F32;
+    plan.push_back({t.name, t.shape, n_in, n_out, type, t.kind()});
   }
-  norm("output_norm.weight");
-  matrix("output.weight", s.dim, s.vocab, TensorRole::kOutput, n_layers - 1);
   return plan;
 }
 
 // `count` values of a row of tensor t. Matrices are uniform with variance 1/fan-in (the row
 // length), which keeps activations near unit size through the layers as trained weights do; norm
-// weights are 1 +- 0.1.
+// weights are 1 +- 0.1, biases +- 0.5 and frequency divisors between 1 and 9, as Phi-3's are.
 void fill_values(const PlannedTensor& t, int64_t count, uint64_t state, std::vector<float>& row) {
   row.resize(static_cast<size_t>(count));
-  if (t.is_norm) {
-    for (float& v : row) v = 1.0f + 0.1f * uniform_pm1(state);
-    return;
+  switch (t.kind) {
+    case TensorKind::kNorm:
+      for (float& v : row) v = 1.0f + 0.1f * uniform_pm1(state);
+      return;
+    case TensorKind::kBias:
+      for (float& v : row) v = 0.5f * uniform_pm1(state);
+      return;
+    case TensorKind::kRopeFactors:
+      for (float& v : row) v = 5.0f + 4.0f * uniform_pm1(state);
+      return;
+    case TensorKind::kMatrix:
+      break;
   }
   const float scale = std::sqrt(3.0f / static_cast<float>(t.n_in));
   for (float& v : row) v = scale * uniform_pm1(state);
@@ -274,24 +291,10 @@ class TensorMaker {
   std::map<std::pair<TensorType, int64_t>, std::vector<uint8_t>> banks_;
 };
 
-void set_llama_metadata(gguf::Writer& writer, const Shape& s, const SynthFileType& file_type) {
-  auto u32 = [](int64_t v) { return gguf::Value::u32(static_cast<uint32_t>(v)); };
-  writer.set("general.architecture", gguf::Value::string("llama"));
-  // Named by what it is rather than by the output path, so that equal options give equal bytes.
-  writer.set("general.name",
-             gguf::Value::string(str("synth-llama-", s.dim, "d-", s.layers, "l-", file_type.name)));
+void set_general_metadata(gguf::Writer& writer, const SynthFileType& file_type) {
   writer.set("general.file_type", gguf::Value::u32(file_type.ftype));
-  if (!is_float_type(file_type.base)) writer.set("general.quantization_version", u32(2));
-  writer.set("llama.vocab_size", u32(s.vocab));
-  writer.set("llama.context_length", u32(s.ctx));
-  writer.set("llama.embedding_length", u32(s.dim));
-  writer.set("llama.block_count", u32(s.layers));
-  writer.set("llama.feed_forward_length", u32(s.ffn));
-  writer.set("llama.rope.dimension_count", u32(s.head_dim));
-  writer.set("llama.attention.head_count", u32(s.heads));
-  writer.set("llama.attention.head_count_kv", u32(s.kv_heads));
-  writer.set("llama.attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f));
-  writer.set("llama.rope.freq_base", gguf::Value::f32(10000.0f));
+  if (!is_float_type(file_type.base))
+    writer.set("general.quantization_version", gguf::Value::u32(2));
 }
 
 }  // namespace
@@ -324,6 +327,10 @@ TensorType matrix_type(const SynthFileType& file_type, TensorRole role, int laye
     const bool whole_super_blocks = row % type_traits(T::Q6_K).block_size == 0;
     return file_type.base == T::Q8_0 || !whole_super_blocks ? T::Q8_0 : T::Q6_K;
   }
+  // The fused QKV matrix always gets one step more in the _M mixes.
+  if (role == TensorRole::kAttnQkv && file_type.mix == TypeMix::kMedium) {
+    return file_type.base == T::Q4_K ? T::Q5_K : T::Q6_K;
+  }
   const bool sensitive = role == TensorRole::kAttnV || role == TensorRole::kFfnDown;
   if (file_type.mix == TypeMix::kMedium && sensitive && use_more_bits(layer, n_layers)) {
     return T::Q6_K;
@@ -331,31 +338,63 @@ TensorType matrix_type(const SynthFileType& file_type, TensorRole role, int laye
   return file_type.base;
 }
 
+std::optional<TensorRole> tensor_role(const TensorDesc& t, bool tied_head) {
+  switch (t.slot) {
+    // A tied embedding is the head, and gets the head's type.
+    case TensorSlot::kTokenEmbedding:
+      return tied_head ? TensorRole::kOutput : TensorRole::kTokenEmbedding;
+    case TensorSlot::kOutput:
+      return TensorRole::kOutput;
+    case TensorSlot::kAttnQ:
+      return TensorRole::kAttnQ;
+    case TensorSlot::kAttnK:
+      return TensorRole::kAttnK;
+    case TensorSlot::kAttnV:
+      return TensorRole::kAttnV;
+    case TensorSlot::kAttnQkv:
+      return TensorRole::kAttnQkv;
+    case TensorSlot::kAttnOutput:
+      return TensorRole::kAttnOutput;
+    case TensorSlot::kFfnGate:
+      return TensorRole::kFfnGate;
+    case TensorSlot::kFfnUp:
+      return TensorRole::kFfnUp;
+    case TensorSlot::kFfnDown:
+      return TensorRole::kFfnDown;
+    default:
+      return std::nullopt;
+  }
+}
+
 SynthSummary synth_model(const SynthOptions& options, ThreadPool& pool) {
-  Shape shape = validated_shape(options);
+  SynthShape shape = validated_shape(options);
   const SynthFileType file_type = validated_type(options);
   if (options.out.empty()) throw Error("-o/--out is required: the GGUF file to write");
   const gguf::File vocab = open_vocab(options.vocab_from);
-  shape.vocab = static_cast<int64_t>(vocab.get_array("tokenizer.ggml.tokens")->elements.size());
+  shape.n_vocab = static_cast<int64_t>(vocab.get_array("tokenizer.ggml.tokens")->elements.size());
+  // Named by what it is rather than by the output path, so that equal options give equal bytes.
+  shape.name =
+      str("synth-", options.arch, "-", shape.n_embd, "d-", shape.n_layer, "l-", file_type.name);
+  const DecoderConfig config = find_architecture(options.arch)->synth(shape);
 
   gguf::Writer writer;
-  set_llama_metadata(writer, shape, file_type);
+  write_decoder_config(config, writer);
+  set_general_metadata(writer, file_type);
   for (const gguf::KeyValue& kv : vocab.metadata()) {
     if (kv.key.rfind("tokenizer.", 0) == 0) writer.set(kv.key, kv.value);
   }
 
   SynthSummary summary;
-  summary.n_vocab = shape.vocab;
-  const std::vector<PlannedTensor> plan = plan_llama(shape, file_type);
+  summary.arch = options.arch;
+  summary.n_vocab = shape.n_vocab;
+  const std::vector<PlannedTensor> plan = plan_tensors(config, file_type);
   TensorMaker maker(options.seed, pool);
   for (size_t i = 0; i < plan.size(); ++i) {
     const PlannedTensor& t = plan[i];
     std::vector<uint8_t> bytes = maker.make(t, i);
     summary.n_params += static_cast<uint64_t>(t.n_in * t.n_out);
     summary.tensor_bytes += bytes.size();
-    std::vector<int64_t> ggml_shape =
-        t.is_norm ? std::vector<int64_t>{t.n_in} : std::vector<int64_t>{t.n_in, t.n_out};
-    writer.add_tensor(t.name, t.type, std::move(ggml_shape), std::move(bytes));
+    writer.add_tensor(t.name, t.type, t.shape, std::move(bytes));
   }
   summary.n_tensors = plan.size();
   writer.write(options.out);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "model/decoder_config.h"
 #include "tensor/types.h"
 
 namespace bottega::convert {
@@ -41,11 +42,16 @@ enum class TensorRole {
   kAttnQ,
   kAttnK,
   kAttnV,
+  kAttnQkv,  // Q, K and V fused in one matrix (Phi-3)
   kAttnOutput,
   kFfnGate,
   kFfnUp,
   kFfnDown
 };
+
+// The role of a family's tensor under the type mixes; nullopt for vectors (norms, biases, factors).
+// A tied embedding table is the head and has the head's role.
+std::optional<TensorRole> tensor_role(const TensorDesc& tensor, bool tied_head);
 
 // The type llama.cpp's quantizer gives a llama matrix (no imatrix, no experts) in a file of type
 // `file_type`; `row` is the matrix's row length (GGML shape[0]). Norms are not matrices: they stay
@@ -59,7 +65,9 @@ struct SynthOptions {
   int64_t layers = 0;
   int64_t heads = 0;
   int64_t kv_heads = 0;  // 0: as many as heads
+  int64_t head_dim = 0;  // 0: dim / heads
   int64_t ffn = 0;
+  int64_t window = 0;  // sliding window of the family's windowed layers; 0: the family's default
   int64_t ctx = 2048;
   std::string type = "F16";
   uint64_t seed = 0;
@@ -68,6 +76,7 @@ struct SynthOptions {
 };
 
 struct SynthSummary {
+  std::string arch;
   uint64_t n_params = 0;
   uint64_t tensor_bytes = 0;
   size_t n_tensors = 0;

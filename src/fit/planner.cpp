@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/matmul.h"
+#include "model/architecture.h"
 
 namespace bottega::fit {
 namespace {
@@ -144,11 +145,12 @@ uint64_t compute_bytes(const ModelShape& s, const Config& config) {
   const auto kv_dim = static_cast<uint64_t>(s.n_kv_dim());
   const auto embd = static_cast<uint64_t>(s.n_embd);
   const auto ff = static_cast<uint64_t>(s.n_ff);
-  // LlamaModel::forward's buffers per batch token: residual, normed, projected (n_embd each),
-  // q and attention output (q_dim), k and v (kv_dim), gate and up (n_ff).
-  const uint64_t floats_per_token = 3 * embd + 2 * q_dim + 2 * kv_dim + 2 * ff;
-  // matmul's activations quantized for the widest input (n_ff), at most ~1.07 bytes per value.
-  const uint64_t quantized = batch * std::max(embd, ff) * 34 / 32;
+  // The decoder's buffers per batch token (llama's when the family is not one bottega runs).
+  const uint64_t floats_per_token = s.activation_floats > 0
+                                        ? static_cast<uint64_t>(s.activation_floats)
+                                        : 3 * embd + 2 * q_dim + 2 * kv_dim + 2 * ff;
+  // matmul's activations quantized for the widest input, at most ~1.07 bytes per value.
+  const uint64_t quantized = batch * std::max({embd, ff, q_dim}) * 34 / 32;
   const uint64_t logits = 2 * static_cast<uint64_t>(s.n_vocab) * sizeof(float);
   return batch * floats_per_token * sizeof(float) + quantized + logits;
 }
@@ -336,6 +338,29 @@ void add_alternatives(const gguf::File& file, Plan& plan) {
 }  // namespace
 
 ModelShape read_model_shape(const gguf::File& file) {
+  if (const auto arch = file.get_string("general.architecture");
+      arch && find_architecture(*arch) != nullptr) {
+    DecoderConfig config;
+    try {
+      config = read_decoder_config(file);
+    } catch (const gguf::FormatError&) {
+      throw;
+    } catch (const Error& e) {
+      throw gguf::FormatError(e.what());
+    }
+    const ModelInfo& info = config.info;
+    return {info.architecture,
+            info.name,
+            info.n_layer,
+            info.n_embd,
+            info.n_head,
+            info.n_head_kv,
+            info.head_dim,
+            info.n_ff,
+            info.n_vocab,
+            info.n_ctx_train,
+            decoder_activation_floats(config)};
+  }
   ModelShape s;
   const auto arch = file.get_string("general.architecture");
   if (!arch) {

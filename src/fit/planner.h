@@ -29,9 +29,13 @@ struct ModelShape {
   int64_t n_ff = 0;
   int64_t n_vocab = 0;
   int64_t n_ctx_train = 0;
+  // Floats of activations per batch token (model/decoder_config.h), from the family's config.
+  int64_t activation_floats = 0;
   int64_t n_kv_dim() const { return n_head_kv * head_dim; }
 };
 
+// The shape of a family bottega runs comes from its architecture file, so fit sizes exactly what
+// the decoder allocates; other architectures are read from the usual ARCH.* keys, as an estimate.
 // Throws gguf::FormatError naming the key when a needed one is missing or not positive.
 ModelShape read_model_shape(const gguf::File& file);
 

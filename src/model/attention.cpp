@@ -82,17 +82,20 @@ struct Scratch {
   std::vector<float> decode;  // a covering block range of a row (quantized cache types)
 };
 
-// Gathers positions 0..n_pos-1 of one KV head from the paged cache into contiguous float rows.
+// Gathers positions first..end-1 of one KV head from the paged cache into contiguous float rows.
 template <typename RowAt>
-void gather_head(const HeadSlice& slice, int32_t n_pos, int32_t block_size, size_t row_bytes,
-                 RowAt row_at, std::vector<float>& dst, std::vector<float>& scratch) {
-  dst.resize(static_cast<size_t>(n_pos * slice.head_dim));
-  for (int32_t p0 = 0; p0 < n_pos; p0 += block_size) {
-    const uint8_t* rows = row_at(p0);
-    for (int32_t j = 0; j < std::min(block_size, n_pos - p0); ++j) {
-      slice.decode(rows + static_cast<size_t>(j) * row_bytes,
-                   dst.data() + static_cast<int64_t>(p0 + j) * slice.head_dim, scratch);
+void gather_head(const HeadSlice& slice, int32_t first, int32_t end, int32_t block_size,
+                 size_t row_bytes, RowAt row_at, std::vector<float>& dst,
+                 std::vector<float>& scratch) {
+  dst.resize(static_cast<size_t>(end - first) * static_cast<size_t>(slice.head_dim));
+  float* out = dst.data();
+  for (int32_t p = first; p < end;) {
+    const uint8_t* rows = row_at(p);  // position p and the rest of its block follow it
+    const int32_t run = std::min(block_size - p % block_size, end - p);
+    for (int32_t j = 0; j < run; ++j, out += slice.head_dim) {
+      slice.decode(rows + static_cast<size_t>(j) * row_bytes, out, scratch);
     }
+    p += run;
   }
 }
 
@@ -106,37 +109,49 @@ struct TileTask {
   float* out;
 };
 
+// The first position a token at `pos` sees.
+int32_t first_visible(int32_t pos, int32_t window) {
+  return window > 0 ? std::max(0, pos - window + 1) : 0;
+}
+
 void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, Scratch& s) {
   const AttentionShape& shape = task.shape;
   const int64_t head_dim = shape.head_dim;
   const int64_t q_dim = shape.n_head * head_dim;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const BatchToken& first = task.batch[static_cast<size_t>(tile.first)];
   const BatchToken& last = task.batch[static_cast<size_t>(tile.first + tile.count - 1)];
   const auto table = task.tables[static_cast<size_t>(last.seq)];
-  const int32_t n_pos = last.pos + 1;
+  // The tile's tokens are consecutive, so together they see one range of positions.
+  const int32_t begin = first_visible(first.pos, shape.window);
+  const int32_t end = last.pos + 1;
   const KvCache& cache = task.cache;
 
   const HeadSlice keys(cache.key_type(), kv_head * head_dim, head_dim);
   const HeadSlice values(cache.value_type(), kv_head * head_dim, head_dim);
   gather_head(
-      keys, n_pos, cache.block_size(), cache.key_row_bytes(),
+      keys, begin, end, cache.block_size(), cache.key_row_bytes(),
       [&](int32_t p) { return cache.key(task.layer, table, p); }, s.keys, s.decode);
   gather_head(
-      values, n_pos, cache.block_size(), cache.value_row_bytes(),
+      values, begin, end, cache.block_size(), cache.value_row_bytes(),
       [&](int32_t p) { return cache.value(task.layer, table, p); }, s.values, s.decode);
 
-  s.scores.resize(static_cast<size_t>(n_pos));
+  s.scores.resize(static_cast<size_t>(end - begin));
   for (int64_t t = tile.first; t < tile.first + tile.count; ++t) {
-    const int32_t n_visible = task.batch[static_cast<size_t>(t)].pos + 1;
+    const int32_t pos = task.batch[static_cast<size_t>(t)].pos;
+    const int32_t skip = first_visible(pos, shape.window) - begin;
+    const int32_t n_visible = pos + 1 - begin - skip;
+    const float* token_keys = s.keys.data() + static_cast<int64_t>(skip) * head_dim;
+    const float* token_values = s.values.data() + static_cast<int64_t>(skip) * head_dim;
     for (int64_t g = 0; g < group; ++g) {
       const int64_t offset = t * q_dim + (kv_head * group + g) * head_dim;
-      kernels::dot_rows(task.q + offset, s.keys.data(), n_visible, head_dim, scale,
+      kernels::dot_rows(task.q + offset, token_keys, n_visible, head_dim, shape.scale,
                         s.scores.data());
+      if (shape.softcap > 0.0f) kernels::softcap(s.scores.data(), n_visible, shape.softcap);
       kernels::softmax(s.scores.data(), n_visible);
       float* o = task.out + offset;
       std::fill_n(o, head_dim, 0.0f);
-      kernels::accumulate_rows(s.scores.data(), s.values.data(), n_visible, head_dim, o);
+      kernels::accumulate_rows(s.scores.data(), token_values, n_visible, head_dim, o);
     }
   }
 }

@@ -16,11 +16,15 @@ struct AttentionShape {
   int64_t n_head = 0;
   int64_t n_head_kv = 0;  // divides n_head: n_head / n_head_kv query heads share a KV head
   int64_t head_dim = 0;
+  float scale = 0.0f;    // of the query-key products
+  int32_t window = 0;    // > 0: only the last `window` positions are seen
+  float softcap = 0.0f;  // > 0: scores become softcap * tanh(scores / softcap)
 };
 
 // q holds each token's query heads (n_head * head_dim floats per token); out receives each
 // token's attended values in the same layout. A token at position p attends to the cached
-// positions 0..p of its own sequence, which must already hold this layer's keys and values.
+// positions 0..p of its own sequence (p - window + 1..p with a window), which must already hold
+// this layer's keys and values.
 void paged_attention(std::span<const BatchToken> batch,
                      std::span<const std::span<const int32_t>> tables, const KvCache& cache,
                      int layer, const AttentionShape& shape, const float* q, float* out,

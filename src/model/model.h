@@ -55,9 +55,15 @@ class Model {
                        std::span<float> logits, ThreadPool& pool) = 0;
 };
 
+struct LoadOptions {
+  // The context a run is configured with (0: the model's trained context). Phi-3's LongRoPE picks
+  // its frequencies by it, as llama.cpp does.
+  int64_t n_ctx = 0;
+};
+
 // Opens the architecture named by general.architecture; throws Error naming an unsupported
 // architecture, a missing or misshapen tensor, or a weight type bottega cannot compute with.
-std::unique_ptr<Model> load_model(gguf::File file);
+std::unique_ptr<Model> load_model(gguf::File file, const LoadOptions& options = {});
 
 // Architectures load_model accepts, for messages and `show`.
 std::vector<std::string> supported_architectures();

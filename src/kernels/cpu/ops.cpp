@@ -34,6 +34,19 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+void geglu(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+  }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  const float inverse = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] * inverse);
+}
+
 void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
@@ -46,8 +59,8 @@ void rope(float* x, int n_head, int head_dim, int pos, const RopeParams& params)
     float theta = position * std::pow(params.freq_base, -2.0f * static_cast<float>(i) /
                                                             static_cast<float>(params.n_rot));
     if (!params.freq_factors.empty()) theta /= params.freq_factors[static_cast<size_t>(i)];
-    const float cos_theta = std::cos(theta);
-    const float sin_theta = std::sin(theta);
+    const float cos_theta = std::cos(theta) * params.attn_factor;
+    const float sin_theta = std::sin(theta) * params.attn_factor;
     const int first = params.style == RopeStyle::kInterleaved ? 2 * i : i;
     const int second = params.style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
     for (int h = 0; h < n_head; ++h) {

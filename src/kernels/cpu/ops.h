@@ -13,6 +13,12 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
+// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma); out may alias gate.
+void geglu(const float* gate, const float* up, float* out, int64_t n);
+
+// x[i] = cap * tanh(x[i] / cap): Gemma 2's soft limit on attention scores and logits.
+void softcap(float* x, int64_t n, float cap);
+
 // y[i] += x[i]
 void add(float* y, const float* x, int64_t n);
 
@@ -29,6 +35,7 @@ struct RopeParams {
   float freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
   // Per-pair divisors of the frequency (Llama 3.1+ rope_freqs.weight), n_rot/2 values; empty = 1.
   std::span<const float> freq_factors;
+  float attn_factor = 1.0f;  // both rotated values are multiplied by it (Phi-3's LongRoPE)
 };
 
 // Rotates n_head heads of head_dim values each, laid out head after head, for position pos.

@@ -1,0 +1,15 @@
+// The architecture files' table rows, collected by model/architecture.cpp.
+#pragma once
+
+#include "model/architecture.h"
+
+namespace bottega::arch {
+
+extern const Architecture kLlama;
+extern const Architecture kQwen2;
+extern const Architecture kQwen3;
+extern const Architecture kGemma2;
+extern const Architecture kGemma3;
+extern const Architecture kPhi3;
+
+}  // namespace bottega::arch

@@ -1,0 +1,327 @@
+// The one decoder every family runs through: embedding, then per layer a normed attention block
+// and a normed gated feed-forward block, each added to the residual stream, then the head. What
+// differs between families is read from DecoderConfig, never from the architecture's name.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cpu/kv_rows.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
+#include "model/architecture.h"
+#include "model/attention.h"
+#include "model/model.h"
+#include "model/weights.h"
+
+namespace bottega {
+namespace {
+
+using kernels::WeightMatrix;
+using S = TensorSlot;
+
+constexpr size_t kSlots = static_cast<size_t>(TensorSlot::kCount);
+
+// A block's (or the model-wide) tensors by slot: matrices as bound, vectors as floats, since norms,
+// biases and frequency factors are small and read on every token.
+struct Slots {
+  std::array<WeightMatrix, kSlots> matrix;
+  std::array<std::vector<float>, kSlots> vector;
+  const WeightMatrix& operator[](S slot) const { return matrix[static_cast<size_t>(slot)]; }
+  const float* floats(S slot) const { return vector[static_cast<size_t>(slot)].data(); }
+};
+
+std::vector<float> to_floats(const WeightMatrix& w) {
+  std::vector<float> out(static_cast<size_t>(w.n_in * w.n_out));
+  for (int64_t r = 0; r < w.n_out; ++r) kernels::dequantize_row(w, r, out.data() + r * w.n_in);
+  return out;
+}
+
+// Activations of one batch, one row per token.
+struct Activations {
+  std::vector<float> x, xn, projected, q, attn, k, v, gate, up, qkv;
+  Activations(const DecoderConfig& c, int64_t n) {
+    auto rows = [n](int64_t width) { return std::vector<float>(static_cast<size_t>(n * width)); };
+    x = rows(c.info.n_embd);
+    xn = rows(c.info.n_embd);
+    projected = rows(c.info.n_embd);
+    q = rows(c.q_dim());
+    attn = rows(c.q_dim());
+    k = rows(c.kv_dim());
+    v = rows(c.kv_dim());
+    gate = rows(c.info.n_ff);
+    up = rows(c.fused_gate_up ? 2 * c.info.n_ff : c.info.n_ff);
+    if (c.fused_qkv) qkv = rows(c.q_dim() + 2 * c.kv_dim());
+  }
+};
+
+class Decoder final : public Model {
+ public:
+  Decoder(gguf::File file, const LoadOptions& options)
+      : file_(std::move(file)), config_(read_decoder_config(file_)) {
+    layers_.resize(static_cast<size_t>(config_.info.n_layer));
+    bind();
+    if (config_.tied_head)
+      model_.matrix[static_cast<size_t>(S::kOutput)] = model_[S::kTokenEmbedding];
+    interleaved_ = interleave_for_cpu(file_, matmul_inputs());
+    set_rope(options);
+  }
+
+  const ModelInfo& info() const override { return config_.info; }
+  uint64_t weight_bytes() const override { return weight_bytes_; }
+  uint64_t n_params() const override { return n_params_; }
+
+  void forward(std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
+               KvCache& cache, std::span<float> logits, ThreadPool& pool) override;
+
+ private:
+  Slots& slots(int layer) { return layer < 0 ? model_ : layers_[static_cast<size_t>(layer)]; }
+
+  void bind() {
+    const std::vector<TensorDesc> tensors = decoder_tensors(config_);
+    std::vector<WeightSpec> specs;
+    for (const TensorDesc& t : tensors) {
+      specs.push_back({t.name, t.shape, &slots(t.layer).matrix[static_cast<size_t>(t.slot)]});
+    }
+    bind_weights(file_, specs);
+    for (const TensorDesc& t : tensors) {
+      Slots& s = slots(t.layer);
+      const WeightMatrix& w = s.matrix[static_cast<size_t>(t.slot)];
+      weight_bytes_ += w.row_stride() * static_cast<uint64_t>(w.n_out);
+      n_params_ += static_cast<uint64_t>(w.n_in * w.n_out);
+      if (t.kind() != TensorKind::kMatrix) s.vector[static_cast<size_t>(t.slot)] = to_floats(w);
+    }
+  }
+
+  // The matrices that go through matmul (and the embedding table when it is also the head).
+  std::vector<WeightMatrix*> matmul_inputs() {
+    std::vector<WeightMatrix*> out = {&model_.matrix[static_cast<size_t>(S::kOutput)]};
+    if (config_.tied_head) out.push_back(&model_.matrix[static_cast<size_t>(S::kTokenEmbedding)]);
+    for (Slots& layer : layers_) {
+      for (S slot : {S::kAttnQ, S::kAttnK, S::kAttnV, S::kAttnQkv, S::kAttnOutput, S::kFfnGate,
+                     S::kFfnUp, S::kFfnDown}) {
+        WeightMatrix& w = layer.matrix[static_cast<size_t>(slot)];
+        if (w.data != nullptr) out.push_back(&w);
+      }
+    }
+    return out;
+  }
+
+  void set_rope(const LoadOptions& options) {
+    std::span<const float> factors;
+    if (config_.rope_freqs) factors = model_.vector[static_cast<size_t>(S::kRopeFreqs)];
+    if (config_.long_rope) {
+      const int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : config_.info.n_ctx_train;
+      const S chosen =
+          n_ctx > config_.original_context ? S::kRopeFactorsLong : S::kRopeFactorsShort;
+      factors = model_.vector[static_cast<size_t>(chosen)];
+    }
+    for (const LayerConfig& layer : config_.layers) {
+      kernels::RopeParams rope;
+      rope.style = config_.rope_style;
+      rope.n_rot = config_.n_rot;
+      rope.freq_base = layer.rope_base;
+      rope.freq_scale = layer.rope_scale;
+      rope.freq_factors = factors;
+      rope.attn_factor = config_.rope_attn_factor;
+      rope_.push_back(rope);
+    }
+  }
+
+  // RMS-normalizes each of n_tokens rows of x into out (which may be x), split across threads.
+  void normalize(const float* x, const float* weight, float* out, int64_t n_tokens,
+                 ThreadPool& pool) const {
+    const int64_t n_embd = config_.info.n_embd;
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        kernels::rms_norm(x + t * n_embd, weight, out + t * n_embd, n_embd, config_.norm_eps);
+      }
+    });
+  }
+
+  void project_qkv(const Slots& layer, Activations& a, int64_t n_tokens, ThreadPool& pool) const;
+  // Biases, Q/K norms and RoPE of each token, then its keys and values into the cache.
+  void prepare_attention(int l, std::span<const BatchToken> batch,
+                         std::span<const std::span<const int32_t>> tables, KvCache& cache,
+                         Activations& a, ThreadPool& pool) const;
+  void feed_forward(const Slots& layer, Activations& a, int64_t n_tokens, ThreadPool& pool) const;
+
+  gguf::File file_;  // owns the mapping every WeightMatrix points into
+  DecoderConfig config_;
+  Slots model_;
+  std::vector<Slots> layers_;
+  std::vector<kernels::RopeParams> rope_;  // per layer
+  uint64_t weight_bytes_ = 0;
+  uint64_t n_params_ = 0;
+  // Matrices converted to the CPU kernels' interleaved layout (they no longer point into file_).
+  std::vector<std::unique_ptr<uint8_t[]>> interleaved_;
+};
+
+void Decoder::project_qkv(const Slots& layer, Activations& a, int64_t n_tokens,
+                          ThreadPool& pool) const {
+  if (!config_.fused_qkv) {
+    kernels::matmul(layer[S::kAttnQ], a.xn.data(), n_tokens, a.q.data(), pool);
+    kernels::matmul(layer[S::kAttnK], a.xn.data(), n_tokens, a.k.data(), pool);
+    kernels::matmul(layer[S::kAttnV], a.xn.data(), n_tokens, a.v.data(), pool);
+    return;
+  }
+  kernels::matmul(layer[S::kAttnQkv], a.xn.data(), n_tokens, a.qkv.data(), pool);
+  const int64_t q_dim = config_.q_dim();
+  const int64_t kv_dim = config_.kv_dim();
+  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* row = a.qkv.data() + t * (q_dim + 2 * kv_dim);
+      std::copy_n(row, q_dim, a.q.data() + t * q_dim);
+      std::copy_n(row + q_dim, kv_dim, a.k.data() + t * kv_dim);
+      std::copy_n(row + q_dim + kv_dim, kv_dim, a.v.data() + t * kv_dim);
+    }
+  });
+}
+
+void Decoder::prepare_attention(int l, std::span<const BatchToken> batch,
+                                std::span<const std::span<const int32_t>> tables, KvCache& cache,
+                                Activations& a, ThreadPool& pool) const {
+  const Slots& layer = layers_[static_cast<size_t>(l)];
+  const ModelInfo& info = config_.info;
+  const int64_t q_dim = config_.q_dim();
+  const int64_t kv_dim = config_.kv_dim();
+  const auto head_dim = static_cast<int>(info.head_dim);
+  const kernels::RopeParams& rope = rope_[static_cast<size_t>(l)];
+  // Each token writes its own cache rows, so tokens split across threads freely.
+  pool.parallel_for(static_cast<int64_t>(batch.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const BatchToken& token = batch[static_cast<size_t>(t)];
+      float* q = a.q.data() + t * q_dim;
+      float* k = a.k.data() + t * kv_dim;
+      float* v = a.v.data() + t * kv_dim;
+      if (config_.qkv_bias) {
+        kernels::add(q, layer.floats(S::kAttnQBias), q_dim);
+        kernels::add(k, layer.floats(S::kAttnKBias), kv_dim);
+        kernels::add(v, layer.floats(S::kAttnVBias), kv_dim);
+      }
+      if (config_.qk_norm) {
+        for (int64_t h = 0; h < info.n_head; ++h) {
+          kernels::rms_norm(q + h * head_dim, layer.floats(S::kAttnQNorm), q + h * head_dim,
+                            head_dim, config_.norm_eps);
+        }
+        for (int64_t h = 0; h < info.n_head_kv; ++h) {
+          kernels::rms_norm(k + h * head_dim, layer.floats(S::kAttnKNorm), k + h * head_dim,
+                            head_dim, config_.norm_eps);
+        }
+      }
+      kernels::rope(q, static_cast<int>(info.n_head), head_dim, token.pos, rope);
+      kernels::rope(k, static_cast<int>(info.n_head_kv), head_dim, token.pos, rope);
+      const auto table = tables[static_cast<size_t>(token.seq)];
+      kernels::encode_row(cache.key_type(), k, cache.key(l, table, token.pos), kv_dim);
+      kernels::encode_row(cache.value_type(), v, cache.value(l, table, token.pos), kv_dim);
+    }
+  });
+}
+
+void Decoder::feed_forward(const Slots& layer, Activations& a, int64_t n_tokens,
+                           ThreadPool& pool) const {
+  const int64_t n_ff = config_.info.n_ff;
+  // Fused: each token's row of `up` holds its gate values, then its up values.
+  const int64_t up_stride = config_.fused_gate_up ? 2 * n_ff : n_ff;
+  const int64_t up_offset = config_.fused_gate_up ? n_ff : 0;
+  const float* gate_in = config_.fused_gate_up ? a.up.data() : a.gate.data();
+  if (!config_.fused_gate_up) {
+    kernels::matmul(layer[S::kFfnGate], a.xn.data(), n_tokens, a.gate.data(), pool);
+  }
+  kernels::matmul(layer[S::kFfnUp], a.xn.data(), n_tokens, a.up.data(), pool);
+  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* gate = gate_in + t * up_stride;
+      const float* up = a.up.data() + t * up_stride + up_offset;
+      float* out = a.gate.data() + t * n_ff;
+      if (config_.activation == Activation::kGeluTanh) {
+        kernels::geglu(gate, up, out, n_ff);
+      } else {
+        kernels::swiglu(gate, up, out, n_ff);
+      }
+    }
+  });
+  kernels::matmul(layer[S::kFfnDown], a.gate.data(), n_tokens, a.projected.data(), pool);
+}
+
+void Decoder::forward(std::span<const BatchToken> batch,
+                      std::span<const std::span<const int32_t>> tables, KvCache& cache,
+                      std::span<float> logits, ThreadPool& pool) {
+  const ModelInfo& info = config_.info;
+  const auto n_tokens = static_cast<int64_t>(batch.size());
+  const int64_t n_embd = info.n_embd;
+  const auto n_logits =
+      std::count_if(batch.begin(), batch.end(), [](const BatchToken& t) { return t.logits; });
+  BOTTEGA_CHECK(static_cast<int64_t>(logits.size()) == n_logits * info.n_vocab, "logits buffer of ",
+                logits.size());
+  Activations a(config_, n_tokens);
+
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const int32_t token = batch[static_cast<size_t>(t)].token;
+    BOTTEGA_CHECK(token >= 0 && token < info.n_vocab, "token id ", token);
+    float* row = a.x.data() + t * n_embd;
+    kernels::dequantize_row(model_[S::kTokenEmbedding], token, row);
+    if (config_.embedding_scale != 1.0f) {
+      for (int64_t i = 0; i < n_embd; ++i) row[i] *= config_.embedding_scale;
+    }
+  }
+
+  for (int l = 0; l < info.n_layer; ++l) {
+    const Slots& layer = layers_[static_cast<size_t>(l)];
+    normalize(a.x.data(), layer.floats(S::kAttnNorm), a.xn.data(), n_tokens, pool);
+    project_qkv(layer, a, n_tokens, pool);
+    prepare_attention(l, batch, tables, cache, a, pool);
+    const AttentionShape shape{info.n_head,
+                               info.n_head_kv,
+                               info.head_dim,
+                               config_.query_scale(),
+                               config_.layers[static_cast<size_t>(l)].window,
+                               config_.attn_softcap};
+    paged_attention(batch, tables, cache, l, shape, a.q.data(), a.attn.data(), pool);
+    kernels::matmul(layer[S::kAttnOutput], a.attn.data(), n_tokens, a.projected.data(), pool);
+    if (config_.post_norms) {
+      normalize(a.projected.data(), layer.floats(S::kPostAttnNorm), a.projected.data(), n_tokens,
+                pool);
+    }
+    kernels::add(a.x.data(), a.projected.data(), n_tokens * n_embd);
+
+    normalize(a.x.data(), layer.floats(S::kFfnNorm), a.xn.data(), n_tokens, pool);
+    feed_forward(layer, a, n_tokens, pool);
+    if (config_.post_norms) {
+      normalize(a.projected.data(), layer.floats(S::kPostFfnNorm), a.projected.data(), n_tokens,
+                pool);
+    }
+    kernels::add(a.x.data(), a.projected.data(), n_tokens * n_embd);
+  }
+
+  // Only the tokens that want logits go through the (large) output head.
+  std::vector<float> last;
+  last.reserve(static_cast<size_t>(n_logits * n_embd));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (!batch[static_cast<size_t>(t)].logits) continue;
+    const size_t offset = last.size();
+    last.resize(offset + static_cast<size_t>(n_embd));
+    kernels::rms_norm(a.x.data() + t * n_embd, model_.floats(S::kOutputNorm), last.data() + offset,
+                      n_embd, config_.norm_eps);
+  }
+  if (n_logits == 0) return;
+  kernels::matmul(model_[S::kOutput], last.data(), n_logits, logits.data(), pool);
+  if (config_.final_softcap > 0.0f) {
+    kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), config_.final_softcap);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> names;
+  for (const Architecture& a : architectures()) names.emplace_back(a.name);
+  return names;
+}
+
+std::unique_ptr<Model> load_model(gguf::File file, const LoadOptions& options) {
+  return std::make_unique<Decoder>(std::move(file), options);
+}
+
+}  // namespace bottega
