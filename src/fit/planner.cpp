@@ -169,11 +169,14 @@ MemoryBreakdown memory_of(const gguf::File& file, const ModelShape& shape, const
   m.kv_cache = kv_pool_bytes(shape, config);
   m.compute = compute_bytes(shape, config);
   m.overhead = kProcessBaseline;
-  // Matrices are copied one at a time at load, before the KV cache and activations exist. While
-  // the largest is copied, its stored pages and its copy are both resident; everything else
-  // resident by then or later makes up for that at the peak, so only the excess counts.
-  const uint64_t later = weights.bytes - weights.largest_repacked + m.kv_cache + m.compute;
-  m.load_transient = weights.largest_repacked > later ? weights.largest_repacked - later : 0;
+  // Matrices are copied at load, before the KV cache and activations exist, on every core: while
+  // one thread copies the largest (its stored pages and its copy both resident), the others copy
+  // the rest, so at worst every copy is made by then (the embedding table, only indexed, is not
+  // read yet). Only what that exceeds the later peak by counts. With a tied head the largest is
+  // the embedding table, and small models reach this bound.
+  const uint64_t at_load = weights.bytes - weights.embedding + weights.largest_repacked;
+  const uint64_t later = weights.bytes + m.kv_cache + m.compute;
+  m.load_transient = at_load > later ? at_load - later : 0;
   return m;
 }
 

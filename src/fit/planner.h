@@ -53,9 +53,9 @@ struct MemoryBreakdown {
   uint64_t kv_cache = 0;  // the KV pool: context x parallel, rounded up to whole blocks
   uint64_t compute = 0;   // activations of one batch (at most 512 tokens) and logits
   uint64_t overhead = 0;  // the process itself: code, libraries, thread stacks, allocator
-  // Loading copies matrices into the kernels' interleaved layout one at a time, the stored pages
-  // of the one being copied still resident: the peak during load, where it exceeds what the
-  // embedding rows, KV cache and activations add later.
+  // Loading copies matrices into the kernels' interleaved layout, the stored pages of the one
+  // being copied still resident: the peak during load, where it exceeds what the embedding rows,
+  // KV cache and activations add later.
   uint64_t load_transient = 0;
   uint64_t total() const {
     return weights + metadata + kv_cache + compute + overhead + load_transient;

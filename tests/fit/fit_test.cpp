@@ -42,14 +42,32 @@ class FitCli : public ::testing::Test {
   }
   static EnvVars env() { return {{"BOTTEGA_HOME", home_->path().string()}}; }
 
-  static std::string synth(const Shape& s, const std::string& type, const std::string& name) {
+  static std::string synth(const Shape& s, const std::string& type, const std::string& name,
+                           const std::string& arch = "llama",
+                           const std::vector<std::string>& extra = {}) {
     const std::string out = (*home_ / name).string();
     const std::string vocab = testing::shared_file("vocab/ggml-vocab-llama-spm.gguf").string();
-    const auto r =
-        run_bottega({"synth", "--arch", "llama", "--type", type, "-o", out, "--vocab-from", vocab,
-                     "--dim", std::to_string(s.dim), "--layers", std::to_string(s.layers),
-                     "--heads", std::to_string(s.heads), "--kv-heads", std::to_string(s.kv_heads),
-                     "--ffn", std::to_string(s.ffn)});
+    std::vector<std::string> args = {"synth",
+                                     "--arch",
+                                     arch,
+                                     "--type",
+                                     type,
+                                     "-o",
+                                     out,
+                                     "--vocab-from",
+                                     vocab,
+                                     "--dim",
+                                     std::to_string(s.dim),
+                                     "--layers",
+                                     std::to_string(s.layers),
+                                     "--heads",
+                                     std::to_string(s.heads),
+                                     "--kv-heads",
+                                     std::to_string(s.kv_heads),
+                                     "--ffn",
+                                     std::to_string(s.ffn)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_bottega(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out;
   }
@@ -119,6 +137,44 @@ TEST_F(FitCli, PredictedMemoryWithinTenPercentOfMeasuredPeak) {
     EXPECT_NEAR(ratio, 1.0, 0.10) << label << ": predicted " << predicted << ", measured "
                                   << measured << "\n"
                                   << plan["memory"].dump();
+  }
+}
+
+// The families differ in what the decoder allocates (fused QKV and gate+up buffers, heads wider
+// than n_embd / n_head) and in what stays resident (a tied head, bias and norm vectors).
+TEST_F(FitCli, EveryFamilyPredictedWithinTenPercentOfMeasuredPeak) {
+  struct Case {
+    std::string arch;
+    std::string type;
+    std::vector<std::string> extra;
+  };
+  const std::vector<Case> cases = {
+      {"qwen2", "Q4_0", {}},
+      {"qwen3", "Q8_0", {"--head-dim", "128"}},
+      {"gemma2", "F16", {"--window", "16"}},
+      {"gemma3", "Q4_K_M", {"--window", "16"}},
+      {"phi3", "Q4_0", {}},
+  };
+  const Shape shape{512, 6, 8, 4, 1536};
+  for (size_t i = 0; i < (kSanitized ? 1 : cases.size()); ++i) {
+    const Case& c = cases[i];
+    const std::string label = c.arch + " " + c.type;
+    const std::string model = synth(shape, c.type, c.arch + ".gguf", c.arch, c.extra);
+    const auto run = run_bottega(
+        {"run", "-m", model, "-c", "64", "-n", "12", "--temp", "0", "-t", "2", "-p", kPrompt},
+        env());
+    ASSERT_EQ(run.exit_code, 0) << label << ": " << run.err;
+    const uint64_t measured = peak_from_stderr(run.err);
+    ASSERT_GT(measured, 0u) << label << ": " << run.err;
+    const json plan = fit_json({model, "--ctx", "64"});
+    EXPECT_EQ(plan["model"]["architecture"], c.arch);
+    const auto predicted = plan["memory"]["total_bytes"].get<uint64_t>();
+    const double ratio = static_cast<double>(predicted) / static_cast<double>(measured);
+    std::printf("%s: predicted %llu, measured %llu, ratio %.3f\n", label.c_str(),
+                static_cast<unsigned long long>(predicted),
+                static_cast<unsigned long long>(measured), ratio);
+    if (kSanitized) continue;
+    EXPECT_NEAR(ratio, 1.0, 0.10) << label << "\n" << plan["memory"].dump();
   }
 }
 

@@ -87,7 +87,8 @@ DecoderConfig read_standard(const gguf::File& file, std::string_view arch) {
   }
   LayerConfig layer;
   layer.rope_base = static_cast<float>(keys.real("rope.freq_base").value_or(10000.0));
-  const std::string scaling = keys.text("rope.scaling.type").value_or("none");
+  // A factor without a type is linear, as llama.cpp reads it.
+  const std::string scaling = keys.text("rope.scaling.type").value_or("linear");
   const double factor = keys.real("rope.scaling.factor").value_or(0.0);
   if (scaling == "linear" && factor > 0.0) {
     layer.rope_scale = static_cast<float>(1.0 / factor);

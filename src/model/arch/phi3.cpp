@@ -25,7 +25,10 @@ DecoderConfig read(const gguf::File& file) {
   config.long_rope = file.find_tensor("rope_factors_long.weight") != nullptr;
   config.original_context =
       keys.integer("rope.scaling.original_context_length").value_or(config.info.n_ctx_train);
-  config.rope_attn_factor = static_cast<float>(keys.real("rope.scaling.attn_factor").value_or(1.0));
+  if (config.long_rope) {
+    config.rope_attn_factor =
+        static_cast<float>(keys.real("rope.scaling.attn_factor").value_or(1.0));
+  }
   return config;
 }
 

@@ -1,0 +1,136 @@
+// Every model family through the commands a user runs: synth, quantize, run, chat, bench, fit and
+// perplexity, on small random-weight models (serve: tests/server/families_e2e.test.mjs; logits
+// against a reference: tests/model/decoder_forward_test.cpp).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "testutil/testutil.h"
+
+namespace bottega {
+namespace {
+
+using nlohmann::json;
+using testing::run_bottega;
+using testing::TempDir;
+
+const std::vector<std::string> kFamilies = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+
+std::string synth(const TempDir& dir, const std::string& arch, const std::string& type) {
+  const std::string out = (dir / (arch + "-" + type + ".gguf")).string();
+  const auto r = run_bottega({"synth",
+                              "--arch",
+                              arch,
+                              "--type",
+                              type,
+                              "-o",
+                              out,
+                              "--vocab-from",
+                              testing::shared_file("models/aidreams260K.gguf").string(),
+                              "--dim",
+                              "256",
+                              "--layers",
+                              arch == "gemma3" ? "6" : "2",
+                              "--heads",
+                              "4",
+                              "--kv-heads",
+                              "2",
+                              "--ffn",
+                              "512",
+                              "--window",
+                              "16",
+                              "--ctx",
+                              "512"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(": " + arch + ","), std::string::npos) << r.err;
+  return out;
+}
+
+std::map<std::string, TensorType> tensor_types(const std::string& path) {
+  std::map<std::string, TensorType> types;
+  const gguf::File file = gguf::File::open(path);
+  for (const auto& info : file.tensors()) types[info.name] = info.type;
+  return types;
+}
+
+// quantize and synth read the family's tensor list for llama.cpp's per-tensor policy, so a file
+// quantized to Q4_K_M has the types of one written as Q4_K_M: phi3's fused QKV gets Q5_K and a
+// tied embedding table (Gemma) gets the head's Q6_K.
+TEST(Families, QuantizeGivesEveryTensorTheTypeSynthGivesIt) {
+  TempDir dir;
+  for (const std::string& arch : kFamilies) {
+    const std::string f16 = synth(dir, arch, "F16");
+    const std::string quantized = (dir / (arch + "-quantized.gguf")).string();
+    const auto r = run_bottega({"quantize", f16, quantized, "Q4_K_M"});
+    ASSERT_EQ(r.exit_code, 0) << arch << ": " << r.err;
+    const auto expected = tensor_types(synth(dir, arch, "Q4_K_M"));
+    EXPECT_EQ(tensor_types(quantized), expected) << arch;
+    if (arch == "phi3") {
+      EXPECT_EQ(expected.at("blk.0.attn_qkv.weight"), TensorType::Q5_K);
+    }
+    if (arch == "gemma2" || arch == "gemma3") {
+      EXPECT_EQ(expected.count("output.weight"), 0u);
+      EXPECT_EQ(expected.at("token_embd.weight"), TensorType::Q6_K);
+    }
+  }
+}
+
+TEST(Families, RunChatBenchFitAndPerplexityWork) {
+  TempDir dir;
+  const std::string text_path = (dir / "text.txt").string();
+  {
+    std::ofstream text(text_path);
+    for (int i = 0; i < 12; ++i)
+      text << "Once upon a time there was a little girl. She liked to play. ";
+  }
+  // fit reads the roofline `hw` measured (once, on a small buffer) from the bottega home.
+  const testing::EnvVars home = {{"BOTTEGA_HOME", (dir / "home").string()}};
+  const auto hw =
+      run_bottega({"hw", "--json", "--buffer-mib", "32", "-r", "1"}, testing::hw_env(home));
+  ASSERT_EQ(hw.exit_code, 0) << hw.err;
+  for (const std::string& arch : kFamilies) {
+    const std::string model = synth(dir, arch, "Q8_0");
+
+    const auto run = run_bottega(
+        {"run", "-m", model, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "2"});
+    ASSERT_EQ(run.exit_code, 0) << arch << ": " << run.err;
+    EXPECT_NE(run.err.find("generation 24 tokens"), std::string::npos) << arch << ": " << run.err;
+
+    const auto chat = run_bottega({"chat", "-m", model, "-p", "Hello", "-n", "8", "--temp", "0",
+                                   "-t", "2", "--chat-template", "chatml"});
+    ASSERT_EQ(chat.exit_code, 0) << arch << ": " << chat.err;
+    EXPECT_FALSE(chat.out.empty()) << arch;
+
+    const auto bench = run_bottega({"bench", "-m", model, "-p", "32", "-n", "8", "-r", "1", "-t",
+                                    "2", "-o", "json", "--bandwidth", "10"});
+    ASSERT_EQ(bench.exit_code, 0) << arch << ": " << bench.err;
+    const json rows = json::parse(bench.out);
+    ASSERT_EQ(rows.size(), 2u) << bench.out;
+    for (const json& row : rows) EXPECT_GT(row["avg_ts"].get<double>(), 0.0) << arch;
+
+    const auto fit = run_bottega({"fit", model, "--ctx", "256", "--json"}, home);
+    ASSERT_EQ(fit.exit_code, 0) << arch << ": " << fit.err;
+    const json plan = json::parse(fit.out);
+    EXPECT_EQ(plan["model"]["architecture"], arch);
+    EXPECT_GT(plan["speed"]["pp512_tps"].get<double>(), 0.0) << arch;
+
+    const auto ppl =
+        run_bottega({"perplexity", "-m", model, "-f", text_path, "-c", "64", "-t", "2"});
+    ASSERT_EQ(ppl.exit_code, 0) << arch << ": " << ppl.err;
+    // A random model is about as good as chance over the 512-token vocabulary, never perfect.
+    const std::string report = ppl.out + ppl.err;
+    const size_t at = report.find("PPL = ");
+    ASSERT_NE(at, std::string::npos) << arch << ": " << report;
+    const double perplexity = std::stod(report.substr(at + 6));
+    EXPECT_GT(perplexity, 10.0) << arch;
+    EXPECT_LT(perplexity, 5000.0) << arch;
+  }
+}
+
+}  // namespace
+}  // namespace bottega

@@ -1,0 +1,343 @@
+// Every family the decoder runs, on random-weight models written by `synth --arch`, against the
+// independent double-precision reference in reference_decoder.cpp.
+//
+// Shapes are small (256 wide, 4 heads of which 2 KV heads, 3 layers; 6 for Gemma 3 so that one
+// layer is global) with a sliding window of 16 positions, shorter than the 40-token sequences, so
+// windowed layers must drop positions. Prompts run as one batch with logits at every position,
+// then tokens are decoded one at a time, and two sequences share a batch.
+//
+// Bounds, as in llama_forward_test: float weights differ from the reference only by float32
+// rounding, |logit - reference| <= 1e-3 * max(1, max|reference|). Quantized weights make matmul
+// quantize its inputs (Q8_0/Q8_K), and a value within float rounding of a quantization boundary
+// can round to a neighbouring level in one and not the other; the bound adds twice the effect of
+// that rounding on the reference itself (the reference with and without it).
+//
+// Each quirk of a family is proven to matter: the reference with that one quirk switched off
+// (bias, Q/K norm, window, soft-caps, post-norms, GELU, embedding scale, local RoPE base, LongRoPE,
+// NeoX pairs) must disagree with the engine by more than the bound.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "convert/synth.h"
+#include "core/thread_pool.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "model/reference_decoder.h"
+#include "testutil/testutil.h"
+
+namespace bottega {
+namespace {
+
+using testing::ReferenceModel;
+using testing::ReferenceQuirks;
+using testing::TempDir;
+
+constexpr int64_t kContext = 256;
+constexpr int32_t kWindow = 16;
+constexpr double kRelativeBound = 1e-3;
+
+struct Family {
+  std::string label;  // "mistral" is llama with a window and wide heads
+  std::string arch;
+  int layers = 3;
+  int64_t head_dim = 0;  // 0: n_embd / n_head
+  int64_t window = kWindow;
+  std::vector<bool ReferenceQuirks::*> quirks;  // the quirks the family has, each proven to matter
+};
+
+const std::vector<Family>& families() {
+  using Q = ReferenceQuirks;
+  static const std::vector<Family> kFamilies = {
+      {"llama", "llama", 3, 0, 0, {}},
+      {"mistral", "llama", 3, 128, kWindow, {&Q::window}},
+      {"qwen2", "qwen2", 3, 0, 0, {&Q::qkv_bias, &Q::neox}},
+      {"qwen3", "qwen3", 3, 128, 0, {&Q::qk_norm, &Q::neox}},
+      {"gemma2",
+       "gemma2",
+       3,
+       0,
+       kWindow,
+       {&Q::embed_scale, &Q::gelu, &Q::post_norms, &Q::attn_softcap, &Q::final_softcap, &Q::window,
+        &Q::neox}},
+      {"gemma3",
+       "gemma3",
+       6,
+       0,
+       kWindow,
+       {&Q::embed_scale, &Q::gelu, &Q::post_norms, &Q::qk_norm, &Q::window, &Q::local_rope_base,
+        &Q::neox}},
+      {"phi3", "phi3", 3, 0, kWindow, {&Q::window, &Q::long_rope, &Q::neox}},
+  };
+  return kFamilies;
+}
+
+std::string quirk_name(bool ReferenceQuirks::*quirk) {
+  using Q = ReferenceQuirks;
+  const std::vector<std::pair<bool Q::*, const char*>> names = {
+      {&Q::qkv_bias, "qkv_bias"},
+      {&Q::qk_norm, "qk_norm"},
+      {&Q::embed_scale, "embed_scale"},
+      {&Q::gelu, "gelu"},
+      {&Q::post_norms, "post_norms"},
+      {&Q::attn_softcap, "attn_softcap"},
+      {&Q::final_softcap, "final_softcap"},
+      {&Q::window, "window"},
+      {&Q::local_rope_base, "local_rope_base"},
+      {&Q::long_rope, "long_rope"},
+      {&Q::neox, "neox"}};
+  for (const auto& [member, name] : names) {
+    if (member == quirk) return name;
+  }
+  return "?";
+}
+
+// Gemma 2's soft-caps (50 on scores, 30 on logits) barely bend the small values of a random
+// model; a copy with caps of 1 and 2 makes each one decide the result.
+void strengthen_softcaps(const std::filesystem::path& path) {
+  const auto copy = path.string() + ".tmp";
+  {
+    const gguf::File file = gguf::File::open(path);
+    gguf::Writer writer;
+    writer.copy_metadata(file);
+    writer.set("gemma2.attn_logit_softcapping", gguf::Value::f32(1.0f));
+    writer.set("gemma2.final_logit_softcapping", gguf::Value::f32(2.0f));
+    for (const auto& info : file.tensors()) {
+      writer.add_tensor_view(info.name, info.type, info.shape, file.tensor_data(info));
+    }
+    writer.write(copy);
+  }
+  std::filesystem::rename(copy, path);
+}
+
+std::filesystem::path write_family(const TempDir& dir, const Family& family,
+                                   const std::string& type) {
+  convert::SynthOptions options;
+  options.arch = family.arch;
+  options.dim = 256;
+  options.layers = family.layers;
+  options.heads = 4;
+  options.kv_heads = 2;
+  options.head_dim = family.head_dim;
+  options.ffn = 512;
+  options.ctx = kContext;
+  options.window = family.window;
+  options.type = type;
+  options.seed = 7;
+  options.vocab_from = testing::shared_file("models/aidreams260K.gguf");
+  options.out = dir / (family.label + "-" + type + ".gguf");
+  ThreadPool pool(2);
+  convert::synth_model(options, pool);
+  if (family.arch == "gemma2") strengthen_softcaps(options.out);
+  return options.out;
+}
+
+std::vector<int32_t> sequence(int64_t n_vocab, int n, uint32_t seed) {
+  std::vector<int32_t> tokens;
+  uint32_t state = seed;
+  for (int i = 0; i < n; ++i) {
+    state = state * 1664525u + 1013904223u;
+    tokens.push_back(static_cast<int32_t>((state >> 8) % static_cast<uint32_t>(n_vocab)));
+  }
+  return tokens;
+}
+
+double max_abs(const std::vector<std::vector<double>>& rows) {
+  double m = 1.0;
+  for (const auto& row : rows) {
+    for (double v : row) m = std::max(m, std::fabs(v));
+  }
+  return m;
+}
+
+double max_diff(const std::vector<std::vector<double>>& a,
+                const std::vector<std::vector<double>>& b) {
+  double m = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t j = 0; j < a[i].size(); ++j) m = std::max(m, std::fabs(a[i][j] - b[i][j]));
+  }
+  return m;
+}
+
+// The engine's logits at every position of two sequences: A's first 28 tokens and B's first 10
+// in one batch, then A's remaining 12 one at a time alongside B's remaining 30 in chunks of 10.
+struct EngineRun {
+  std::vector<std::vector<double>> a, b;
+};
+
+EngineRun run_engine(Model& model, const std::vector<int32_t>& a, const std::vector<int32_t>& b,
+                     ThreadPool& pool) {
+  const int64_t n_vocab = model.info().n_vocab;
+  KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 32, 4,
+                {TensorType::F32, TensorType::F32});
+  const std::vector<int32_t> table_a = {3, 0, 7, 1, 9, 2, 5, 4, 11, 13};
+  const std::vector<int32_t> table_b = {6, 8, 10, 12, 14, 15, 16, 17, 18, 19};
+  const std::vector<std::span<const int32_t>> tables = {table_a, table_b};
+  EngineRun out;
+  size_t next_a = 0, next_b = 0;
+  auto step = [&](size_t count_a, size_t count_b) {
+    std::vector<BatchToken> batch;
+    for (size_t i = 0; i < count_a && next_a < a.size(); ++i, ++next_a) {
+      batch.push_back({a[next_a], static_cast<int32_t>(next_a), 0, true});
+    }
+    for (size_t i = 0; i < count_b && next_b < b.size(); ++i, ++next_b) {
+      batch.push_back({b[next_b], static_cast<int32_t>(next_b), 1, true});
+    }
+    std::vector<float> logits(batch.size() * static_cast<size_t>(n_vocab));
+    model.forward(batch, tables, cache, logits, pool);
+    for (size_t t = 0; t < batch.size(); ++t) {
+      auto& rows = batch[t].seq == 0 ? out.a : out.b;
+      const float* row = logits.data() + t * static_cast<size_t>(n_vocab);
+      rows.emplace_back(row, row + n_vocab);
+    }
+  };
+  step(28, 10);
+  while (next_a < a.size() || next_b < b.size()) step(1, 10);
+  return out;
+}
+
+struct Reference {
+  std::vector<std::vector<double>> a, b;
+};
+
+Reference reference_run(const ReferenceModel& reference, const std::vector<int32_t>& a,
+                        const std::vector<int32_t>& b) {
+  return {testing::reference_logits(reference, a, kContext),
+          testing::reference_logits(reference, b, kContext)};
+}
+
+// The bound for this model: relative for float weights, plus twice the reference's own
+// activation-rounding effect for quantized ones.
+double bound_for(const ReferenceModel& reference, const Reference& expected,
+                 const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  ReferenceModel unrounded = reference;
+  unrounded.round_activations = false;
+  const Reference plain = reference_run(unrounded, a, b);
+  const double rounding = std::max(max_diff(plain.a, expected.a), max_diff(plain.b, expected.b));
+  return kRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b)) + 2.0 * rounding;
+}
+
+void expect_family_matches(const Family& family, const std::string& type, bool prove_quirks) {
+  TempDir dir;
+  const auto path = write_family(dir, family, type);
+  const ReferenceModel reference = testing::load_reference(path);
+  auto model = load_model(gguf::File::open(path), LoadOptions{kContext});
+  ASSERT_EQ(model->info().architecture, family.arch);
+  const auto a = sequence(model->info().n_vocab, 40, 1);
+  const auto b = sequence(model->info().n_vocab, 40, 2);
+  ThreadPool pool(2);
+  const EngineRun engine = run_engine(*model, a, b, pool);
+  const Reference expected = reference_run(reference, a, b);
+  const double bound = bound_for(reference, expected, a, b);
+  const double diff = std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b));
+  EXPECT_LE(diff, bound) << family.label << " " << type;
+  if (!prove_quirks) return;
+  for (bool ReferenceQuirks::*quirk : family.quirks) {
+    ReferenceModel without = reference;
+    ASSERT_TRUE(without.quirks.*quirk) << family.label << " lacks " << quirk_name(quirk);
+    without.quirks.*quirk = false;
+    const Reference wrong = reference_run(without, a, b);
+    const double wrong_diff = std::max(max_diff(engine.a, wrong.a), max_diff(engine.b, wrong.b));
+    EXPECT_GT(wrong_diff, 10.0 * bound)
+        << family.label << ": the reference without " << quirk_name(quirk)
+        << " still agrees with the engine, so the test cannot see that quirk";
+  }
+}
+
+TEST(DecoderForward, EveryFamilyMatchesTheReferenceWithFloatWeights) {
+  for (const Family& family : families()) expect_family_matches(family, "F32", true);
+}
+
+TEST(DecoderForward, EveryFamilyMatchesTheReferenceWithQuantizedWeights) {
+  for (const Family& family : families()) {
+    for (const char* type : {"Q8_0", "Q4_K_M"}) expect_family_matches(family, type, false);
+  }
+}
+
+// Phi-3 picks the short factors for a context within the original one (8 positions here, as synth
+// writes ctx / 32) and the long ones beyond it; the reference picks by the same rule.
+TEST(DecoderForward, LongRopePicksFactorsByTheConfiguredContext) {
+  TempDir dir;
+  const Family& phi3 = families().back();
+  ASSERT_EQ(phi3.arch, "phi3");
+  const auto path = write_family(dir, phi3, "F32");
+  const ReferenceModel reference = testing::load_reference(path);
+  const auto tokens = sequence(reference.n_vocab, 8, 3);
+  for (int64_t n_ctx : {int64_t{8}, kContext}) {
+    auto model = load_model(gguf::File::open(path), LoadOptions{n_ctx});
+    KvCache cache(model->info().n_layer, model->info().n_kv_dim(), 4, 4,
+                  {TensorType::F32, TensorType::F32});
+    const std::vector<int32_t> table = {0, 1};
+    const std::span<const int32_t> table_span(table);
+    std::vector<BatchToken> batch;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      batch.push_back({tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size()});
+    }
+    std::vector<float> logits(static_cast<size_t>(model->info().n_vocab));
+    ThreadPool pool(2);
+    model->forward(batch, std::span(&table_span, 1), cache, logits, pool);
+    const auto expected = testing::reference_logits(reference, tokens, n_ctx).back();
+    const auto other =
+        testing::reference_logits(reference, tokens, n_ctx == 8 ? kContext : 8).back();
+    double diff = 0.0, other_diff = 0.0, peak = 1.0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      diff = std::max(diff, std::fabs(logits[i] - expected[i]));
+      other_diff = std::max(other_diff, std::fabs(logits[i] - other[i]));
+      peak = std::max(peak, std::fabs(expected[i]));
+    }
+    EXPECT_LE(diff, kRelativeBound * peak) << "context " << n_ctx;
+    EXPECT_GT(other_diff, 10.0 * kRelativeBound * peak) << "context " << n_ctx;
+  }
+}
+
+// Greedy continuation of a prompt, the prompt evaluated in chunks of `chunk` tokens.
+std::vector<int32_t> greedy(Model& model, const std::vector<int32_t>& prompt, size_t chunk,
+                            int n_new, ThreadPool& pool) {
+  const int64_t n_vocab = model.info().n_vocab;
+  KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 16, 16);
+  const std::vector<int32_t> table = {0, 1, 2, 3, 4};
+  const std::span<const int32_t> table_span(table);
+  std::vector<float> logits(static_cast<size_t>(n_vocab));
+  std::vector<int32_t> out;
+  for (size_t start = 0; start < prompt.size(); start += chunk) {
+    std::vector<BatchToken> batch;
+    const size_t end = std::min(prompt.size(), start + chunk);
+    for (size_t i = start; i < end; ++i) {
+      batch.push_back({prompt[i], static_cast<int32_t>(i), 0, i + 1 == prompt.size()});
+    }
+    const size_t n_logits = end == prompt.size() ? 1 : 0;
+    std::vector<float> chunk_logits(n_logits * static_cast<size_t>(n_vocab));
+    model.forward(batch, std::span(&table_span, 1), cache, chunk_logits, pool);
+    if (!chunk_logits.empty()) logits = chunk_logits;
+  }
+  auto pos = static_cast<int32_t>(prompt.size());
+  for (int i = 0; i < n_new; ++i, ++pos) {
+    const auto best =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    out.push_back(best);
+    const BatchToken next{best, pos, 0, true};
+    model.forward(std::span(&next, 1), std::span(&table_span, 1), cache, logits, pool);
+  }
+  return out;
+}
+
+TEST(DecoderForward, GreedyOutputIsTheSameForAnyThreadCountAndBatchSize) {
+  TempDir dir;
+  for (const Family& family : families()) {
+    const auto path = write_family(dir, family, "Q4_K_M");
+    auto model = load_model(gguf::File::open(path), LoadOptions{kContext});
+    const auto prompt = sequence(model->info().n_vocab, 30, 5);
+    ThreadPool one(1), two(2);
+    const auto expected = greedy(*model, prompt, prompt.size(), 24, two);
+    EXPECT_EQ(greedy(*model, prompt, prompt.size(), 24, one), expected) << family.label;
+    EXPECT_EQ(greedy(*model, prompt, 7, 24, two), expected) << family.label;
+    EXPECT_EQ(greedy(*model, prompt, 1, 24, one), expected) << family.label;
+  }
+}
+
+}  // namespace
+}  // namespace bottega
