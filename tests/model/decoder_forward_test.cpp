@@ -213,12 +213,14 @@ Reference reference_run(const ReferenceModel& reference, const std::vector<int32
 // The bound for this model: relative for float weights, plus twice the reference's own
 // activation-rounding effect for quantized ones.
 double bound_for(const ReferenceModel& reference, const Reference& expected,
-                 const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+                 const std::vector<int32_t>& a, const std::vector<int32_t>& b, bool float_weights) {
+  const double relative = kRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b));
+  if (float_weights) return relative;  // matmul rounds nothing: the effect would be exactly 0
   ReferenceModel unrounded = reference;
   unrounded.round_activations = false;
   const Reference plain = reference_run(unrounded, a, b);
   const double rounding = std::max(max_diff(plain.a, expected.a), max_diff(plain.b, expected.b));
-  return kRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b)) + 2.0 * rounding;
+  return relative + 2.0 * rounding;
 }
 
 void expect_family_matches(const Family& family, const std::string& type, bool prove_quirks) {
@@ -232,7 +234,7 @@ void expect_family_matches(const Family& family, const std::string& type, bool p
   ThreadPool pool(2);
   const EngineRun engine = run_engine(*model, a, b, pool);
   const Reference expected = reference_run(reference, a, b);
-  const double bound = bound_for(reference, expected, a, b);
+  const double bound = bound_for(reference, expected, a, b, type == "F32");
   const double diff = std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b));
   EXPECT_LE(diff, bound) << family.label << " " << type;
   if (!prove_quirks) return;
@@ -240,8 +242,8 @@ void expect_family_matches(const Family& family, const std::string& type, bool p
     ReferenceModel without = reference;
     ASSERT_TRUE(without.quirks.*quirk) << family.label << " lacks " << quirk_name(quirk);
     without.quirks.*quirk = false;
-    const Reference wrong = reference_run(without, a, b);
-    const double wrong_diff = std::max(max_diff(engine.a, wrong.a), max_diff(engine.b, wrong.b));
+    // One sequence is enough to tell, and the reference is the slow part of this test.
+    const double wrong_diff = max_diff(engine.a, testing::reference_logits(without, a, kContext));
     EXPECT_GT(wrong_diff, 10.0 * bound)
         << family.label << ": the reference without " << quirk_name(quirk)
         << " still agrees with the engine, so the test cannot see that quirk";
