@@ -6,6 +6,7 @@
 // the K-quants), `qs`/`ql` hold the low bits of the quants, `qh`/`hmask` the high bits.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 namespace bottega {
@@ -16,6 +17,7 @@ inline constexpr int kQK5_0 = 32;
 inline constexpr int kQK5_1 = 32;
 inline constexpr int kQK8_0 = 32;
 inline constexpr int kQK8_1 = 32;
+inline constexpr int kQK_MXFP4 = 32;
 // Super-block of every K-quant.
 inline constexpr int kQK_K = 256;
 // Packed 6-bit scales and mins of Q4_K/Q5_K (8 + 8 values), and the 16 6-bit scales of Q3_K.
@@ -70,6 +72,32 @@ struct BlockQ8_1 {
   int8_t qs[kQK8_1];
 };
 static_assert(sizeof(BlockQ8_1) == 36);
+
+// MXFP4 (OCP microscaling FP4): 32 values = m(q) * 2^(e - 127), e an E8M0 exponent (a biased
+// power of two, no mantissa), q a 4-bit E2M1 code: bit 3 the sign, bits 0..2 the magnitude index
+// into 0, 0.5, 1, 1.5, 2, 3, 4, 6. Nibbles as Q4_0: qs[j] holds element j in its low nibble and
+// element j + 16 in its high nibble. One byte per 32 values for the scale, so blocks are 17 bytes
+// and rows of them are byte-aligned only.
+struct BlockMXFP4 {
+  uint8_t e;
+  uint8_t qs[kQK_MXFP4 / 2];
+};
+static_assert(sizeof(BlockMXFP4) == 17);
+static_assert(alignof(BlockMXFP4) == 1);
+
+// The E2M1 codes doubled, so they are integers (-12..12) that the integer dot kernels multiply
+// with activation bytes; the block's scale is then 2^(e - 128).
+inline constexpr int8_t kMXFP4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                             0, -1, -2, -3, -4, -6, -8, -12};
+
+// 2^(e - 128) as a float, exactly: normal for e >= 2, the subnormals 2^-128 and 2^-127 for e = 0
+// and 1. e = 255, NaN in the OCP format, gives 2^127 as ggml's decoder does. For code compiled
+// without ISA flags only: the SIMD files keep their own copy, since an inline function they
+// shared could be linked into code that runs on any CPU.
+inline float mxfp4_half_scale(uint8_t e) {
+  const uint32_t bits = e >= 2 ? static_cast<uint32_t>(e - 1) << 23 : 0x00200000u << e;
+  return std::bit_cast<float>(bits);
+}
 
 // Q2_K: 256 values in 16 sub-blocks of 16; value = d * (scales[i] & 15) * q - dmin * (scales[i] >>
 // 4), q in 0..3. Element 128*h + 32*k + l (h in 0..1, k in 0..3, l in 0..31) is bits 2k..2k+1 of

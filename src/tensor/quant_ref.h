@@ -32,6 +32,10 @@ void quantize_q8_0(const float* src, void* dst, int64_t n);
 void dequantize_q8_1(const void* src, float* dst, int64_t n);
 void quantize_q8_1(const float* src, void* dst, int64_t n);
 
+// MXFP4, blocks of 32 with a shared power-of-two exponent (quant_ref_mx.cpp).
+void dequantize_mxfp4(const void* src, float* dst, int64_t n);
+void quantize_mxfp4(const float* src, void* dst, int64_t n);
+
 // K-quants, super-blocks of 256 (quant_ref_k.cpp). Q2_K and Q3_K are read-only: llama.cpp's
 // Q2_K/Q3_K_* mixes contain them, bottega does not write them.
 void dequantize_q2_k(const void* src, float* dst, int64_t n);

@@ -189,6 +189,10 @@ TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
   EXPECT_FALSE(can_interleave(TensorType::Q2_K, 16));
   EXPECT_FALSE(can_interleave(TensorType::Q3_K, 16));
   EXPECT_FALSE(can_interleave(TensorType::F16, 16));
+  // MXFP4 has no interleaved layout: its matrices stay in rows, computed by the row tiles.
+  EXPECT_FALSE(can_interleave(TensorType::MXFP4, 16));
+  std::vector<uint8_t> rows(row_bytes(TensorType::MXFP4, 64) * 16);
+  EXPECT_FALSE(prefers_interleaved(WeightMatrix{TensorType::MXFP4, 64, 16, rows.data()}));
 }
 
 TEST(Interleave, EveryRowComesBackByteForByteAndDequantizesAlike) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -57,6 +58,7 @@ TEST(QuantFormatTest, FieldOffsets) {
   EXPECT_EQ(offsetof(BlockQ6_K, d), 208u);
   EXPECT_EQ(offsetof(BlockQ8_K, qs), 4u);
   EXPECT_EQ(offsetof(BlockQ8_K, bsums), 260u);
+  EXPECT_EQ(offsetof(BlockMXFP4, qs), 1u);
 }
 
 template <typename Block, size_t N>
@@ -141,6 +143,144 @@ TEST(QuantFormatTest, Q8_0AndQ8_1) {
   for (int i = 0; i < 32; ++i) want[i] = static_cast<float>(i * 8 - 128) * 0.25f;
   expect_values(decode<BlockQ8_0, 32>(a, q::dequantize_q8_0), want);
   expect_values(decode<BlockQ8_1, 32>(b, q::dequantize_q8_1), want);
+}
+
+// ---- MXFP4 ----
+
+// The E2M1 codes by the OCP definition: bit 3 the sign, magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6.
+constexpr float kE2M1[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                             -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+// The 4-bit code of element i (low nibbles are elements 0..15).
+int mxfp4_code(const BlockMXFP4& block, int i) {
+  return i < 16 ? block.qs[i] & 0xf : block.qs[i - 16] >> 4;
+}
+
+BlockMXFP4 quantize_mxfp4_block(const std::array<float, 32>& x) {
+  BlockMXFP4 block;
+  std::memset(&block, 0xab, sizeof(block));  // stale bytes must all be overwritten
+  q::quantize_mxfp4(x.data(), &block, 32);
+  return block;
+}
+
+TEST(QuantFormatTest, MXFP4CodesNibbleOrderAndExponent) {
+  BlockMXFP4 block{};
+  block.e = 127;  // 2^0
+  for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  std::array<float, 32> want{};
+  for (int j = 0; j < 16; ++j) {
+    want[j] = kE2M1[j];
+    want[j + 16] = kE2M1[15 - j];
+  }
+  expect_values(decode<BlockMXFP4, 32>(block, q::dequantize_mxfp4), want);
+
+  // The exponent scales by 2^(e - 127), down to the subnormal floats of e = 0 and 1.
+  struct Case {
+    uint8_t e;
+    uint8_t code;
+    float value;
+  };
+  const Case cases[] = {
+      {130, 0x7, 48.0f},    {126, 0xf, -3.0f},    {1, 0x2, 0x1p-126f},
+      {1, 0x1, 0x1p-127f},  {0, 0x1, 0x1p-128f},  {0, 0xf, -0x3p-126f},
+      {254, 0x1, 0x1p126f}, {255, 0x1, 0x1p127f},  // 255 (NaN to OCP) as ggml decodes it
+  };
+  for (const Case& c : cases) {
+    BlockMXFP4 one{};
+    one.e = c.e;
+    one.qs[0] = c.code;
+    const auto y = decode<BlockMXFP4, 32>(one, q::dequantize_mxfp4);
+    EXPECT_EQ(y[0], c.value) << "e " << int(c.e) << " code " << int(c.code);
+    EXPECT_EQ(y[1], 0.0f);
+  }
+}
+
+TEST(QuantFormatTest, MXFP4ExactCodesRoundTripToKnownBytes) {
+  // Codes j and 15 - j times 2^-3: the max 6 * 2^-3 = 0.75 gives e = floor(log2 0.75) - 2 + 127
+  // = 124, and every value is a code exactly. -0 (code 8) is stored as code 0.
+  std::array<float, 32> x{};
+  for (int j = 0; j < 16; ++j) {
+    x[j] = kE2M1[j] * 0.125f;
+    x[j + 16] = kE2M1[15 - j] * 0.125f;
+  }
+  const BlockMXFP4 block = quantize_mxfp4_block(x);
+  const uint8_t want[17] = {0x7c, 0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x07,
+                            0x70, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f};
+  EXPECT_EQ(std::memcmp(&block, want, sizeof(want)), 0);
+  expect_values(decode<BlockMXFP4, 32>(block, q::dequantize_mxfp4), x);
+}
+
+TEST(QuantFormatTest, MXFP4ZeroBlockIsAllZeroBytes) {
+  std::array<float, 32> x{};
+  x[5] = -0.0f;
+  const BlockMXFP4 block = quantize_mxfp4_block(x);
+  const uint8_t zeros[17] = {};
+  EXPECT_EQ(std::memcmp(&block, zeros, sizeof(zeros)), 0);  // e = 0, every code 0
+}
+
+TEST(QuantFormatTest, MXFP4RoundsToNearestAndTiesToTheSmallerMagnitude) {
+  // Max 7.5: e = floor(log2 7.5) - 2 + 127 = 127, so codes are the plain E2M1 values. A tie goes
+  // to the code listed first (0..7, then 8..15), i.e. the smaller magnitude, and a value that
+  // rounds to zero gets code 0 whatever its sign.
+  struct Case {
+    float x;
+    int code;
+  };
+  const Case cases[] = {
+      {7.5f, 0x7},    // above 6: clamped
+      {0.25f, 0x0},   // tie 0 / 0.5
+      {-0.25f, 0x0},  // tie 0 / -0 / -0.5: code 0, not 8
+      {-0.1f, 0x0},  {1e-30f, 0x0},
+      {0.75f, 0x1},   // tie 0.5 / 1
+      {1.25f, 0x2},   // tie 1 / 1.5
+      {-1.75f, 0xb},  // tie -1.5 / -2
+      {2.5f, 0x4},    // tie 2 / 3
+      {-2.5f, 0xc},  {std::nextafter(2.5f, 3.0f), 0x5},
+      {3.5f, 0x5},  // tie 3 / 4
+      {5.0f, 0x6},  // tie 4 / 6
+      {-5.0f, 0xe},  {std::nextafter(5.0f, 6.0f), 0x7},
+      {-7.0f, 0xf},  // clamped at -6
+      {0.5f, 0x1},   {-6.0f, 0xf},
+  };
+  std::array<float, 32> x{};
+  for (size_t i = 0; i < std::size(cases); ++i) x[i] = cases[i].x;
+  const BlockMXFP4 block = quantize_mxfp4_block(x);
+  EXPECT_EQ(block.e, 127);
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    EXPECT_EQ(mxfp4_code(block, static_cast<int>(i)), cases[i].code) << "x = " << cases[i].x;
+  }
+  for (size_t i = std::size(cases); i < 32; ++i)
+    EXPECT_EQ(mxfp4_code(block, static_cast<int>(i)), 0);
+}
+
+TEST(QuantFormatTest, MXFP4SharedExponentAsLlamaCppComputesIt) {
+  // One nonzero value per block: e = floor(log2f(max)) - 2 + 127, and the value's code.
+  struct Case {
+    float max;
+    uint8_t e;
+    int code;
+    float decoded;
+  };
+  const Case cases[] = {
+      {1.0f, 125, 0x6, 1.0f},          // 4 * 2^-2
+      {0.999f, 124, 0x7, 0.75f},       // 7.99 * 2^-3: clamped to 6 * 2^-3
+      {8.0f, 128, 0x6, 8.0f},          // 4 * 2^1
+      {-3.0f, 126, 0xf, -3.0f},        // -6 * 2^-1
+      {0x1p-125f, 0, 0x6, 0x1p-125f},  // 4 * 2^-127: the smallest exponent reached unclamped
+      {0x1p-126f, 0, 0x4, 0x1p-126f},  // would be e = -1 (undefined in ggml): clamped to 0
+      {0x1p-127f, 0, 0x2, 0x1p-127f},  // subnormal input, e clamped to 0, exact
+      // Within an ulp below 16, log2f rounds to 4: e = 129, not 128. Kept for identical bytes.
+      {std::nextafter(16.0f, 0.0f), 129, 0x6, 16.0f},
+  };
+  for (const Case& c : cases) {
+    std::array<float, 32> x{};
+    x[9] = c.max;
+    const BlockMXFP4 block = quantize_mxfp4_block(x);
+    EXPECT_EQ(block.e, c.e) << "max " << c.max;
+    EXPECT_EQ(mxfp4_code(block, 9), c.code) << "max " << c.max;
+    const auto y = decode<BlockMXFP4, 32>(block, q::dequantize_mxfp4);
+    EXPECT_EQ(y[9], c.decoded) << "max " << c.max;
+  }
 }
 
 // ---- K-quants ----

@@ -25,6 +25,11 @@ struct Golden {
 };
 
 // Q8_1 has no ggml dequantizer on the CPU; its dequantized hash is bottega's own (d * q).
+// MXFP4 postdates that build: its hashes come from quantize_row_mxfp4_ref / dequantize_row_mxfp4
+// of ik_llama.cpp's libggml (commit 8337e4cd, x86-64), which apply mainline ggml's rule (exponent
+// floor(log2f(max)) - 2 + 127, nearest code, first code on ties); the same harness found bottega's
+// bytes identical on 800,000 further blocks (uniform, 2^-60..2^60 gaussians, exact ties and
+// near-ties, maxima at and just below powers of two).
 constexpr Golden kGolden[] = {
     {TensorType::Q4_0,
      {0x576f2ace66facaf4ull, 0x7f61e5be34760df0ull, 0x0abb046a43ff241eull},
@@ -62,6 +67,9 @@ constexpr Golden kGolden[] = {
     {TensorType::Q8_K,
      {0xd6943cc1625a5bc1ull, 0xe8b8d701fb8ec9b9ull, 0x6d3f38c68ab52bd0ull},
      0x5323d1bd23a02e24ull},
+    {TensorType::MXFP4,
+     {0x0b890b3399a6b5f6ull, 0x936379e8e75207adull, 0xd31184755b59dba2ull},
+     0x89c4ba3ada5214b8ull},
 };
 
 constexpr int64_t kValues = 4096;

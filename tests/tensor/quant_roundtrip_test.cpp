@@ -231,9 +231,10 @@ TEST(QuantQualityTest, RmsErrorOnGaussianWeights) {
     double max_rms_over_sigma;
   };
   const Expect expected[] = {
-      {TensorType::Q4_0, 0.0906}, {TensorType::Q4_1, 0.0817}, {TensorType::Q5_0, 0.0449},
-      {TensorType::Q5_1, 0.0397}, {TensorType::Q8_0, 0.0057}, {TensorType::Q4_K, 0.0747},
-      {TensorType::Q5_K, 0.0381}, {TensorType::Q6_K, 0.0188}, {TensorType::Q8_K, 0.0074},
+      {TensorType::Q4_0, 0.0906},  {TensorType::Q4_1, 0.0817}, {TensorType::Q5_0, 0.0449},
+      {TensorType::Q5_1, 0.0397},  {TensorType::Q8_0, 0.0057}, {TensorType::Q4_K, 0.0747},
+      {TensorType::Q5_K, 0.0381},  {TensorType::Q6_K, 0.0188}, {TensorType::Q8_K, 0.0074},
+      {TensorType::MXFP4, 0.1204},
   };
   std::mt19937 rng(9);
   const float sigma = 0.02f;
@@ -257,6 +258,9 @@ TEST(QuantQualityTest, RmsErrorOnGaussianWeights) {
   // bits per weight (Q4_K 4.5 vs Q4_1 5.0, Q5_K 5.5 vs Q5_1 6.0).
   EXPECT_LT(rms[TensorType::Q4_K], rms[TensorType::Q4_1]);
   EXPECT_LT(rms[TensorType::Q5_K], rms[TensorType::Q5_1]);
+  // MXFP4's power-of-two scale cannot fit the block (its max lands anywhere in [4, 8) times the
+  // scale, often above the largest code 6): worse than Q4_0, with 0.25 fewer bits per weight.
+  EXPECT_GT(rms[TensorType::MXFP4], rms[TensorType::Q4_0]);
 }
 
 }  // namespace

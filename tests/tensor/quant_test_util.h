@@ -98,7 +98,8 @@ inline ScaleFields scale_fields(TensorType type) {
 }
 
 // nblocks random blocks of a quantized type: every quant/scale byte random, the scale fields
-// finite values in [-2, 2), so every decoded value is finite.
+// finite values in [-2, 2) (MXFP4's exponent byte in 0..135: scales 2^-128 .. 2^7, the two
+// subnormal ones included), so every decoded value is finite.
 inline std::vector<uint8_t> random_blocks(TensorType type, int64_t nblocks, uint64_t seed) {
   const TypeTraits& traits = type_traits(type);
   PortableRng rng(seed);
@@ -115,6 +116,7 @@ inline std::vector<uint8_t> random_blocks(TensorType type, int64_t nblocks, uint
       const float d = 0.01f * rng.uniform();
       std::memcpy(block, &d, sizeof(d));
     }
+    if (type == TensorType::MXFP4) block[0] = static_cast<uint8_t>((rng.next() >> 56) % 136);
   }
   return bytes;
 }

@@ -56,12 +56,13 @@ TEST(TypesTest, BlockSizesMatchTheBlockStructs) {
     size_t bytes;
   };
   const Expect expected[] = {
-      {T::Q4_0, kQK4_0, sizeof(BlockQ4_0)}, {T::Q4_1, kQK4_1, sizeof(BlockQ4_1)},
-      {T::Q5_0, kQK5_0, sizeof(BlockQ5_0)}, {T::Q5_1, kQK5_1, sizeof(BlockQ5_1)},
-      {T::Q8_0, kQK8_0, sizeof(BlockQ8_0)}, {T::Q8_1, kQK8_1, sizeof(BlockQ8_1)},
-      {T::Q2_K, kQK_K, sizeof(BlockQ2_K)},  {T::Q3_K, kQK_K, sizeof(BlockQ3_K)},
-      {T::Q4_K, kQK_K, sizeof(BlockQ4_K)},  {T::Q5_K, kQK_K, sizeof(BlockQ5_K)},
-      {T::Q6_K, kQK_K, sizeof(BlockQ6_K)},  {T::Q8_K, kQK_K, sizeof(BlockQ8_K)},
+      {T::Q4_0, kQK4_0, sizeof(BlockQ4_0)},      {T::Q4_1, kQK4_1, sizeof(BlockQ4_1)},
+      {T::Q5_0, kQK5_0, sizeof(BlockQ5_0)},      {T::Q5_1, kQK5_1, sizeof(BlockQ5_1)},
+      {T::Q8_0, kQK8_0, sizeof(BlockQ8_0)},      {T::Q8_1, kQK8_1, sizeof(BlockQ8_1)},
+      {T::Q2_K, kQK_K, sizeof(BlockQ2_K)},       {T::Q3_K, kQK_K, sizeof(BlockQ3_K)},
+      {T::Q4_K, kQK_K, sizeof(BlockQ4_K)},       {T::Q5_K, kQK_K, sizeof(BlockQ5_K)},
+      {T::Q6_K, kQK_K, sizeof(BlockQ6_K)},       {T::Q8_K, kQK_K, sizeof(BlockQ8_K)},
+      {T::MXFP4, kQK_MXFP4, sizeof(BlockMXFP4)},
   };
   for (const Expect& e : expected) {
     const TypeTraits& traits = type_traits(e.type);
@@ -103,6 +104,7 @@ TEST(TypesTest, RowBytes) {
   EXPECT_EQ(row_bytes(T::Q6_K, 4096), 16u * 210);
   EXPECT_EQ(row_bytes(T::Q8_K, 256), 292u);
   EXPECT_EQ(row_bytes(T::IQ2_XXS, 256), 66u);
+  EXPECT_EQ(row_bytes(T::MXFP4, 2880), 90u * 17);
 }
 
 TEST(TypesDeathTest, RowBytesRejectsPartialBlocks) {
@@ -113,7 +115,7 @@ TEST(TypesDeathTest, RowBytesRejectsPartialBlocks) {
 
 TEST(TypesTest, CodecsPresentWhereTheEngineComputes) {
   for (T type : {T::F32, T::F16, T::BF16, T::Q4_0, T::Q4_1, T::Q5_0, T::Q5_1, T::Q8_0, T::Q8_1,
-                 T::Q4_K, T::Q5_K, T::Q6_K, T::Q8_K}) {
+                 T::Q4_K, T::Q5_K, T::Q6_K, T::Q8_K, T::MXFP4}) {
     const TypeTraits& traits = type_traits(type);
     EXPECT_TRUE(is_computable(type)) << traits.name;
     EXPECT_NE(traits.quantize, nullptr) << traits.name;
@@ -121,7 +123,12 @@ TEST(TypesTest, CodecsPresentWhereTheEngineComputes) {
       EXPECT_EQ(traits.round_trip_bound, 0.0f);
     } else {
       EXPECT_GT(traits.round_trip_bound, 0.0f) << traits.name;
-      EXPECT_LT(traits.round_trip_bound, 0.2f) << traits.name;
+      if (type == T::MXFP4) {
+        // Values above 6/8 of the block's power-of-two range are clamped: up to a quarter off.
+        EXPECT_EQ(traits.round_trip_bound, 0.25f);
+      } else {
+        EXPECT_LT(traits.round_trip_bound, 0.2f) << traits.name;
+      }
     }
   }
   // Read-only: llama.cpp mixes contain them, bottega does not write them.
@@ -129,7 +136,7 @@ TEST(TypesTest, CodecsPresentWhereTheEngineComputes) {
     EXPECT_TRUE(is_computable(type));
     EXPECT_EQ(type_traits(type).quantize, nullptr);
   }
-  for (T type : {T::IQ2_XXS, T::IQ4_NL, T::I8, T::F64, T::TQ1_0, T::MXFP4}) {
+  for (T type : {T::IQ2_XXS, T::IQ4_NL, T::I8, T::F64, T::TQ1_0}) {
     EXPECT_FALSE(is_computable(type)) << type_name(type);
   }
 }
@@ -143,6 +150,7 @@ TEST(TypesTest, BoundsOrderByPrecision) {
   EXPECT_LT(bound(T::Q6_K), bound(T::Q5_K));
   EXPECT_LT(bound(T::Q8_0), bound(T::Q6_K));
   EXPECT_LT(bound(T::Q8_K), bound(T::Q8_0));
+  EXPECT_LT(bound(T::Q4_0), bound(T::MXFP4));  // 4 bits, but only 8 magnitudes and no scale fit
   EXPECT_LT(bound(T::F16), bound(T::BF16));
 }
 

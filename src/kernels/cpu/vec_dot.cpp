@@ -31,7 +31,7 @@ constexpr std::array kRefRows = {
     RefRow{T::Q8_1, T::Q8_0, dot_ref::q8_1_q8_0}, RefRow{T::Q2_K, T::Q8_K, dot_ref::q2_k_q8_k},
     RefRow{T::Q3_K, T::Q8_K, dot_ref::q3_k_q8_k}, RefRow{T::Q4_K, T::Q8_K, dot_ref::q4_k_q8_k},
     RefRow{T::Q5_K, T::Q8_K, dot_ref::q5_k_q8_k}, RefRow{T::Q6_K, T::Q8_K, dot_ref::q6_k_q8_k},
-    RefRow{T::Q8_K, T::Q8_K, dot_ref::q8_k_q8_k},
+    RefRow{T::Q8_K, T::Q8_K, dot_ref::q8_k_q8_k}, RefRow{T::MXFP4, T::Q8_0, dot_ref::mxfp4_q8_0},
 };
 
 const RefRow& ref_row(TensorType weight) {

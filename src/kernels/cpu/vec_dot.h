@@ -6,8 +6,8 @@
 // ISA runs is decided once, from the CPU's features, by best_isa(); callers pass the Isa along so
 // tests can run every path the machine supports.
 //
-// Activation types: Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1 (its per-block sum applies the
-// weights' minimum), Q8_K for the K-quants, F32 (plain floats, no conversion) for F32/F16/BF16.
+// Activation types: Q8_0 for Q4_0/Q5_0/Q8_0/MXFP4, Q8_1 for Q4_1/Q5_1 (its per-block sum applies
+// the weights' minimum), Q8_K for the K-quants, F32 (plain floats, no conversion) for F32/F16/BF16.
 #pragma once
 
 #include <cstddef>

@@ -90,8 +90,28 @@ inline __m256i signed_quants(const BlockQ8_0& b) {
 inline __m256i signed_quants(const BlockQ8_1& b) {
   return load32(b.qs);
 }
+// MXFP4: each nibble indexes the 16 doubled E2M1 values (-12..12) with one byte shuffle per lane.
+inline __m256i signed_quants(const BlockMXFP4& b) {
+  const __m256i table =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kMXFP4Doubled)));
+  return _mm256_shuffle_epi8(table, unpack_nibbles16(b.qs));
+}
 
-// Sum over blocks of d_w * d_y * sum(w * y), for weight blocks with symmetric quants.
+// The float factor of a weight block's quants: its half scale d, or MXFP4's 2^(e - 128) (the
+// codes are doubled), built from the bits as blocks.h's mxfp4_half_scale (a copy compiled here).
+template <class Block>
+inline float weight_scale(const Block& b) {
+  return half_to_float(b.d);
+}
+inline float weight_scale(const BlockMXFP4& b) {
+  const uint32_t bits = b.e >= 2 ? static_cast<uint32_t>(b.e - 1) << 23 : 0x00200000u << b.e;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return scale;
+}
+
+// Sum over blocks of d_w * d_y * sum(w * y), for weight blocks with symmetric quants (MXFP4's
+// doubled codes included: |w| <= 12).
 template <class Block>
 float dot_symmetric(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const Block*>(w);
@@ -102,13 +122,13 @@ float dot_symmetric(int64_t n, const void* w, const void* a) {
   int64_t b = 0;
   // Two accumulators so consecutive blocks' FMAs do not wait on each other.
   for (; b + 2 <= nb; b += 2) {
-    const __m256 d0 = _mm256_set1_ps(half_to_float(x[b].d) * half_to_float(y[b].d));
-    const __m256 d1 = _mm256_set1_ps(half_to_float(x[b + 1].d) * half_to_float(y[b + 1].d));
+    const __m256 d0 = _mm256_set1_ps(weight_scale(x[b]) * half_to_float(y[b].d));
+    const __m256 d1 = _mm256_set1_ps(weight_scale(x[b + 1]) * half_to_float(y[b + 1].d));
     acc0 = _mm256_fmadd_ps(d0, dot_i8(signed_quants(x[b]), load32(y[b].qs)), acc0);
     acc1 = _mm256_fmadd_ps(d1, dot_i8(signed_quants(x[b + 1]), load32(y[b + 1].qs)), acc1);
   }
   for (; b < nb; ++b) {
-    const __m256 d = _mm256_set1_ps(half_to_float(x[b].d) * half_to_float(y[b].d));
+    const __m256 d = _mm256_set1_ps(weight_scale(x[b]) * half_to_float(y[b].d));
     acc0 = _mm256_fmadd_ps(d, dot_i8(signed_quants(x[b]), load32(y[b].qs)), acc0);
   }
   return hsum(_mm256_add_ps(acc0, acc1));
@@ -153,7 +173,7 @@ void tile_symmetric_fixed(int64_t nb, const uint8_t* w, size_t w_stride, const u
     for (int r = 0; r < RM; ++r) {
       const Block& blk = reinterpret_cast<const Block*>(w + r * w_stride)[b];
       wq[r] = signed_quants(blk);
-      dw[r] = half_to_float(blk.d);
+      dw[r] = weight_scale(blk);
     }
     for (int c = 0; c < RN; ++c) {
       const BlockQ8_0& yb = reinterpret_cast<const BlockQ8_0*>(a + c * a_stride)[b];
@@ -560,6 +580,7 @@ constexpr std::array kKernels = {
     IsaKernel{T::Q5_0, dot_symmetric<BlockQ5_0>, tile_symmetric<BlockQ5_0>},
     IsaKernel{T::Q8_0, dot_symmetric<BlockQ8_0>, tile_symmetric<BlockQ8_0>},
     IsaKernel{T::Q8_1, dot_symmetric<BlockQ8_1>, tile_symmetric<BlockQ8_1>},
+    IsaKernel{T::MXFP4, dot_symmetric<BlockMXFP4>, tile_symmetric<BlockMXFP4>},
     IsaKernel{T::Q4_1, dot_affine<BlockQ4_1>, nullptr},
     IsaKernel{T::Q5_1, dot_affine<BlockQ5_1>, nullptr},
     IsaKernel{T::Q4_K, dot_q4_k, nullptr},

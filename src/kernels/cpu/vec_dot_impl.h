@@ -22,6 +22,8 @@ float q5_1_q8_1(int64_t n, const void* w, const void* a);
 float q8_0_q8_0(int64_t n, const void* w, const void* a);
 // Q8_1 is an activation type, but it can be stored, so it dots like Q8_0.
 float q8_1_q8_0(int64_t n, const void* w, const void* a);
+// MXFP4 with Q8_0 activations: the doubled E2M1 codes (-12..12) times the activation bytes.
+float mxfp4_q8_0(int64_t n, const void* w, const void* a);
 // K-quants, activations Q8_K.
 float q2_k_q8_k(int64_t n, const void* w, const void* a);
 float q3_k_q8_k(int64_t n, const void* w, const void* a);

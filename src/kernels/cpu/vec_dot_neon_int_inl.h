@@ -7,11 +7,11 @@
 // its own copy, compiled with its own instruction set (an inline function shared between them
 // could be linked from the dotprod file into code that runs on a CPU without dotprod).
 //
-// Exactness: every product of a weight quant (|q| <= 128) and an activation quant (|q8| <= 127)
-// and every per-block sum is an exact integer, as in vec_dot_ref.cpp. Blocks of 32 scale their
-// integer sums in float lanes (only the order of float additions differs from the reference);
-// K-quant super-blocks apply the reference's float expression to the same integer sums, in the
-// same order, so they give the reference's result.
+// Exactness: every product of a weight quant (|q| <= 128; MXFP4's doubled codes |q| <= 12) and an
+// activation quant (|q8| <= 127) and every per-block sum is an exact integer, as in
+// vec_dot_ref.cpp. Blocks of 32 scale their integer sums in float lanes (only the order of float
+// additions differs from the reference); K-quant super-blocks apply the reference's float
+// expression to the same integer sums, in the same order, so they give the reference's result.
 #pragma once
 
 #include <arm_neon.h>
@@ -84,6 +84,28 @@ inline Quants32 signed_quants(const BlockQ8_0& b) {
 inline Quants32 signed_quants(const BlockQ8_1& b) {
   return {vld1q_s8(b.qs), vld1q_s8(b.qs + 16)};
 }
+// MXFP4: each nibble indexes the 16 doubled E2M1 values (-12..12) with one table lookup.
+inline Quants32 signed_quants(const BlockMXFP4& b) {
+  const int8x16_t table = vld1q_s8(kMXFP4Doubled);
+  const Quants32 index = nibbles(b.qs);
+  return {vqtbl1q_s8(table, vreinterpretq_u8_s8(index.lo)),
+          vqtbl1q_s8(table, vreinterpretq_u8_s8(index.hi))};
+}
+
+// The float factor of a symmetric block's quants: its half scale d, or MXFP4's 2^(e - 128) (the
+// codes are doubled), built from the bits as blocks.h's mxfp4_half_scale (a copy with internal
+// linkage, compiled with each including file's instruction set).
+template <class Block>
+inline float weight_scale(const Block& b) {
+  return half_to_float(b.d);
+}
+inline float weight_scale(const BlockMXFP4& b) {
+  const uint32_t bits = b.e >= 2 ? static_cast<uint32_t>(b.e - 1) << 23 : 0x00200000u << b.e;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return scale;
+}
+
 // The quants of the affine types (0..31, the minimum applied apart).
 inline Quants32 unsigned_quants(const BlockQ4_1& b) {
   return nibbles(b.qs);
@@ -105,14 +127,14 @@ float dot_symmetric(int64_t n, const void* w, const void* a) {
   for (; b + 2 <= nb; b += 2) {
     const int32x4_t s0 = dot_block<Dot>(signed_quants(x[b]), y[b].qs);
     const int32x4_t s1 = dot_block<Dot>(signed_quants(x[b + 1]), y[b + 1].qs);
-    const float d0 = half_to_float(x[b].d) * half_to_float(y[b].d);
-    const float d1 = half_to_float(x[b + 1].d) * half_to_float(y[b + 1].d);
+    const float d0 = weight_scale(x[b]) * half_to_float(y[b].d);
+    const float d1 = weight_scale(x[b + 1]) * half_to_float(y[b + 1].d);
     acc0 = vfmaq_f32(acc0, vcvtq_f32_s32(s0), vdupq_n_f32(d0));
     acc1 = vfmaq_f32(acc1, vcvtq_f32_s32(s1), vdupq_n_f32(d1));
   }
   if (b < nb) {
     const int32x4_t s = dot_block<Dot>(signed_quants(x[b]), y[b].qs);
-    const float d = half_to_float(x[b].d) * half_to_float(y[b].d);
+    const float d = weight_scale(x[b]) * half_to_float(y[b].d);
     acc0 = vfmaq_f32(acc0, vcvtq_f32_s32(s), vdupq_n_f32(d));
   }
   return vaddvq_f32(vaddq_f32(acc0, acc1));
@@ -150,7 +172,7 @@ void tile_symmetric_fixed(int64_t nb, const uint8_t* w, size_t w_stride, const u
     for (int r = 0; r < RM; ++r) {
       const Block& block = reinterpret_cast<const Block*>(w + r * w_stride)[b];
       wq[r] = signed_quants(block);
-      dw[r] = half_to_float(block.d);
+      dw[r] = weight_scale(block);
     }
     for (int c = 0; c < RN; ++c) {
       const BlockQ8_0& yb = reinterpret_cast<const BlockQ8_0*>(a + c * a_stride)[b];
@@ -386,6 +408,7 @@ constexpr IsaKernel kIntegerKernels[] = {
     IsaKernel{TensorType::Q5_0, dot_symmetric<Dot, BlockQ5_0>, tile_symmetric<Dot, BlockQ5_0>},
     IsaKernel{TensorType::Q8_0, dot_symmetric<Dot, BlockQ8_0>, tile_symmetric<Dot, BlockQ8_0>},
     IsaKernel{TensorType::Q8_1, dot_symmetric<Dot, BlockQ8_1>, tile_symmetric<Dot, BlockQ8_1>},
+    IsaKernel{TensorType::MXFP4, dot_symmetric<Dot, BlockMXFP4>, tile_symmetric<Dot, BlockMXFP4>},
     IsaKernel{TensorType::Q4_1, dot_affine<Dot, BlockQ4_1>, nullptr},
     IsaKernel{TensorType::Q5_1, dot_affine<Dot, BlockQ5_1>, nullptr},
     IsaKernel{TensorType::Q4_K, dot_k<Dot, Q4K>, tile_k<Dot, Q4K>},

@@ -148,6 +148,23 @@ float q8_1_q8_0(int64_t n, const void* w, const void* a) {
   return sum;
 }
 
+// Each block: sum of doubled codes times activation bytes (|sum| <= 32 * 12 * 127), scaled by
+// d_y * 2^(e - 128), i.e. the stored value times the activation.
+float mxfp4_q8_0(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockMXFP4*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float sum = 0.0f;
+  for (int64_t b = 0; b < n / kQK_MXFP4; ++b) {
+    int32_t s = 0;
+    for (int j = 0; j < 16; ++j) {
+      s += kMXFP4Doubled[x[b].qs[j] & 0xf] * y[b].qs[j];
+      s += kMXFP4Doubled[x[b].qs[j] >> 4] * y[b].qs[j + 16];
+    }
+    sum += static_cast<float>(s) * (f16_to_f32(y[b].d) * mxfp4_half_scale(x[b].e));
+  }
+  return sum;
+}
+
 float q2_k_q8_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ2_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
