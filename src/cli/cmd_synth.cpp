@@ -63,6 +63,10 @@ Action add_synth(CLI::App& app) {
   cmd->add_option("--ctx", s.ctx, "Trained context length to record")
       ->capture_default_str()
       ->check(kPositive);
+  cmd->add_option("--experts", s.experts,
+                  "Experts per layer (mixture-of-experts families; default: the family's)")
+      ->check(kPositive);
+  cmd->add_option("--experts-used", s.experts_used, "Experts each token uses")->check(kPositive);
   cmd->add_option("--vocab-from", s.vocab_from, "GGUF file whose tokenizer to copy")->required();
   std::string types;
   for (const auto& t : convert::synth_file_types()) {

@@ -18,6 +18,7 @@ using T = TensorType;
 struct Placement {
   std::optional<TensorRole> role;  // nullopt: a matrix the policy does not name
   int layer = 0;
+  bool keep_f32 = false;  // a vector stored as a matrix (expert biases) or a router
 };
 
 Placement place(const std::string& name) {
@@ -86,7 +87,8 @@ Placements placements(const gguf::File& file) {
   p.known = true;
   p.n_layers = config.info.n_layer;
   for (const TensorDesc& t : decoder_tensors(config)) {
-    p.by_name[t.name] = {tensor_role(t, config.tied_head), std::max(0, t.layer)};
+    p.by_name[t.name] = {tensor_role(t, config.tied_head), std::max(0, t.layer),
+                         t.kind() != TensorKind::kMatrix};
   }
   return p;
 }
@@ -154,8 +156,8 @@ QuantizeSummary quantize_model(const std::filesystem::path& in_path,
   for (const gguf::TensorInfo& info : file.tensors()) {
     const bool matrix = info.shape.size() >= 2;
     TensorType to = T::F32;  // vectors (norms, rope factors) are tiny and precision-critical
-    if (matrix) {
-      const Placement p = placement(info.name);
+    const Placement p = placement(info.name);
+    if (matrix && !p.keep_f32) {
       to = p.role ? matrix_type(*file_type, *p.role, p.layer, n_layers, info.shape[0])
                   : file_type->base;
       to = fitting_type(to, info.shape[0]);

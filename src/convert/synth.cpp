@@ -80,6 +80,12 @@ SynthShape validated_shape(const SynthOptions& o) {
   check_range("--ffn", o.ffn, 1, kMaxFfn);
   check_range("--ctx", o.ctx, 1, kMaxCtx);
   check_range("--window", o.window, 0, kMaxCtx);
+  check_range("--experts", o.experts, 0, 512);
+  check_range("--experts-used", o.experts_used, 0, o.experts);
+  if (o.experts > 0 && !find_architecture(o.arch)->experts) {
+    throw Error(str("--experts: '", o.arch, "' models have no experts; use llama (Mixtral), ",
+                    "qwen3moe or gpt-oss"));
+  }
   const int64_t kv_heads = o.kv_heads == 0 ? o.heads : o.kv_heads;
   if (o.head_dim == 0 && o.dim % o.heads != 0) {
     throw Error(str("--heads ", o.heads, " does not divide --dim ", o.dim,
@@ -103,6 +109,9 @@ SynthShape validated_shape(const SynthOptions& o) {
   shape.n_ff = o.ffn;
   shape.n_ctx = o.ctx;
   shape.window = static_cast<int32_t>(o.window);
+  shape.n_expert = static_cast<int>(o.experts);
+  shape.n_expert_used =
+      static_cast<int>(o.experts_used > 0 ? o.experts_used : std::min<int64_t>(2, o.experts));
   return shape;
 }
 
@@ -176,7 +185,8 @@ std::vector<PlannedTensor> plan_tensors(const DecoderConfig& config,
   std::vector<PlannedTensor> plan;
   for (const TensorDesc& t : decoder_tensors(config)) {
     const int64_t n_in = t.shape[0];
-    const int64_t n_out = t.shape.size() > 1 ? t.shape[1] : 1;
+    int64_t n_out = 1;  // rows: a 3-D expert tensor's experts follow each other
+    for (size_t d = 1; d < t.shape.size(); ++d) n_out *= t.shape[d];
     const std::optional<TensorRole> role = tensor_role(t, config.tied_head);
     const TensorType type =
         role ? matrix_type(file_type, *role, std::max(0, t.layer), n_layers, n_in) : T::F32;
@@ -201,6 +211,7 @@ void fill_values(const PlannedTensor& t, int64_t count, uint64_t state, std::vec
       for (float& v : row) v = 5.0f + 4.0f * uniform_pm1(state);
       return;
     case TensorKind::kMatrix:
+    case TensorKind::kRouter:
       break;
   }
   const float scale = std::sqrt(3.0f / static_cast<float>(t.n_in));
@@ -356,10 +367,13 @@ std::optional<TensorRole> tensor_role(const TensorDesc& t, bool tied_head) {
     case TensorSlot::kAttnOutput:
       return TensorRole::kAttnOutput;
     case TensorSlot::kFfnGate:
+    case TensorSlot::kFfnGateExperts:
       return TensorRole::kFfnGate;
     case TensorSlot::kFfnUp:
+    case TensorSlot::kFfnUpExperts:
       return TensorRole::kFfnUp;
     case TensorSlot::kFfnDown:
+    case TensorSlot::kFfnDownExperts:
       return TensorRole::kFfnDown;
     default:
       return std::nullopt;

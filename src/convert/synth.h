@@ -67,7 +67,9 @@ struct SynthOptions {
   int64_t kv_heads = 0;  // 0: as many as heads
   int64_t head_dim = 0;  // 0: dim / heads
   int64_t ffn = 0;
-  int64_t window = 0;  // sliding window of the family's windowed layers; 0: the family's default
+  int64_t window = 0;   // sliding window of the family's windowed layers; 0: the family's default
+  int64_t experts = 0;  // mixture of experts: experts per layer; 0: the family's default
+  int64_t experts_used = 0;  // experts per token
   int64_t ctx = 2048;
   std::string type = "F16";
   uint64_t seed = 0;

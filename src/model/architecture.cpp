@@ -11,8 +11,8 @@
 namespace bottega {
 namespace {
 
-const std::array kArchitectures = {arch::kLlama,  arch::kQwen2,  arch::kQwen3,
-                                   arch::kGemma2, arch::kGemma3, arch::kPhi3};
+const std::array kArchitectures = {arch::kLlama,  arch::kQwen2, arch::kQwen3,    arch::kGemma2,
+                                   arch::kGemma3, arch::kPhi3,  arch::kQwen3Moe, arch::kGptOss};
 
 }  // namespace
 
@@ -63,7 +63,15 @@ TensorKind TensorDesc::kind() const {
     case TensorSlot::kAttnQBias:
     case TensorSlot::kAttnKBias:
     case TensorSlot::kAttnVBias:
+    case TensorSlot::kAttnOutputBias:
+    case TensorSlot::kAttnSinks:
+    case TensorSlot::kFfnRouterBias:
+    case TensorSlot::kFfnGateExpertsBias:
+    case TensorSlot::kFfnUpExpertsBias:
+    case TensorSlot::kFfnDownExpertsBias:
       return TensorKind::kBias;
+    case TensorSlot::kFfnRouter:
+      return TensorKind::kRouter;
     case TensorSlot::kRopeFreqs:
     case TensorSlot::kRopeFactorsLong:
     case TensorSlot::kRopeFactorsShort:
@@ -72,6 +80,28 @@ TensorKind TensorDesc::kind() const {
       return TensorKind::kMatrix;
   }
 }
+
+namespace {
+
+template <typename Add>
+void add_experts(const DecoderConfig& c, const std::string& p, int l, Add& add) {
+  using S = TensorSlot;
+  const int64_t e = c.info.n_embd;
+  const int64_t ff = c.moe.n_ff;
+  const int64_t n = c.moe.n_expert;
+  add(p + "ffn_gate_inp.weight", {e, n}, S::kFfnRouter, l);
+  if (c.moe.router_bias) add(p + "ffn_gate_inp.bias", {n}, S::kFfnRouterBias, l);
+  add(p + "ffn_gate_exps.weight", {e, ff, n}, S::kFfnGateExperts, l);
+  add(p + "ffn_up_exps.weight", {e, ff, n}, S::kFfnUpExperts, l);
+  add(p + "ffn_down_exps.weight", {ff, e, n}, S::kFfnDownExperts, l);
+  if (c.moe.expert_biases) {
+    add(p + "ffn_gate_exps.bias", {ff, n}, S::kFfnGateExpertsBias, l);
+    add(p + "ffn_up_exps.bias", {ff, n}, S::kFfnUpExpertsBias, l);
+    add(p + "ffn_down_exps.bias", {e, n}, S::kFfnDownExpertsBias, l);
+  }
+}
+
+}  // namespace
 
 std::vector<TensorDesc> decoder_tensors(const DecoderConfig& c) {
   const int64_t e = c.info.n_embd;
@@ -109,15 +139,21 @@ std::vector<TensorDesc> decoder_tensors(const DecoderConfig& c) {
       add(p + "attn_k_norm.weight", {c.info.head_dim}, S::kAttnKNorm, l);
     }
     add(p + "attn_output.weight", {q, e}, S::kAttnOutput, l);
+    if (c.output_bias) add(p + "attn_output.bias", {e}, S::kAttnOutputBias, l);
+    if (c.attn_sinks) add(p + "attn_sinks.weight", {c.info.n_head}, S::kAttnSinks, l);
     if (c.post_norms) add(p + "post_attention_norm.weight", {e}, S::kPostAttnNorm, l);
-    add(p + "ffn_norm.weight", {e}, S::kFfnNorm, l);
-    if (c.fused_gate_up) {
+    add(p + (c.ffn_norm_named_post_attention ? "post_attention_norm.weight" : "ffn_norm.weight"),
+        {e}, S::kFfnNorm, l);
+    if (c.moe.n_expert > 0) {
+      add_experts(c, p, l, add);
+    } else if (c.fused_gate_up) {
       add(p + "ffn_up.weight", {e, 2 * ff}, S::kFfnUp, l);
+      add(p + "ffn_down.weight", {ff, e}, S::kFfnDown, l);
     } else {
       add(p + "ffn_gate.weight", {e, ff}, S::kFfnGate, l);
       add(p + "ffn_up.weight", {e, ff}, S::kFfnUp, l);
+      add(p + "ffn_down.weight", {ff, e}, S::kFfnDown, l);
     }
-    add(p + "ffn_down.weight", {ff, e}, S::kFfnDown, l);
     if (c.post_norms) add(p + "post_ffw_norm.weight", {e}, S::kPostFfnNorm, l);
   }
   add("output_norm.weight", {e}, S::kOutputNorm);
@@ -131,9 +167,11 @@ int64_t decoder_activation_floats(const DecoderConfig& c) {
   const int64_t kv = c.kv_dim();
   const int64_t ff = c.info.n_ff;
   // residual, normed and projected rows; q and the attention output; k and v; gate and up (the
-  // fused up holds both halves beside the gate's activated copy); the fused QKV output.
-  return 3 * e + 2 * q + 2 * kv + (c.fused_gate_up ? 3 * ff : 2 * ff) +
-         (c.fused_qkv ? q + 2 * kv : 0);
+  // fused up holds both halves beside the gate's activated copy); the fused QKV output; with
+  // experts, the router's logits, and one expert's input, gate, up and output rows per token.
+  const int64_t ffn = c.moe.n_expert > 0 ? c.moe.n_expert + 2 * e + 2 * c.moe.n_ff
+                                         : (c.fused_gate_up ? 3 * ff : 2 * ff);
+  return 3 * e + 2 * q + 2 * kv + ffn + (c.fused_qkv ? q + 2 * kv : 0);
 }
 
 void write_decoder_config(const DecoderConfig& c, gguf::Writer& writer) {
@@ -171,6 +209,15 @@ void write_decoder_config(const DecoderConfig& c, gguf::Writer& writer) {
   if (window > 0) writer.set(key("attention.sliding_window"), u32(window));
   if (c.attn_softcap > 0.0f) writer.set(key("attn_logit_softcapping"), f32(c.attn_softcap));
   if (c.final_softcap > 0.0f) writer.set(key("final_logit_softcapping"), f32(c.final_softcap));
+  if (c.moe.n_expert > 0) {
+    writer.set(key("expert_count"), u32(c.moe.n_expert));
+    writer.set(key("expert_used_count"), u32(c.moe.n_used));
+    writer.set(key("expert_feed_forward_length"), u32(c.moe.n_ff));
+  }
+  if (c.yarn) {
+    writer.set(key("rope.scaling.type"), gguf::Value::string("yarn"));
+    writer.set(key("rope.scaling.original_context_length"), u32(c.original_context));
+  }
   if (c.long_rope) {
     writer.set(key("rope.scaling.original_context_length"), u32(c.original_context));
     writer.set(key("rope.scaling.attn_factor"), f32(c.rope_attn_factor));

@@ -25,6 +25,8 @@ struct SynthShape {
   int64_t n_ctx = 0;
   int64_t n_vocab = 0;
   int32_t window = 0;  // sliding window of the windowed layers; 0: the family's usual choice
+  int n_expert = 0;    // mixture of experts: experts per layer (0: dense) and experts per token
+  int n_expert_used = 0;
 };
 
 struct Architecture {
@@ -32,6 +34,7 @@ struct Architecture {
   std::string_view families;  // the models people know it by, for messages and docs
   DecoderConfig (*read)(const gguf::File& file);
   DecoderConfig (*synth)(const SynthShape& shape);
+  bool experts = false;  // whether the family has mixture-of-experts models
 };
 
 std::span<const Architecture> architectures();

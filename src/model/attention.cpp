@@ -136,7 +136,7 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
       values, begin, end, cache.block_size(), cache.value_row_bytes(),
       [&](int32_t p) { return cache.value(task.layer, table, p); }, s.values, s.decode);
 
-  s.scores.resize(static_cast<size_t>(end - begin));
+  s.scores.resize(static_cast<size_t>(end - begin) + 1);  // + 1: room for a sink
   for (int64_t t = tile.first; t < tile.first + tile.count; ++t) {
     const int32_t pos = task.batch[static_cast<size_t>(t)].pos;
     const int32_t skip = first_visible(pos, shape.window) - begin;
@@ -148,7 +148,13 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
       kernels::dot_rows(task.q + offset, token_keys, n_visible, head_dim, shape.scale,
                         s.scores.data());
       if (shape.softcap > 0.0f) kernels::softcap(s.scores.data(), n_visible, shape.softcap);
-      kernels::softmax(s.scores.data(), n_visible);
+      if (shape.sinks != nullptr) {
+        // The sink is one more score in the softmax, whose probability no value row receives.
+        s.scores[static_cast<size_t>(n_visible)] = shape.sinks[kv_head * group + g];
+        kernels::softmax(s.scores.data(), n_visible + 1);
+      } else {
+        kernels::softmax(s.scores.data(), n_visible);
+      }
       float* o = task.out + offset;
       std::fill_n(o, head_dim, 0.0f);
       kernels::accumulate_rows(s.scores.data(), token_values, n_visible, head_dim, o);

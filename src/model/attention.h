@@ -19,6 +19,9 @@ struct AttentionShape {
   float scale = 0.0f;    // of the query-key products
   int32_t window = 0;    // > 0: only the last `window` positions are seen
   float softcap = 0.0f;  // > 0: scores become softcap * tanh(scores / softcap)
+  // n_head logits, one per query head, that join the softmax's denominator without a value
+  // (gpt-oss's attention sinks: a head may attend to nothing); nullptr for none.
+  const float* sinks = nullptr;
 };
 
 // q holds each token's query heads (n_head * head_dim floats per token); out receives each

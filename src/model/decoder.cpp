@@ -41,8 +41,17 @@ std::vector<float> to_floats(const WeightMatrix& w) {
 // Activations of one batch, one row per token.
 struct Activations {
   std::vector<float> x, xn, projected, q, attn, k, v, gate, up, qkv;
+  // Mixture of experts: router logits, and one expert's rows for the tokens routed to it.
+  std::vector<float> router, expert_in, expert_gate, expert_up, expert_out;
   Activations(const DecoderConfig& c, int64_t n) {
     auto rows = [n](int64_t width) { return std::vector<float>(static_cast<size_t>(n * width)); };
+    if (c.moe.n_expert > 0) {
+      router = rows(c.moe.n_expert);
+      expert_in = rows(c.info.n_embd);
+      expert_gate = rows(c.moe.n_ff);
+      expert_up = rows(c.moe.n_ff);
+      expert_out = rows(c.info.n_embd);
+    }
     x = rows(c.info.n_embd);
     xn = rows(c.info.n_embd);
     projected = rows(c.info.n_embd);
@@ -50,8 +59,10 @@ struct Activations {
     attn = rows(c.q_dim());
     k = rows(c.kv_dim());
     v = rows(c.kv_dim());
-    gate = rows(c.info.n_ff);
-    up = rows(c.fused_gate_up ? 2 * c.info.n_ff : c.info.n_ff);
+    if (c.moe.n_expert == 0) {
+      gate = rows(c.info.n_ff);
+      up = rows(c.fused_gate_up ? 2 * c.info.n_ff : c.info.n_ff);
+    }
     if (c.fused_qkv) qkv = rows(c.q_dim() + 2 * c.kv_dim());
   }
 };
@@ -95,6 +106,8 @@ class Decoder final : public Model {
   }
 
   // The matrices that go through matmul (and the embedding table when it is also the head).
+  // Expert tensors stay in the mapping: most of them are not read for a given token, and a copy
+  // would make every one resident.
   std::vector<WeightMatrix*> matmul_inputs() {
     std::vector<WeightMatrix*> out = {&model_.matrix[static_cast<size_t>(S::kOutput)]};
     if (config_.tied_head) out.push_back(&model_.matrix[static_cast<size_t>(S::kTokenEmbedding)]);
@@ -125,6 +138,12 @@ class Decoder final : public Model {
       rope.freq_scale = layer.rope_scale;
       rope.freq_factors = factors;
       rope.attn_factor = config_.rope_attn_factor;
+      if (config_.yarn && layer.rope_scale != 1.0f) {
+        rope.yarn = true;
+        kernels::yarn_ramp(config_.n_rot, layer.rope_base, config_.original_context,
+                           config_.yarn_beta_fast, config_.yarn_beta_slow, rope.yarn_low,
+                           rope.yarn_high);
+      }
       rope_.push_back(rope);
     }
   }
@@ -146,6 +165,11 @@ class Decoder final : public Model {
                          std::span<const std::span<const int32_t>> tables, KvCache& cache,
                          Activations& a, ThreadPool& pool) const;
   void feed_forward(const Slots& layer, Activations& a, int64_t n_tokens, ThreadPool& pool) const;
+  void mixture_of_experts(const Slots& layer, Activations& a, int64_t n_tokens,
+                          ThreadPool& pool) const;
+  // gate = act(gate, up) for n rows of width n_ff, with rows of gate and up `stride` apart.
+  void activate(float* gate, const float* up, int64_t n_rows, int64_t n_ff, int64_t gate_stride,
+                int64_t up_stride, float* out, ThreadPool& pool) const;
 
   gguf::File file_;  // owns the mapping every WeightMatrix points into
   DecoderConfig config_;
@@ -219,30 +243,135 @@ void Decoder::prepare_attention(int l, std::span<const BatchToken> batch,
   });
 }
 
-void Decoder::feed_forward(const Slots& layer, Activations& a, int64_t n_tokens,
-                           ThreadPool& pool) const {
-  const int64_t n_ff = config_.info.n_ff;
-  // Fused: each token's row of `up` holds its gate values, then its up values.
-  const int64_t up_stride = config_.fused_gate_up ? 2 * n_ff : n_ff;
-  const int64_t up_offset = config_.fused_gate_up ? n_ff : 0;
-  const float* gate_in = config_.fused_gate_up ? a.up.data() : a.gate.data();
-  if (!config_.fused_gate_up) {
-    kernels::matmul(layer[S::kFfnGate], a.xn.data(), n_tokens, a.gate.data(), pool);
-  }
-  kernels::matmul(layer[S::kFfnUp], a.xn.data(), n_tokens, a.up.data(), pool);
-  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+void Decoder::activate(float* gate, const float* up, int64_t n_rows, int64_t n_ff,
+                       int64_t gate_stride, int64_t up_stride, float* out, ThreadPool& pool) const {
+  pool.parallel_for(n_rows, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const float* gate = gate_in + t * up_stride;
-      const float* up = a.up.data() + t * up_stride + up_offset;
-      float* out = a.gate.data() + t * n_ff;
-      if (config_.activation == Activation::kGeluTanh) {
-        kernels::geglu(gate, up, out, n_ff);
-      } else {
-        kernels::swiglu(gate, up, out, n_ff);
+      const float* g = gate + t * gate_stride;
+      const float* u = up + t * up_stride;
+      float* o = out + t * n_ff;
+      switch (config_.activation) {
+        case Activation::kSilu:
+          kernels::swiglu(g, u, o, n_ff);
+          break;
+        case Activation::kGeluTanh:
+          kernels::geglu(g, u, o, n_ff);
+          break;
+        case Activation::kSwigluClamped:
+          kernels::swiglu_clamped(g, u, o, n_ff, config_.swiglu_alpha, config_.swiglu_limit);
+          break;
       }
     }
   });
+}
+
+void Decoder::feed_forward(const Slots& layer, Activations& a, int64_t n_tokens,
+                           ThreadPool& pool) const {
+  if (config_.moe.n_expert > 0) {
+    mixture_of_experts(layer, a, n_tokens, pool);
+    return;
+  }
+  const int64_t n_ff = config_.info.n_ff;
+  if (config_.fused_gate_up) {
+    // Each token's row of `up` holds its gate values, then its up values.
+    kernels::matmul(layer[S::kFfnUp], a.xn.data(), n_tokens, a.up.data(), pool);
+    activate(a.up.data(), a.up.data() + n_ff, n_tokens, n_ff, 2 * n_ff, 2 * n_ff, a.gate.data(),
+             pool);
+  } else {
+    kernels::matmul(layer[S::kFfnGate], a.xn.data(), n_tokens, a.gate.data(), pool);
+    kernels::matmul(layer[S::kFfnUp], a.xn.data(), n_tokens, a.up.data(), pool);
+    activate(a.gate.data(), a.up.data(), n_tokens, n_ff, n_ff, n_ff, a.gate.data(), pool);
+  }
   kernels::matmul(layer[S::kFfnDown], a.gate.data(), n_tokens, a.projected.data(), pool);
+}
+
+// The experts a token's router logits choose and their weights, in expert order. Ties between
+// equal logits go to the lower expert index, in every path.
+void route(const float* logits, const MoeConfig& moe, std::vector<int>& chosen,
+           std::vector<float>& weights) {
+  std::vector<int> order(static_cast<size_t>(moe.n_expert));
+  for (int e = 0; e < moe.n_expert; ++e) order[static_cast<size_t>(e)] = e;
+  std::partial_sort(order.begin(), order.begin() + moe.n_used, order.end(), [&](int x, int y) {
+    return logits[x] > logits[y] || (logits[x] == logits[y] && x < y);
+  });
+  chosen.assign(order.begin(), order.begin() + moe.n_used);
+  std::sort(chosen.begin(), chosen.end());
+  // Both gatings are a softmax with the best logit subtracted; they differ in the denominator.
+  const float best = logits[order.front()];
+  double total = 0.0;
+  if (moe.gating == Gating::kSoftmaxThenTopK && !moe.normalize) {
+    for (int e = 0; e < moe.n_expert; ++e) total += std::exp(static_cast<double>(logits[e] - best));
+  } else {
+    for (int e : chosen) total += std::exp(static_cast<double>(logits[e] - best));
+  }
+  weights.clear();
+  for (int e : chosen) {
+    weights.push_back(static_cast<float>(std::exp(static_cast<double>(logits[e] - best)) / total));
+  }
+}
+
+// Rows of one expert's slice of a 3-D *_exps tensor: expert e's n_rows rows follow expert e-1's.
+WeightMatrix expert_matrix(const WeightMatrix& experts, int e, int64_t n_rows) {
+  WeightMatrix w = experts;
+  w.n_out = n_rows;
+  w.data = experts.data + static_cast<size_t>(e) * static_cast<size_t>(n_rows) * w.row_stride();
+  return w;
+}
+
+void add_bias_rows(float* rows, int64_t n_rows, const float* bias, int64_t width) {
+  for (int64_t r = 0; r < n_rows; ++r) kernels::add(rows + r * width, bias, width);
+}
+
+void Decoder::mixture_of_experts(const Slots& layer, Activations& a, int64_t n_tokens,
+                                 ThreadPool& pool) const {
+  const MoeConfig& moe = config_.moe;
+  const int64_t n_embd = config_.info.n_embd;
+  const int64_t n_ff = moe.n_ff;
+  kernels::matmul(layer[S::kFfnRouter], a.xn.data(), n_tokens, a.router.data(), pool);
+  // The tokens each expert serves, so that its rows are read once for the whole batch.
+  std::vector<std::vector<std::pair<int64_t, float>>> served(static_cast<size_t>(moe.n_expert));
+  std::vector<int> chosen;
+  std::vector<float> weights;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float* logits = a.router.data() + t * moe.n_expert;
+    if (moe.router_bias) kernels::add(logits, layer.floats(S::kFfnRouterBias), moe.n_expert);
+    route(logits, moe, chosen, weights);
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      served[static_cast<size_t>(chosen[i])].emplace_back(t, weights[i]);
+    }
+  }
+  std::fill_n(a.projected.begin(), n_tokens * n_embd, 0.0f);
+  for (int e = 0; e < moe.n_expert; ++e) {
+    const auto& tokens = served[static_cast<size_t>(e)];
+    if (tokens.empty()) continue;
+    const auto m = static_cast<int64_t>(tokens.size());
+    for (int64_t i = 0; i < m; ++i) {
+      std::copy_n(a.xn.data() + tokens[static_cast<size_t>(i)].first * n_embd, n_embd,
+                  a.expert_in.data() + i * n_embd);
+    }
+    kernels::matmul(expert_matrix(layer[S::kFfnGateExperts], e, n_ff), a.expert_in.data(), m,
+                    a.expert_gate.data(), pool);
+    kernels::matmul(expert_matrix(layer[S::kFfnUpExperts], e, n_ff), a.expert_in.data(), m,
+                    a.expert_up.data(), pool);
+    if (moe.expert_biases) {
+      add_bias_rows(a.expert_gate.data(), m, layer.floats(S::kFfnGateExpertsBias) + e * n_ff, n_ff);
+      add_bias_rows(a.expert_up.data(), m, layer.floats(S::kFfnUpExpertsBias) + e * n_ff, n_ff);
+    }
+    activate(a.expert_gate.data(), a.expert_up.data(), m, n_ff, n_ff, n_ff, a.expert_gate.data(),
+             pool);
+    kernels::matmul(expert_matrix(layer[S::kFfnDownExperts], e, n_embd), a.expert_gate.data(), m,
+                    a.expert_out.data(), pool);
+    if (moe.expert_biases) {
+      add_bias_rows(a.expert_out.data(), m, layer.floats(S::kFfnDownExpertsBias) + e * n_embd,
+                    n_embd);
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      const auto& [t, weight] = tokens[static_cast<size_t>(i)];
+      float* out = a.projected.data() + t * n_embd;
+      const float* row = a.expert_out.data() + i * n_embd;
+      for (int64_t d = 0; d < n_embd; ++d) out[d] += weight * row[d];
+    }
+  }
 }
 
 void Decoder::forward(std::span<const BatchToken> batch,
@@ -277,9 +406,13 @@ void Decoder::forward(std::span<const BatchToken> batch,
                                info.head_dim,
                                config_.query_scale(),
                                config_.layers[static_cast<size_t>(l)].window,
-                               config_.attn_softcap};
+                               config_.attn_softcap,
+                               config_.attn_sinks ? layer.floats(S::kAttnSinks) : nullptr};
     paged_attention(batch, tables, cache, l, shape, a.q.data(), a.attn.data(), pool);
     kernels::matmul(layer[S::kAttnOutput], a.attn.data(), n_tokens, a.projected.data(), pool);
+    if (config_.output_bias) {
+      add_bias_rows(a.projected.data(), n_tokens, layer.floats(S::kAttnOutputBias), n_embd);
+    }
     if (config_.post_norms) {
       normalize(a.projected.data(), layer.floats(S::kPostAttnNorm), a.projected.data(), n_tokens,
                 pool);

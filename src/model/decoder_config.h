@@ -16,7 +16,26 @@
 
 namespace bottega {
 
-enum class Activation { kSilu, kGeluTanh };
+// kSwigluClamped is gpt-oss's: min(gate, limit) * sigmoid(alpha * that) * (clamp(up, +-limit) + 1).
+enum class Activation { kSilu, kGeluTanh, kSwigluClamped };
+
+// How a mixture-of-experts router turns its logits into expert weights.
+enum class Gating {
+  kSoftmaxThenTopK,  // Mixtral, Qwen 3 MoE: softmax over all experts, keep the k largest
+  kTopKThenSoftmax,  // gpt-oss: keep the k largest logits, softmax over those
+};
+
+// Mixture of experts: each token's FFN is the weighted sum of n_used of n_expert expert FFNs
+// (stored as 3-D *_exps tensors), chosen by a router. n_expert == 0: a dense FFN.
+struct MoeConfig {
+  int n_expert = 0;
+  int n_used = 0;
+  int64_t n_ff = 0;  // width of one expert
+  Gating gating = Gating::kSoftmaxThenTopK;
+  bool normalize = false;      // rescale the chosen softmax weights to sum to 1
+  bool router_bias = false;    // ffn_gate_inp.bias (gpt-oss)
+  bool expert_biases = false;  // ffn_{gate,up,down}_exps.bias (gpt-oss)
+};
 
 // Per-layer attention settings: the families differ in which layers see a window and in the RoPE
 // frequencies of local and global layers.
@@ -31,23 +50,36 @@ struct DecoderConfig {
   float norm_eps = 1e-5f;
   Activation activation = Activation::kSilu;
   kernels::RopeStyle rope_style = kernels::RopeStyle::kInterleaved;
-  int n_rot = 0;               // rotated dimensions of each head (<= head_dim)
-  bool qkv_bias = false;       // attn_q/k/v.bias (Qwen 2)
-  bool qk_norm = false;        // per-head RMS norm of q and k before RoPE (Qwen 3, Gemma 3)
-  bool post_norms = false;     // norms of the attention and FFN outputs before the residual (Gemma)
-  bool fused_qkv = false;      // one attn_qkv matrix: q rows, then k, then v (Phi-3)
-  bool fused_gate_up = false;  // ffn_up holds the gate rows first, then the up rows (Phi-3)
+  int n_rot = 0;             // rotated dimensions of each head (<= head_dim)
+  bool qkv_bias = false;     // attn_q/k/v.bias (Qwen 2, gpt-oss)
+  bool output_bias = false;  // attn_output.bias (gpt-oss)
+  bool attn_sinks = false;   // a learned logit per head joins each softmax's denominator (gpt-oss)
+  bool qk_norm = false;      // per-head RMS norm of q and k before RoPE (Qwen 3, Gemma 3)
+  bool post_norms = false;   // norms of the attention and FFN outputs before the residual (Gemma)
+  bool fused_qkv = false;    // one attn_qkv matrix: q rows, then k, then v (Phi-3)
+  bool fused_gate_up = false;    // ffn_up holds the gate rows first, then the up rows (Phi-3)
   float embedding_scale = 1.0f;  // token embeddings are multiplied by this (Gemma: sqrt(n_embd))
   float attention_scale = 0.0f;  // query-key scale; 0 means 1/sqrt(head_dim)
   float attn_softcap = 0.0f;     // > 0: scores become c * tanh(scores / c) (Gemma 2)
   float final_softcap = 0.0f;    // the same for the logits
-  bool tied_head = false;        // no output.weight: the embedding table is the head
-  bool rope_freqs = false;       // rope_freqs.weight: per-pair frequency divisors (Llama 3.1)
+  float swiglu_alpha = 1.702f;   // kSwigluClamped's constants
+  float swiglu_limit = 7.0f;
+  // gpt-oss calls its pre-FFN norm post_attention_norm (which is a post-norm in Gemma).
+  bool ffn_norm_named_post_attention = false;
+  MoeConfig moe;
+  bool tied_head = false;   // no output.weight: the embedding table is the head
+  bool rope_freqs = false;  // rope_freqs.weight: per-pair frequency divisors (Llama 3.1)
   // LongRoPE (Phi-3): per-pair frequency divisors, the long set for contexts beyond
   // original_context; both rotated halves are multiplied by rope_attn_factor.
   bool long_rope = false;
   int64_t original_context = 0;
   float rope_attn_factor = 1.0f;
+  // YaRN (gpt-oss): the global layers' rope_scale applies fully to the low-frequency pairs only,
+  // ramping between the pairs that turn yarn_beta_fast and yarn_beta_slow times over
+  // original_context.
+  bool yarn = false;
+  float yarn_beta_fast = 32.0f;
+  float yarn_beta_slow = 1.0f;
   std::vector<LayerConfig> layers;  // n_layer entries
 
   int64_t q_dim() const { return info.n_head * info.head_dim; }
@@ -81,10 +113,21 @@ enum class TensorSlot {
   kFfnUp,  // [n_embd, 2 n_ff] when fused with the gate
   kFfnDown,
   kPostFfnNorm,
+  kAttnOutputBias,
+  kAttnSinks,
+  kFfnRouter,  // ffn_gate_inp: [n_embd, n_expert]
+  kFfnRouterBias,
+  kFfnGateExperts,  // [n_embd, n_ff_expert, n_expert]
+  kFfnUpExperts,
+  kFfnDownExperts,  // [n_ff_expert, n_embd, n_expert]
+  kFfnGateExpertsBias,
+  kFfnUpExpertsBias,
+  kFfnDownExpertsBias,
   kCount
 };
 
-enum class TensorKind { kMatrix, kNorm, kBias, kRopeFactors };
+// kRouter is a matrix that stays as stored (llama.cpp's quantizer leaves it alone).
+enum class TensorKind { kMatrix, kRouter, kNorm, kBias, kRopeFactors };
 
 struct TensorDesc {
   std::string name;            // GGUF tensor name

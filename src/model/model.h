@@ -28,6 +28,8 @@ struct ModelInfo {
   int64_t head_dim = 0;
   int64_t n_ff = 0;
   int64_t n_ctx_train = 0;
+  int n_expert = 0;  // mixture of experts: experts per layer, and how many a token uses
+  int n_expert_used = 0;
   int64_t n_kv_dim() const { return n_head_kv * head_dim; }
 };
 

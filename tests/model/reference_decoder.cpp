@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -47,21 +49,60 @@ Vec round_through(const Vec& x, TensorType type, const std::string& what) {
 // ---------------------------------------------------------------------------------------------
 // The math, one small function per operation.
 
-// y = W x for W of shape [n_in, n_out]. x is rounded as the engine's matmul rounds its input.
-Vec matvec(const ReferenceModel& m, const std::string& name, const Vec& in) {
+// sum row[i] x[i] over n values, in four interleaved partial sums (for speed; the order is fixed).
+double dot(const float* row, const double* x, size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += static_cast<double>(row[i]) * x[i];
+    s1 += static_cast<double>(row[i + 1]) * x[i + 1];
+    s2 += static_cast<double>(row[i + 2]) * x[i + 2];
+    s3 += static_cast<double>(row[i + 3]) * x[i + 3];
+  }
+  for (; i < n; ++i) s0 += static_cast<double>(row[i]) * x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// y = rows [first_row, first_row + n_rows) of tensor `name` (rows of shape[0] values) times `in`.
+// `in` is rounded as the engine's matmul rounds its input, by the tensor's stored type.
+Vec matvec_rows(const ReferenceModel& m, const std::string& name, const Vec& in, size_t first_row,
+                size_t n_rows) {
   const ReferenceTensor& w = m.tensor(name);
   const auto n_in = static_cast<size_t>(w.shape[0]);
-  if (w.shape.size() != 2 || n_in != in.size())
+  if (n_in != in.size())
     throw Error(str("reference: ", name, " does not take ", in.size(), " inputs"));
+  if ((first_row + n_rows) * n_in > w.values.size())
+    throw Error(str("reference: ", name, " has no rows ", first_row, " .. ", first_row + n_rows));
   const TensorType activation =
       m.round_activations ? kernels::activation_type(w.type) : TensorType::F32;
   const Vec x = round_through(in, activation, "the input of " + name);
-  Vec y(w.values.size() / n_in, 0.0);
-  for (size_t r = 0; r < y.size(); ++r) {
-    const float* row = w.values.data() + r * n_in;
-    for (size_t i = 0; i < n_in; ++i) y[r] += static_cast<double>(row[i]) * x[i];
-  }
+  Vec y(n_rows);
+  for (size_t r = 0; r < n_rows; ++r)
+    y[r] = dot(w.values.data() + (first_row + r) * n_in, x.data(), n_in);
   return y;
+}
+
+// y = W x for W of shape [n_in, n_out].
+Vec matvec(const ReferenceModel& m, const std::string& name, const Vec& in) {
+  const ReferenceTensor& w = m.tensor(name);
+  if (w.shape.size() != 2) throw Error(str("reference: ", name, " is not a matrix"));
+  return matvec_rows(m, name, in, 0, static_cast<size_t>(w.shape[1]));
+}
+
+// y = W_e x for expert e of a 3-D expert tensor [n_in, n_out, n_expert].
+Vec expert_matvec(const ReferenceModel& m, const std::string& name, const Vec& in, size_t e) {
+  const ReferenceTensor& w = m.tensor(name);
+  if (w.shape.size() != 3) throw Error(str("reference: ", name, " is not a 3-D expert tensor"));
+  const auto n_out = static_cast<size_t>(w.shape[1]);
+  return matvec_rows(m, name, in, e * n_out, n_out);
+}
+
+// v += values [offset, offset + v.size()) of tensor `name` (a bias, or expert e's part of one).
+void add_bias(Vec& v, const ReferenceModel& m, const std::string& name, size_t offset = 0) {
+  const ReferenceTensor& bias = m.tensor(name);
+  if (offset + v.size() > bias.values.size())
+    throw Error(str("reference: ", name, " has no values ", offset, " .. ", offset + v.size()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] += static_cast<double>(bias.values[offset + i]);
 }
 
 // v / sqrt(mean(v^2) + eps) * weight, over n values starting at `offset` (a head, or all of v).
@@ -93,13 +134,104 @@ double softcap(double x, double c) {
   return c * std::tanh(x / c);
 }
 
+// The gated FFN's activation of one gate and up value.
+double gated(const ReferenceQuirks& quirks, double gate, double up) {
+  if (quirks.swiglu_clamp) {  // gpt-oss
+    constexpr double kLimit = 7.0;
+    constexpr double kAlpha = 1.702;
+    const double g = std::min(gate, kLimit);
+    const double u = std::clamp(up, -kLimit, kLimit);
+    return g / (1.0 + std::exp(-kAlpha * g)) * (u + 1.0);
+  }
+  return (quirks.gelu ? gelu_tanh(gate) : silu(gate)) * up;
+}
+
+// exp(v - max) / sum, over all of v.
+Vec softmax(Vec v) {
+  const double max_value = *std::max_element(v.begin(), v.end());
+  double total = 0.0;
+  for (double& value : v) total += (value = std::exp(value - max_value));
+  for (double& value : v) value /= total;
+  return v;
+}
+
+// The mixture-of-experts FFN of layer prefix p for one normalized input xn.
+Vec moe_ffn(const ReferenceModel& m, const std::string& p, const Vec& xn) {
+  const ReferenceQuirks& quirks = m.quirks;
+  const auto n_expert = static_cast<size_t>(m.n_expert);
+  const auto n_used = static_cast<size_t>(m.n_expert_used);
+  const auto n_ff_exp = static_cast<size_t>(m.n_ff_exp);
+  const auto n_embd = static_cast<size_t>(m.n_embd);
+
+  Vec logits = matvec(m, p + "ffn_gate_inp.weight", xn);
+  if (quirks.router_bias) add_bias(logits, m, p + "ffn_gate_inp.bias");
+
+  // The k largest logits; the stable sort keeps tied experts in index order.
+  std::vector<size_t> chosen(n_expert);
+  std::iota(chosen.begin(), chosen.end(), size_t{0});
+  std::stable_sort(chosen.begin(), chosen.end(),
+                   [&](size_t a, size_t b) { return logits[a] > logits[b]; });
+  chosen.resize(n_used);
+
+  Vec weights(n_used);
+  if (quirks.topk_softmax) {
+    for (size_t j = 0; j < n_used; ++j) weights[j] = logits[chosen[j]];
+    weights = softmax(std::move(weights));
+  } else {
+    const Vec probabilities = softmax(logits);
+    double total = 0.0;
+    for (size_t j = 0; j < n_used; ++j) total += (weights[j] = probabilities[chosen[j]]);
+    if (quirks.normalize_experts) {
+      for (double& w : weights) w /= total;
+    }
+  }
+
+  Vec out(n_embd, 0.0);
+  for (size_t j = 0; j < n_used; ++j) {
+    const size_t e = chosen[j];
+    Vec gate = expert_matvec(m, p + "ffn_gate_exps.weight", xn, e);
+    Vec up = expert_matvec(m, p + "ffn_up_exps.weight", xn, e);
+    if (quirks.expert_biases) {
+      add_bias(gate, m, p + "ffn_gate_exps.bias", e * n_ff_exp);
+      add_bias(up, m, p + "ffn_up_exps.bias", e * n_ff_exp);
+    }
+    Vec h(n_ff_exp);
+    for (size_t f = 0; f < n_ff_exp; ++f) h[f] = gated(quirks, gate[f], up[f]);
+    Vec down = expert_matvec(m, p + "ffn_down_exps.weight", h, e);
+    if (quirks.expert_biases) add_bias(down, m, p + "ffn_down_exps.bias", e * n_embd);
+    for (size_t c = 0; c < n_embd; ++c) out[c] += weights[j] * down[c];
+  }
+  return out;
+}
+
 // How one layer rotates q and k.
 struct Rope {
   double base = 10000.0;
   double position_scale = 1.0;                   // multiplies the position (linear scaling)
   const std::vector<float>* divisors = nullptr;  // per pair, divide theta (n_rot/2 values)
-  double mscale = 1.0;                           // multiplies the rotated values (phi3 attn_factor)
+  double mscale = 1.0;  // multiplies the rotated values (phi3 attn_factor, YaRN's 1 + 0.1 ln s)
+  // YaRN: pair i turns by theta (1 - r_i) + theta / yarn_factor r_i, with the ramp
+  // r_i = clamp((i - yarn_low) / max(0.001, yarn_high - yarn_low), 0, 1). 0: no YaRN.
+  double yarn_factor = 0.0;
+  double yarn_low = 0.0;
+  double yarn_high = 0.0;
 };
+
+// YaRN over the model's rope_scaling_factor s and original context L, for RoPE base `base`: the
+// ramp runs between the pairs that turn beta_fast and beta_slow times over L.
+Rope with_yarn(Rope rope, const ReferenceModel& m) {
+  const double n_rot = static_cast<double>(m.n_rot);
+  const double n_ctx_orig = static_cast<double>(m.n_ctx_orig);
+  const auto corr = [&](double beta) {
+    return n_rot * std::log(n_ctx_orig / (beta * 2.0 * kPi)) / (2.0 * std::log(rope.base));
+  };
+  rope.position_scale = 1.0;
+  rope.yarn_factor = m.rope_scaling_factor;
+  rope.yarn_low = std::max(0.0, std::floor(corr(m.yarn_beta_fast)));
+  rope.yarn_high = std::min(n_rot - 1.0, std::ceil(corr(m.yarn_beta_slow)));
+  rope.mscale *= 1.0 + 0.1 * std::log(m.rope_scaling_factor);
+  return rope;
+}
 
 // Rotates the first n_rot dims of each of n_heads heads of x, at position `pos`.
 void apply_rope(Vec& x, size_t n_heads, const ReferenceModel& m, const Rope& rope, int64_t pos) {
@@ -111,6 +243,12 @@ void apply_rope(Vec& x, size_t n_heads, const ReferenceModel& m, const Rope& rop
           static_cast<double>(pos) * rope.position_scale *
           std::pow(rope.base, -2.0 * static_cast<double>(i) / static_cast<double>(m.n_rot));
       if (rope.divisors != nullptr) theta /= static_cast<double>((*rope.divisors)[i]);
+      if (rope.yarn_factor > 0.0) {
+        const double ramp = std::clamp((static_cast<double>(i) - rope.yarn_low) /
+                                           std::max(0.001, rope.yarn_high - rope.yarn_low),
+                                       0.0, 1.0);
+        theta = theta * (1.0 - ramp) + theta / rope.yarn_factor * ramp;
+      }
       const size_t first = h * head_dim + (m.quirks.neox ? i : 2 * i);
       const size_t second = h * head_dim + (m.quirks.neox ? i + half : 2 * i + 1);
       const double a = x[first];
@@ -201,14 +339,29 @@ void check_tensors(const ReferenceModel& m) {
       expect_shape(m, p + "attn_k_norm.weight", {m.head_dim});
     }
     expect_shape(m, p + "attn_output.weight", {q_dim, m.n_embd});
-    expect_shape(m, p + "ffn_norm.weight", {m.n_embd});
-    if (m.has(p + "ffn_gate.weight")) {
-      expect_shape(m, p + "ffn_gate.weight", {m.n_embd, m.n_ff});
-      expect_shape(m, p + "ffn_up.weight", {m.n_embd, m.n_ff});
+    if (m.quirks.output_bias) expect_shape(m, p + "attn_output.bias", {m.n_embd});
+    if (m.quirks.attn_sinks) expect_shape(m, p + "attn_sinks.weight", {m.n_head});
+    expect_shape(m, p + m.ffn_norm_weight, {m.n_embd});
+    if (m.n_expert > 0) {
+      expect_shape(m, p + "ffn_gate_inp.weight", {m.n_embd, m.n_expert});
+      if (m.quirks.router_bias) expect_shape(m, p + "ffn_gate_inp.bias", {m.n_expert});
+      expect_shape(m, p + "ffn_gate_exps.weight", {m.n_embd, m.n_ff_exp, m.n_expert});
+      expect_shape(m, p + "ffn_up_exps.weight", {m.n_embd, m.n_ff_exp, m.n_expert});
+      expect_shape(m, p + "ffn_down_exps.weight", {m.n_ff_exp, m.n_embd, m.n_expert});
+      if (m.quirks.expert_biases) {
+        expect_shape(m, p + "ffn_gate_exps.bias", {m.n_ff_exp, m.n_expert});
+        expect_shape(m, p + "ffn_up_exps.bias", {m.n_ff_exp, m.n_expert});
+        expect_shape(m, p + "ffn_down_exps.bias", {m.n_embd, m.n_expert});
+      }
     } else {
-      expect_shape(m, p + "ffn_up.weight", {m.n_embd, 2 * m.n_ff});  // gate rows, then up rows
+      if (m.has(p + "ffn_gate.weight")) {
+        expect_shape(m, p + "ffn_gate.weight", {m.n_embd, m.n_ff});
+        expect_shape(m, p + "ffn_up.weight", {m.n_embd, m.n_ff});
+      } else {
+        expect_shape(m, p + "ffn_up.weight", {m.n_embd, 2 * m.n_ff});  // gate rows, then up rows
+      }
+      expect_shape(m, p + "ffn_down.weight", {m.n_ff, m.n_embd});
     }
-    expect_shape(m, p + "ffn_down.weight", {m.n_ff, m.n_embd});
     if (m.quirks.post_norms) {
       expect_shape(m, p + "post_attention_norm.weight", {m.n_embd});
       expect_shape(m, p + "post_ffw_norm.weight", {m.n_embd});
@@ -229,6 +382,16 @@ void check_quirk_parameters(const ReferenceModel& m) {
     throw Error("reference: sliding window without " + m.arch + ".attention.sliding_window");
   if (m.quirks.long_rope && m.n_ctx_orig <= 0)
     throw Error("reference: phi3 long RoPE without an original context length");
+  if (m.quirks.yarn && (m.rope_scaling_factor <= 0.0 || m.n_ctx_orig <= 0 ||
+                        m.yarn_beta_fast <= 0.0 || m.yarn_beta_slow <= 0.0)) {
+    throw Error(str("reference: YaRN needs a scaling factor (", m.rope_scaling_factor,
+                    "), an original context length (", m.n_ctx_orig, ") and positive betas"));
+  }
+  if (m.n_expert < 0 || (m.n_expert > 0 && (m.n_expert_used < 1 || m.n_expert_used > m.n_expert ||
+                                            m.n_ff_exp <= 0))) {
+    throw Error(str("reference: bad mixture of experts: ", m.n_expert_used, " used of ", m.n_expert,
+                    ", ", m.n_ff_exp, " wide"));
+  }
   if (static_cast<int64_t>(m.windowed.size()) != m.n_layer)
     throw Error("reference: windowed has one entry per layer");
 }
@@ -247,7 +410,8 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
   const std::optional<std::string> arch = file.get_string("general.architecture");
   if (!arch) throw Error(str("reference: ", file.name(), " has no general.architecture"));
   m.arch = *arch;
-  const std::vector<std::string> known = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+  const std::vector<std::string> known = {"llama",  "qwen2",  "qwen3", "qwen3moe",
+                                          "gemma2", "gemma3", "phi3",  "gpt-oss"};
   if (std::find(known.begin(), known.end(), m.arch) == known.end())
     throw Error(str("reference: unknown architecture '", m.arch, "'"));
 
@@ -265,7 +429,20 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
   const Keys keys(file, m.arch);
   m.n_embd = keys.require_int("embedding_length");
   m.n_layer = keys.require_int("block_count");
-  m.n_ff = keys.require_int("feed_forward_length");
+  m.n_expert = keys.get_int("expert_count").value_or(0);
+  if (m.n_expert > 0) {
+    if (m.arch != "llama" && m.arch != "qwen3moe" && m.arch != "gpt-oss")
+      throw Error(str("reference: ", m.arch, " with experts is not supported"));
+    m.n_expert_used = keys.require_int("expert_used_count");
+    // Mixtral files give the experts' width as feed_forward_length only.
+    const std::optional<int64_t> n_ff = keys.get_int("feed_forward_length");
+    m.n_ff_exp = keys.get_int("expert_feed_forward_length").value_or(n_ff.value_or(0));
+    m.n_ff = n_ff.value_or(m.n_ff_exp);
+  } else {
+    if (m.arch == "qwen3moe" || m.arch == "gpt-oss")
+      throw Error(str("reference: ", file.name(), " has no ", m.arch, ".expert_count"));
+    m.n_ff = keys.require_int("feed_forward_length");
+  }
   m.n_head = keys.require_int("attention.head_count");
   m.n_head_kv = keys.get_int("attention.head_count_kv").value_or(m.n_head);
   if (m.n_embd <= 0 || m.n_layer <= 0 || m.n_ff <= 0 || m.n_head <= 0 || m.n_head_kv <= 0 ||
@@ -290,11 +467,17 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
   m.rms_eps = eps.value_or(1e-5);
   m.rope_base = keys.get_float("rope.freq_base").value_or(10000.0);
 
-  // RoPE scaling: linear (llama.cpp's default type when a factor is given) or none.
+  // RoPE scaling: linear (llama.cpp's default type when a factor is given), YaRN or none.
   const std::string scaling = keys.get_string("rope.scaling.type").value_or("linear");
   const double factor = keys.get_float("rope.scaling.factor").value_or(0.0);
   if (scaling == "linear") {
     if (factor != 0.0) m.rope_position_scale = 1.0 / factor;
+  } else if (scaling == "yarn") {
+    if (factor <= 0.0) throw Error(str("reference: YaRN RoPE scaling without a factor"));
+    m.rope_scaling_factor = factor;
+    m.rope_position_scale = 1.0 / factor;
+    m.yarn_beta_fast = keys.get_float("rope.scaling.yarn_beta_fast").value_or(32.0);
+    m.yarn_beta_slow = keys.get_float("rope.scaling.yarn_beta_slow").value_or(1.0);
   } else if (scaling == "none" || (scaling == "longrope" && m.arch == "phi3")) {
     if (factor != 0.0 && factor != 1.0)
       throw Error(str("reference: RoPE scaling '", scaling, "' with factor ", factor));
@@ -318,13 +501,22 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
 
   ReferenceQuirks& q = m.quirks;
   m.windowed.assign(static_cast<size_t>(m.n_layer), false);
+  q.yarn = scaling == "yarn";
   if (m.arch == "llama") {
     q.window = m.sliding_window.has_value();
     if (q.window) m.windowed.assign(m.windowed.size(), true);
+    q.normalize_experts = m.n_expert > 0;  // Mixtral
   } else if (m.arch == "qwen2") {
     q.qkv_bias = q.neox = true;
   } else if (m.arch == "qwen3") {
     q.qk_norm = q.neox = true;
+  } else if (m.arch == "qwen3moe") {
+    q.qk_norm = q.neox = q.normalize_experts = true;
+  } else if (m.arch == "gpt-oss") {
+    q.qkv_bias = q.output_bias = q.attn_sinks = q.neox = q.window = true;
+    q.topk_softmax = q.router_bias = q.expert_biases = q.swiglu_clamp = true;
+    for (size_t l = 0; l < m.windowed.size(); ++l) m.windowed[l] = l % 2 == 0;
+    m.ffn_norm_weight = "post_attention_norm.weight";
   } else if (m.arch == "gemma2") {
     q.embed_scale = q.gelu = q.post_norms = q.attn_softcap = q.final_softcap = q.window = true;
     q.neox = true;
@@ -350,6 +542,7 @@ std::vector<std::vector<double>> reference_logits(const ReferenceModel& m,
                                                   const std::vector<int32_t>& tokens,
                                                   int64_t n_ctx) {
   check_quirk_parameters(m);
+  check_tensors(m);
   if (static_cast<int64_t>(tokens.size()) > n_ctx)
     throw Error(str("reference: ", tokens.size(), " tokens do not fit a context of ", n_ctx));
   const ReferenceQuirks& quirks = m.quirks;
@@ -374,9 +567,13 @@ std::vector<std::vector<double>> reference_logits(const ReferenceModel& m,
     global_rope.mscale = m.rope_attn_factor;
   }
   Rope local_rope = global_rope;
-  if (quirks.local_rope_base) {
+  if (quirks.local_rope_base) {  // no scaling, YaRN included
     local_rope.base = m.local_rope_base;
     local_rope.position_scale = 1.0;
+  }
+  if (quirks.yarn) {
+    global_rope = with_yarn(global_rope, m);
+    if (!quirks.local_rope_base) local_rope = global_rope;
   }
 
   // The residual stream, one row per position.
@@ -442,6 +639,8 @@ std::vector<std::vector<double>> reference_logits(const ReferenceModel& m,
         if (i >= w) first = i - w + 1;
       }
       Vec attn(q_dim, 0.0);
+      const std::vector<float>* sinks =
+          quirks.attn_sinks ? &m.tensor(p + "attn_sinks.weight").values : nullptr;
       for (size_t h = 0; h < n_head; ++h) {
         const size_t qo = h * head_dim;
         const size_t ko = (h / group) * head_dim;
@@ -453,8 +652,11 @@ std::vector<std::vector<double>> reference_logits(const ReferenceModel& m,
           if (quirks.attn_softcap) score = softcap(score, *m.attn_logit_softcap);
           scores.push_back(score);
         }
-        const double max_score = *std::max_element(scores.begin(), scores.end());
-        double total = 0.0;
+        // A sink is a score without a value: it joins the denominator only.
+        const double sink = sinks != nullptr ? static_cast<double>((*sinks)[h])
+                                             : -std::numeric_limits<double>::infinity();
+        const double max_score = std::max(*std::max_element(scores.begin(), scores.end()), sink);
+        double total = sinks != nullptr ? std::exp(sink - max_score) : 0.0;
         for (double& s : scores) total += (s = std::exp(s - max_score));
         for (size_t j = first; j <= i; ++j) {
           const double weight = scores[j - first] / total;
@@ -462,24 +664,29 @@ std::vector<std::vector<double>> reference_logits(const ReferenceModel& m,
         }
       }
       Vec o = matvec(m, p + "attn_output.weight", attn);
+      if (quirks.output_bias) add_bias(o, m, p + "attn_output.bias");
       if (quirks.post_norms) o = rms_norm(std::move(o), m, p + "post_attention_norm.weight");
       for (size_t d = 0; d < n_embd; ++d) x[i][d] += o[d];
 
-      // Gated feed-forward.
-      const Vec xn = rms_norm(x[i], m, p + "ffn_norm.weight");
-      Vec gate, up;
-      if (m.has(p + "ffn_gate.weight")) {
-        gate = matvec(m, p + "ffn_gate.weight", xn);
-        up = matvec(m, p + "ffn_up.weight", xn);
+      // Gated feed-forward, dense or a mixture of experts.
+      const Vec xn = rms_norm(x[i], m, p + m.ffn_norm_weight);
+      Vec d;
+      if (m.n_expert > 0) {
+        d = moe_ffn(m, p, xn);
       } else {
-        const Vec gate_up = matvec(m, p + "ffn_up.weight", xn);  // phi3: gate rows, then up rows
-        gate.assign(gate_up.begin(), gate_up.begin() + static_cast<ptrdiff_t>(n_ff));
-        up.assign(gate_up.begin() + static_cast<ptrdiff_t>(n_ff), gate_up.end());
+        Vec gate, up;
+        if (m.has(p + "ffn_gate.weight")) {
+          gate = matvec(m, p + "ffn_gate.weight", xn);
+          up = matvec(m, p + "ffn_up.weight", xn);
+        } else {
+          const Vec gate_up = matvec(m, p + "ffn_up.weight", xn);  // phi3: gate rows, then up
+          gate.assign(gate_up.begin(), gate_up.begin() + static_cast<ptrdiff_t>(n_ff));
+          up.assign(gate_up.begin() + static_cast<ptrdiff_t>(n_ff), gate_up.end());
+        }
+        Vec h(n_ff);
+        for (size_t f = 0; f < n_ff; ++f) h[f] = gated(quirks, gate[f], up[f]);
+        d = matvec(m, p + "ffn_down.weight", h);
       }
-      Vec h(n_ff);
-      for (size_t f = 0; f < n_ff; ++f)
-        h[f] = (quirks.gelu ? gelu_tanh(gate[f]) : silu(gate[f])) * up[f];
-      Vec d = matvec(m, p + "ffn_down.weight", h);
       if (quirks.post_norms) d = rms_norm(std::move(d), m, p + "post_ffw_norm.weight");
       for (size_t c = 0; c < n_embd; ++c) x[i][c] += d[c];
     }

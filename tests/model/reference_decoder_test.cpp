@@ -3,9 +3,14 @@
 // - on "tiny" one-layer models of 4 dimensions whose logits can be worked out by hand (identity
 //   projections, RMS-1 embeddings, eps 0): activations, softcaps, both RoPE pair orders, partial
 //   rotation, RoPE scaling and factors, biases, q/k norms, embedding scale, the window;
-// - on random-weight models of every family: load switches on the family's quirks and each one
-//   changes the logits; fused tensors equal their separate halves; the window changes a position
-//   only once it sees past the window;
+// - on tiny mixtures of experts (4 experts whose outputs lie along their own dims) and a tiny
+//   gpt-oss: routing to the largest logit with ties to the lower expert, softmax-then-top-k with
+//   and without normalisation against top-k-then-softmax, router and expert biases, gpt-oss's
+//   clamped SwiGLU, attention sinks and the output bias, YaRN's angle at an extrapolated and an
+//   interpolated pair and its mscale;
+// - on random-weight models of every family (Mixtral, qwen3moe and gpt-oss included): load
+//   switches on the family's quirks and each one changes the logits; fused tensors equal their
+//   separate halves; the window changes a position only once it sees past the window;
 // - against the llama-only reference of random_llama.cpp, written independently.
 #include "model/reference_decoder.h"
 
@@ -13,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "core/error.h"
@@ -36,13 +42,16 @@ struct TensorSpec {
 };
 using TensorList = std::vector<std::pair<std::string, TensorSpec>>;
 
+// Matrices are stored as matrix_type, 3-D expert tensors (*_exps.weight) as expert_type if given.
 void write_gguf(const std::filesystem::path& path, const std::string& arch, const KeyList& keys,
-                const TensorList& tensors, TensorType matrix_type) {
+                const TensorList& tensors, TensorType matrix_type,
+                std::optional<TensorType> expert_type = std::nullopt) {
   gguf::Writer writer;
   writer.set("general.architecture", gguf::Value::string(arch));
   for (const auto& [key, value] : keys) writer.set(arch + "." + key, value);
   for (const auto& [name, t] : tensors) {
-    const TensorType type = t.matrix ? matrix_type : TensorType::F32;
+    TensorType type = t.matrix ? matrix_type : TensorType::F32;
+    if (expert_type && name.ends_with("_exps.weight")) type = *expert_type;
     const TypeTraits& traits = type_traits(type);
     const auto n = static_cast<int64_t>(t.values.size());
     std::vector<uint8_t> bytes(static_cast<size_t>(n / traits.block_size) * traits.block_bytes);
@@ -363,6 +372,249 @@ TEST(ReferenceTiny, Phi3LongRopeFactorsAndAttnFactor) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tiny mixtures of experts: the tiny model's FFN becomes a router over 4 experts of width 4. The
+// attention adds nothing (attn_output is zero), so token 0 reaches the FFN as xn = (2,0,0,0).
+// Router row e is (a_e, 0, 0, 0): logit_e = 2 a_e. Expert e's gate and up read xn_0 into their row
+// 0 (gate_0 = up_0 = 2) and its down returns h_0 along dim e, so the logits of token 0 are
+// normalized((2,0,0,0) + sum over the chosen e of w_e H unit_e), H = SiLU(2) * 2.
+
+const double kExpertOutput = 2.0 * 2.0 / (1.0 + std::exp(-2.0));  // H
+
+// values[e * 16 + r * 4 + c] = expert e's W[r][c].
+void make_moe(Tiny& tiny, int n_used, const std::vector<float>& router) {
+  tiny.key("expert_count", gguf::Value::u32(4));
+  tiny.key("expert_used_count", gguf::Value::u32(static_cast<uint32_t>(n_used)));
+  tiny.key("expert_feed_forward_length", gguf::Value::u32(4));
+  tiny.set("blk.0.attn_output.weight", std::vector<float>(16, 0.0f));
+  for (const char* name : {"ffn_gate", "ffn_up", "ffn_down"})
+    tiny.remove(std::string("blk.0.") + name + ".weight");
+  std::vector<float> router_rows(16, 0.0f);
+  for (size_t e = 0; e < 4; ++e) router_rows[e * 4] = router[e];
+  tiny.add("blk.0.ffn_gate_inp.weight", {4, 4}, router_rows, true);
+  std::vector<float> gate(64, 0.0f), up(64, 0.0f), down(64, 0.0f);
+  for (size_t e = 0; e < 4; ++e) {
+    gate[e * 16] = up[e * 16] = 1.0f;
+    down[e * 16 + e * 4] = 1.0f;
+  }
+  tiny.add("blk.0.ffn_gate_exps.weight", {4, 4, 4}, gate, true);
+  tiny.add("blk.0.ffn_up_exps.weight", {4, 4, 4}, up, true);
+  tiny.add("blk.0.ffn_down_exps.weight", {4, 4, 4}, down, true);
+}
+
+// normalized((2,0,0,0) + sum of weight * H along dim expert).
+std::vector<double> experts_output(const std::vector<std::pair<size_t, double>>& weights) {
+  std::vector<double> x = {2, 0, 0, 0};
+  for (const auto& [expert, weight] : weights) x[expert] += weight * kExpertOutput;
+  return normalized(x);
+}
+
+TEST(ReferenceTiny, TheLargestLogitWinsAndTiesGoToTheLowerExpert) {
+  TempDir dir;
+  Tiny tiny("llama");                            // llama with experts: Mixtral
+  make_moe(tiny, 1, {0.5f, 1.0f, 0.25f, 1.0f});  // logits (1, 2, 0.5, 2): experts 1 and 3 tie
+  ReferenceModel m = tiny.load(dir);
+  EXPECT_EQ(m.n_expert, 4);
+  EXPECT_EQ(m.n_expert_used, 1);
+  EXPECT_EQ(m.n_ff_exp, 4);
+  EXPECT_TRUE(m.quirks.normalize_experts);
+  EXPECT_FALSE(m.quirks.topk_softmax);
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], experts_output({{1, 1.0}}), "tie");
+  // Without normalisation the one chosen expert keeps its probability over all four.
+  m.quirks.normalize_experts = false;
+  const double p1 = std::exp(2.0) / (std::exp(1.0) + 2.0 * std::exp(2.0) + std::exp(0.5));
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], experts_output({{1, p1}}), "tie, p");
+
+  tiny.set("blk.0.ffn_gate_inp.weight", {0.5f, 0, 0, 0, 1, 0, 0, 0, 0.25f, 0, 0, 0, 1.5f, 0, 0, 0});
+  expect_logits(testing::reference_logits(tiny.load(dir), {0}, 8)[0], experts_output({{3, 1.0}}),
+                "expert 3");
+  tiny.set("blk.0.ffn_gate_inp.weight", {0.5f, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 1.5f, 0, 0, 0});
+  expect_logits(testing::reference_logits(tiny.load(dir), {0}, 8)[0], experts_output({{2, 1.0}}),
+                "expert 2");
+}
+
+TEST(ReferenceTiny, SoftmaxThenTopKAgainstTopKThenSoftmax) {
+  TempDir dir;
+  Tiny tiny("llama");
+  make_moe(tiny, 2, {0.5f, 1.5f, 0.25f, 1.0f});  // logits (1, 3, 0.5, 2): experts 1 and 3 serve
+  ReferenceModel m = tiny.load(dir);
+  const double z = std::exp(1.0) + std::exp(3.0) + std::exp(0.5) + std::exp(2.0);
+  const double chosen = std::exp(3.0) + std::exp(2.0);
+  // Mixtral: softmax over all four, the chosen two renormalised to sum to one.
+  const Logits normalised = testing::reference_logits(m, {0}, 8);
+  expect_logits(normalised[0],
+                experts_output({{1, std::exp(3.0) / chosen}, {3, std::exp(2.0) / chosen}}),
+                "softmax, top-k, normalised");
+  m.quirks.normalize_experts = false;
+  expect_logits(testing::reference_logits(m, {0}, 8)[0],
+                experts_output({{1, std::exp(3.0) / z}, {3, std::exp(2.0) / z}}), "softmax, top-k");
+  // gpt-oss: softmax over the two chosen logits, which is the normalised weights again.
+  m.quirks.topk_softmax = true;
+  expect_logits(
+      testing::reference_logits(m, {0}, 8)[0],
+      experts_output({{1, 1.0 / (1.0 + std::exp(-1.0))}, {3, 1.0 / (1.0 + std::exp(1.0))}}),
+      "top-k, softmax");
+  EXPECT_LT(max_difference(testing::reference_logits(m, {0}, 8), normalised), 1e-12);
+}
+
+TEST(ReferenceTiny, RouterBiasAndExpertBiases) {
+  TempDir dir;
+  Tiny tiny("llama");
+  make_moe(tiny, 1, {0.5f, 1.0f, 0.25f, 1.5f});            // logits (1, 2, 0.5, 3): expert 3
+  tiny.add("blk.0.ffn_gate_inp.bias", {4}, {0, 0, 3, 0});  // (1, 2, 3.5, 3): expert 2
+  // Expert e's bias is values e * len .. (e + 1) * len - 1; the other experts' biases, never
+  // used, are large.
+  std::vector<float> gate_bias(16, 50.0f), up_bias(16, 50.0f), down_bias(16, 50.0f);
+  std::copy_n(std::vector<float>{1.0f, 0, 0, 0}.begin(), 4, gate_bias.begin() + 8);
+  std::copy_n(std::vector<float>{-0.5f, 0, 0, 0}.begin(), 4, up_bias.begin() + 8);
+  std::copy_n(std::vector<float>{0, 0.5f, 0, 0}.begin(), 4, down_bias.begin() + 8);
+  tiny.add("blk.0.ffn_gate_exps.bias", {4, 4}, gate_bias);
+  tiny.add("blk.0.ffn_up_exps.bias", {4, 4}, up_bias);
+  tiny.add("blk.0.ffn_down_exps.bias", {4, 4}, down_bias);
+  ReferenceModel m = tiny.load(dir);
+  EXPECT_FALSE(m.quirks.router_bias);  // llama has neither; the file's tensors are ignored
+  EXPECT_FALSE(m.quirks.expert_biases);
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], experts_output({{3, 1.0}}), "no biases");
+  m.quirks.router_bias = true;
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], experts_output({{2, 1.0}}), "router bias");
+  // Expert 2 with its biases: gate_0 = 2 + 1, up_0 = 2 - 0.5, and 0.5 more along dim 1.
+  m.quirks.expert_biases = true;
+  const double h = 3.0 / (1.0 + std::exp(-3.0)) * 1.5;
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], normalized({2, 0.5, h, 0}),
+                "expert biases");
+}
+
+TEST(ReferenceTiny, ClampedSwiglu) {
+  TempDir dir;
+  Tiny tiny("llama");
+  make_moe(tiny, 1, {0, 1, 0, 0});  // expert 1 alone, weight 1
+  // Expert 1: gate = 2 (5, -5, 1, 0) = (10, -10, 2, 0), up = 2 (-4, 4, 1.5, 0.5) = (-8, 8, 3, 1),
+  // down the identity: x = (2,0,0,0) + h.
+  std::vector<float> gate(64, 0.0f), up(64, 0.0f), down(64, 0.0f);
+  const float gate_column[4] = {5, -5, 1, 0};
+  const float up_column[4] = {-4, 4, 1.5f, 0.5f};
+  for (size_t r = 0; r < 4; ++r) {
+    gate[16 + r * 4] = gate_column[r];
+    up[16 + r * 4] = up_column[r];
+    down[16 + r * 4 + r] = 1.0f;
+  }
+  tiny.set("blk.0.ffn_gate_exps.weight", gate);
+  tiny.set("blk.0.ffn_up_exps.weight", up);
+  tiny.set("blk.0.ffn_down_exps.weight", down);
+  ReferenceModel m = tiny.load(dir);
+  const double g[4] = {10, -10, 2, 0};
+  const double u[4] = {-8, 8, 3, 1};
+  std::vector<double> plain = {2, 0, 0, 0}, clamped = {2, 0, 0, 0};
+  for (size_t f = 0; f < 4; ++f) plain[f] += g[f] / (1.0 + std::exp(-g[f])) * u[f];
+  // The gate is capped at 7 from above only, up at -7 and 7.
+  const double gc[4] = {7, -10, 2, 0};
+  const double uc[4] = {-7, 7, 3, 1};
+  for (size_t f = 0; f < 4; ++f)
+    clamped[f] += gc[f] / (1.0 + std::exp(-1.702 * gc[f])) * (uc[f] + 1);
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], normalized(plain), "silu");
+  m.quirks.swiglu_clamp = true;
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], normalized(clamped), "clamped");
+}
+
+// A tiny gpt-oss whose extras do nothing: zero biases, a sink far below every score, YaRN by a
+// factor of 1, a window of 4; its FFN (4 experts, 2 used) adds nothing.
+Tiny tiny_gpt_oss() {
+  Tiny tiny("gpt-oss");
+  make_moe(tiny, 2, {0, 0, 0, 0});
+  tiny.set("blk.0.attn_output.weight", identity4());
+  tiny.set("blk.0.ffn_down_exps.weight", std::vector<float>(64, 0.0f));
+  tiny.key("attention.sliding_window", gguf::Value::u32(4));
+  tiny.key("rope.scaling.type", gguf::Value::string("yarn"));
+  tiny.key("rope.scaling.factor", gguf::Value::f32(1.0f));
+  tiny.key("rope.scaling.original_context_length", gguf::Value::u32(16));
+  for (const char* name : {"attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias"})
+    tiny.add(std::string("blk.0.") + name, {4}, std::vector<float>(4, 0.0f));
+  tiny.add("blk.0.attn_sinks.weight", {1}, {-1000.0f});
+  tiny.remove("blk.0.ffn_norm.weight");
+  tiny.add("blk.0.post_attention_norm.weight", {4}, std::vector<float>(4, 1.0f));
+  tiny.add("blk.0.ffn_gate_inp.bias", {4}, std::vector<float>(4, 0.0f));
+  tiny.add("blk.0.ffn_gate_exps.bias", {4, 4}, std::vector<float>(16, 0.0f));
+  tiny.add("blk.0.ffn_up_exps.bias", {4, 4}, std::vector<float>(16, 0.0f));
+  tiny.add("blk.0.ffn_down_exps.bias", {4, 4}, std::vector<float>(16, 0.0f));
+  return tiny;
+}
+
+TEST(ReferenceTiny, GptOssAttentionSinkAndOutputBias) {
+  TempDir dir;
+  Tiny tiny = tiny_gpt_oss();
+  std::vector<float> v(16, 0.0f);
+  v[1 * 4 + 0] = 1.0f;  // v = (0, x_0, 0, 0)
+  tiny.set("blk.0.attn_v.weight", v);
+  tiny.set("blk.0.attn_output.bias", {0, 0, 0.5f, 0});
+  const float sink = 2.0f + static_cast<float>(std::log(3.0));
+  tiny.set("blk.0.attn_sinks.weight", {sink});
+  ReferenceModel m = tiny.load(dir);
+  EXPECT_EQ(m.ffn_norm_weight, "post_attention_norm.weight");
+  EXPECT_TRUE(m.quirks.attn_sinks);
+  EXPECT_TRUE(m.quirks.output_bias);
+  // One token: q = k = (2,0,0,0), score 4 / sqrt(4) = 2; the sink exp(2 + ln 3) takes three
+  // quarters of the softmax, so the attention returns a quarter of v = (0,2,0,0).
+  const double a = 1.0 / (1.0 + std::exp(static_cast<double>(sink) - 2.0));
+  EXPECT_NEAR(a, 0.25, 1e-7);
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], normalized({2, 2 * a, 0.5, 0}), "sink");
+  m.quirks.attn_sinks = false;
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], normalized({2, 2, 0.5, 0}), "no sink");
+  m.quirks.output_bias = false;
+  expect_logits(testing::reference_logits(m, {0}, 8)[0], normalized({2, 2, 0, 0}), "no bias");
+}
+
+// Tokens {2, 3} on a tiny model: the second_position of dims 2 and 3 (x = (0, 0, 2 a0, 2 + 2 a1)).
+std::vector<double> second_position_high(double s0, double s1) {
+  const double a0 = 1.0 / (1.0 + std::exp(s1 - s0));
+  return normalized({0.0, 0.0, 2.0 * a0, 2.0 + 2.0 * (1.0 - a0)});
+}
+
+TEST(ReferenceTiny, YarnThetaByPairAndMscale) {
+  TempDir dir;
+  // Interleaved pairs: tokens {0, 1} meet in pair 0 (dims 0, 1) with s0 = -2 m^2 sin t0 and
+  // s1 = 2 m^2 (RopePairsAndScaling, both q and k scaled by m); tokens {2, 3} in pair 1 (dims 2, 3)
+  // with s0 = -2 m^2 sin t1. With base 100, s = 4 and L = 64, corr(beta) = 2 ln(64 / (2 pi beta)) /
+  // ln 100: corr(32) = -0.50, so low = 0; corr(2) = 0.71 and corr(1) = 1.01, so high = 1 with
+  // beta_slow 2 and 2 by default. Pair 0 extrapolates (t0 = 1); pair 1 interpolates fully
+  // (t1 = 100^(-1/2) / 4 = 0.025) with beta_slow 2, half-way (t1 = (0.1 + 0.025) / 2) by default.
+  Tiny tiny("llama");
+  tiny.key("rope.freq_base", gguf::Value::f32(100.0f));
+  tiny.key("rope.scaling.type", gguf::Value::string("yarn"));
+  tiny.key("rope.scaling.factor", gguf::Value::f32(4.0f));
+  tiny.key("rope.scaling.original_context_length", gguf::Value::u32(64));
+  tiny.key("rope.scaling.yarn_beta_fast", gguf::Value::f32(32.0f));
+  tiny.key("rope.scaling.yarn_beta_slow", gguf::Value::f32(2.0f));
+  ReferenceModel m = tiny.load(dir);
+  EXPECT_TRUE(m.quirks.yarn);
+  EXPECT_EQ(m.rope_scaling_factor, 4.0);
+  EXPECT_EQ(m.n_ctx_orig, 64);
+  const double m2 = std::pow(1.0 + 0.1 * std::log(4.0), 2.0);
+  const std::vector<int32_t> high = {2, 3};
+  expect_logits(testing::reference_logits(m, kTwoTokens, 8)[1],
+                second_position(-2.0 * m2 * std::sin(1.0), 2.0 * m2), "pair 0");
+  expect_logits(testing::reference_logits(m, high, 8)[1],
+                second_position_high(-2.0 * m2 * std::sin(0.025), 2.0 * m2), "pair 1");
+  // Without YaRN: linear scaling of both pairs by 1/4 and no mscale.
+  m.quirks.yarn = false;
+  expect_logits(testing::reference_logits(m, kTwoTokens, 8)[1],
+                second_position(-2.0 * std::sin(0.25), 2.0), "pair 0, linear");
+  expect_logits(testing::reference_logits(m, high, 8)[1],
+                second_position_high(-2.0 * std::sin(0.025), 2.0), "pair 1, linear");
+
+  Tiny defaults("llama");
+  defaults.keys = tiny.keys;
+  std::erase_if(defaults.keys,
+                [](const auto& k) { return k.first.starts_with("rope.scaling.yarn"); });
+  m = defaults.load(dir);
+  EXPECT_EQ(m.yarn_beta_fast, 32.0);
+  EXPECT_EQ(m.yarn_beta_slow, 1.0);
+  expect_logits(testing::reference_logits(m, kTwoTokens, 8)[1],
+                second_position(-2.0 * m2 * std::sin(1.0), 2.0 * m2), "pair 0, default betas");
+  expect_logits(testing::reference_logits(m, high, 8)[1],
+                second_position_high(-2.0 * m2 * std::sin(0.0625), 2.0 * m2),
+                "pair 1, default betas");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Random-weight models of every family.
 
 struct RandomSpec {
@@ -377,21 +629,37 @@ struct RandomSpec {
   int64_t n_ff = 96;
   bool fused_qkv = false;
   bool fused_up = false;  // phi3 always fuses
-  KeyList keys;           // more keys, without "ARCH."
+  int64_t n_expert = 0;   // > 0: mixture-of-experts FFNs (qwen3moe and gpt-oss always)
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 32;
+  std::optional<TensorType> expert_type;  // of the expert tensors, when not `type`
+  KeyList keys;                           // more keys, without "ARCH."
 };
 
 // The family's keys for a small test model: softcaps small enough to bend the scores of random
-// weights, and a window of 3.
+// weights, and a window of 3. "mixtral" is llama with 8 experts, 2 used.
 RandomSpec family_spec(const std::string& arch) {
   RandomSpec spec;
-  spec.arch = arch;
-  if (arch == "llama" || arch == "phi3" || arch == "gemma2" || arch == "gemma3")
+  spec.arch = arch == "mixtral" ? "llama" : arch;
+  if (arch == "mixtral" || arch == "qwen3moe" || arch == "gpt-oss") {
+    spec.n_expert = 8;
+    spec.n_expert_used = arch == "gpt-oss" ? 4 : 2;
+  }
+  if (arch == "llama" || arch == "mixtral" || arch == "phi3" || arch == "gemma2" ||
+      arch == "gemma3" || arch == "gpt-oss")
     spec.keys.emplace_back("attention.sliding_window", gguf::Value::u32(3));
+  if (arch == "gpt-oss") {
+    spec.keys.emplace_back("rope.freq_base", gguf::Value::f32(150000.0f));
+    spec.keys.emplace_back("rope.scaling.type", gguf::Value::string("yarn"));
+    spec.keys.emplace_back("rope.scaling.factor", gguf::Value::f32(4.0f));
+    spec.keys.emplace_back("rope.scaling.original_context_length", gguf::Value::u32(16));
+    spec.head_dim = 24;  // q_dim 96 differs from n_embd
+  }
   if (arch == "gemma2") {
     spec.keys.emplace_back("attn_logit_softcapping", gguf::Value::f32(2.0f));
     spec.keys.emplace_back("final_logit_softcapping", gguf::Value::f32(3.0f));
   }
-  if (arch == "gemma3" || arch == "qwen2" || arch == "qwen3")
+  if (arch == "gemma3" || arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe")
     spec.keys.emplace_back("rope.freq_base", gguf::Value::f32(1000000.0f));
   if (arch == "phi3") {
     spec.keys.emplace_back("rope.scaling.attn_factor", gguf::Value::f32(1.3f));
@@ -417,6 +685,12 @@ TensorList random_tensors(const RandomSpec& s, uint32_t seed) {
   auto add_vector = [&](const std::string& name, int64_t n, float low, float high) {
     tensors.emplace_back(name, TensorSpec{{n}, uniform(n, low, high), false});
   };
+  auto add_experts = [&](const std::string& name, int64_t n_in, int64_t n_out) {
+    const float scale = 1.7f / std::sqrt(static_cast<float>(n_in));
+    tensors.emplace_back(name, TensorSpec{{n_in, n_out, s.n_expert},
+                                          uniform(n_in * n_out * s.n_expert, -scale, scale),
+                                          true});
+  };
   const std::string& a = s.arch;
   const int64_t q_dim = s.n_head * s.head_dim;
   const int64_t kv_dim = s.n_head_kv * s.head_dim;
@@ -433,20 +707,41 @@ TensorList random_tensors(const RandomSpec& s, uint32_t seed) {
     add_matrix(p + "attn_q.weight", s.n_embd, q_dim);
     add_matrix(p + "attn_k.weight", s.n_embd, kv_dim);
     add_matrix(p + "attn_v.weight", s.n_embd, kv_dim);
-    if (a == "qwen2") {
+    if (a == "qwen2" || a == "gpt-oss") {
       add_vector(p + "attn_q.bias", q_dim, -0.5f, 0.5f);
       add_vector(p + "attn_k.bias", kv_dim, -0.5f, 0.5f);
       add_vector(p + "attn_v.bias", kv_dim, -0.5f, 0.5f);
     }
-    if (a == "qwen3" || a == "gemma3") {
+    if (a == "qwen3" || a == "qwen3moe" || a == "gemma3") {
       add_vector(p + "attn_q_norm.weight", s.head_dim, 0.5f, 1.5f);
       add_vector(p + "attn_k_norm.weight", s.head_dim, 0.5f, 1.5f);
     }
     add_matrix(p + "attn_output.weight", q_dim, s.n_embd);
-    add_vector(p + "ffn_norm.weight", s.n_embd, 0.5f, 1.5f);
-    add_matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff);
-    add_matrix(p + "ffn_up.weight", s.n_embd, s.n_ff);
-    add_matrix(p + "ffn_down.weight", s.n_ff, s.n_embd);
+    if (a == "gpt-oss") {
+      add_vector(p + "attn_output.bias", s.n_embd, -0.5f, 0.5f);
+      add_vector(p + "attn_sinks.weight", s.n_head, -1.0f, 1.0f);
+    }
+    add_vector(p + (a == "gpt-oss" ? "post_attention_norm.weight" : "ffn_norm.weight"), s.n_embd,
+               0.5f, 1.5f);
+    if (s.n_expert > 0) {
+      add_matrix(p + "ffn_gate_inp.weight", s.n_embd, s.n_expert);
+      add_experts(p + "ffn_gate_exps.weight", s.n_embd, s.n_ff_exp);
+      add_experts(p + "ffn_up_exps.weight", s.n_embd, s.n_ff_exp);
+      add_experts(p + "ffn_down_exps.weight", s.n_ff_exp, s.n_embd);
+      if (a == "gpt-oss") {
+        add_vector(p + "ffn_gate_inp.bias", s.n_expert, -1.0f, 1.0f);
+        for (const auto& [name, n] : {std::pair{"ffn_gate_exps.bias", s.n_ff_exp},
+                                      std::pair{"ffn_up_exps.bias", s.n_ff_exp},
+                                      std::pair{"ffn_down_exps.bias", s.n_embd}}) {
+          tensors.emplace_back(
+              p + name, TensorSpec{{n, s.n_expert}, uniform(n * s.n_expert, -0.5f, 0.5f), false});
+        }
+      }
+    } else {
+      add_matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff);
+      add_matrix(p + "ffn_up.weight", s.n_embd, s.n_ff);
+      add_matrix(p + "ffn_down.weight", s.n_ff, s.n_embd);
+    }
     if (a == "gemma2" || a == "gemma3") {
       add_vector(p + "post_attention_norm.weight", s.n_embd, 0.5f, 1.5f);
       add_vector(p + "post_ffw_norm.weight", s.n_embd, 0.5f, 1.5f);
@@ -493,8 +788,15 @@ ReferenceModel write_random(const std::filesystem::path& path, const RandomSpec&
       {"attention.value_length", gguf::Value::u32(static_cast<uint32_t>(s.head_dim))},
       {"attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-6f)},
   };
+  if (s.n_expert > 0) {
+    keys.emplace_back("expert_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert)));
+    keys.emplace_back("expert_used_count",
+                      gguf::Value::u32(static_cast<uint32_t>(s.n_expert_used)));
+    keys.emplace_back("expert_feed_forward_length",
+                      gguf::Value::u32(static_cast<uint32_t>(s.n_ff_exp)));
+  }
   keys.insert(keys.end(), s.keys.begin(), s.keys.end());
-  write_gguf(path, s.arch, keys, tensors, s.type);
+  write_gguf(path, s.arch, keys, tensors, s.type, s.expert_type);
   return testing::load_reference(path);
 }
 
@@ -511,7 +813,15 @@ std::vector<std::pair<std::string, bool ReferenceQuirks::*>> quirk_fields() {
           {"window", &ReferenceQuirks::window},
           {"local_rope_base", &ReferenceQuirks::local_rope_base},
           {"long_rope", &ReferenceQuirks::long_rope},
-          {"neox", &ReferenceQuirks::neox}};
+          {"neox", &ReferenceQuirks::neox},
+          {"output_bias", &ReferenceQuirks::output_bias},
+          {"attn_sinks", &ReferenceQuirks::attn_sinks},
+          {"yarn", &ReferenceQuirks::yarn},
+          {"normalize_experts", &ReferenceQuirks::normalize_experts},
+          {"topk_softmax", &ReferenceQuirks::topk_softmax},
+          {"router_bias", &ReferenceQuirks::router_bias},
+          {"expert_biases", &ReferenceQuirks::expert_biases},
+          {"swiglu_clamp", &ReferenceQuirks::swiglu_clamp}};
 }
 
 TEST(ReferenceFamilies, LoadSwitchesOnTheFamilyQuirksAndEachOneMatters) {
@@ -524,12 +834,20 @@ TEST(ReferenceFamilies, LoadSwitchesOnTheFamilyQuirksAndEachOneMatters) {
       {"gemma3",
        {"embed_scale", "gelu", "post_norms", "qk_norm", "window", "local_rope_base", "neox"}},
       {"phi3", {"window", "long_rope", "neox"}},
+      {"mixtral", {"window", "normalize_experts"}},
+      {"qwen3moe", {"qk_norm", "neox", "normalize_experts"}},
+      {"gpt-oss",
+       {"qkv_bias", "output_bias", "attn_sinks", "window", "neox", "yarn", "topk_softmax",
+        "router_bias", "expert_biases", "swiglu_clamp"}},
   };
   TempDir dir;
   uint32_t seed = 100;
   for (const auto& [arch, expected] : families) {
-    const ReferenceModel m = write_random(dir / (arch + ".gguf"), family_spec(arch), seed++);
-    EXPECT_EQ(m.arch, arch);
+    const RandomSpec spec = family_spec(arch);
+    const ReferenceModel m = write_random(dir / (arch + ".gguf"), spec, seed++);
+    EXPECT_EQ(m.arch, spec.arch);
+    EXPECT_EQ(m.n_expert, spec.n_expert);
+    EXPECT_EQ(m.n_expert_used, spec.n_expert_used);
     const Logits logits = testing::reference_logits(m, kTokens, 64);
     ASSERT_EQ(logits.size(), kTokens.size());
     ASSERT_EQ(logits[0].size(), 40u);
@@ -563,6 +881,48 @@ TEST(ReferenceFamilies, WindowedLayers) {
   const ReferenceModel plain = write_random(dir / "l.gguf", RandomSpec{}, 4);  // no window key
   EXPECT_FALSE(plain.quirks.window);
   EXPECT_EQ(plain.windowed, (std::vector<bool>{false, false}));
+  RandomSpec gpt_oss = family_spec("gpt-oss");
+  gpt_oss.n_layer = 4;
+  EXPECT_EQ(write_random(dir / "go.gguf", gpt_oss, 5).windowed,
+            (std::vector<bool>{true, false, true, false}));
+}
+
+// gpt-oss applies YaRN to its windowed layers too: a one-layer model (layer 0 is windowed).
+TEST(ReferenceFamilies, YarnAppliesOnWindowedLayers) {
+  TempDir dir;
+  RandomSpec spec = family_spec("gpt-oss");
+  spec.n_layer = 1;
+  const ReferenceModel m = write_random(dir / "go.gguf", spec, 9);
+  ASSERT_EQ(m.windowed, std::vector<bool>{true});
+  ReferenceModel linear = m;
+  linear.quirks.yarn = false;
+  EXPECT_GT(max_difference(testing::reference_logits(linear, kTokens, 64),
+                           testing::reference_logits(m, kTokens, 64)),
+            1e-4);
+}
+
+// Expert tensors stored as MXFP4 (as gpt-oss ships them), once the type table can write and read
+// it: the reference runs on the dequantized values, close to the float model's.
+TEST(ReferenceFamilies, Mxfp4Experts) {
+  const TypeTraits& traits = type_traits(TensorType::MXFP4);
+  if (traits.quantize == nullptr || traits.dequantize == nullptr)
+    GTEST_SKIP() << "the type table cannot quantize and dequantize MXFP4 yet";
+  TempDir dir;
+  RandomSpec spec = family_spec("gpt-oss");
+  const Logits exact =
+      testing::reference_logits(write_random(dir / "f32.gguf", spec, 3), kTokens, 64);
+  spec.expert_type = TensorType::MXFP4;
+  const ReferenceModel m = write_random(dir / "mxfp4.gguf", spec, 3);
+  EXPECT_EQ(m.tensor("blk.0.ffn_down_exps.weight").type, TensorType::MXFP4);
+  EXPECT_EQ(m.tensor("blk.0.ffn_gate_inp.weight").type, TensorType::F32);
+  const Logits logits = testing::reference_logits(m, kTokens, 64);
+  double largest = 0.0;
+  for (const std::vector<double>& row : exact) {
+    for (double v : row) largest = std::max(largest, std::fabs(v));
+  }
+  const double diff = max_difference(logits, exact);
+  EXPECT_GT(diff, 0.0);
+  EXPECT_LT(diff, 0.5 * largest);
 }
 
 TEST(ReferenceFamilies, WindowChangesOnlyPositionsThatSeePastIt) {
@@ -704,9 +1064,35 @@ TEST(ReferenceFamilies, RejectsWhatItCannotHandle) {
   EXPECT_THROW(gemma2.load(dir), Error);
   Tiny qwen2("qwen2");  // no biases
   EXPECT_THROW(qwen2.load(dir), Error);
-  Tiny yarn("llama");
+  Tiny yarn("llama");  // YaRN without a factor
   yarn.key("rope.scaling.type", gguf::Value::string("yarn"));
   EXPECT_THROW(yarn.load(dir), Error);
+  yarn.key("rope.scaling.factor", gguf::Value::f32(2.0f));
+  EXPECT_TRUE(yarn.load(dir).quirks.yarn);
+  Tiny dense_qwen3moe("qwen3moe");  // no expert_count
+  dense_qwen3moe.add("blk.0.attn_q_norm.weight", {4}, std::vector<float>(4, 1.0f));
+  dense_qwen3moe.add("blk.0.attn_k_norm.weight", {4}, std::vector<float>(4, 1.0f));
+  EXPECT_THROW(dense_qwen3moe.load(dir), Error);
+  Tiny qwen2_experts("qwen2");  // experts in a family that has none
+  make_moe(qwen2_experts, 1, {0, 0, 0, 0});
+  for (const char* name : {"attn_q.bias", "attn_k.bias", "attn_v.bias"})
+    qwen2_experts.add(std::string("blk.0.") + name, {4}, std::vector<float>(4, 0.0f));
+  EXPECT_THROW(qwen2_experts.load(dir), Error);
+  Tiny too_many("llama");  // 5 of 4 experts
+  make_moe(too_many, 5, {0, 0, 0, 0});
+  EXPECT_THROW(too_many.load(dir), Error);
+  Tiny flat_experts("llama");
+  make_moe(flat_experts, 1, {0, 0, 0, 0});
+  flat_experts.add("blk.0.ffn_up_exps.weight", {4, 16}, std::vector<float>(64, 0.0f), true);
+  EXPECT_THROW(flat_experts.load(dir), Error);
+  Tiny no_sinks = tiny_gpt_oss();
+  no_sinks.remove("blk.0.attn_sinks.weight");
+  EXPECT_THROW(no_sinks.load(dir), Error);
+  Tiny ffn_norm_named_so = tiny_gpt_oss();  // gpt-oss's pre-FFN norm is post_attention_norm
+  ffn_norm_named_so.remove("blk.0.post_attention_norm.weight");
+  ffn_norm_named_so.add("blk.0.ffn_norm.weight", {4}, std::vector<float>(4, 1.0f));
+  EXPECT_THROW(ffn_norm_named_so.load(dir), Error);
+  EXPECT_NO_THROW(tiny_gpt_oss().load(dir));
   Tiny narrow("llama");
   narrow.add("blk.0.attn_k.weight", {4, 2}, std::vector<float>(8, 0.0f), true);
   EXPECT_THROW(narrow.load(dir), Error);
@@ -715,6 +1101,12 @@ TEST(ReferenceFamilies, RejectsWhatItCannotHandle) {
   EXPECT_THROW(testing::reference_logits(m, {0, 4}, 8), Error);     // outside the vocabulary
   EXPECT_THROW(testing::reference_logits(m, {0, 1, 2}, 2), Error);  // longer than the context
   m.quirks.attn_softcap = true;                                     // without its key
+  EXPECT_THROW(testing::reference_logits(m, {0}, 8), Error);
+  m.quirks.attn_softcap = false;
+  m.quirks.attn_sinks = true;  // without its tensor
+  EXPECT_THROW(testing::reference_logits(m, {0}, 8), Error);
+  m.quirks.attn_sinks = false;
+  m.quirks.yarn = true;  // without a factor
   EXPECT_THROW(testing::reference_logits(m, {0}, 8), Error);
 }
 

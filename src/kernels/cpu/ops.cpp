@@ -1,5 +1,6 @@
 #include "kernels/cpu/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -34,6 +35,15 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+void swiglu_clamped(const float* gate, const float* up, float* out, int64_t n, float alpha,
+                    float limit) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::fmin(gate[i], limit);
+    const float u = std::clamp(up[i], -limit, limit);
+    out[i] = g / (1.0f + std::exp(-alpha * g)) * (u + 1.0f);
+  }
+}
+
 void geglu(const float* gate, const float* up, float* out, int64_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   for (int64_t i = 0; i < n; ++i) {
@@ -51,16 +61,38 @@ void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
+void yarn_ramp(int n_rot, float freq_base, int64_t original_context, float beta_fast,
+               float beta_slow, float& low, float& high) {
+  // The pair whose wavelength fits `rotations` times into the original context.
+  auto pair_for = [&](float rotations) {
+    return static_cast<float>(n_rot) *
+           std::log(static_cast<float>(original_context) / (rotations * 2.0f * 3.14159265358979f)) /
+           (2.0f * std::log(freq_base));
+  };
+  low = std::max(0.0f, std::floor(pair_for(beta_fast)));
+  high = std::min(static_cast<float>(n_rot - 1), std::ceil(pair_for(beta_slow)));
+}
+
 void rope(float* x, int n_head, int head_dim, int pos, const RopeParams& params) {
   const int half = params.n_rot / 2;
-  const float position = static_cast<float>(pos) * params.freq_scale;
+  float magnitude = params.attn_factor;
+  if (params.yarn) magnitude *= 1.0f + 0.1f * std::log(1.0f / params.freq_scale);
   for (int i = 0; i < half; ++i) {
     // theta_i = pos * base^(-2i / n_rot), divided by the optional per-pair factor.
-    float theta = position * std::pow(params.freq_base, -2.0f * static_cast<float>(i) /
-                                                            static_cast<float>(params.n_rot));
-    if (!params.freq_factors.empty()) theta /= params.freq_factors[static_cast<size_t>(i)];
-    const float cos_theta = std::cos(theta) * params.attn_factor;
-    const float sin_theta = std::sin(theta) * params.attn_factor;
+    float unscaled = static_cast<float>(pos) *
+                     std::pow(params.freq_base,
+                              -2.0f * static_cast<float>(i) / static_cast<float>(params.n_rot));
+    if (!params.freq_factors.empty()) unscaled /= params.freq_factors[static_cast<size_t>(i)];
+    float theta = unscaled * params.freq_scale;
+    if (params.yarn) {
+      const float ramp = std::clamp((static_cast<float>(i) - params.yarn_low) /
+                                        std::max(0.001f, params.yarn_high - params.yarn_low),
+                                    0.0f, 1.0f);
+      // ramp 0: a high-frequency pair, which keeps its own frequency; 1: a scaled one.
+      theta = unscaled * (1.0f - ramp) + theta * ramp;
+    }
+    const float cos_theta = std::cos(theta) * magnitude;
+    const float sin_theta = std::sin(theta) * magnitude;
     const int first = params.style == RopeStyle::kInterleaved ? 2 * i : i;
     const int second = params.style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
     for (int h = 0; h < n_head; ++h) {

@@ -13,6 +13,11 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
+// gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, -limit, limit),
+// out = g * sigmoid(alpha * g) * (u + 1); out may alias gate.
+void swiglu_clamped(const float* gate, const float* up, float* out, int64_t n, float alpha,
+                    float limit);
+
 // out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma); out may alias gate.
 void geglu(const float* gate, const float* up, float* out, int64_t n);
 
@@ -36,7 +41,19 @@ struct RopeParams {
   // Per-pair divisors of the frequency (Llama 3.1+ rope_freqs.weight), n_rot/2 values; empty = 1.
   std::span<const float> freq_factors;
   float attn_factor = 1.0f;  // both rotated values are multiplied by it (Phi-3's LongRoPE)
+  // YaRN (gpt-oss): pairs below yarn_low keep the unscaled frequency, pairs above yarn_high take
+  // the scaled one (freq_scale), a linear ramp between; the rotated values are multiplied by
+  // 1 + 0.1 ln(1 / freq_scale) as well. Off when yarn is false.
+  bool yarn = false;
+  float yarn_low = 0.0f;
+  float yarn_high = 0.0f;
 };
+
+// The pair indices where YaRN's ramp starts and ends, for n_rot rotated dimensions trained at
+// original_context positions: the pairs that turn beta_fast and beta_slow times over it, floored
+// and ceiled as llama.cpp does.
+void yarn_ramp(int n_rot, float freq_base, int64_t original_context, float beta_fast,
+               float beta_slow, float& low, float& high);
 
 // Rotates n_head heads of head_dim values each, laid out head after head, for position pos.
 void rope(float* x, int n_head, int head_dim, int pos, const RopeParams& params);

@@ -46,6 +46,23 @@ int64_t vocabulary_size(const gguf::File& file, const Keys& keys) {
                 ", no tokenizer.ggml.tokens and no token_embd.weight)"));
 }
 
+void read_experts(const Keys& keys, int64_t n_expert, DecoderConfig& config) {
+  const int64_t n_used = keys.positive("expert_used_count");
+  if (n_expert > 4096 || n_used > n_expert) {
+    keys.fail(str("expert_used_count ", n_used, " of expert_count ", n_expert,
+                  " is not a valid mixture of experts"));
+  }
+  config.moe.n_expert = static_cast<int>(n_expert);
+  config.moe.n_used = static_cast<int>(n_used);
+  config.moe.n_ff = keys.integer("expert_feed_forward_length")
+                        .value_or(keys.integer("feed_forward_length").value_or(0));
+  if (config.moe.n_ff <= 0) {
+    keys.fail(str("metadata key '", keys.key("expert_feed_forward_length"), "' is missing"));
+  }
+  config.info.n_expert = config.moe.n_expert;
+  config.info.n_expert_used = config.moe.n_used;
+}
+
 }  // namespace
 
 DecoderConfig read_standard(const gguf::File& file, std::string_view arch) {
@@ -59,7 +76,13 @@ DecoderConfig read_standard(const gguf::File& file, std::string_view arch) {
   const int64_t n_layer = keys.positive("block_count");
   if (n_layer > 4096) keys.fail(str(keys.key("block_count"), " = ", n_layer, " is implausible"));
   info.n_layer = static_cast<int>(n_layer);
-  info.n_ff = keys.positive("feed_forward_length");
+  const std::optional<int64_t> n_expert = keys.integer("expert_count");
+  if (n_expert && *n_expert > 0) {
+    read_experts(keys, *n_expert, config);
+    info.n_ff = keys.integer("feed_forward_length").value_or(config.moe.n_ff);
+  } else {
+    info.n_ff = keys.positive("feed_forward_length");
+  }
   info.n_head = keys.positive("attention.head_count");
   info.n_head_kv = keys.integer("attention.head_count_kv").value_or(info.n_head);
   info.n_ctx_train = keys.positive("context_length");
@@ -90,9 +113,18 @@ DecoderConfig read_standard(const gguf::File& file, std::string_view arch) {
   // A factor without a type is linear, as llama.cpp reads it.
   const std::string scaling = keys.text("rope.scaling.type").value_or("linear");
   const double factor = keys.real("rope.scaling.factor").value_or(0.0);
-  if (scaling == "linear" && factor > 0.0) {
+  if ((scaling == "linear" || scaling == "yarn") && factor > 0.0) {
     layer.rope_scale = static_cast<float>(1.0 / factor);
-  } else if (scaling != "none" && scaling != "linear" && scaling != "llama3") {
+  }
+  if (scaling == "yarn" && factor > 1.0) {
+    config.yarn = true;
+    config.original_context =
+        keys.integer("rope.scaling.original_context_length").value_or(info.n_ctx_train);
+    config.yarn_beta_fast =
+        static_cast<float>(keys.real("rope.scaling.yarn_beta_fast").value_or(32.0));
+    config.yarn_beta_slow =
+        static_cast<float>(keys.real("rope.scaling.yarn_beta_slow").value_or(1.0));
+  } else if (scaling != "none" && scaling != "linear" && scaling != "llama3" && scaling != "yarn") {
     // Llama 3.1 files carry "llama3" scaling as rope_freqs.weight, which the decoder applies.
     keys.fail(str("rope scaling type '", scaling, "' is not supported yet"));
   }
@@ -124,6 +156,13 @@ DecoderConfig synth_standard(const SynthShape& shape, std::string_view arch) {
   info.n_vocab = shape.n_vocab;
   config.n_rot = static_cast<int>(shape.head_dim);
   config.layers.assign(static_cast<size_t>(shape.n_layer), LayerConfig{});
+  if (shape.n_expert > 0) {
+    config.moe.n_expert = shape.n_expert;
+    config.moe.n_used = shape.n_expert_used;
+    config.moe.n_ff = shape.n_ff;
+    info.n_expert = shape.n_expert;
+    info.n_expert_used = shape.n_expert_used;
+  }
   return config;
 }
 
