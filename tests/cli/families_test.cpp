@@ -19,7 +19,13 @@ using nlohmann::json;
 using testing::run_bottega;
 using testing::TempDir;
 
+// Under the sanitizers (whose job here is memory errors, at several times the cost) the families
+// whose code paths differ most: biases, Q/K norms with post-norms and windows, fused matrices.
+#if defined(__SANITIZE_ADDRESS__)
+const std::vector<std::string> kFamilies = {"qwen2", "gemma3", "phi3"};
+#else
 const std::vector<std::string> kFamilies = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+#endif
 
 std::string synth(const TempDir& dir, const std::string& arch, const std::string& type) {
   const std::string out = (dir / (arch + "-" + type + ".gguf")).string();
