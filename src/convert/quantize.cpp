@@ -23,10 +23,17 @@ struct Placement {
 
 Placement place(const std::string& name) {
   static const std::vector<std::pair<std::string, TensorRole>> kSuffixes = {
-      {"attn_q.weight", TensorRole::kAttnQ},     {"attn_k.weight", TensorRole::kAttnK},
-      {"attn_v.weight", TensorRole::kAttnV},     {"attn_output.weight", TensorRole::kAttnOutput},
-      {"ffn_gate.weight", TensorRole::kFfnGate}, {"ffn_up.weight", TensorRole::kFfnUp},
-      {"ffn_down.weight", TensorRole::kFfnDown}, {"attn_qkv.weight", TensorRole::kAttnQkv},
+      {"attn_q.weight", TensorRole::kAttnQ},
+      {"attn_k.weight", TensorRole::kAttnK},
+      {"attn_v.weight", TensorRole::kAttnV},
+      {"attn_output.weight", TensorRole::kAttnOutput},
+      {"ffn_gate.weight", TensorRole::kFfnGate},
+      {"ffn_up.weight", TensorRole::kFfnUp},
+      {"ffn_down.weight", TensorRole::kFfnDown},
+      {"attn_qkv.weight", TensorRole::kAttnQkv},
+      {"ffn_gate_exps.weight", TensorRole::kExpertGate},
+      {"ffn_up_exps.weight", TensorRole::kExpertUp},
+      {"ffn_down_exps.weight", TensorRole::kExpertDown},
   };
   if (name == "token_embd.weight") return {TensorRole::kTokenEmbedding, 0};
   if (name == "output.weight") return {TensorRole::kOutput, 0};

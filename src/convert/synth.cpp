@@ -28,7 +28,7 @@ const std::vector<SynthFileType> kFileTypes = {
     {"Q5_0", T::Q5_0, TypeMix::kLlamaDefault, 8},  {"Q5_1", T::Q5_1, TypeMix::kLlamaDefault, 9},
     {"Q4_K", T::Q4_K, TypeMix::kUniform, 14},      {"Q4_K_M", T::Q4_K, TypeMix::kMedium, 15},
     {"Q5_K", T::Q5_K, TypeMix::kUniform, 16},      {"Q5_K_M", T::Q5_K, TypeMix::kMedium, 17},
-    {"Q6_K", T::Q6_K, TypeMix::kLlamaDefault, 18},
+    {"Q6_K", T::Q6_K, TypeMix::kLlamaDefault, 18}, {"MXFP4_MOE", T::MXFP4, TypeMix::kExperts, 38},
 };
 
 bool is_float_type(TensorType type) {
@@ -333,6 +333,13 @@ std::optional<SynthFileType> parse_synth_file_type(std::string_view name) {
 // - the _M mixes also give attn_v and ffn_down Q6_K in the layers use_more_bits picks.
 TensorType matrix_type(const SynthFileType& file_type, TensorRole role, int layer, int n_layers,
                        int64_t row) {
+  const bool expert = role == TensorRole::kExpertGate || role == TensorRole::kExpertUp ||
+                      role == TensorRole::kExpertDown;
+  if (file_type.mix == TypeMix::kExperts) return expert ? file_type.base : T::Q8_0;
+  // Elsewhere experts follow the rules of the dense matrices they stand for.
+  if (role == TensorRole::kExpertGate) role = TensorRole::kFfnGate;
+  if (role == TensorRole::kExpertUp) role = TensorRole::kFfnUp;
+  if (role == TensorRole::kExpertDown) role = TensorRole::kFfnDown;
   if (file_type.mix == TypeMix::kUniform) return file_type.base;
   if (role == TensorRole::kOutput) {
     const bool whole_super_blocks = row % type_traits(T::Q6_K).block_size == 0;
@@ -367,14 +374,17 @@ std::optional<TensorRole> tensor_role(const TensorDesc& t, bool tied_head) {
     case TensorSlot::kAttnOutput:
       return TensorRole::kAttnOutput;
     case TensorSlot::kFfnGate:
-    case TensorSlot::kFfnGateExperts:
       return TensorRole::kFfnGate;
+    case TensorSlot::kFfnGateExperts:
+      return TensorRole::kExpertGate;
     case TensorSlot::kFfnUp:
-    case TensorSlot::kFfnUpExperts:
       return TensorRole::kFfnUp;
+    case TensorSlot::kFfnUpExperts:
+      return TensorRole::kExpertUp;
     case TensorSlot::kFfnDown:
-    case TensorSlot::kFfnDownExperts:
       return TensorRole::kFfnDown;
+    case TensorSlot::kFfnDownExperts:
+      return TensorRole::kExpertDown;
     default:
       return std::nullopt;
   }

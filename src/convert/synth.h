@@ -20,6 +20,7 @@ enum class TypeMix {
   kUniform,       // every matrix in the base type: float files, and plain Q4_K / Q5_K
   kLlamaDefault,  // llama.cpp's default for a quantized type: the output matrix gets more bits
   kMedium,        // the _M mixes: also attn_v and ffn_down of some layers
+  kExperts,       // MXFP4_MOE: expert matrices in the base type, every other matrix Q8_0
 };
 
 // A file type as llama.cpp's quantize tool names it: the type most matrices get, the mix, and
@@ -46,7 +47,10 @@ enum class TensorRole {
   kAttnOutput,
   kFfnGate,
   kFfnUp,
-  kFfnDown
+  kFfnDown,
+  kExpertGate,  // the 3-D *_exps tensors of a mixture of experts
+  kExpertUp,
+  kExpertDown
 };
 
 // The role of a family's tensor under the type mixes; nullopt for vectors (norms, biases, factors).

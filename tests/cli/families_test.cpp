@@ -22,9 +22,10 @@ using testing::TempDir;
 // Under the sanitizers (whose job here is memory errors, at several times the cost) the families
 // whose code paths differ most: biases, Q/K norms with post-norms and windows, fused matrices.
 #if defined(__SANITIZE_ADDRESS__)
-const std::vector<std::string> kFamilies = {"qwen2", "gemma3", "phi3"};
+const std::vector<std::string> kFamilies = {"qwen2", "gemma3", "phi3", "gpt-oss"};
 #else
-const std::vector<std::string> kFamilies = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"};
+const std::vector<std::string> kFamilies = {"llama",  "qwen2", "qwen3",    "gemma2",
+                                            "gemma3", "phi3",  "qwen3moe", "gpt-oss"};
 #endif
 
 std::string synth(const TempDir& dir, const std::string& arch, const std::string& type) {
@@ -84,6 +85,25 @@ TEST(Families, QuantizeGivesEveryTensorTheTypeSynthGivesIt) {
       EXPECT_EQ(expected.at("token_embd.weight"), TensorType::Q6_K);
     }
   }
+}
+
+// gpt-oss files come with MXFP4 experts and Q8_0 elsewhere (llama.cpp's MXFP4_MOE); routers and
+// expert biases stay F32.
+TEST(Families, QuantizeToMxfp4KeepsRoutersAndBiasesInFloat) {
+  TempDir dir;
+  const std::string f16 = synth(dir, "gpt-oss", "F16");
+  const std::string quantized = (dir / "gpt-oss-mxfp4.gguf").string();
+  const auto r = run_bottega({"quantize", f16, quantized, "MXFP4_MOE"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto types = tensor_types(quantized);
+  EXPECT_EQ(types, tensor_types(synth(dir, "gpt-oss", "MXFP4_MOE")));
+  EXPECT_EQ(types.at("blk.1.ffn_down_exps.weight"), TensorType::MXFP4);
+  EXPECT_EQ(types.at("blk.1.ffn_gate_inp.weight"), TensorType::F32);
+  EXPECT_EQ(types.at("blk.1.ffn_up_exps.bias"), TensorType::F32);
+  EXPECT_EQ(types.at("blk.1.attn_q.weight"), TensorType::Q8_0);
+  EXPECT_EQ(types.at("output.weight"), TensorType::Q8_0);
+  const auto run = run_bottega({"run", "-m", quantized, "-p", "Once", "-n", "8", "--temp", "0"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
 TEST(Families, RunChatBenchFitAndPerplexityWork) {

@@ -154,6 +154,8 @@ TEST_F(FitCli, EveryFamilyPredictedWithinTenPercentOfMeasuredPeak) {
       {"gemma2", "F16", {"--window", "16"}},
       {"gemma3", "Q4_K_M", {"--window", "16"}},
       {"phi3", "Q4_0", {}},
+      {"gpt-oss", "MXFP4_MOE", {"--experts", "8", "--experts-used", "4"}},
+      {"qwen3moe", "Q4_K_M", {"--experts", "16", "--experts-used", "4"}},
   };
   const Shape shape{512, 6, 8, 4, 1536};
   for (size_t i = 0; i < (kSanitized ? 1 : cases.size()); ++i) {

@@ -2,7 +2,8 @@
 // independent double-precision reference in reference_decoder.cpp.
 //
 // Shapes are small (256 wide, 4 heads of which 2 KV heads, 3 layers; 6 for Gemma 3 so that one
-// layer is global) with a sliding window of 16 positions, shorter than the 40-token sequences, so
+// layer is global; 8 experts for the mixtures, 2 or 4 per token, in F32, Q8_0, Q4_K_M and with
+// MXFP4 experts) with a sliding window of 16 positions, shorter than the 40-token sequences, so
 // windowed layers must drop positions. Prompts run as one batch with logits at every position,
 // then tokens are decoded one at a time, and two sequences share a batch.
 //
@@ -14,7 +15,9 @@
 //
 // Each quirk of a family is proven to matter: the reference with that one quirk switched off
 // (bias, Q/K norm, window, soft-caps, post-norms, GELU, embedding scale, local RoPE base, LongRoPE,
-// NeoX pairs) must disagree with the engine by more than the bound.
+// NeoX pairs, attention sinks, YaRN, router bias, expert biases, the clamped SwiGLU, the order of
+// softmax and top-k, renormalised expert weights) must disagree with the engine by more than the
+// bound.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -48,6 +51,7 @@ struct Family {
   int64_t head_dim = 0;  // 0: n_embd / n_head
   int64_t window = kWindow;
   std::vector<bool ReferenceQuirks::*> quirks;  // the quirks the family has, each proven to matter
+  int experts = 0;  // mixture of experts: 8 experts, 2 per token (gpt-oss: 4)
 };
 
 const std::vector<Family>& families() {
@@ -72,6 +76,16 @@ const std::vector<Family>& families() {
        {&Q::embed_scale, &Q::gelu, &Q::post_norms, &Q::qk_norm, &Q::window, &Q::local_rope_base,
         &Q::neox}},
       {"phi3", "phi3", 3, 0, kWindow, {&Q::window, &Q::long_rope, &Q::neox}},
+      {"mixtral", "llama", 3, 0, 0, {&Q::normalize_experts}, 8},
+      {"qwen3moe", "qwen3moe", 3, 0, 0, {&Q::qk_norm, &Q::neox, &Q::normalize_experts}, 8},
+      {"gpt-oss",
+       "gpt-oss",
+       3,
+       0,
+       kWindow,
+       {&Q::qkv_bias, &Q::output_bias, &Q::attn_sinks, &Q::window, &Q::yarn, &Q::topk_softmax,
+        &Q::router_bias, &Q::expert_biases, &Q::swiglu_clamp, &Q::neox},
+       8},
   };
   return kFamilies;
 }
@@ -89,7 +103,15 @@ std::string quirk_name(bool ReferenceQuirks::*quirk) {
       {&Q::window, "window"},
       {&Q::local_rope_base, "local_rope_base"},
       {&Q::long_rope, "long_rope"},
-      {&Q::neox, "neox"}};
+      {&Q::neox, "neox"},
+      {&Q::output_bias, "output_bias"},
+      {&Q::attn_sinks, "attn_sinks"},
+      {&Q::yarn, "yarn"},
+      {&Q::normalize_experts, "normalize_experts"},
+      {&Q::topk_softmax, "topk_softmax"},
+      {&Q::router_bias, "router_bias"},
+      {&Q::expert_biases, "expert_biases"},
+      {&Q::swiglu_clamp, "swiglu_clamp"}};
   for (const auto& [member, name] : names) {
     if (member == quirk) return name;
   }
@@ -126,6 +148,8 @@ std::filesystem::path write_family(const TempDir& dir, const Family& family,
   options.ffn = 512;
   options.ctx = kContext;
   options.window = family.window;
+  options.experts = family.experts;
+  options.experts_used = family.experts == 0 ? 0 : family.arch == "gpt-oss" ? 4 : 2;
   options.type = type;
   options.seed = 7;
   options.vocab_from = testing::shared_file("models/aidreams260K.gguf");
@@ -264,6 +288,8 @@ const std::vector<const char*> kQuantizedTypes = {"Q8_0", "Q4_K_M"};
 TEST(DecoderForward, EveryFamilyMatchesTheReferenceWithQuantizedWeights) {
   for (const Family& family : families()) {
     for (const char* type : kQuantizedTypes) expect_family_matches(family, type, false);
+    // Expert matrices in MXFP4, the others in Q8_0, as gpt-oss files come.
+    if (family.experts > 0) expect_family_matches(family, "MXFP4_MOE", false);
   }
 }
 
@@ -271,7 +297,8 @@ TEST(DecoderForward, EveryFamilyMatchesTheReferenceWithQuantizedWeights) {
 // writes ctx / 32) and the long ones beyond it; the reference picks by the same rule.
 TEST(DecoderForward, LongRopePicksFactorsByTheConfiguredContext) {
   TempDir dir;
-  const Family& phi3 = families().back();
+  const Family& phi3 = *std::find_if(families().begin(), families().end(),
+                                     [](const Family& f) { return f.arch == "phi3"; });
   ASSERT_EQ(phi3.arch, "phi3");
   const auto path = write_family(dir, phi3, "F32");
   const ReferenceModel reference = testing::load_reference(path);

@@ -19,7 +19,7 @@ const OpenAI = require('openai');
 const BIN = process.env.BOTTEGA_BIN;
 const SHARED = process.env.BOTTEGA_SHARED ?? path.join(here, '..', '..', '..', 'shared');
 const VOCAB = path.join(SHARED, 'models', 'aidreams260K.gguf');
-const FAMILIES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3'];
+const FAMILIES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'gpt-oss'];
 const PREFIX = 'Once upon a time there was a little girl who lived in a village near the forest. ';
 const PROMPTS = ['She liked', 'One day', 'Her mother said', 'The dog'].map((s) => PREFIX + s);
 const N_PREDICT = 20;
