@@ -336,8 +336,9 @@ void bench_model(const std::string& path, const BenchOptions& options,
       std::fprintf(stderr, "bottega: %s %s, threads: %d\n", path.c_str(),
                    bench::test_name(spec).c_str(), threads);
       row.result = bench::run_test(*model, pool, spec, run_options);
-      row.derived = bench::derive_metrics(row.result, row.model_size, row.model_n_params,
-                                          row.bandwidth_bytes_per_s);
+      // GB/s and GFLOP/s count what a token really reads: a mixture's active experts only.
+      row.derived = bench::derive_metrics(row.result, model->active_weight_bytes(),
+                                          model->active_params(), row.bandwidth_bytes_per_s);
       printer.row(row);
     }
   }

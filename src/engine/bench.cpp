@@ -93,8 +93,9 @@ std::string file_type_name(int64_t ftype) {
       {11, "Q3_K - Small"},  {12, "Q3_K - Medium"},
       {13, "Q3_K - Large"},  {14, "Q4_K - Small"},
       {15, "Q4_K - Medium"}, {16, "Q5_K - Small"},
-      {17, "Q5_K - Medium"}, {18, "Q6_K"},
-      {21, "Q2_K - Small"},  {32, "BF16"},
+      {38, "MXFP4 MoE"},     {17, "Q5_K - Medium"},
+      {18, "Q6_K"},          {21, "Q2_K - Small"},
+      {32, "BF16"},
   };
   const auto it = kNames.find(ftype);
   return it != kNames.end() ? it->second : "unknown, may not work";

@@ -220,8 +220,18 @@ struct PerToken {
   TensorType dominant = TensorType::F32;
 };
 
-PerToken per_token(const gguf::File& file) {
+// An expert tensor (ffn_*_exps, weights and biases) of a mixture of experts.
+bool is_expert_tensor(const gguf::TensorInfo& t) {
+  return t.name.find("_exps.") != std::string::npos;
+}
+
+// With experts, a token reads n_expert_used / n_expert of each expert tensor.
+PerToken per_token(const gguf::File& file, const ModelShape& s) {
   const bool tied = !has_output_head(file);
+  const auto share = [&](const gguf::TensorInfo& t, uint64_t amount) {
+    if (s.n_expert <= 0 || !is_expert_tensor(t)) return amount;
+    return amount / static_cast<uint64_t>(s.n_expert) * static_cast<uint64_t>(s.n_expert_used);
+  };
   PerToken p;
   std::map<TensorType, uint64_t> bytes_by_type;
   for (const gguf::TensorInfo& t : file.tensors()) {
@@ -230,10 +240,10 @@ PerToken per_token(const gguf::File& file) {
       p.bytes_read += t.shape.empty() ? 0 : row_bytes(t.type, t.shape[0]);
       continue;
     }
-    p.bytes_read += t.n_bytes;
+    p.bytes_read += share(t, t.n_bytes);
     if (is_matrix(t)) {
-      p.matrix_params += static_cast<uint64_t>(t.n_elements());
-      bytes_by_type[t.type] += t.n_bytes;
+      p.matrix_params += share(t, static_cast<uint64_t>(t.n_elements()));
+      bytes_by_type[t.type] += share(t, t.n_bytes);
     }
   }
   uint64_t most = 0;
@@ -246,7 +256,7 @@ PerToken per_token(const gguf::File& file) {
 SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const Config& config,
                              const Machine& machine) {
   SpeedEstimate speed;
-  const PerToken p = per_token(file);
+  const PerToken p = per_token(file, s);
   const uint64_t kv_row = kv_bytes_per_token(s.n_layer, s.n_kv_dim(), config.cache_types);
   const double stream = machine.decode_bytes_per_second > 0.0 ? machine.decode_bytes_per_second
                                                               : machine.read_bytes_per_second;
@@ -362,7 +372,9 @@ ModelShape read_model_shape(const gguf::File& file) {
             info.n_ff,
             info.n_vocab,
             info.n_ctx_train,
-            decoder_activation_floats(config)};
+            decoder_activation_floats(config),
+            info.n_expert,
+            info.n_expert_used};
   }
   ModelShape s;
   const auto arch = file.get_string("general.architecture");

@@ -31,6 +31,8 @@ struct ModelShape {
   int64_t n_ctx_train = 0;
   // Floats of activations per batch token (model/decoder_config.h), from the family's config.
   int64_t activation_floats = 0;
+  int n_expert = 0;  // mixture of experts: a token reads n_expert_used of n_expert experts
+  int n_expert_used = 0;
   int64_t n_kv_dim() const { return n_head_kv * head_dim; }
 };
 

@@ -82,6 +82,8 @@ class Decoder final : public Model {
   const ModelInfo& info() const override { return config_.info; }
   uint64_t weight_bytes() const override { return weight_bytes_; }
   uint64_t n_params() const override { return n_params_; }
+  uint64_t active_weight_bytes() const override { return active_bytes_; }
+  uint64_t active_params() const override { return active_params_; }
 
   void forward(std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
                KvCache& cache, std::span<float> logits, ThreadPool& pool) override;
@@ -99,8 +101,17 @@ class Decoder final : public Model {
     for (const TensorDesc& t : tensors) {
       Slots& s = slots(t.layer);
       const WeightMatrix& w = s.matrix[static_cast<size_t>(t.slot)];
-      weight_bytes_ += w.row_stride() * static_cast<uint64_t>(w.n_out);
-      n_params_ += static_cast<uint64_t>(w.n_in * w.n_out);
+      const uint64_t bytes = w.row_stride() * static_cast<uint64_t>(w.n_out);
+      const auto params = static_cast<uint64_t>(w.n_in * w.n_out);
+      weight_bytes_ += bytes;
+      n_params_ += params;
+      // A token reads its experts' share of an expert tensor.
+      const bool expert = t.shape.size() == 3 || t.slot == S::kFfnGateExpertsBias ||
+                          t.slot == S::kFfnUpExpertsBias || t.slot == S::kFfnDownExpertsBias;
+      const uint64_t used = expert ? static_cast<uint64_t>(config_.moe.n_used) : 1;
+      const uint64_t of = expert ? static_cast<uint64_t>(config_.moe.n_expert) : 1;
+      active_bytes_ += bytes / of * used;
+      active_params_ += params / of * used;
       if (t.kind() != TensorKind::kMatrix) s.vector[static_cast<size_t>(t.slot)] = to_floats(w);
     }
   }
@@ -178,6 +189,8 @@ class Decoder final : public Model {
   std::vector<kernels::RopeParams> rope_;  // per layer
   uint64_t weight_bytes_ = 0;
   uint64_t n_params_ = 0;
+  uint64_t active_bytes_ = 0;
+  uint64_t active_params_ = 0;
   // Matrices converted to the CPU kernels' interleaved layout (they no longer point into file_).
   std::vector<std::unique_ptr<uint8_t[]>> interleaved_;
 };

@@ -47,6 +47,10 @@ class Model {
   // Bytes of weights the forward pass reads (the mapped tensors).
   virtual uint64_t weight_bytes() const = 0;
   virtual uint64_t n_params() const = 0;
+  // What one token's forward pass reads: all of the above for a dense model; a mixture of experts
+  // reads only the experts its router picks (n_expert_used of n_expert in each layer).
+  virtual uint64_t active_weight_bytes() const { return weight_bytes(); }
+  virtual uint64_t active_params() const { return n_params(); }
 
   // Runs the batch. Keys and values of every token are written to the cache at (seq, pos) before
   // attention, so a token attends to every position <= its own in its sequence, including earlier
