@@ -170,6 +170,10 @@ TEST_F(FitCli, EveryFamilyPredictedWithinTenPercentOfMeasuredPeak) {
     ASSERT_GT(measured, 0u) << label << ": " << run.err;
     const json plan = fit_json({model, "--ctx", "64"});
     EXPECT_EQ(plan["model"]["architecture"], c.arch);
+    // The cache keeps every position of every layer, windowed or not (the window limits what a
+    // layer reads, not what is stored), so K and V of all 6 layers count: 4 KV heads, F16.
+    const int head_dim = c.arch == "qwen3" ? 128 : 64;
+    EXPECT_EQ(plan["memory"]["kv_bytes_per_token"], 6 * 2 * 4 * head_dim * 2) << label;
     const auto predicted = plan["memory"]["total_bytes"].get<uint64_t>();
     const double ratio = static_cast<double>(predicted) / static_cast<double>(measured);
     std::printf("%s: predicted %llu, measured %llu, ratio %.3f\n", label.c_str(),
