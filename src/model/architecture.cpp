@@ -168,8 +168,9 @@ int64_t decoder_activation_floats(const DecoderConfig& c) {
   const int64_t ff = c.info.n_ff;
   // residual, normed and projected rows; q and the attention output; k and v; gate and up (the
   // fused up holds both halves beside the gate's activated copy); the fused QKV output; with
-  // experts, the router's logits, and one expert's input, gate, up and output rows per token.
-  const int64_t ffn = c.moe.n_expert > 0 ? c.moe.n_expert + 2 * e + 2 * c.moe.n_ff
+  // experts, the router's logits, each chosen expert's output row, and one expert's input, gate
+  // and up rows (per thread when experts run side by side: up to that many times this share).
+  const int64_t ffn = c.moe.n_expert > 0 ? c.moe.n_expert + c.moe.n_used * e + e + 2 * c.moe.n_ff
                                          : (c.fused_gate_up ? 3 * ff : 2 * ff);
   return 3 * e + 2 * q + 2 * kv + ffn + (c.fused_qkv ? q + 2 * kv : 0);
 }

@@ -3,6 +3,7 @@
 // differs between families is read from DecoderConfig, never from the architecture's name.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -41,16 +42,11 @@ std::vector<float> to_floats(const WeightMatrix& w) {
 // Activations of one batch, one row per token.
 struct Activations {
   std::vector<float> x, xn, projected, q, attn, k, v, gate, up, qkv;
-  // Mixture of experts: router logits, and one expert's rows for the tokens routed to it.
-  std::vector<float> router, expert_in, expert_gate, expert_up, expert_out;
+  std::vector<float> router;  // mixture of experts: the router's logits
   Activations(const DecoderConfig& c, int64_t n) {
     auto rows = [n](int64_t width) { return std::vector<float>(static_cast<size_t>(n * width)); };
     if (c.moe.n_expert > 0) {
       router = rows(c.moe.n_expert);
-      expert_in = rows(c.info.n_embd);
-      expert_gate = rows(c.moe.n_ff);
-      expert_up = rows(c.moe.n_ff);
-      expert_out = rows(c.info.n_embd);
     }
     x = rows(c.info.n_embd);
     xn = rows(c.info.n_embd);
@@ -65,6 +61,11 @@ struct Activations {
     }
     if (c.fused_qkv) qkv = rows(c.q_dim() + 2 * c.kv_dim());
   }
+};
+
+// One expert's input, gate and up rows, sized to the tokens routed to it.
+struct ExpertScratch {
+  std::vector<float> in, gate, up;
 };
 
 class Decoder final : public Model {
@@ -178,6 +179,9 @@ class Decoder final : public Model {
   void feed_forward(const Slots& layer, Activations& a, int64_t n_tokens, ThreadPool& pool) const;
   void mixture_of_experts(const Slots& layer, Activations& a, int64_t n_tokens,
                           ThreadPool& pool) const;
+  // One expert's FFN for the tokens routed to it (rows of xn), written to out (a row per token).
+  void run_expert(const Slots& layer, int e, const std::vector<std::pair<int64_t, float>>& tokens,
+                  const float* xn, ExpertScratch& scratch, float* out, ThreadPool& pool) const;
   // gate = act(gate, up) for n rows of width n_ff, with rows of gate and up `stride` apart.
   void activate(float* gate, const float* up, int64_t n_rows, int64_t n_ff, int64_t gate_stride,
                 int64_t up_stride, float* out, ThreadPool& pool) const;
@@ -339,7 +343,6 @@ void Decoder::mixture_of_experts(const Slots& layer, Activations& a, int64_t n_t
                                  ThreadPool& pool) const {
   const MoeConfig& moe = config_.moe;
   const int64_t n_embd = config_.info.n_embd;
-  const int64_t n_ff = moe.n_ff;
   kernels::matmul(layer[S::kFfnRouter], a.xn.data(), n_tokens, a.router.data(), pool);
   // The tokens each expert serves, so that its rows are read once for the whole batch.
   std::vector<std::vector<std::pair<int64_t, float>>> served(static_cast<size_t>(moe.n_expert));
@@ -353,37 +356,80 @@ void Decoder::mixture_of_experts(const Slots& layer, Activations& a, int64_t n_t
       served[static_cast<size_t>(chosen[i])].emplace_back(t, weights[i]);
     }
   }
+  // Experts run side by side, each on one thread without barriers, when there are enough of them
+  // to keep every thread busy (decode with top-4 on a few cores, and prompts); otherwise one after
+  // another, each on every thread. Outputs are added in expert order either way, so the result is
+  // the same bits.
+  std::vector<int> active;
+  std::vector<int64_t> first_row(static_cast<size_t>(moe.n_expert), 0);
+  int64_t n_rows = 0;
+  for (int e = 0; e < moe.n_expert; ++e) {
+    first_row[static_cast<size_t>(e)] = n_rows;
+    const auto m = static_cast<int64_t>(served[static_cast<size_t>(e)].size());
+    if (m > 0) active.push_back(e);
+    n_rows += m;
+  }
+  std::vector<float> outputs(static_cast<size_t>(n_rows * n_embd));
+  auto run = [&](int e, ExpertScratch& scratch, ThreadPool& threads) {
+    run_expert(layer, e, served[static_cast<size_t>(e)], a.xn.data(), scratch,
+               outputs.data() + first_row[static_cast<size_t>(e)] * n_embd, threads);
+  };
+  if (static_cast<int>(active.size()) >= 2 * pool.size()) {
+    // The busiest experts first, so that no long one starts last.
+    std::stable_sort(active.begin(), active.end(), [&](int x, int y) {
+      return served[static_cast<size_t>(x)].size() > served[static_cast<size_t>(y)].size();
+    });
+    std::atomic<size_t> next{0};
+    pool.run([&](int, int) {
+      ThreadPool alone(1);
+      ExpertScratch scratch;
+      for (size_t i = next.fetch_add(1); i < active.size(); i = next.fetch_add(1)) {
+        run(active[i], scratch, alone);
+      }
+    });
+  } else {
+    ExpertScratch scratch;
+    for (int e : active) run(e, scratch, pool);
+  }
   std::fill_n(a.projected.begin(), n_tokens * n_embd, 0.0f);
   for (int e = 0; e < moe.n_expert; ++e) {
     const auto& tokens = served[static_cast<size_t>(e)];
-    if (tokens.empty()) continue;
-    const auto m = static_cast<int64_t>(tokens.size());
-    for (int64_t i = 0; i < m; ++i) {
-      std::copy_n(a.xn.data() + tokens[static_cast<size_t>(i)].first * n_embd, n_embd,
-                  a.expert_in.data() + i * n_embd);
-    }
-    kernels::matmul(expert_matrix(layer[S::kFfnGateExperts], e, n_ff), a.expert_in.data(), m,
-                    a.expert_gate.data(), pool);
-    kernels::matmul(expert_matrix(layer[S::kFfnUpExperts], e, n_ff), a.expert_in.data(), m,
-                    a.expert_up.data(), pool);
-    if (moe.expert_biases) {
-      add_bias_rows(a.expert_gate.data(), m, layer.floats(S::kFfnGateExpertsBias) + e * n_ff, n_ff);
-      add_bias_rows(a.expert_up.data(), m, layer.floats(S::kFfnUpExpertsBias) + e * n_ff, n_ff);
-    }
-    activate(a.expert_gate.data(), a.expert_up.data(), m, n_ff, n_ff, n_ff, a.expert_gate.data(),
-             pool);
-    kernels::matmul(expert_matrix(layer[S::kFfnDownExperts], e, n_embd), a.expert_gate.data(), m,
-                    a.expert_out.data(), pool);
-    if (moe.expert_biases) {
-      add_bias_rows(a.expert_out.data(), m, layer.floats(S::kFfnDownExpertsBias) + e * n_embd,
-                    n_embd);
-    }
-    for (int64_t i = 0; i < m; ++i) {
-      const auto& [t, weight] = tokens[static_cast<size_t>(i)];
+    const float* rows = outputs.data() + first_row[static_cast<size_t>(e)] * n_embd;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const auto& [t, weight] = tokens[i];
       float* out = a.projected.data() + t * n_embd;
-      const float* row = a.expert_out.data() + i * n_embd;
+      const float* row = rows + static_cast<int64_t>(i) * n_embd;
       for (int64_t d = 0; d < n_embd; ++d) out[d] += weight * row[d];
     }
+  }
+}
+
+void Decoder::run_expert(const Slots& layer, int e,
+                         const std::vector<std::pair<int64_t, float>>& tokens, const float* xn,
+                         ExpertScratch& s, float* out, ThreadPool& pool) const {
+  const MoeConfig& moe = config_.moe;
+  const int64_t n_embd = config_.info.n_embd;
+  const int64_t n_ff = moe.n_ff;
+  const auto m = static_cast<int64_t>(tokens.size());
+  s.in.resize(static_cast<size_t>(m * n_embd));
+  s.gate.resize(static_cast<size_t>(m * n_ff));
+  s.up.resize(static_cast<size_t>(m * n_ff));
+  for (int64_t i = 0; i < m; ++i) {
+    std::copy_n(xn + tokens[static_cast<size_t>(i)].first * n_embd, n_embd,
+                s.in.data() + i * n_embd);
+  }
+  kernels::matmul(expert_matrix(layer[S::kFfnGateExperts], e, n_ff), s.in.data(), m, s.gate.data(),
+                  pool);
+  kernels::matmul(expert_matrix(layer[S::kFfnUpExperts], e, n_ff), s.in.data(), m, s.up.data(),
+                  pool);
+  if (moe.expert_biases) {
+    add_bias_rows(s.gate.data(), m, layer.floats(S::kFfnGateExpertsBias) + e * n_ff, n_ff);
+    add_bias_rows(s.up.data(), m, layer.floats(S::kFfnUpExpertsBias) + e * n_ff, n_ff);
+  }
+  activate(s.gate.data(), s.up.data(), m, n_ff, n_ff, n_ff, s.gate.data(), pool);
+  kernels::matmul(expert_matrix(layer[S::kFfnDownExperts], e, n_embd), s.gate.data(), m, out, pool);
+  if (moe.expert_biases) {
+    add_bias_rows(out, m, layer.floats(S::kFfnDownExpertsBias) + e * n_embd, n_embd);
   }
 }
 
