@@ -166,9 +166,10 @@ Vec moe_ffn(const ReferenceModel& m, const std::string& p, const Vec& xn) {
   Vec logits = matvec(m, p + "ffn_gate_inp.weight", xn);
   if (quirks.router_bias) add_bias(logits, m, p + "ffn_gate_inp.bias");
 
-  // The k largest logits; the stable sort keeps tied experts in index order.
+  // The k largest logits; the stable sort keeps tied experts in index order (or reverse order).
   std::vector<size_t> chosen(n_expert);
   std::iota(chosen.begin(), chosen.end(), size_t{0});
+  if (!quirks.ties_to_lower_expert) std::reverse(chosen.begin(), chosen.end());
   std::stable_sort(chosen.begin(), chosen.end(),
                    [&](size_t a, size_t b) { return logits[a] > logits[b]; });
   chosen.resize(n_used);

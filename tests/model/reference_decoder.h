@@ -67,6 +67,9 @@ struct ReferenceQuirks {
   // gpt-oss's activation: g = min(gate, 7), u = clamp(up, -7, 7), h = g sigmoid(1.702 g) (u + 1).
   // Off: SiLU(gate) * up (GELU with quirks.gelu). Applies to dense FFNs too.
   bool swiglu_clamp = false;
+  // Experts whose router logits are equal: the lower index is chosen (the engine's rule). Off: the
+  // higher one, which a test uses to show that it sees ties.
+  bool ties_to_lower_expert = true;
 };
 
 // One tensor of the file, dequantized.
