@@ -2,6 +2,8 @@
 // streaming each answer. Each turn re-renders the whole conversation and evaluates it afresh, so
 // what the model sees is always exactly what the template produces; the oldest turns are dropped
 // when the conversation no longer fits the context. Ctrl-C stops the answer being written.
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -94,16 +97,36 @@ class Chat {
     generate_options.add_special = false;  // the template writes BOS where the model wants it
     generate_options.parse_special = true;
     std::string reply;
+    // Reasoning (gpt-oss's analysis channel) goes to stderr, dimmed on a terminal, so stdout and
+    // the conversation's history hold the answer alone.
+    bool in_reasoning = false;
+    const bool dim = isatty(fileno(stderr)) != 0;
+    auto end_reasoning = [&] {
+      if (!in_reasoning) return;
+      in_reasoning = false;
+      std::fputs(dim ? "\x1b[0m\n" : "\n", stderr);
+      std::fflush(stderr);
+    };
+    generate_options.on_reasoning = [&](std::string_view text) {
+      if (g_interrupted.load()) return false;
+      if (!in_reasoning && dim) std::fputs("\x1b[2m", stderr);
+      in_reasoning = true;
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      std::fflush(stderr);
+      return true;
+    };
     g_interrupted.store(false);
     session_.reset();
     const GenerateStats stats =
         generate(session_, tokenizer_, prompt, generate_options, [&](std::string_view text) {
           if (g_interrupted.load()) return false;
+          end_reasoning();
           reply += text;
           std::fwrite(text.data(), 1, text.size(), stdout);
           std::fflush(stdout);
           return true;
         });
+    end_reasoning();
     std::fputc('\n', stdout);
     std::fflush(stdout);
     if (stats.stop == StopReason::kCancelled) std::fprintf(stderr, "bottega: [stopped]\n");

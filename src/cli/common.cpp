@@ -120,10 +120,14 @@ ChatTemplate choose_chat_template(const std::string& choice, const gguf::File& f
       return ChatTemplate::from_source(std::move(*source), "the model's", std::move(bos),
                                        std::move(eos));
     }
+    // gpt-oss was trained on harmony only; other families get the most common format.
+    const std::string fallback =
+        file.get_string("general.architecture").value_or("") == "gpt-oss" ? "harmony" : "chatml";
     std::fprintf(stderr,
                  "bottega: the model has no chat template (tokenizer.chat_template); using the "
-                 "built-in 'chatml' (choose another with --chat-template)\n");
-    return ChatTemplate::builtin("chatml", std::move(bos), std::move(eos));
+                 "built-in '%s' (choose another with --chat-template)\n",
+                 fallback.c_str());
+    return ChatTemplate::builtin(fallback, std::move(bos), std::move(eos));
   }
   const auto names = ChatTemplate::builtin_names();
   if (std::find(names.begin(), names.end(), choice) != names.end()) {

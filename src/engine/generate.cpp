@@ -1,9 +1,11 @@
 #include "engine/generate.h"
 
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
+#include "tokenizer/harmony.h"
 #include "tokenizer/streaming_decoder.h"
 
 namespace bottega {
@@ -39,6 +41,10 @@ GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer,
 
   // SentencePiece drops the leading space of the first piece only when it starts the text.
   tokenizer::StreamingDecoder decoder(tokenizer, {.at_text_start = prompt.empty()});
+  tokenizer::StreamingDecoder reasoning_decoder(tokenizer);
+  std::optional<tokenizer::HarmonySplitter> harmony;
+  if (options.on_reasoning) harmony = tokenizer::HarmonySplitter::for_tokenizer(tokenizer);
+  using Part = tokenizer::HarmonySplitter::Part;
   const auto generate_start = std::chrono::steady_clock::now();
   while (true) {
     if (options.n_predict >= 0 && stats.n_generated >= options.n_predict) {
@@ -52,8 +58,16 @@ GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer,
       break;
     }
     ++stats.n_generated;
-    const std::string text = decoder.push(token);
-    if (!text.empty() && !on_text(text)) {
+    const Part part = harmony ? harmony->route(token) : Part::kAnswer;
+    bool go_on = true;
+    if (part == Part::kAnswer) {
+      const std::string text = decoder.push(token);
+      go_on = text.empty() || on_text(text);
+    } else if (part == Part::kReasoning) {
+      const std::string text = reasoning_decoder.push(token);
+      go_on = text.empty() || options.on_reasoning(text);
+    }
+    if (!go_on) {
       stats.stop = StopReason::kCancelled;
       break;
     }
@@ -64,6 +78,9 @@ GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer,
     if (options.n_predict < 0 || stats.n_generated < options.n_predict) {
       logits = session.eval(std::span<const int32_t>(&token, 1));
     }
+  }
+  if (const std::string rest = reasoning_decoder.flush(); !rest.empty() && harmony) {
+    options.on_reasoning(rest);
   }
   if (const std::string rest = decoder.flush(); !rest.empty()) on_text(rest);
   stats.generate_seconds = seconds_since(generate_start);

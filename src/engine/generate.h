@@ -18,6 +18,9 @@ struct GenerateOptions {
   bool add_special = true;    // BOS/EOS as the vocabulary asks
   bool parse_special = true;  // special tokens written in the prompt become their ids
   bool stop_at_end_of_generation = true;
+  // When set and the model writes harmony (gpt-oss), its analysis channel goes here and only the
+  // answer to on_text; channel headers go nowhere. Unset: every token's text goes to on_text.
+  std::function<bool(std::string_view)> on_reasoning;
 };
 
 enum class StopReason { kLength, kEndOfGeneration, kContextFull, kCancelled };

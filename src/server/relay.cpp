@@ -8,6 +8,8 @@ Relay::Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> sto
              bool at_text_start, int32_t top_logprobs)
     : tokenizer_(tokenizer),
       decoder_(tokenizer, {.at_text_start = at_text_start}),
+      harmony_(chat ? tokenizer::HarmonySplitter::for_tokenizer(tokenizer) : std::nullopt),
+      reasoning_decoder_(tokenizer),
       stop_(std::move(stops)),
       chat_(chat),
       top_logprobs_(top_logprobs) {}
@@ -39,8 +41,8 @@ json Relay::logprob_entry(const GeneratedToken& token) const {
   return {{"token", piece}, {"logprob", token.logprob}, {"top", top}};
 }
 
-Relay::Piece Relay::make_piece(std::string text, json entries) {
-  Piece piece{std::move(text), nullptr};
+Relay::Piece Relay::make_piece(std::string text, std::string reasoning, json entries) {
+  Piece piece{std::move(text), std::move(reasoning), nullptr};
   if (top_logprobs_ < 0) return piece;
   if (chat_) {
     piece.logprobs = {{"content", entries}};
@@ -63,21 +65,24 @@ Relay::Piece Relay::make_piece(std::string text, json entries) {
 }
 
 Relay::Piece Relay::take(const std::vector<GeneratedToken>& tokens) {
-  std::string text;
+  std::string text, reasoning;
   json entries = json::array();
   for (const auto& token : tokens) {
     if (stop_.stopped()) break;
     ++n_tokens_;
-    text += stop_.push(decoder_.push(token.token));
+    using Part = tokenizer::HarmonySplitter::Part;
+    const Part part = harmony_ ? harmony_->route(token.token) : Part::kAnswer;
+    if (part == Part::kAnswer) text += stop_.push(decoder_.push(token.token));
+    if (part == Part::kReasoning) reasoning += reasoning_decoder_.push(token.token);
     if (top_logprobs_ >= 0) entries.push_back(logprob_entry(token));
   }
-  return make_piece(std::move(text), std::move(entries));
+  return make_piece(std::move(text), std::move(reasoning), std::move(entries));
 }
 
 Relay::Piece Relay::finish() {
   std::string text = stop_.push(decoder_.flush());
   text += stop_.flush();
-  return make_piece(std::move(text), json::array());
+  return make_piece(std::move(text), reasoning_decoder_.flush(), json::array());
 }
 
 }  // namespace bottega::server

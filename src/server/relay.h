@@ -1,13 +1,16 @@
 // Turns a sequence's generated tokens into the text and log-probabilities a response carries:
-// complete UTF-8 only, stop sequences cut off, log-probability entries in both OpenAI layouts.
+// complete UTF-8 only, stop sequences cut off, log-probability entries in both OpenAI layouts, and
+// for chats in harmony (gpt-oss) the reasoning apart from the answer.
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/scheduler.h"
 #include "server/stop_matcher.h"
+#include "tokenizer/harmony.h"
 #include "tokenizer/streaming_decoder.h"
 
 namespace bottega::server {
@@ -15,12 +18,14 @@ namespace bottega::server {
 class Relay {
  public:
   // chat: log-probabilities in the chat layout ({"content": [...]}), else the legacy completions
-  // layout. at_text_start: the text begins here (SentencePiece drops the first leading space).
+  // layout, and a vocabulary with harmony's markers splits reasoning from the answer.
+  // at_text_start: the text begins here (SentencePiece drops the first leading space).
   Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
         bool at_text_start, int32_t top_logprobs);
 
   struct Piece {
-    std::string text;
+    std::string text;                 // the answer; stop sequences apply to it alone
+    std::string reasoning;            // harmony's analysis channel (chat only)
     nlohmann::ordered_json logprobs;  // null unless log-probabilities were asked for
   };
   // The text these tokens complete; once a stop sequence appears nothing more is released.
@@ -33,10 +38,12 @@ class Relay {
 
  private:
   nlohmann::ordered_json logprob_entry(const GeneratedToken& token) const;
-  Piece make_piece(std::string text, nlohmann::ordered_json entries);
+  Piece make_piece(std::string text, std::string reasoning, nlohmann::ordered_json entries);
 
   const tokenizer::Tokenizer& tokenizer_;
   tokenizer::StreamingDecoder decoder_;
+  std::optional<tokenizer::HarmonySplitter> harmony_;  // chats of harmony models
+  tokenizer::StreamingDecoder reasoning_decoder_;
   StopMatcher stop_;
   bool chat_;
   int32_t top_logprobs_;

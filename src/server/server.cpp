@@ -402,10 +402,11 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   };
 
   if (!ex->params.stream) {
-    std::string text;
+    std::string text, reasoning;
     json entries = json::array();
     auto add = [&](Relay::Piece piece) {
       text += piece.text;
+      reasoning += piece.reasoning;
       if (piece.logprobs.is_null()) return;
       const json& list = chat ? piece.logprobs["content"] : piece.logprobs["tokens"];
       for (size_t i = 0; i < list.size(); ++i) {
@@ -458,6 +459,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     json choice = {{"index", 0}, {"logprobs", logprobs}, {"finish_reason", finish_reason(*ex)}};
     if (chat) {
       choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+      if (!reasoning.empty()) choice["message"]["reasoning_content"] = reasoning;  // llama-server's
     } else {
       choice["text"] = text;
     }
@@ -485,7 +487,11 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     if (chat) {
       json delta = json::object();
       if (first) delta["role"] = "assistant";
-      if (piece != nullptr) delta["content"] = piece->text;
+      if (piece != nullptr && !piece->reasoning.empty())
+        delta["reasoning_content"] = piece->reasoning;
+      if (piece != nullptr && (piece->reasoning.empty() || !piece->text.empty())) {
+        delta["content"] = piece->text;
+      }
       choice["delta"] = delta;
     } else {
       choice["text"] = piece != nullptr ? piece->text : "";
@@ -511,11 +517,11 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
           const bool has_logprobs =
               !piece.logprobs.is_null() &&
               !(chat ? piece.logprobs["content"] : piece.logprobs["tokens"]).empty();
-          if (piece.text.empty() && !has_logprobs) return true;
+          if (piece.text.empty() && piece.reasoning.empty() && !has_logprobs) return true;
           return send(chunk(x, &piece, nullptr, false));
         };
         if (chat) {  // OpenAI opens with the role and empty content
-          const Relay::Piece opening{"", nullptr};
+          const Relay::Piece opening{"", "", nullptr};
           if (!send(chunk(x, &opening, nullptr, true))) {
             x.handle->cancel();
             metrics.count_disconnect(endpoint);
@@ -537,7 +543,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
         }
         if (x.relay->stopped()) x.handle->cancel();
         const Relay::Piece rest = x.relay->finish();
-        if (!rest.text.empty()) ok = emit(rest);
+        if (!rest.text.empty() || !rest.reasoning.empty()) ok = emit(rest);
         ok = ok && send(chunk(x, nullptr, finish_reason(x), false));
         if (ok && x.params.include_usage) {
           json body = {{"id", x.id},

@@ -217,8 +217,30 @@ std::vector<int32_t> find_end_of_turn_markers(const Vocab& vocab) {
   return markers;
 }
 
+// The harmony format (gpt-oss) ends a message with <|end|> and the assistant's turn with <|return|>
+// (an answer) or <|call|> (a tool call): its reasoning ends in <|end|> and the answer follows, so
+// there <|end|> does not end generation and <|call|> does. A vocabulary is harmony's when it has
+// both <|return|> and <|call|>, as llama.cpp decides.
+bool is_harmony(const Vocab& vocab, int32_t& end, int32_t& ret, int32_t& call) {
+  end = ret = call = -1;
+  for (int32_t id = 0; id < vocab.n_tokens(); ++id) {
+    const std::string& text = vocab.text(id);
+    if (text == "<|end|>" && end == -1) end = id;
+    if (text == "<|return|>" && ret == -1) ret = id;
+    if (text == "<|call|>" && call == -1) call = id;
+  }
+  return ret != -1 && call != -1;
+}
+
 void derive_end_of_generation(Vocab& vocab) {
-  const std::vector<int32_t> markers = find_end_of_turn_markers(vocab);
+  std::vector<int32_t> markers = find_end_of_turn_markers(vocab);
+  int32_t end = -1, ret = -1, call = -1;
+  const bool harmony = is_harmony(vocab, end, ret, call);
+  if (harmony) {
+    std::erase(markers, end);
+    markers.insert(markers.begin(), {ret, call});
+    if (vocab.eot == end) vocab.eot = -1;
+  }
   if (vocab.eot == -1 && !markers.empty()) vocab.eot = markers.front();
 
   vocab.eog.clear();
@@ -229,7 +251,7 @@ void derive_end_of_generation(Vocab& vocab) {
     }
     vocab.eog.push_back(id);
   };
-  add(vocab.eos);
+  if (!harmony || vocab.eos != end) add(vocab.eos);
   add(vocab.eot);
   for (int32_t id : markers) add(id);
 }

@@ -41,6 +41,28 @@ TEST(ChatTemplate, BuiltinsRenderTheirFormats) {
             "<|user|>\nBye<|end|>\n<|endoftext|>");
 }
 
+// gpt-oss: the system header it was trained with, system text as developer instructions, earlier
+// answers in the final channel, the assistant's turn left open for its channel header.
+TEST(ChatTemplate, HarmonyRendersGptOssTurns) {
+  const ChatTemplate harmony = ChatTemplate::builtin("harmony", "<|startoftext|>", "<|return|>");
+  const std::string header =
+      "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+      "Knowledge cutoff: 2024-06\n\n";
+  const std::string channels =
+      "# Valid channels: analysis, commentary, final. Channel must be included for every "
+      "message.<|end|>";
+  EXPECT_EQ(harmony.apply(kMessages, nullptr, true),
+            header + "Reasoning: medium\n\n" + channels +
+                "<|start|>developer<|message|># Instructions\n\nBe brief.<|end|>"
+                "<|start|>user<|message|>Hi<|end|>"
+                "<|start|>assistant<|channel|>final<|message|>Hello<|end|>"
+                "<|start|>user<|message|>Bye<|end|><|start|>assistant");
+  const json user_only = json::parse(R"([{"role": "user", "content": "2+2?"}])");
+  EXPECT_EQ(harmony.apply(user_only, nullptr, true, {{"reasoning_effort", "high"}}),
+            header + "Reasoning: high\n\n" + channels +
+                "<|start|>user<|message|>2+2?<|end|><|start|>assistant");
+}
+
 TEST(ChatTemplate, UnknownBuiltinListsTheNames) {
   try {
     ChatTemplate::builtin("nope", "", "");
@@ -48,9 +70,9 @@ TEST(ChatTemplate, UnknownBuiltinListsTheNames) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown chat template 'nope'; the built-in ones are: chatml, llama3, llama2, "
-              "mistral, gemma, phi3");
+              "mistral, gemma, phi3, harmony");
   }
-  EXPECT_EQ(ChatTemplate::builtin_names().size(), 6u);
+  EXPECT_EQ(ChatTemplate::builtin_names().size(), 7u);
 }
 
 TEST(ChatTemplate, PassesToolsTokensAndExtraContext) {

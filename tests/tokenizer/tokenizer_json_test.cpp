@@ -404,5 +404,23 @@ TEST(TokenizerJsonConfig, RejectsWhatItCannotRead) {
   EXPECT_THROW(load_tokenizer_json((dir / "bad_id.json").string()), Error);
 }
 
+// gpt-oss speaks harmony: its reasoning ends with <|end|> and the answer follows in the same turn,
+// which ends with <|return|> (or <|call|> for a tool call). Stopping at <|end|> would cut every
+// answer off after the reasoning.
+TEST(TokenizerJsonHarmony, GptOssEndsGenerationAtReturnAndCallNotAtEnd) {
+  const std::unique_ptr<Tokenizer> tokenizer =
+      load_tokenizer_json((package_dir("gptoss") / "tokenizer.json").string());
+  const int32_t end = tokenizer->find_token("<|end|>");
+  const int32_t ret = tokenizer->find_token("<|return|>");
+  const int32_t call = tokenizer->find_token("<|call|>");
+  ASSERT_EQ(end, 200007);
+  ASSERT_EQ(ret, 200002);
+  ASSERT_EQ(call, 200012);
+  EXPECT_FALSE(tokenizer->is_eog(end));
+  EXPECT_TRUE(tokenizer->is_eog(ret));
+  EXPECT_TRUE(tokenizer->is_eog(call));
+  EXPECT_EQ(tokenizer->vocab().eot, ret);
+}
+
 }  // namespace
 }  // namespace bottega::tokenizer
