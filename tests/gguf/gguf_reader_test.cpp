@@ -17,6 +17,7 @@ using testing::expect_format_error;
 
 constexpr uint32_t kF32 = 0;
 constexpr uint32_t kQ4_0 = 2;
+constexpr uint32_t kMxfp4 = 39;  // 32 FP4 values and one E8M0 scale: 17 bytes
 
 File parse(const Bytes& b) {
   return File::parse(b.bytes(), "bad.gguf");
@@ -288,6 +289,23 @@ TEST(GgufReaderRejects, RowNotAMultipleOfTheBlockSize) {
   Bytes b;
   b.header(1, 0).tensor("q", {33, 2}, kQ4_0, 0).pad_to(32).zeros(64);
   expect_format_error([&] { (void)parse(b); }, {"'q'", "block size 32", "Q4_0"});
+}
+
+// gpt-oss stores its experts as 3-D MXFP4 tensors: 17-byte blocks, rows in whole blocks, and a
+// file that ends inside the last expert is refused rather than read past.
+TEST(GgufReader, ReadsMxfp4ExpertTensorsAndRejectsBadOnes) {
+  Bytes b;
+  b.header(1, 0).tensor("blk.0.ffn_up_exps.weight", {64, 3, 2}, kMxfp4, 0).pad_to(32).zeros(204);
+  const File file = parse(b);
+  EXPECT_EQ(file.tensors()[0].n_elements(), 384);
+  EXPECT_EQ(file.tensors()[0].n_bytes, 204u);  // 12 blocks of 17 bytes
+
+  Bytes short_by_one;
+  short_by_one.header(1, 0).tensor("e", {64, 3, 2}, kMxfp4, 0).pad_to(32).zeros(203);
+  expect_format_error([&] { (void)parse(short_by_one); }, {"'e'", "out of range", "end of file"});
+  Bytes bad_row;
+  bad_row.header(1, 0).tensor("e", {48, 3, 2}, kMxfp4, 0).pad_to(32).zeros(204);
+  expect_format_error([&] { (void)parse(bad_row); }, {"'e'", "block size 32", "MXFP4"});
 }
 
 TEST(GgufReaderRejects, MisalignedTensorOffset) {
