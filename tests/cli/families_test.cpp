@@ -19,44 +19,63 @@ using nlohmann::json;
 using testing::run_bottega;
 using testing::TempDir;
 
+// A family as a user meets it: its architecture and, for Mixtral (stored as llama), the expert
+// counts that make it a mixture.
+struct Family {
+  std::string name, arch;
+  std::vector<std::string> extra_flags;
+};
+
 // Under the sanitizers (whose job here is memory errors, at several times the cost) the families
 // whose code paths differ most: biases, Q/K norms with post-norms and windows, fused matrices.
 #if defined(__SANITIZE_ADDRESS__)
-const std::vector<std::string> kFamilies = {"qwen2", "gemma3", "phi3", "gpt-oss"};
+const std::vector<Family> kFamilies = {{"qwen2", "qwen2", {}},
+                                       {"gemma3", "gemma3", {}},
+                                       {"phi3", "phi3", {}},
+                                       {"gpt-oss", "gpt-oss", {}}};
 #else
-const std::vector<std::string> kFamilies = {"llama",  "qwen2", "qwen3",    "gemma2",
-                                            "gemma3", "phi3",  "qwen3moe", "gpt-oss"};
+const std::vector<Family> kFamilies = {
+    {"llama", "llama", {}},     {"mixtral", "llama", {"--experts", "4", "--experts-used", "2"}},
+    {"qwen2", "qwen2", {}},     {"qwen3", "qwen3", {}},
+    {"gemma2", "gemma2", {}},   {"gemma3", "gemma3", {}},
+    {"phi3", "phi3", {}},       {"qwen3moe", "qwen3moe", {}},
+    {"gpt-oss", "gpt-oss", {}},
+};
 #endif
 
-std::string synth(const TempDir& dir, const std::string& arch, const std::string& type) {
-  const std::string out = (dir / (arch + "-" + type + ".gguf")).string();
-  const auto r = run_bottega({"synth",
-                              "--arch",
-                              arch,
-                              "--type",
-                              type,
-                              "-o",
-                              out,
-                              "--vocab-from",
-                              testing::shared_file("models/aidreams260K.gguf").string(),
-                              "--dim",
-                              "256",
-                              "--layers",
-                              arch == "gemma3" ? "6" : "2",
-                              "--heads",
-                              "4",
-                              "--kv-heads",
-                              "2",
-                              "--ffn",
-                              "512",
-                              "--window",
-                              "16",
-                              "--ctx",
-                              "512"});
+std::string synth(const TempDir& dir, const Family& family, const std::string& type) {
+  const std::string out = (dir / (family.name + "-" + type + ".gguf")).string();
+  std::vector<std::string> args = {"synth",
+                                   "--arch",
+                                   family.arch,
+                                   "--type",
+                                   type,
+                                   "-o",
+                                   out,
+                                   "--vocab-from",
+                                   testing::shared_file("models/aidreams260K.gguf").string(),
+                                   "--dim",
+                                   "256",
+                                   "--layers",
+                                   family.arch == "gemma3" ? "6" : "2",
+                                   "--heads",
+                                   "4",
+                                   "--kv-heads",
+                                   "2",
+                                   "--ffn",
+                                   "512",
+                                   "--window",
+                                   "16",
+                                   "--ctx",
+                                   "512"};
+  args.insert(args.end(), family.extra_flags.begin(), family.extra_flags.end());
+  const auto r = run_bottega(args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find(": " + arch + ","), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(": " + family.arch + ","), std::string::npos) << r.err;
   return out;
 }
+
+const Family kGptOss = {"gpt-oss", "gpt-oss", {}};
 
 std::map<std::string, TensorType> tensor_types(const std::string& path) {
   std::map<std::string, TensorType> types;
@@ -70,13 +89,18 @@ std::map<std::string, TensorType> tensor_types(const std::string& path) {
 // tied embedding table (Gemma) gets the head's Q6_K.
 TEST(Families, QuantizeGivesEveryTensorTheTypeSynthGivesIt) {
   TempDir dir;
-  for (const std::string& arch : kFamilies) {
-    const std::string f16 = synth(dir, arch, "F16");
-    const std::string quantized = (dir / (arch + "-quantized.gguf")).string();
+  for (const Family& family : kFamilies) {
+    const std::string& arch = family.arch;
+    const std::string f16 = synth(dir, family, "F16");
+    const std::string quantized = (dir / (family.name + "-quantized.gguf")).string();
     const auto r = run_bottega({"quantize", f16, quantized, "Q4_K_M"});
-    ASSERT_EQ(r.exit_code, 0) << arch << ": " << r.err;
-    const auto expected = tensor_types(synth(dir, arch, "Q4_K_M"));
-    EXPECT_EQ(tensor_types(quantized), expected) << arch;
+    ASSERT_EQ(r.exit_code, 0) << family.name << ": " << r.err;
+    const auto expected = tensor_types(synth(dir, family, "Q4_K_M"));
+    EXPECT_EQ(tensor_types(quantized), expected) << family.name;
+    if (family.name == "mixtral") {
+      EXPECT_EQ(expected.count("blk.0.ffn_up_exps.weight"), 1u);
+      EXPECT_EQ(expected.count("blk.0.ffn_up.weight"), 0u);
+    }
     if (arch == "phi3") {
       EXPECT_EQ(expected.at("blk.0.attn_qkv.weight"), TensorType::Q5_K);
     }
@@ -91,12 +115,12 @@ TEST(Families, QuantizeGivesEveryTensorTheTypeSynthGivesIt) {
 // expert biases stay F32.
 TEST(Families, QuantizeToMxfp4KeepsRoutersAndBiasesInFloat) {
   TempDir dir;
-  const std::string f16 = synth(dir, "gpt-oss", "F16");
+  const std::string f16 = synth(dir, kGptOss, "F16");
   const std::string quantized = (dir / "gpt-oss-mxfp4.gguf").string();
   const auto r = run_bottega({"quantize", f16, quantized, "MXFP4_MOE"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto types = tensor_types(quantized);
-  EXPECT_EQ(types, tensor_types(synth(dir, "gpt-oss", "MXFP4_MOE")));
+  EXPECT_EQ(types, tensor_types(synth(dir, kGptOss, "MXFP4_MOE")));
   EXPECT_EQ(types.at("blk.1.ffn_down_exps.weight"), TensorType::MXFP4);
   EXPECT_EQ(types.at("blk.1.ffn_gate_inp.weight"), TensorType::F32);
   EXPECT_EQ(types.at("blk.1.ffn_up_exps.bias"), TensorType::F32);
@@ -119,8 +143,9 @@ TEST(Families, RunChatBenchFitAndPerplexityWork) {
   const auto hw =
       run_bottega({"hw", "--json", "--buffer-mib", "32", "-r", "1"}, testing::hw_env(home));
   ASSERT_EQ(hw.exit_code, 0) << hw.err;
-  for (const std::string& arch : kFamilies) {
-    const std::string model = synth(dir, arch, "Q8_0");
+  for (const Family& family : kFamilies) {
+    const std::string& arch = family.name;  // named in failure messages
+    const std::string model = synth(dir, family, "Q8_0");
 
     const auto run = run_bottega(
         {"run", "-m", model, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "2"});
@@ -142,7 +167,7 @@ TEST(Families, RunChatBenchFitAndPerplexityWork) {
     const auto fit = run_bottega({"fit", model, "--ctx", "256", "--json"}, home);
     ASSERT_EQ(fit.exit_code, 0) << arch << ": " << fit.err;
     const json plan = json::parse(fit.out);
-    EXPECT_EQ(plan["model"]["architecture"], arch);
+    EXPECT_EQ(plan["model"]["architecture"], family.arch);
     EXPECT_GT(plan["speed"]["pp512_tps"].get<double>(), 0.0) << arch;
 
     const auto ppl =
