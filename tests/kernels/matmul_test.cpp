@@ -122,14 +122,16 @@ TEST(Matmul, FloatTilesHandleEveryTail) {
   }
 }
 
-// The integer tiles of the blocks of 32 take 4 rows x 4 tokens (AVX2: 4 x 2): row counts 1..7 and
-// token counts 1..9 leave every tail of both. Bound as above for the integer types.
+// The integer tiles of the blocks of 32 take 4 rows x 4 tokens (AVX2: 4 x 2; MXFP4: 8 x 2, and on
+// AVX-512 pairs of 8-row groups packed on the fly, from 4 tokens): row counts 1..7, 8, 15..17 and
+// 33, and token counts 1..9, leave every tail. Bound as above for the integer types.
 TEST(Matmul, QuantizedTilesHandleEveryTail) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0}) {
+  for (TensorType type :
+       {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::MXFP4}) {
     const int64_t n_in = 96;
-    for (int64_t n_out = 1; n_out <= 7; ++n_out) {
+    for (int64_t n_out : {1, 2, 3, 4, 5, 6, 7, 8, 15, 16, 17, 33}) {
       std::vector<float> values(static_cast<size_t>(n_in * n_out));
       for (float& v : values) v = dist(rng);
       std::vector<uint8_t> bytes(row_bytes(type, n_in) * static_cast<size_t>(n_out));

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
@@ -515,6 +516,133 @@ struct Q6_KPair {
   }
 };
 
+// ---- MXFP4 in the stored row layout, packed on the fly ----
+
+// One block of 16 rows as the kernel wants it: the values (doubled E2M1 codes, -12..12) in
+// load_pair's lane order, the rows' scales as floats, and the term the activations' offset of 128
+// adds to each row's sum.
+struct PackedMxfp4Block {
+  float d[16];
+  int32_t offset[16];  // 128 * sum of the row's 32 values
+  int8_t q[8][64];     // [word j][4 r + i]: row r's value 4 j + i
+};
+
+// 16 values per nibble byte in element order (low nibbles 0..15, high 16..31), as signed values.
+inline __m256i mxfp4_values(const BlockMXFP4& block) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
+  const __m256i nibbles =
+      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0f));
+  const __m256i table =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kMXFP4Doubled)));
+  return _mm256_shuffle_epi8(table, nibbles);
+}
+
+// v[r] holds 8 words of row r; afterwards v[j] holds word j of rows 0..7.
+inline void transpose_words8(__m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_epi32(v[2 * k], v[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_epi32(v[2 * k], v[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {                                        // rows 4k..4k+3
+    u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k], t[4 * k + 2]);      // words 0, 4
+    u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k], t[4 * k + 2]);      // words 1, 5
+    u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);  // words 2, 6
+    u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);  // words 3, 7
+  }
+  for (int j = 0; j < 4; ++j) {
+    v[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
+    v[4 + j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
+  }
+}
+
+void pack_mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, PackedMxfp4Block* out) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    PackedMxfp4Block& p = out[b];
+    for (int h = 0; h < 2; ++h) {
+      __m256i v[8];
+      for (int r = 0; r < 8; ++r) {
+        const BlockMXFP4& block =
+            reinterpret_cast<const BlockMXFP4*>(w + (8 * h + r) * w_stride)[b];
+        v[r] = mxfp4_values(block);
+        p.d[8 * h + r] = mxfp4_half_scale(block.e);
+      }
+      transpose_words8(v);
+      for (int j = 0; j < 8; ++j) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.q[j] + 32 * h), v[j]);
+      }
+    }
+    __m512i sum = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(p.q[j]));
+    }
+    _mm512_storeu_si512(p.offset, _mm512_slli_epi32(sum, 7));
+  }
+}
+
+// 16 packed rows against NC activation rows: per block the exact integer sum, then
+// acc = fma(d_w * d_y, sum, acc), the arithmetic of the AVX2 MXFP4 kernels (vec_dot_avx2.cpp).
+template <int NC>
+void mxfp4_packed_tokens(int64_t nb, const PackedMxfp4Block* packed, const uint8_t* a,
+                         size_t a_stride, float* y, int64_t y_stride) {
+  constexpr bool kSplit = NC <= 4;  // as block32_pair: two chains when few tokens
+  __m512 acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const PackedMxfp4Block& p = packed[b];
+    const ActivationQ8Unsigned* act[NC];
+    for (int c = 0; c < NC; ++c) {
+      act[c] = reinterpret_cast<const ActivationQ8Unsigned*>(a + c * a_stride) + b;
+    }
+    __m512i sum[NC], sum2[NC];
+    for (int c = 0; c < NC; ++c) sum[c] = sum2[c] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      const __m512i values = _mm512_loadu_si512(p.q[j]);
+      for (int c = 0; c < NC; ++c) {
+        int32_t word;
+        std::memcpy(&word, act[c]->qs + 4 * j, 4);
+        __m512i& target = kSplit && (j & 1) ? sum2[c] : sum[c];
+        target = _mm512_dpbusd_epi32(target, _mm512_set1_epi32(word), values);
+      }
+    }
+    const __m512 dw = _mm512_loadu_ps(p.d);
+    const __m512i offset = _mm512_loadu_si512(p.offset);
+    for (int c = 0; c < NC; ++c) {
+      const __m512i total = kSplit ? _mm512_add_epi32(sum[c], sum2[c]) : sum[c];
+      const __m512i exact = _mm512_sub_epi32(total, offset);
+      acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[c]->d)),
+                               _mm512_cvtepi32_ps(exact), acc[c]);
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
+}
+
+using Mxfp4TokensFn = void (*)(int64_t, const PackedMxfp4Block*, const uint8_t*, size_t, float*,
+                               int64_t);
+constexpr std::array<Mxfp4TokensFn, kBlockTile> kMxfp4Tokens =
+    []<size_t... I>(std::index_sequence<I...>) {
+  return std::array<Mxfp4TokensFn, kBlockTile>{&mxfp4_packed_tokens<static_cast<int>(I) + 1>...};
+}
+(std::make_index_sequence<kBlockTile>{});
+
+void mxfp4_packing_tile(int64_t n_in, const uint8_t* w, size_t w_stride, int64_t n_pairs,
+                        const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
+                        int64_t y_stride) {
+  const int64_t nb = n_in / 32;
+  std::vector<PackedMxfp4Block> packed(static_cast<size_t>(nb));
+  for (int64_t pair = 0; pair < n_pairs; ++pair) {
+    pack_mxfp4_rows16(nb, w + static_cast<size_t>(16 * pair) * w_stride, w_stride, packed.data());
+    for (int64_t c = 0; c < n_cols; c += kBlockTile) {
+      const auto cols = static_cast<int>(std::min<int64_t>(kBlockTile, n_cols - c));
+      kMxfp4Tokens[cols - 1](nb, packed.data(), a + c * a_stride, a_stride,
+                             y + c * y_stride + 16 * pair, y_stride);
+    }
+  }
+}
+
+constexpr std::array kPacking = {IsaPackingKernel{T::MXFP4, mxfp4_packing_tile}};
+
 constexpr std::array kInterleaved = {
     IsaInterleavedKernel{T::Q4_0, paired_tile<T::Q4_0, PackedQ4_0, 32, kBlockTile, Q4_0Pair>},
     IsaInterleavedKernel{T::Q5_0, paired_tile<T::Q5_0, PackedQ5_0, 32, kBlockTile, Q5_0Pair>},
@@ -530,6 +658,10 @@ constexpr std::array kInterleaved = {
 
 std::span<const IsaInterleavedKernel> avx512_interleaved_kernels() {
   return kInterleaved;
+}
+
+std::span<const IsaPackingKernel> avx512_packing_kernels() {
+  return kPacking;
 }
 
 }  // namespace bottega::kernels

@@ -67,6 +67,10 @@ std::span<const IsaInterleavedKernel> simd_interleaved_kernels(Isa isa) {
   return {};
 }
 
+std::span<const IsaPackingKernel> simd_packing_kernels(Isa) {
+  return {};
+}
+
 HalfConverters simd_half_converters(Isa isa) {
   if (isa == Isa::kNeon || isa == Isa::kNeonDot) return neon_half_converters();
   return {};

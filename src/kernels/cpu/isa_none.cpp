@@ -17,6 +17,10 @@ std::span<const IsaQuantizer> simd_quantizers(Isa) {
 std::span<const IsaInterleavedKernel> simd_interleaved_kernels(Isa) {
   return {};
 }
+std::span<const IsaPackingKernel> simd_packing_kernels(Isa) {
+  return {};
+}
+
 HalfConverters simd_half_converters(Isa) {
   return {};
 }

@@ -87,6 +87,11 @@ std::span<const IsaInterleavedKernel> simd_interleaved_kernels(Isa isa) {
   return {};
 }
 
+std::span<const IsaPackingKernel> simd_packing_kernels(Isa isa) {
+  if (isa == Isa::kAvx512) return avx512_packing_kernels();
+  return {};
+}
+
 HalfConverters simd_half_converters(Isa isa) {
   if (is_x86_simd(isa)) return avx2_half_converters();
   return {};

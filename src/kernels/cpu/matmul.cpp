@@ -37,6 +37,17 @@ InterleavedTileFn interleaved_kernel(TensorType type, Isa isa) {
   return nullptr;
 }
 
+PackingTileFn packing_kernel(TensorType type, Isa isa) {
+  for (const IsaPackingKernel& k : simd_packing_kernels(isa)) {
+    if (k.weight == type) return k.tile;
+  }
+  return nullptr;
+}
+
+// Packing 16 rows costs about what a few tokens' dot products with them cost; below this many
+// tokens the stored-layout tiles are faster.
+constexpr int64_t kMinPackingTokens = 4;
+
 // Prompt tiling: each thread owns a contiguous range of row blocks and walks it once per block
 // of tokens. 64 activation rows of a 4096-wide Q8_0 matrix are 278 KB, so a token block stays in
 // L2 while the thread's weight rows stream past it; the tile kernel keeps a few rows' widened
@@ -81,6 +92,13 @@ ActivationQ8 widen(const BlockQ8_0& block) {
   for (int i = 0; i < 32; ++i) sum += block.qs[i];
   out.offset8 = 8.0f * out.d * static_cast<float>(sum);
   std::memcpy(out.qs, block.qs, sizeof(out.qs));
+  return out;
+}
+
+ActivationQ8Unsigned widen_unsigned(const BlockQ8_0& block) {
+  ActivationQ8Unsigned out;
+  out.d = f16_to_f32(block.d);
+  for (int i = 0; i < 32; ++i) out.qs[i] = static_cast<uint8_t>(block.qs[i]) ^ 0x80u;
   return out;
 }
 
@@ -146,6 +164,37 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
   });
 }
 
+// w stored, with a packing kernel: pairs of 8-row groups are spread over the threads and packed
+// once for all tokens; the rows past the last whole pair go through the stored-layout tile.
+void matmul_packing(const WeightMatrix& w, const DotKernel& k, PackingTileFn tile,
+                    const uint8_t* act, size_t act_stride, int64_t n_tokens, float* y,
+                    ThreadPool& pool) {
+  const int64_t nb = w.n_in / 32;
+  std::vector<ActivationQ8Unsigned> wide(static_cast<size_t>(nb * n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto* blocks =
+        reinterpret_cast<const BlockQ8_0*>(act + static_cast<size_t>(t) * act_stride);
+    for (int64_t b = 0; b < nb; ++b)
+      wide[static_cast<size_t>(t * nb + b)] = widen_unsigned(blocks[b]);
+  }
+  const size_t wide_stride = static_cast<size_t>(nb) * sizeof(ActivationQ8Unsigned);
+  const int64_t n_pairs = w.n_out / (2 * kRowGroup);
+  const int64_t tail_begin = n_pairs * 2 * kRowGroup;
+  const size_t w_stride = w.row_stride();
+  pool.parallel_for(n_pairs + 1, [&](int64_t begin, int64_t end) {
+    const int64_t pairs_end = std::min(end, n_pairs);
+    if (begin < pairs_end) {
+      tile(w.n_in, w.row(begin * 2 * kRowGroup), w_stride, pairs_end - begin,
+           reinterpret_cast<const uint8_t*>(wide.data()), wide_stride, n_tokens,
+           y + begin * 2 * kRowGroup, w.n_out);
+    }
+    if (end > n_pairs && tail_begin < w.n_out) {
+      run_tile(k, w.n_in, w.row(tail_begin), w_stride, w.n_out - tail_begin, act, act_stride,
+               n_tokens, y + tail_begin, w.n_out);
+    }
+  });
+}
+
 }  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
@@ -190,6 +239,13 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   if (w.interleaved) {
     matmul_interleaved(w, k, act, act_stride, n_tokens, y, pool, isa);
     return;
+  }
+
+  if (n_tokens >= kMinPackingTokens) {
+    if (const PackingTileFn tile = packing_kernel(w.type, isa); tile != nullptr) {
+      matmul_packing(w, k, tile, act, act_stride, n_tokens, y, pool);
+      return;
+    }
   }
 
   const size_t w_stride = w.row_stride();

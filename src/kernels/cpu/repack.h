@@ -118,6 +118,15 @@ struct ActivationQ8_1 {
   int8_t qs[32];
 };
 
+// An activation block for the MXFP4 packing kernel: a Q8_0 block with its scale widened to float
+// and its quants offset by 128 (as unsigned bytes), so vpdpbusd takes them as its unsigned
+// operand and the signed MXFP4 values as the other; the offset's term, 128 times the sum of the
+// weights, is known once the weights are packed.
+struct ActivationQ8Unsigned {
+  float d;
+  uint8_t qs[32];
+};
+
 // Dot products of row groups with activation rows: for groups g < n_groups (contiguous from w)
 // and activation rows c < n_cols (a_stride bytes apart; ActivationQ8 blocks for Q4_0/Q5_0/Q8_0,
 // ActivationQ8_1 for Q4_1/Q5_1, BlockQ8_K for the K-quants), y[c * y_stride + 8 g + r] = dot(row r

@@ -228,6 +228,101 @@ void tile_symmetric(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows
   }
 }
 
+// ---- MXFP4: whole blocks in exact integers ----
+
+// MXFP4 rows are summed block by block as acc = fma(d_w * d_y, float(dot), acc), dot being the
+// block's exact integer sum (|dot| <= 32 * 12 * 127), in block order: a definition the AVX-512
+// prompt kernel (gemm_avx512.cpp) reproduces bit for bit, so a token's row is the same whether
+// its expert ran it alone or with the whole prompt.
+
+// 8 s32 lanes of partial sums of a block's products.
+inline __m256i block_partials(__m256i w, __m256i y) {
+  return pairs_to_i32(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w)));
+}
+
+// Lane r: the sum of the 8 lanes of s[r].
+inline __m256i lane_totals8(const __m256i s[8]) {
+  const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]);
+  const __m256i h23 = _mm256_hadd_epi32(s[2], s[3]);
+  const __m256i h45 = _mm256_hadd_epi32(s[4], s[5]);
+  const __m256i h67 = _mm256_hadd_epi32(s[6], s[7]);
+  const __m256i h0123 = _mm256_hadd_epi32(h01, h23);  // per half: rows 0..3
+  const __m256i h4567 = _mm256_hadd_epi32(h45, h67);  // per half: rows 4..7
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                          _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+inline int32_t lane_total(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_hadd_epi32(s, s);
+  s = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(s);
+}
+
+// 8 rows (w_stride apart) against RN activation rows.
+template <int RN>
+void mxfp4_rows8(int64_t nb, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
+                 float* y, int64_t y_stride) {
+  __m256 acc[RN];
+  for (int c = 0; c < RN; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wq[8];
+    alignas(32) float dw[8];
+    for (int r = 0; r < 8; ++r) {
+      const BlockMXFP4& blk = reinterpret_cast<const BlockMXFP4*>(w + r * w_stride)[b];
+      wq[r] = signed_quants(blk);
+      dw[r] = weight_scale(blk);
+    }
+    const __m256 dw8 = _mm256_load_ps(dw);
+    for (int c = 0; c < RN; ++c) {
+      const BlockQ8_0& yb = reinterpret_cast<const BlockQ8_0*>(a + c * a_stride)[b];
+      const __m256i yq = load32(yb.qs);
+      __m256i partials[8];
+      for (int r = 0; r < 8; ++r) partials[r] = block_partials(wq[r], yq);
+      const __m256 scale = _mm256_mul_ps(dw8, _mm256_set1_ps(half_to_float(yb.d)));
+      acc[c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(lane_totals8(partials)), acc[c]);
+    }
+  }
+  for (int c = 0; c < RN; ++c) _mm256_storeu_ps(y + c * y_stride, acc[c]);
+}
+
+// One row against one activation row, in the same arithmetic.
+float mxfp4_row(int64_t nb, const uint8_t* w, const uint8_t* a) {
+  const auto* x = reinterpret_cast<const BlockMXFP4*>(w);
+  const auto* yb = reinterpret_cast<const BlockQ8_0*>(a);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int32_t dot = lane_total(block_partials(signed_quants(x[b]), load32(yb[b].qs)));
+    acc = std::fma(weight_scale(x[b]) * half_to_float(yb[b].d), static_cast<float>(dot), acc);
+  }
+  return acc;
+}
+
+float dot_mxfp4(int64_t n, const void* w, const void* a) {
+  return mxfp4_row(n / 32, static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a));
+}
+
+void tile_mxfp4(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* a,
+                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const int64_t nb = n / 32;
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) {
+    const uint8_t* wr = w + r * w_stride;
+    int64_t c = 0;
+    for (; c + 2 <= n_cols; c += 2) {
+      mxfp4_rows8<2>(nb, wr, w_stride, a + c * a_stride, a_stride, y + c * y_stride + r, y_stride);
+    }
+    if (c < n_cols) {
+      mxfp4_rows8<1>(nb, wr, w_stride, a + c * a_stride, a_stride, y + c * y_stride + r, y_stride);
+    }
+  }
+  for (; r < n_rows; ++r) {
+    for (int64_t c = 0; c < n_cols; ++c) {
+      y[c * y_stride + r] = mxfp4_row(nb, w + r * w_stride, a + c * a_stride);
+    }
+  }
+}
+
 // ---- K-quants with Q8_K activations ----
 
 struct ScalesMins {
@@ -580,7 +675,7 @@ constexpr std::array kKernels = {
     IsaKernel{T::Q5_0, dot_symmetric<BlockQ5_0>, tile_symmetric<BlockQ5_0>},
     IsaKernel{T::Q8_0, dot_symmetric<BlockQ8_0>, tile_symmetric<BlockQ8_0>},
     IsaKernel{T::Q8_1, dot_symmetric<BlockQ8_1>, tile_symmetric<BlockQ8_1>},
-    IsaKernel{T::MXFP4, dot_symmetric<BlockMXFP4>, tile_symmetric<BlockMXFP4>},
+    IsaKernel{T::MXFP4, dot_mxfp4, tile_mxfp4},
     IsaKernel{T::Q4_1, dot_affine<BlockQ4_1>, nullptr},
     IsaKernel{T::Q5_1, dot_affine<BlockQ5_1>, nullptr},
     IsaKernel{T::Q4_K, dot_q4_k, nullptr},

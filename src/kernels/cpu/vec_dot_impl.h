@@ -43,6 +43,18 @@ struct IsaInterleavedKernel {
   InterleavedTileFn tile;
 };
 
+// Kernels for prompts over a matrix in the stored row layout (MXFP4 experts, which stay in the file
+// mapping): each packs 16 rows at a time into its own layout, in a buffer of its own, and runs
+// every activation row over them. y[c * y_stride + r] = dot(row r, row c) for r < 16 * n_pairs;
+// activations in the kernel's activation block (repack.h).
+using PackingTileFn = void (*)(int64_t n_in, const uint8_t* w, size_t w_stride, int64_t n_pairs,
+                               const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
+                               int64_t y_stride);
+struct IsaPackingKernel {
+  TensorType weight;
+  PackingTileFn tile;
+};
+
 // What the CPU runs and what each ISA provides, from the file of the architecture the build
 // targets (isa_x86.cpp, isa_arm.cpp, else isa_none.cpp): the SIMD ISAs this CPU supports, best
 // last, and each ISA's tables (empty for an ISA of another architecture).
@@ -50,6 +62,7 @@ std::vector<Isa> cpu_simd_isas();
 std::span<const IsaKernel> simd_kernels(Isa isa);
 std::span<const IsaQuantizer> simd_quantizers(Isa isa);
 std::span<const IsaInterleavedKernel> simd_interleaved_kernels(Isa isa);
+std::span<const IsaPackingKernel> simd_packing_kernels(Isa isa);
 
 // vec_dot_avx2.cpp: the AVX2 kernels and activation quantizers (byte-identical to the reference
 // quantizers); gemm_avx2.cpp: the interleaved kernels.
@@ -61,6 +74,7 @@ std::span<const IsaInterleavedKernel> avx2_interleaved_kernels();
 // VNNI. Everything else of the AVX-512 ISA is AVX2's (isa_x86.cpp).
 std::span<const IsaKernel> avx512_kernels();
 std::span<const IsaInterleavedKernel> avx512_interleaved_kernels();
+std::span<const IsaPackingKernel> avx512_packing_kernels();
 
 // vec_dot_neon.cpp: kernels and quantizers (byte-identical to the reference) in base AArch64
 // NEON; vec_dot_neon_dotprod.cpp: the integer dots again with the dotprod instructions.
