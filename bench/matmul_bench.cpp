@@ -95,6 +95,17 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+// One expert's matrix of gpt-oss-20b (2880 x 2880), with the token counts an expert sees: a
+// prompt's share (512 tokens x 4 of 32 experts = 64), a few, one.
+void expert_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"in", "out", "tokens", "threads"});
+  b->Args({2880, 2880, 64, 1});
+  b->Args({2880, 2880, 8, 1});
+  b->Args({2880, 2880, 1, 1});
+  b->Args({2880, 2880, 1, 2});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
 }  // namespace
 
 BENCHMARK_CAPTURE(run, Q4_0, TensorType::Q4_0)->Apply(shapes);
@@ -103,5 +114,6 @@ BENCHMARK_CAPTURE(run, Q4_K, TensorType::Q4_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, Q5_K, TensorType::Q5_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, Q6_K, TensorType::Q6_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, F16, TensorType::F16)->Apply(shapes);
+BENCHMARK_CAPTURE(run, MXFP4, TensorType::MXFP4)->Apply(expert_shapes);
 
 BENCHMARK_MAIN();

@@ -5,9 +5,13 @@
 #include <immintrin.h>
 
 #include <array>
+#include <climits>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/vec_dot_impl.h"
+#include "tensor/blocks.h"
 
 namespace bottega::kernels {
 namespace {
@@ -118,9 +122,155 @@ void tile_float(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, co
   }
 }
 
+// ---- MXFP4 rows against a few tokens (decode) ----
+//
+// Four rows' blocks share a register, one 128-bit lane each: the low nibbles (elements 0..15) in
+// one register, the high ones (16..31) in another, looked up as unsigned values (doubled E2M1
+// codes + 12, so 0..24) for vpdpbusd with the activation's signed bytes; the 12 * sum(activation
+// block) that adds is taken off once per block. Each block's sum is exact and the float steps are
+// the AVX2 kernel's (vec_dot_avx2.cpp), so the bits are the same as there and as the packing
+// kernel's (gemm_avx512.cpp): a token's row does not depend on how many tokens an expert ran.
+
+constexpr std::array<int8_t, 16> kMxfp4Unsigned = [] {
+  std::array<int8_t, 16> table{};
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int8_t>(kMXFP4Doubled[i] + 12);
+  return table;
+}();
+
+// After the reduction in mxfp4_rows16 lane 4 m + k holds row 4 k + m; kRowOfLane maps back.
+constexpr std::array<int32_t, 16> kRowOfLane = {0, 4, 8,  12, 1, 5, 9,  13,
+                                                2, 6, 10, 14, 3, 7, 11, 15};
+
+inline __m512i load_rows4(const uint8_t* first, size_t stride) {
+  __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(first)));
+  q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + stride)), 1);
+  q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + 2 * stride)),
+                         2);
+  return _mm512_inserti32x4(
+      q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + 3 * stride)), 3);
+}
+
+// 2^(e - 128) for 16 E8M0 exponents (the low byte of each lane), as blocks.h's mxfp4_half_scale.
+inline __m512 mxfp4_scales(__m512i words) {
+  const __m512i e = _mm512_and_si512(words, _mm512_set1_epi32(0xff));
+  const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+  const __m512i tiny = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+  const __mmask16 is_normal = _mm512_cmpge_epu32_mask(e, _mm512_set1_epi32(2));
+  return _mm512_castsi512_ps(_mm512_mask_blend_epi32(is_normal, tiny, normal));
+}
+
+// 16 rows (w_stride apart) against NC activation rows; offsets12[c][b] = 12 * sum of block b of
+// activation row c.
+template <int NC>
+void mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, const BlockQ8_0* const* act,
+                  const int32_t* const* offsets12, float* y, int64_t y_stride) {
+  const __m512i table = _mm512_broadcast_i32x4(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Unsigned.data())));
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  alignas(64) int32_t lane_offsets[16];
+  for (int lane = 0; lane < 16; ++lane) {
+    lane_offsets[lane] = static_cast<int32_t>(static_cast<size_t>(kRowOfLane[lane]) * w_stride);
+  }
+  const __m512i gather_index = _mm512_load_si512(lane_offsets);
+  __m512 acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* block = w + static_cast<size_t>(b) * sizeof(BlockMXFP4);
+    if ((b & 3) == 0) {
+      // 16 rows are 16 streams, more than the hardware prefetchers follow; a line (3.8 blocks)
+      // of each, 16 blocks ahead. Integer addresses: past the matrix is allowed for a prefetch.
+      const uintptr_t ahead = reinterpret_cast<uintptr_t>(block) + 16 * sizeof(BlockMXFP4);
+      for (int row = 0; row < 16; ++row) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + row * w_stride), _MM_HINT_T0);
+      }
+    }
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i q = load_rows4(block + offsetof(BlockMXFP4, qs) + 4 * k * w_stride, w_stride);
+      lo[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(q, low_mask));
+      hi[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q, 4), low_mask));
+    }
+    // Each lane's word starts at its row's exponent byte; the 3 bytes after it are the block's.
+    const __m512 dw = mxfp4_scales(_mm512_i32gather_epi32(gather_index, block, 1));
+    for (int c = 0; c < NC; ++c) {
+      const BlockQ8_0& x = act[c][b];
+      const __m512i x_lo =
+          _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs)));
+      const __m512i x_hi =
+          _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs + 16)));
+      __m512i s[4];
+      for (int k = 0; k < 4; ++k) {
+        s[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[k], x_lo), hi[k],
+                                   x_hi);
+      }
+      const __m512i s01 =
+          _mm512_add_epi32(_mm512_unpacklo_epi32(s[0], s[1]), _mm512_unpackhi_epi32(s[0], s[1]));
+      const __m512i s23 =
+          _mm512_add_epi32(_mm512_unpacklo_epi32(s[2], s[3]), _mm512_unpackhi_epi32(s[2], s[3]));
+      const __m512i totals =
+          _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+      const __m512i exact = _mm512_sub_epi32(totals, _mm512_set1_epi32(offsets12[c][b]));
+      const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(x.d)));
+      acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(exact), acc[c]);
+    }
+  }
+  // Lane L holds row kRowOfLane[L]; row r is in lane 4 (r % 4) + r / 4.
+  const __m512i lane_of_row =
+      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (int c = 0; c < NC; ++c) {
+    _mm512_storeu_ps(y + c * y_stride, _mm512_permutexvar_ps(lane_of_row, acc[c]));
+  }
+}
+
+TileFn avx2_tile(TensorType type) {
+  for (const IsaKernel& k : avx2_kernels()) {
+    if (k.weight == type) return k.tile;
+  }
+  return nullptr;
+}
+
+void tile_mxfp4(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* a,
+                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const int64_t nb = n / 32;
+  int64_t r = 0;
+  if (n_rows >= 16 && 15 * w_stride <= static_cast<size_t>(INT32_MAX)) {
+    std::vector<int32_t> offsets(static_cast<size_t>(n_cols * nb));
+    std::vector<const BlockQ8_0*> rows(static_cast<size_t>(n_cols));
+    std::vector<const int32_t*> row_offsets(static_cast<size_t>(n_cols));
+    for (int64_t c = 0; c < n_cols; ++c) {
+      rows[c] = reinterpret_cast<const BlockQ8_0*>(a + c * a_stride);
+      row_offsets[c] = offsets.data() + c * nb;
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t sum = 0;
+        for (int8_t q : rows[c][b].qs) sum += q;
+        offsets[static_cast<size_t>(c * nb + b)] = 12 * sum;
+      }
+    }
+    for (; r + 16 <= n_rows; r += 16) {
+      int64_t c = 0;
+      for (; c + 3 <= n_cols; c += 3) {
+        mxfp4_rows16<3>(nb, w + r * w_stride, w_stride, &rows[c], &row_offsets[c],
+                        y + c * y_stride + r, y_stride);
+      }
+      if (n_cols - c == 2) {
+        mxfp4_rows16<2>(nb, w + r * w_stride, w_stride, &rows[c], &row_offsets[c],
+                        y + c * y_stride + r, y_stride);
+      } else if (n_cols - c == 1) {
+        mxfp4_rows16<1>(nb, w + r * w_stride, w_stride, &rows[c], &row_offsets[c],
+                        y + c * y_stride + r, y_stride);
+      }
+    }
+  }
+  if (r < n_rows) {
+    avx2_tile(T::MXFP4)(n, w + r * w_stride, w_stride, n_rows - r, a, a_stride, n_cols, y + r,
+                        y_stride);
+  }
+}
+
 constexpr std::array kKernels = {
     IsaKernel{T::F32, nullptr, tile_float<LoadF32>},
     IsaKernel{T::F16, nullptr, tile_float<LoadF16>},
+    IsaKernel{T::MXFP4, nullptr, tile_mxfp4},
 };
 
 }  // namespace
