@@ -101,6 +101,8 @@ void expert_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"in", "out", "tokens", "threads"});
   b->Args({2880, 2880, 64, 1});
   b->Args({2880, 2880, 8, 1});
+  b->Args({2880, 2880, 4, 1});
+  b->Args({2880, 2880, 2, 1});
   b->Args({2880, 2880, 1, 1});
   b->Args({2880, 2880, 1, 2});
   b->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/mxfp4_avx512_inl.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
@@ -518,66 +520,55 @@ struct Q6_KPair {
 
 // ---- MXFP4 in the stored row layout, packed on the fly ----
 
-// One block of 16 rows as the kernel wants it: the values (doubled E2M1 codes, -12..12) in
-// load_pair's lane order, the rows' scales as floats, and the term the activations' offset of 128
-// adds to each row's sum.
+// One block of 16 rows as the kernel wants it, rows in the lane order of mxfp4_avx512_inl.h: the
+// values (doubled E2M1 codes, -12..12), 4 consecutive ones of each row per 32-bit lane, the rows'
+// scales as floats, and the term the activations' offset of 128 adds to each row's sum.
 struct PackedMxfp4Block {
   float d[16];
   int32_t offset[16];  // 128 * sum of the row's 32 values
-  int8_t q[8][64];     // [word j][4 r + i]: row r's value 4 j + i
+  int8_t q[8][64];     // [word j][lane]: the lane's row's values 4 j .. 4 j + 3
 };
 
-// 16 values per nibble byte in element order (low nibbles 0..15, high 16..31), as signed values.
-inline __m256i mxfp4_values(const BlockMXFP4& block) {
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs));
-  const __m256i nibbles =
-      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0f));
-  const __m256i table =
-      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kMXFP4Doubled)));
-  return _mm256_shuffle_epi8(table, nibbles);
-}
-
-// v[r] holds 8 words of row r; afterwards v[j] holds word j of rows 0..7.
-inline void transpose_words8(__m256i v[8]) {
-  __m256i t[8], u[8];
-  for (int k = 0; k < 4; ++k) {
-    t[2 * k] = _mm256_unpacklo_epi32(v[2 * k], v[2 * k + 1]);
-    t[2 * k + 1] = _mm256_unpackhi_epi32(v[2 * k], v[2 * k + 1]);
-  }
-  for (int k = 0; k < 2; ++k) {                                        // rows 4k..4k+3
-    u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k], t[4 * k + 2]);      // words 0, 4
-    u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k], t[4 * k + 2]);      // words 1, 5
-    u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);  // words 2, 6
-    u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);  // words 3, 7
-  }
-  for (int j = 0; j < 4; ++j) {
-    v[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
-    v[4 + j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
-  }
+// Per 128-bit lane, a[k] holds 4 words of the row of that lane; afterwards word k of lane m of
+// a[j] is word j of lane m of the input a[k] (in-lane 4 x 4 transposes).
+inline void transpose_lanes4(__m512i a[4]) {
+  const __m512i t0 = _mm512_unpacklo_epi32(a[0], a[1]);
+  const __m512i t1 = _mm512_unpackhi_epi32(a[0], a[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(a[2], a[3]);
+  const __m512i t3 = _mm512_unpackhi_epi32(a[2], a[3]);
+  a[0] = _mm512_unpacklo_epi64(t0, t2);
+  a[1] = _mm512_unpackhi_epi64(t0, t2);
+  a[2] = _mm512_unpacklo_epi64(t1, t3);
+  a[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
 void pack_mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, PackedMxfp4Block* out) {
+  using namespace mxfp4_avx512;  // NOLINT
+  const __m512i table =
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kMXFP4Doubled)));
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
   const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i gather_index = row_offsets_by_lane(w_stride);
   for (int64_t b = 0; b < nb; ++b) {
     PackedMxfp4Block& p = out[b];
-    for (int h = 0; h < 2; ++h) {
-      __m256i v[8];
-      for (int r = 0; r < 8; ++r) {
-        const BlockMXFP4& block =
-            reinterpret_cast<const BlockMXFP4*>(w + (8 * h + r) * w_stride)[b];
-        v[r] = mxfp4_values(block);
-        p.d[8 * h + r] = mxfp4_half_scale(block.e);
-      }
-      transpose_words8(v);
-      for (int j = 0; j < 8; ++j) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.q[j] + 32 * h), v[j]);
-      }
+    const uint8_t* block = w + static_cast<size_t>(b) * sizeof(BlockMXFP4);
+    // Register k, lane m: row 4 k + m; low nibbles are elements 0..15, high ones 16..31.
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i q = load_rows4(block + offsetof(BlockMXFP4, qs) + 4 * k * w_stride, w_stride);
+      lo[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(q, low_mask));
+      hi[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q, 4), low_mask));
     }
+    transpose_lanes4(lo);  // lo[j]: words j (elements 4 j ..) of every row, lane 4 m + k
+    transpose_lanes4(hi);  // hi[j]: words 4 + j
     __m512i sum = _mm512_setzero_si512();
-    for (int j = 0; j < 8; ++j) {
-      sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(p.q[j]));
+    for (int j = 0; j < 4; ++j) {
+      _mm512_storeu_si512(p.q[j], lo[j]);
+      _mm512_storeu_si512(p.q[4 + j], hi[j]);
+      sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum, ones, lo[j]), ones, hi[j]);
     }
     _mm512_storeu_si512(p.offset, _mm512_slli_epi32(sum, 7));
+    _mm512_storeu_ps(p.d, mxfp4_scales(_mm512_i32gather_epi32(gather_index, block, 1)));
   }
 }
 
@@ -615,7 +606,9 @@ void mxfp4_packed_tokens(int64_t nb, const PackedMxfp4Block* packed, const uint8
                                _mm512_cvtepi32_ps(exact), acc[c]);
     }
   }
-  for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
+  for (int c = 0; c < NC; ++c) {
+    _mm512_storeu_ps(y + c * y_stride, mxfp4_avx512::in_row_order(acc[c]));
+  }
 }
 
 using Mxfp4TokensFn = void (*)(int64_t, const PackedMxfp4Block*, const uint8_t*, size_t, float*,

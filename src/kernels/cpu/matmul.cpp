@@ -44,9 +44,9 @@ PackingTileFn packing_kernel(TensorType type, Isa isa) {
   return nullptr;
 }
 
-// Packing 16 rows costs about what a few tokens' dot products with them cost; below this many
+// Packing 16 rows costs about what two tokens' dot products with them cost; below this many
 // tokens the stored-layout tiles are faster.
-constexpr int64_t kMinPackingTokens = 4;
+constexpr int64_t kMinPackingTokens = 3;
 
 // Prompt tiling: each thread owns a contiguous range of row blocks and walks it once per block
 // of tokens. 64 activation rows of a 4096-wide Q8_0 matrix are 278 KB, so a token block stays in

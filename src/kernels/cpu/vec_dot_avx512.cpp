@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/mxfp4_avx512_inl.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
 
@@ -17,6 +18,7 @@ namespace bottega::kernels {
 namespace {
 
 using T = TensorType;
+using namespace mxfp4_avx512;  // NOLINT: this file's MXFP4 helpers
 
 // 16 weights from element i of a row; masked loads read only the lanes a tail has, so no tail
 // loop is needed and nothing past the row is touched.
@@ -137,28 +139,6 @@ constexpr std::array<int8_t, 16> kMxfp4Unsigned = [] {
   return table;
 }();
 
-// After the reduction in mxfp4_rows16 lane 4 m + k holds row 4 k + m; kRowOfLane maps back.
-constexpr std::array<int32_t, 16> kRowOfLane = {0, 4, 8,  12, 1, 5, 9,  13,
-                                                2, 6, 10, 14, 3, 7, 11, 15};
-
-inline __m512i load_rows4(const uint8_t* first, size_t stride) {
-  __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(first)));
-  q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + stride)), 1);
-  q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + 2 * stride)),
-                         2);
-  return _mm512_inserti32x4(
-      q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + 3 * stride)), 3);
-}
-
-// 2^(e - 128) for 16 E8M0 exponents (the low byte of each lane), as blocks.h's mxfp4_half_scale.
-inline __m512 mxfp4_scales(__m512i words) {
-  const __m512i e = _mm512_and_si512(words, _mm512_set1_epi32(0xff));
-  const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
-  const __m512i tiny = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
-  const __mmask16 is_normal = _mm512_cmpge_epu32_mask(e, _mm512_set1_epi32(2));
-  return _mm512_castsi512_ps(_mm512_mask_blend_epi32(is_normal, tiny, normal));
-}
-
 // 16 rows (w_stride apart) against NC activation rows; offsets12[c][b] = 12 * sum of block b of
 // activation row c.
 template <int NC>
@@ -167,11 +147,7 @@ void mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, const BlockQ8_0
   const __m512i table = _mm512_broadcast_i32x4(
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Unsigned.data())));
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
-  alignas(64) int32_t lane_offsets[16];
-  for (int lane = 0; lane < 16; ++lane) {
-    lane_offsets[lane] = static_cast<int32_t>(static_cast<size_t>(kRowOfLane[lane]) * w_stride);
-  }
-  const __m512i gather_index = _mm512_load_si512(lane_offsets);
+  const __m512i gather_index = row_offsets_by_lane(w_stride);
   __m512 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -214,12 +190,7 @@ void mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, const BlockQ8_0
       acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(exact), acc[c]);
     }
   }
-  // Lane L holds row kRowOfLane[L]; row r is in lane 4 (r % 4) + r / 4.
-  const __m512i lane_of_row =
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  for (int c = 0; c < NC; ++c) {
-    _mm512_storeu_ps(y + c * y_stride, _mm512_permutexvar_ps(lane_of_row, acc[c]));
-  }
+  for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, in_row_order(acc[c]));
 }
 
 TileFn avx2_tile(TensorType type) {
