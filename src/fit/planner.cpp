@@ -60,7 +60,12 @@ Efficiency efficiency(TensorType dominant) {
       return {0.775, 0.487, 1.720};
     case TensorType::Q5_K:
       return {0.816, 0.466, 1.441};  // calibrated on Q5_K_M
-    default:                         // other K-quants, calibrated on Q4_K_M
+    case TensorType::MXFP4:
+      // One pass on the gpt-oss-20b-shaped synth model (MXFP4_MOE), the 2-core Zen 5 VM,
+      // 2026-12-05 06:30 UTC: there decode runs the AVX-512 MXFP4 kernel, so on AVX2-only
+      // machines this decode share is optimistic (their MXFP4 kernel streams about half as fast).
+      return {0.770, 0.350, 3.925};
+    default:  // other K-quants, calibrated on Q4_K_M
       return {0.793, 0.530, 1.673};
   }
 }
@@ -218,6 +223,7 @@ struct PerToken {
   uint64_t matrix_params = 0;
   uint64_t bytes_read = 0;
   TensorType dominant = TensorType::F32;
+  TensorType experts = TensorType::F32;  // the type of the expert matrices, if any
 };
 
 // An expert tensor (ffn_*_exps, weights and biases) of a mixture of experts.
@@ -244,6 +250,7 @@ PerToken per_token(const gguf::File& file, const ModelShape& s) {
     if (is_matrix(t)) {
       p.matrix_params += share(t, static_cast<uint64_t>(t.n_elements()));
       bytes_by_type[t.type] += share(t, t.n_bytes);
+      if (is_expert_tensor(t) && t.name.ends_with(".weight")) p.experts = t.type;
     }
   }
   uint64_t most = 0;
@@ -251,6 +258,20 @@ PerToken per_token(const gguf::File& file, const ModelShape& s) {
     if (bytes > most) most = bytes, p.dominant = type;
   }
   return p;
+}
+
+// Experts stay in the file's row layout. MXFP4 ones have kernels for that layout (the shares above
+// were measured on them); other types run the row-by-row dot products instead of the interleaved
+// kernels the shares above were measured with. Factors: measured over predicted on the qwen3moe
+// synth model of docs/performance.md (Q4_K_M, 1024 wide, 8 layers, 16 experts, top 4; the 2-core
+// Zen 5 VM, 2026-12-05 06:45 UTC, one pass).
+struct ExpertFactors {
+  double decode = 1.0;
+  double prompt = 1.0;
+};
+ExpertFactors stored_experts(const ModelShape& s, const PerToken& p) {
+  if (s.n_expert <= 0 || p.experts == TensorType::MXFP4) return {};
+  return {0.709, 0.252};
 }
 
 SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const Config& config,
@@ -265,7 +286,7 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
     // earlier positions.
     const double bytes =
         static_cast<double>(p.bytes_read) + static_cast<double>(kv_row) * (kBenchGen / 2.0);
-    speed.tg128_tps = stream * efficiency(p.dominant).decode / bytes;
+    speed.tg128_tps = stream * efficiency(p.dominant).decode * stored_experts(s, p).decode / bytes;
   }
   const double peak =
       computes_in_floats(p.dominant) ? machine.f32_flops_per_second : machine.int8_ops_per_second;
@@ -277,7 +298,7 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
     const double flops = 2.0 * static_cast<double>(p.matrix_params) + attention;
     const Efficiency e = efficiency(p.dominant);
     const double gain = machine.avx512_kernels ? e.avx512_prompt : 1.0;
-    speed.pp512_tps = peak * e.prompt * gain / flops;
+    speed.pp512_tps = peak * e.prompt * gain * stored_experts(s, p).prompt / flops;
   }
   return speed;
 }
