@@ -19,16 +19,23 @@ const OpenAI = require('openai');
 const BIN = process.env.BOTTEGA_BIN;
 const SHARED = process.env.BOTTEGA_SHARED ?? path.join(here, '..', '..', '..', 'shared');
 const VOCAB = path.join(SHARED, 'models', 'aidreams260K.gguf');
-const FAMILIES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'gpt-oss'];
+// Each family once; Mixtral is llama with experts, and gpt-oss also with the MXFP4 experts its
+// files carry, whose kernels must give a token the same bits batched or alone.
+const FAMILIES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'gpt-oss']
+  .map((arch) => ({ name: arch, arch, type: 'Q8_0', flags: [] }))
+  .concat([
+    { name: 'mixtral', arch: 'llama', type: 'Q8_0', flags: ['--experts', '4', '--experts-used', '2'] },
+    { name: 'gpt-oss-mxfp4', arch: 'gpt-oss', type: 'MXFP4_MOE', flags: [] },
+  ]);
 const PREFIX = 'Once upon a time there was a little girl who lived in a village near the forest. ';
 const PROMPTS = ['She liked', 'One day', 'Her mother said', 'The dog'].map((s) => PREFIX + s);
 const N_PREDICT = 20;
 
-function synth(dir, arch) {
-  const out = path.join(dir, `${arch}.gguf`);
+function synth(dir, { name, arch, type, flags }) {
+  const out = path.join(dir, `${name}.gguf`);
   const r = spawnSync(BIN, ['synth', '--arch', arch, '--dim', '128', '--layers', arch === 'gemma3' ? '6' : '2',
-    '--heads', '4', '--kv-heads', '2', '--ffn', '256', '--window', '16', '--ctx', '512', '--type', 'Q8_0',
-    '--vocab-from', VOCAB, '-o', out], { encoding: 'utf8' });
+    '--heads', '4', '--kv-heads', '2', '--ffn', '256', '--window', '16', '--ctx', '512', '--type', type,
+    '--vocab-from', VOCAB, '-o', out, ...flags], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return out;
 }
@@ -57,11 +64,12 @@ function startServer(model) {
   return { child, ready, exited };
 }
 
-for (const arch of FAMILIES) {
+for (const family of FAMILIES) {
+  const arch = family.name;
   test(`${arch}: batched answers equal lone answers and bottega run`, async () => {
     assert.ok(BIN, 'BOTTEGA_BIN must name the bottega binary');
     const dir = mkdtempSync(path.join(os.tmpdir(), `bottega-${arch}-`));
-    const server = startServer(synth(dir, arch));
+    const server = startServer(synth(dir, family));
     try {
       const port = await server.ready;
       const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'none', maxRetries: 0 });
