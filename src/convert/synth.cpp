@@ -374,14 +374,17 @@ std::optional<TensorRole> tensor_role(const TensorDesc& t, bool tied_head) {
     case TensorSlot::kAttnOutput:
       return TensorRole::kAttnOutput;
     case TensorSlot::kFfnGate:
+    case TensorSlot::kFfnGateShared:
       return TensorRole::kFfnGate;
     case TensorSlot::kFfnGateExperts:
       return TensorRole::kExpertGate;
     case TensorSlot::kFfnUp:
+    case TensorSlot::kFfnUpShared:
       return TensorRole::kFfnUp;
     case TensorSlot::kFfnUpExperts:
       return TensorRole::kExpertUp;
     case TensorSlot::kFfnDown:
+    case TensorSlot::kFfnDownShared:
       return TensorRole::kFfnDown;
     case TensorSlot::kFfnDownExperts:
       return TensorRole::kExpertDown;

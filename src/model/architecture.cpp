@@ -11,8 +11,9 @@
 namespace bottega {
 namespace {
 
-const std::array kArchitectures = {arch::kLlama,  arch::kQwen2, arch::kQwen3,    arch::kGemma2,
-                                   arch::kGemma3, arch::kPhi3,  arch::kQwen3Moe, arch::kGptOss};
+const std::array kArchitectures = {arch::kLlama,    arch::kQwen2,    arch::kQwen3,
+                                   arch::kGemma2,   arch::kGemma3,   arch::kPhi3,
+                                   arch::kQwen2Moe, arch::kQwen3Moe, arch::kGptOss};
 
 }  // namespace
 
@@ -71,6 +72,7 @@ TensorKind TensorDesc::kind() const {
     case TensorSlot::kFfnDownExpertsBias:
       return TensorKind::kBias;
     case TensorSlot::kFfnRouter:
+    case TensorSlot::kFfnSharedGate:
       return TensorKind::kRouter;
     case TensorSlot::kRopeFreqs:
     case TensorSlot::kRopeFactorsLong:
@@ -98,6 +100,12 @@ void add_experts(const DecoderConfig& c, const std::string& p, int l, Add& add) 
     add(p + "ffn_gate_exps.bias", {ff, n}, S::kFfnGateExpertsBias, l);
     add(p + "ffn_up_exps.bias", {ff, n}, S::kFfnUpExpertsBias, l);
     add(p + "ffn_down_exps.bias", {e, n}, S::kFfnDownExpertsBias, l);
+  }
+  if (const int64_t shared = c.moe.n_ff_shared; shared > 0) {
+    if (c.moe.shared_gate) add(p + "ffn_gate_inp_shexp.weight", {e}, S::kFfnSharedGate, l);
+    add(p + "ffn_gate_shexp.weight", {e, shared}, S::kFfnGateShared, l);
+    add(p + "ffn_up_shexp.weight", {e, shared}, S::kFfnUpShared, l);
+    add(p + "ffn_down_shexp.weight", {shared, e}, S::kFfnDownShared, l);
   }
 }
 
@@ -169,9 +177,12 @@ int64_t decoder_activation_floats(const DecoderConfig& c) {
   // residual, normed and projected rows; q and the attention output; k and v; gate and up (the
   // fused up holds both halves beside the gate's activated copy); the fused QKV output; with
   // experts, the router's logits, each chosen expert's output row, and one expert's input, gate
-  // and up rows (per thread when experts run side by side: up to that many times this share).
-  const int64_t ffn = c.moe.n_expert > 0 ? c.moe.n_expert + c.moe.n_used * e + e + 2 * c.moe.n_ff
-                                         : (c.fused_gate_up ? 3 * ff : 2 * ff);
+  // and up rows (per thread when experts run side by side: up to that many times this share), and
+  // the shared expert's gate, up and output rows.
+  const int64_t shared = c.moe.n_ff_shared > 0 ? 2 * c.moe.n_ff_shared + e + 1 : 0;
+  const int64_t ffn = c.moe.n_expert > 0
+                          ? c.moe.n_expert + c.moe.n_used * e + e + 2 * c.moe.n_ff + shared
+                          : (c.fused_gate_up ? 3 * ff : 2 * ff);
   return 3 * e + 2 * q + 2 * kv + ffn + (c.fused_qkv ? q + 2 * kv : 0);
 }
 
@@ -214,6 +225,9 @@ void write_decoder_config(const DecoderConfig& c, gguf::Writer& writer) {
     writer.set(key("expert_count"), u32(c.moe.n_expert));
     writer.set(key("expert_used_count"), u32(c.moe.n_used));
     writer.set(key("expert_feed_forward_length"), u32(c.moe.n_ff));
+    if (c.moe.n_ff_shared > 0) {
+      writer.set(key("expert_shared_feed_forward_length"), u32(c.moe.n_ff_shared));
+    }
   }
   if (c.yarn) {
     writer.set(key("rope.scaling.type"), gguf::Value::string("yarn"));

@@ -124,8 +124,9 @@ class Decoder final : public Model {
     std::vector<WeightMatrix*> out = {&model_.matrix[static_cast<size_t>(S::kOutput)]};
     if (config_.tied_head) out.push_back(&model_.matrix[static_cast<size_t>(S::kTokenEmbedding)]);
     for (Slots& layer : layers_) {
-      for (S slot : {S::kAttnQ, S::kAttnK, S::kAttnV, S::kAttnQkv, S::kAttnOutput, S::kFfnGate,
-                     S::kFfnUp, S::kFfnDown}) {
+      for (S slot :
+           {S::kAttnQ, S::kAttnK, S::kAttnV, S::kAttnQkv, S::kAttnOutput, S::kFfnGate, S::kFfnUp,
+            S::kFfnDown, S::kFfnGateShared, S::kFfnUpShared, S::kFfnDownShared}) {
         WeightMatrix& w = layer.matrix[static_cast<size_t>(slot)];
         if (w.data != nullptr) out.push_back(&w);
       }
@@ -183,6 +184,8 @@ class Decoder final : public Model {
   void run_expert(const Slots& layer, int e, const std::vector<std::pair<int64_t, float>>& tokens,
                   const float* xn, ExpertScratch& scratch, float* out, ThreadPool& pool) const;
   // gate = act(gate, up) for n rows of width n_ff, with rows of gate and up `stride` apart.
+  void add_shared_expert(const Slots& layer, Activations& a, int64_t n_tokens,
+                         ThreadPool& pool) const;
   void activate(float* gate, const float* up, int64_t n_rows, int64_t n_ff, int64_t gate_stride,
                 int64_t up_stride, float* out, ThreadPool& pool) const;
 
@@ -401,6 +404,35 @@ void Decoder::mixture_of_experts(const Slots& layer, Activations& a, int64_t n_t
       const float* row = rows + static_cast<int64_t>(i) * n_embd;
       for (int64_t d = 0; d < n_embd; ++d) out[d] += weight * row[d];
     }
+  }
+  if (moe.n_ff_shared > 0) add_shared_expert(layer, a, n_tokens, pool);
+}
+
+// The shared expert serves every token: a dense gated FFN whose output joins the routed experts'
+// sum, scaled by sigmoid(gate . x) when the family gates it.
+void Decoder::add_shared_expert(const Slots& layer, Activations& a, int64_t n_tokens,
+                                ThreadPool& pool) const {
+  const int64_t n_embd = config_.info.n_embd;
+  const int64_t n_ff = config_.moe.n_ff_shared;
+  std::vector<float> gate(static_cast<size_t>(n_tokens * n_ff));
+  std::vector<float> up(gate.size());
+  std::vector<float> out(static_cast<size_t>(n_tokens * n_embd));
+  kernels::matmul(layer[S::kFfnGateShared], a.xn.data(), n_tokens, gate.data(), pool);
+  kernels::matmul(layer[S::kFfnUpShared], a.xn.data(), n_tokens, up.data(), pool);
+  activate(gate.data(), up.data(), n_tokens, n_ff, n_ff, n_ff, gate.data(), pool);
+  kernels::matmul(layer[S::kFfnDownShared], gate.data(), n_tokens, out.data(), pool);
+  const float* gate_weights = config_.moe.shared_gate ? layer.floats(S::kFfnSharedGate) : nullptr;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float scale = 1.0f;
+    if (gate_weights != nullptr) {
+      const float* x = a.xn.data() + t * n_embd;
+      float logit = 0.0f;
+      for (int64_t i = 0; i < n_embd; ++i) logit += gate_weights[i] * x[i];
+      scale = 1.0f / (1.0f + std::exp(-logit));
+    }
+    float* row = a.projected.data() + t * n_embd;
+    const float* shared = out.data() + t * n_embd;
+    for (int64_t d = 0; d < n_embd; ++d) row[d] += scale * shared[d];
   }
 }
 

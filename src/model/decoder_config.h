@@ -35,6 +35,10 @@ struct MoeConfig {
   bool normalize = false;      // rescale the chosen softmax weights to sum to 1
   bool router_bias = false;    // ffn_gate_inp.bias (gpt-oss)
   bool expert_biases = false;  // ffn_{gate,up,down}_exps.bias (gpt-oss)
+  // > 0: a shared expert of this width (ffn_*_shexp) serves every token beside the routed ones
+  // (Qwen 1.5/2 MoE), its output scaled by sigmoid(ffn_gate_inp_shexp . x) when shared_gate.
+  int64_t n_ff_shared = 0;
+  bool shared_gate = false;
 };
 
 // Per-layer attention settings: the families differ in which layers see a window and in the RoPE
@@ -123,6 +127,10 @@ enum class TensorSlot {
   kFfnGateExpertsBias,
   kFfnUpExpertsBias,
   kFfnDownExpertsBias,
+  kFfnGateShared,  // the shared expert: [n_embd, n_ff_shared]
+  kFfnUpShared,
+  kFfnDownShared,
+  kFfnSharedGate,  // ffn_gate_inp_shexp: [n_embd], the shared expert's sigmoid gate
   kCount
 };
 

@@ -35,11 +35,11 @@ const std::vector<Family> kFamilies = {{"qwen2", "qwen2", {}},
                                        {"gpt-oss", "gpt-oss", {}}};
 #else
 const std::vector<Family> kFamilies = {
-    {"llama", "llama", {}},     {"mixtral", "llama", {"--experts", "4", "--experts-used", "2"}},
-    {"qwen2", "qwen2", {}},     {"qwen3", "qwen3", {}},
-    {"gemma2", "gemma2", {}},   {"gemma3", "gemma3", {}},
-    {"phi3", "phi3", {}},       {"qwen3moe", "qwen3moe", {}},
-    {"gpt-oss", "gpt-oss", {}},
+    {"llama", "llama", {}},       {"mixtral", "llama", {"--experts", "4", "--experts-used", "2"}},
+    {"qwen2", "qwen2", {}},       {"qwen3", "qwen3", {}},
+    {"gemma2", "gemma2", {}},     {"gemma3", "gemma3", {}},
+    {"phi3", "phi3", {}},         {"qwen2moe", "qwen2moe", {}},
+    {"qwen3moe", "qwen3moe", {}}, {"gpt-oss", "gpt-oss", {}},
 };
 #endif
 

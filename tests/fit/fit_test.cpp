@@ -156,6 +156,7 @@ TEST_F(FitCli, EveryFamilyPredictedWithinTenPercentOfMeasuredPeak) {
       {"phi3", "Q4_0", {}},
       {"gpt-oss", "MXFP4_MOE", {"--experts", "8", "--experts-used", "4"}},
       {"qwen3moe", "Q4_K_M", {"--experts", "16", "--experts-used", "4"}},
+      {"qwen2moe", "Q8_0", {"--experts", "8", "--experts-used", "2"}},
   };
   const Shape shape{512, 6, 8, 4, 1536};
   for (size_t i = 0; i < (kSanitized ? 1 : cases.size()); ++i) {

@@ -77,6 +77,7 @@ const std::vector<Family>& families() {
         &Q::neox}},
       {"phi3", "phi3", 3, 0, kWindow, {&Q::window, &Q::long_rope, &Q::neox}},
       {"mixtral", "llama", 3, 0, 0, {&Q::normalize_experts}, 8},
+      {"qwen2moe", "qwen2moe", 3, 0, 0, {&Q::qkv_bias, &Q::neox, &Q::shared_expert}, 8},
       {"qwen3moe", "qwen3moe", 3, 0, 0, {&Q::qk_norm, &Q::neox, &Q::normalize_experts}, 8},
       {"gpt-oss",
        "gpt-oss",
@@ -111,7 +112,8 @@ std::string quirk_name(bool ReferenceQuirks::*quirk) {
       {&Q::topk_softmax, "topk_softmax"},
       {&Q::router_bias, "router_bias"},
       {&Q::expert_biases, "expert_biases"},
-      {&Q::swiglu_clamp, "swiglu_clamp"}};
+      {&Q::swiglu_clamp, "swiglu_clamp"},
+      {&Q::shared_expert, "shared_expert"}};
   for (const auto& [member, name] : names) {
     if (member == quirk) return name;
   }
@@ -380,10 +382,10 @@ TEST(DecoderForward, GreedyOutputIsTheSameForAnyThreadCountAndBatchSize) {
 // are copies of rows 0 and 4, so with 8 experts such straddles happen at many positions. Float
 // weights only: quantized ones widen the bound past what one expert's output changes (routing
 // itself is the same code for every weight type). Shown once: with the engine's rule turned to the
-// higher index, mixtral's logits differ from the reference by 2.3 against a bound of 0.004. Prompt batches, decode,
-// two sequences in one batch, experts run side by side (prompts) and one after another (decode), on
-// 1 and 2 threads, must all agree with the reference breaking ties the same way, and disagree with
-// it breaking them towards the higher index.
+// higher index, mixtral's logits differ from the reference by 2.3 against a bound of 0.004. Prompt
+// batches, decode, two sequences in one batch, experts run side by side (prompts) and one after
+// another (decode), on 1 and 2 threads, must all agree with the reference breaking ties the same
+// way, and disagree with it breaking them towards the higher index.
 void tie_routers(const std::filesystem::path& path) {
   const auto copy = path.string() + ".tmp";
   {
@@ -400,7 +402,8 @@ void tie_routers(const std::filesystem::path& path) {
         continue;
       }
       ASSERT_EQ(info.type, TensorType::F32) << "quantize keeps routers in F32";
-      const size_t row = router ? static_cast<size_t>(info.shape[0]) * sizeof(float) : sizeof(float);
+      const size_t row =
+          router ? static_cast<size_t>(info.shape[0]) * sizeof(float) : sizeof(float);
       auto& data = edited.emplace_back(bytes.begin(), bytes.end());
       std::copy_n(data.begin(), row, data.begin() + 1 * row);
       std::copy_n(data.begin() + 4 * row, row, data.begin() + 6 * row);
@@ -428,7 +431,8 @@ TEST(DecoderForward, RouterTiesGoToTheLowerExpertInEveryPath) {
       for (int threads : {1, 2}) {
         ThreadPool pool(threads);
         const EngineRun engine = run_engine(*model, a, b, pool);
-        const double diff = std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b));
+        const double diff =
+            std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b));
         EXPECT_LE(diff, bound) << family.label << " " << type << ", " << threads << " threads";
       }
       ReferenceModel higher = reference;

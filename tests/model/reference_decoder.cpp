@@ -202,6 +202,18 @@ Vec moe_ffn(const ReferenceModel& m, const std::string& p, const Vec& xn) {
     if (quirks.expert_biases) add_bias(down, m, p + "ffn_down_exps.bias", e * n_embd);
     for (size_t c = 0; c < n_embd; ++c) out[c] += weights[j] * down[c];
   }
+  if (quirks.shared_expert) {
+    const Vec gate = matvec(m, p + "ffn_gate_shexp.weight", xn);
+    const Vec up = matvec(m, p + "ffn_up_shexp.weight", xn);
+    Vec h(gate.size());
+    for (size_t f = 0; f < h.size(); ++f) h[f] = gated(quirks, gate[f], up[f]);
+    const Vec down = matvec(m, p + "ffn_down_shexp.weight", h);
+    const std::vector<float>& gate_weights = m.tensor(p + "ffn_gate_inp_shexp.weight").values;
+    double logit = 0.0;
+    for (size_t i = 0; i < n_embd; ++i) logit += static_cast<double>(gate_weights[i]) * xn[i];
+    const double scale = 1.0 / (1.0 + std::exp(-logit));
+    for (size_t c = 0; c < n_embd; ++c) out[c] += scale * down[c];
+  }
   return out;
 }
 
@@ -349,6 +361,12 @@ void check_tensors(const ReferenceModel& m) {
       expect_shape(m, p + "ffn_gate_exps.weight", {m.n_embd, m.n_ff_exp, m.n_expert});
       expect_shape(m, p + "ffn_up_exps.weight", {m.n_embd, m.n_ff_exp, m.n_expert});
       expect_shape(m, p + "ffn_down_exps.weight", {m.n_ff_exp, m.n_embd, m.n_expert});
+      if (m.quirks.shared_expert) {
+        expect_shape(m, p + "ffn_gate_inp_shexp.weight", {m.n_embd});
+        expect_shape(m, p + "ffn_gate_shexp.weight", {m.n_embd, m.n_ff_shexp});
+        expect_shape(m, p + "ffn_up_shexp.weight", {m.n_embd, m.n_ff_shexp});
+        expect_shape(m, p + "ffn_down_shexp.weight", {m.n_ff_shexp, m.n_embd});
+      }
       if (m.quirks.expert_biases) {
         expect_shape(m, p + "ffn_gate_exps.bias", {m.n_ff_exp, m.n_expert});
         expect_shape(m, p + "ffn_up_exps.bias", {m.n_ff_exp, m.n_expert});
@@ -411,7 +429,7 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
   const std::optional<std::string> arch = file.get_string("general.architecture");
   if (!arch) throw Error(str("reference: ", file.name(), " has no general.architecture"));
   m.arch = *arch;
-  const std::vector<std::string> known = {"llama",  "qwen2",  "qwen3", "qwen3moe",
+  const std::vector<std::string> known = {"llama",  "qwen2",  "qwen3", "qwen2moe", "qwen3moe",
                                           "gemma2", "gemma3", "phi3",  "gpt-oss"};
   if (std::find(known.begin(), known.end(), m.arch) == known.end())
     throw Error(str("reference: unknown architecture '", m.arch, "'"));
@@ -432,15 +450,16 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
   m.n_layer = keys.require_int("block_count");
   m.n_expert = keys.get_int("expert_count").value_or(0);
   if (m.n_expert > 0) {
-    if (m.arch != "llama" && m.arch != "qwen3moe" && m.arch != "gpt-oss")
+    if (m.arch != "llama" && m.arch != "qwen2moe" && m.arch != "qwen3moe" && m.arch != "gpt-oss")
       throw Error(str("reference: ", m.arch, " with experts is not supported"));
     m.n_expert_used = keys.require_int("expert_used_count");
     // Mixtral files give the experts' width as feed_forward_length only.
     const std::optional<int64_t> n_ff = keys.get_int("feed_forward_length");
     m.n_ff_exp = keys.get_int("expert_feed_forward_length").value_or(n_ff.value_or(0));
     m.n_ff = n_ff.value_or(m.n_ff_exp);
+    m.n_ff_shexp = keys.get_int("expert_shared_feed_forward_length").value_or(0);
   } else {
-    if (m.arch == "qwen3moe" || m.arch == "gpt-oss")
+    if (m.arch == "qwen2moe" || m.arch == "qwen3moe" || m.arch == "gpt-oss")
       throw Error(str("reference: ", file.name(), " has no ", m.arch, ".expert_count"));
     m.n_ff = keys.require_int("feed_forward_length");
   }
@@ -511,6 +530,8 @@ ReferenceModel load_reference(const std::filesystem::path& gguf_path) {
     q.qkv_bias = q.neox = true;
   } else if (m.arch == "qwen3") {
     q.qk_norm = q.neox = true;
+  } else if (m.arch == "qwen2moe") {
+    q.qkv_bias = q.neox = q.shared_expert = true;
   } else if (m.arch == "qwen3moe") {
     q.qk_norm = q.neox = q.normalize_experts = true;
   } else if (m.arch == "gpt-oss") {

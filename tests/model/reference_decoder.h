@@ -67,6 +67,9 @@ struct ReferenceQuirks {
   // gpt-oss's activation: g = min(gate, 7), u = clamp(up, -7, 7), h = g sigmoid(1.702 g) (u + 1).
   // Off: SiLU(gate) * up (GELU with quirks.gelu). Applies to dense FFNs too.
   bool swiglu_clamp = false;
+  // qwen2moe: a shared expert (ffn_{gate,up,down}_shexp) adds its SiLU-gated FFN to every token's
+  // routed sum, scaled by sigmoid(ffn_gate_inp_shexp . xn).
+  bool shared_expert = false;
   // Experts whose router logits are equal: the lower index is chosen (the engine's rule). Off: the
   // higher one, which a test uses to show that it sees ties.
   bool ties_to_lower_expert = true;
@@ -111,6 +114,7 @@ struct ReferenceModel {
   int64_t n_expert = 0;       // expert_count
   int64_t n_expert_used = 0;  // expert_used_count (k)
   int64_t n_ff_exp = 0;       // expert_feed_forward_length, else feed_forward_length
+  int64_t n_ff_shexp = 0;     // expert_shared_feed_forward_length (qwen2moe)
   // The pre-FFN norm of layer N is blk.N.<ffn_norm_weight>; gpt-oss calls it post_attention_norm.
   std::string ffn_norm_weight = "ffn_norm.weight";
 

@@ -21,7 +21,7 @@ const SHARED = process.env.BOTTEGA_SHARED ?? path.join(here, '..', '..', '..', '
 const VOCAB = path.join(SHARED, 'models', 'aidreams260K.gguf');
 // Each family once; Mixtral is llama with experts, and gpt-oss also with the MXFP4 experts its
 // files carry, whose kernels must give a token the same bits batched or alone.
-const FAMILIES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'qwen3moe', 'gpt-oss']
+const FAMILIES = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'qwen2moe', 'qwen3moe', 'gpt-oss']
   .map((arch) => ({ name: arch, arch, type: 'Q8_0', flags: [] }))
   .concat([
     { name: 'mixtral', arch: 'llama', type: 'Q8_0', flags: ['--experts', '4', '--experts-used', '2'] },

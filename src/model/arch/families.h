@@ -11,8 +11,7 @@ extern const Architecture kQwen3;
 extern const Architecture kGemma2;
 extern const Architecture kGemma3;
 extern const Architecture kPhi3;
-extern const Architecture kQwen3Moe;
-extern const Architecture kGptOss;
+extern const Architecture kQwen2Moe;
 extern const Architecture kQwen3Moe;
 extern const Architecture kGptOss;
 
