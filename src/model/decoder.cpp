@@ -186,6 +186,12 @@ class Decoder final : public Model {
   // gate = act(gate, up) for n rows of width n_ff, with rows of gate and up `stride` apart.
   void add_shared_expert(const Slots& layer, Activations& a, int64_t n_tokens,
                          ThreadPool& pool) const;
+  using ServedTokens = std::vector<std::pair<int64_t, float>>;  // (token, router weight)
+  void experts_across_threads(const Slots& layer, const std::vector<int>& active,
+                              const std::vector<ServedTokens>& served, const float* xn,
+                              const std::vector<int64_t>& first_row, float* outputs,
+                              ThreadPool& pool) const;
+  void activate_row(const float* gate, const float* up, float* out, int64_t n) const;
   void activate(float* gate, const float* up, int64_t n_rows, int64_t n_ff, int64_t gate_stride,
                 int64_t up_stride, float* out, ThreadPool& pool) const;
 
@@ -263,24 +269,25 @@ void Decoder::prepare_attention(int l, std::span<const BatchToken> batch,
   });
 }
 
+void Decoder::activate_row(const float* gate, const float* up, float* out, int64_t n) const {
+  switch (config_.activation) {
+    case Activation::kSilu:
+      kernels::swiglu(gate, up, out, n);
+      break;
+    case Activation::kGeluTanh:
+      kernels::geglu(gate, up, out, n);
+      break;
+    case Activation::kSwigluClamped:
+      kernels::swiglu_clamped(gate, up, out, n, config_.swiglu_alpha, config_.swiglu_limit);
+      break;
+  }
+}
+
 void Decoder::activate(float* gate, const float* up, int64_t n_rows, int64_t n_ff,
                        int64_t gate_stride, int64_t up_stride, float* out, ThreadPool& pool) const {
   pool.parallel_for(n_rows, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const float* g = gate + t * gate_stride;
-      const float* u = up + t * up_stride;
-      float* o = out + t * n_ff;
-      switch (config_.activation) {
-        case Activation::kSilu:
-          kernels::swiglu(g, u, o, n_ff);
-          break;
-        case Activation::kGeluTanh:
-          kernels::geglu(g, u, o, n_ff);
-          break;
-        case Activation::kSwigluClamped:
-          kernels::swiglu_clamped(g, u, o, n_ff, config_.swiglu_alpha, config_.swiglu_limit);
-          break;
-      }
+      activate_row(gate + t * gate_stride, up + t * up_stride, out + t * n_ff, n_ff);
     }
   });
 }
@@ -390,6 +397,8 @@ void Decoder::mixture_of_experts(const Slots& layer, Activations& a, int64_t n_t
         run(active[i], scratch, alone);
       }
     });
+  } else if (pool.size() > 1) {
+    experts_across_threads(layer, active, served, a.xn.data(), first_row, outputs.data(), pool);
   } else {
     ExpertScratch scratch;
     for (int e : active) run(e, scratch, pool);
@@ -434,6 +443,97 @@ void Decoder::add_shared_expert(const Slots& layer, Activations& a, int64_t n_to
     const float* shared = out.data() + t * n_embd;
     for (int64_t d = 0; d < n_embd; ++d) row[d] += scale * shared[d];
   }
+}
+
+// Rows [begin, end) of a stored matrix.
+WeightMatrix row_range(const WeightMatrix& w, int64_t begin, int64_t end) {
+  WeightMatrix rows = w;
+  rows.n_out = end - begin;
+  rows.data = w.data + static_cast<size_t>(begin) * w.row_stride();
+  return rows;
+}
+
+// Few experts for many threads (decode on a many-core machine): every thread takes shares of every
+// expert's rows, claimed one at a time. Gate and up rows, their biases and the activation are one
+// step, the down rows a second, so a layer waits twice instead of four times per expert. Shares
+// are whole multiples of 16 rows, so each row is computed by the same kernels with the same
+// arithmetic as when an expert runs alone: the bits do not change.
+void Decoder::experts_across_threads(const Slots& layer, const std::vector<int>& active,
+                                     const std::vector<ServedTokens>& served, const float* xn,
+                                     const std::vector<int64_t>& first_row, float* outputs,
+                                     ThreadPool& pool) const {
+  const MoeConfig& moe = config_.moe;
+  const int64_t n_embd = config_.info.n_embd;
+  const int64_t n_ff = moe.n_ff;
+  const auto n_active = static_cast<int64_t>(active.size());
+  std::vector<std::vector<float>> inputs(active.size()), hidden(active.size());
+  for (size_t i = 0; i < active.size(); ++i) {
+    const ServedTokens& tokens = served[static_cast<size_t>(active[i])];
+    inputs[i].resize(tokens.size() * static_cast<size_t>(n_embd));
+    hidden[i].resize(tokens.size() * static_cast<size_t>(n_ff));
+    for (size_t j = 0; j < tokens.size(); ++j) {
+      std::copy_n(xn + tokens[j].first * n_embd, n_embd, inputs[i].data() + j * n_embd);
+    }
+  }
+  // About two shares per thread for the experts together, each a multiple of 16 rows.
+  auto share_rows = [&](int64_t rows) {
+    const int64_t shares = std::max<int64_t>(1, 2 * pool.size() / n_active);
+    return std::max<int64_t>(16, (rows / shares + 15) / 16 * 16);
+  };
+  // Runs step(i, begin, end, one_thread, scratch) for shares of `rows` rows of every active expert.
+  auto across = [&](int64_t rows, const auto& step) {
+    const int64_t share = share_rows(rows);
+    const int64_t per_expert = (rows + share - 1) / share;
+    std::atomic<int64_t> next{0};
+    pool.run([&](int, int) {
+      ThreadPool one_thread(1);
+      std::vector<float> scratch;
+      for (int64_t task = next.fetch_add(1); task < n_active * per_expert;
+           task = next.fetch_add(1)) {
+        const int64_t begin = task % per_expert * share;
+        step(static_cast<size_t>(task / per_expert), begin, std::min(rows, begin + share),
+             one_thread, scratch);
+      }
+    });
+  };
+  across(n_ff, [&](size_t i, int64_t begin, int64_t end, ThreadPool& one_thread,
+                   std::vector<float>& scratch) {
+    const int e = active[i];
+    const auto m = static_cast<int64_t>(served[static_cast<size_t>(e)].size());
+    const int64_t width = end - begin;
+    scratch.resize(static_cast<size_t>(2 * m * width));
+    float* gate = scratch.data();
+    float* up = gate + m * width;
+    kernels::matmul(row_range(expert_matrix(layer[S::kFfnGateExperts], e, n_ff), begin, end),
+                    inputs[i].data(), m, gate, one_thread);
+    kernels::matmul(row_range(expert_matrix(layer[S::kFfnUpExperts], e, n_ff), begin, end),
+                    inputs[i].data(), m, up, one_thread);
+    for (int64_t t = 0; t < m; ++t) {
+      if (moe.expert_biases) {
+        kernels::add(gate + t * width, layer.floats(S::kFfnGateExpertsBias) + e * n_ff + begin,
+                     width);
+        kernels::add(up + t * width, layer.floats(S::kFfnUpExpertsBias) + e * n_ff + begin, width);
+      }
+      activate_row(gate + t * width, up + t * width, hidden[i].data() + t * n_ff + begin, width);
+    }
+  });
+  across(n_embd, [&](size_t i, int64_t begin, int64_t end, ThreadPool& one_thread,
+                     std::vector<float>& scratch) {
+    const int e = active[i];
+    const auto m = static_cast<int64_t>(served[static_cast<size_t>(e)].size());
+    const int64_t width = end - begin;
+    scratch.resize(static_cast<size_t>(m * width));
+    kernels::matmul(row_range(expert_matrix(layer[S::kFfnDownExperts], e, n_embd), begin, end),
+                    hidden[i].data(), m, scratch.data(), one_thread);
+    float* out = outputs + first_row[static_cast<size_t>(e)] * n_embd;
+    for (int64_t t = 0; t < m; ++t) {
+      float* row = out + t * n_embd + begin;
+      std::copy_n(scratch.data() + t * width, width, row);
+      if (moe.expert_biases) {
+        kernels::add(row, layer.floats(S::kFfnDownExpertsBias) + e * n_embd + begin, width);
+      }
+    }
+  });
 }
 
 void Decoder::run_expert(const Slots& layer, int e,
