@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/error.h"
@@ -241,7 +242,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     return;
   }
 
-  if (n_tokens >= kMinPackingTokens) {
+  // The packing kernels gather 16 rows' bytes with 32-bit offsets.
+  if (n_tokens >= kMinPackingTokens &&
+      16 * w.row_stride() <= static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     if (const PackingTileFn tile = packing_kernel(w.type, isa); tile != nullptr) {
       matmul_packing(w, k, tile, act, act_stride, n_tokens, y, pool);
       return;
