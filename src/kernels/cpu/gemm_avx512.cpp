@@ -21,6 +21,7 @@
 
 #include "kernels/cpu/mxfp4_avx512_inl.h"
 #include "kernels/cpu/repack.h"
+#include "kernels/cpu/row_stream_prefetch.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
 
@@ -549,17 +550,11 @@ void pack_mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, PackedMxfp
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
   const __m512i ones = _mm512_set1_epi8(1);
   const __m512i gather_index = row_offsets_by_lane(w_stride);
-  // As the decode kernel (vec_dot_avx512.cpp): the next 16 rows are fetched as one stream.
-  const uintptr_t next_rows = reinterpret_cast<uintptr_t>(w) + 16 * w_stride;
-  const size_t next_lines = (16 * w_stride + 63) / 64;
-  size_t prefetched = 0;
+  RowStreamPrefetch next_rows(w, w_stride, 16, nb);
   for (int64_t b = 0; b < nb; ++b) {
     PackedMxfp4Block& p = out[b];
     const uint8_t* block = w + static_cast<size_t>(b) * sizeof(BlockMXFP4);
-    for (const size_t target = static_cast<size_t>(b + 1) * next_lines / static_cast<size_t>(nb);
-         prefetched < target; ++prefetched) {
-      _mm_prefetch(reinterpret_cast<const char*>(next_rows + 64 * prefetched), _MM_HINT_T0);
-    }
+    next_rows.at_block(b);
     // Register k, lane m: row 4 k + m; low nibbles are elements 0..15, high ones 16..31.
     __m512i lo[4], hi[4];
     for (int k = 0; k < 4; ++k) {

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/row_stream_prefetch.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
 
@@ -263,18 +264,11 @@ inline int32_t lane_total(__m256i v) {
 template <int RN>
 void mxfp4_rows8(int64_t nb, const uint8_t* w, size_t w_stride, const uint8_t* a, size_t a_stride,
                  float* y, int64_t y_stride) {
-  // 8 rows read side by side are 8 streams; the next 8 rows, one contiguous region, are fetched
-  // as one stream meanwhile (integer addresses: a prefetch may name bytes past the matrix).
-  const uintptr_t next_rows = reinterpret_cast<uintptr_t>(w) + 8 * w_stride;
-  const size_t next_lines = (8 * w_stride + 63) / 64;
-  size_t prefetched = 0;
+  RowStreamPrefetch next_rows(w, w_stride, 8, nb);
   __m256 acc[RN];
   for (int c = 0; c < RN; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    for (const size_t target = static_cast<size_t>(b + 1) * next_lines / static_cast<size_t>(nb);
-         prefetched < target; ++prefetched) {
-      _mm_prefetch(reinterpret_cast<const char*>(next_rows + 64 * prefetched), _MM_HINT_T0);
-    }
+    next_rows.at_block(b);
     __m256i wq[8];
     alignas(32) float dw[8];
     for (int r = 0; r < 8; ++r) {

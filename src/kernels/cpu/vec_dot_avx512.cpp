@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/mxfp4_avx512_inl.h"
+#include "kernels/cpu/row_stream_prefetch.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
 
@@ -148,20 +149,12 @@ void mxfp4_rows16(int64_t nb, const uint8_t* w, size_t w_stride, const BlockQ8_0
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(kMxfp4Unsigned.data())));
   const __m512i low_mask = _mm512_set1_epi8(0x0f);
   const __m512i gather_index = row_offsets_by_lane(w_stride);
-  const uintptr_t next_rows = reinterpret_cast<uintptr_t>(w) + 16 * w_stride;
-  const size_t next_lines = (16 * w_stride + 63) / 64;
-  size_t prefetched = 0;
+  RowStreamPrefetch next_rows(w, w_stride, 16, nb);  // 16 streams read, the next 16 rows fetched
   __m512 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* block = w + static_cast<size_t>(b) * sizeof(BlockMXFP4);
-    // 16 rows read side by side are 16 streams, more than the hardware prefetchers follow; the
-    // next 16 rows, one contiguous region, are fetched as one stream meanwhile. Integer
-    // addresses: past the matrix is allowed for a prefetch, not for pointer arithmetic.
-    for (const size_t target = static_cast<size_t>(b + 1) * next_lines / static_cast<size_t>(nb);
-         prefetched < target; ++prefetched) {
-      _mm_prefetch(reinterpret_cast<const char*>(next_rows + 64 * prefetched), _MM_HINT_T0);
-    }
+    next_rows.at_block(b);
     __m512i lo[4], hi[4];
     for (int k = 0; k < 4; ++k) {
       const __m512i q = load_rows4(block + offsetof(BlockMXFP4, qs) + 4 * k * w_stride, w_stride);

@@ -166,4 +166,12 @@ DecoderConfig synth_standard(const SynthShape& shape, std::string_view arch) {
   return config;
 }
 
+SynthShape with_default_experts(SynthShape shape, int n_expert, int n_used) {
+  if (shape.n_expert == 0) {
+    shape.n_expert = n_expert;
+    shape.n_expert_used = n_used;
+  }
+  return shape;
+}
+
 }  // namespace bottega::arch

@@ -38,4 +38,7 @@ int32_t sliding_window(const gguf::File& file, std::string_view arch);
 // A llama-like configuration of the shape synth asks for, named `arch`.
 DecoderConfig synth_standard(const SynthShape& shape, std::string_view arch);
 
+// The shape with n_expert experts, n_used of them per token, unless it names its own.
+SynthShape with_default_experts(SynthShape shape, int n_expert, int n_used);
+
 }  // namespace bottega::arch

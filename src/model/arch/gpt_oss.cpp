@@ -40,12 +40,7 @@ DecoderConfig read(const gguf::File& file) {
 }
 
 DecoderConfig synth(const SynthShape& shape) {
-  SynthShape experts = shape;
-  if (experts.n_expert == 0) {
-    experts.n_expert = 8;
-    experts.n_expert_used = 4;
-  }
-  DecoderConfig config = synth_standard(experts, "gpt-oss");
+  DecoderConfig config = synth_standard(with_default_experts(shape, 8, 4), "gpt-oss");
   set_quirks(config, shape.window > 0 ? shape.window : kDefaultWindow);
   // gpt-oss's proportions: trained at 4096 positions, extended 32 times with YaRN.
   config.yarn = true;

@@ -25,12 +25,7 @@ DecoderConfig read(const gguf::File& file) {
 }
 
 DecoderConfig synth(const SynthShape& shape) {
-  SynthShape experts = shape;
-  if (experts.n_expert == 0) {
-    experts.n_expert = 8;
-    experts.n_expert_used = 2;
-  }
-  DecoderConfig config = synth_standard(experts, "qwen2moe");
+  DecoderConfig config = synth_standard(with_default_experts(shape, 8, 2), "qwen2moe");
   set_quirks(config);
   config.norm_eps = 1e-6f;
   // Qwen1.5-MoE-A2.7B: experts of 1408, a shared expert of 5632 (4x); the same ratio here.

@@ -24,12 +24,7 @@ DecoderConfig read(const gguf::File& file) {
 }
 
 DecoderConfig synth(const SynthShape& shape) {
-  SynthShape experts = shape;
-  if (experts.n_expert == 0) {
-    experts.n_expert = 8;
-    experts.n_expert_used = 2;
-  }
-  DecoderConfig config = synth_standard(experts, "qwen3moe");
+  DecoderConfig config = synth_standard(with_default_experts(shape, 8, 2), "qwen3moe");
   set_quirks(config);
   config.norm_eps = 1e-6f;
   for (LayerConfig& layer : config.layers) layer.rope_base = 1000000.0f;
