@@ -176,6 +176,17 @@ int32_t Sampler::sample(std::span<const float> logits) {
   return draw();
 }
 
+std::optional<int32_t> Sampler::sample(std::span<const float> logits, TokenConstraint& constraint) {
+  const int32_t first = sample(logits);
+  if (constraint.allows(first)) return first;
+  masked_.assign(logits.begin(), logits.end());
+  constraint.restrict(masked_);
+  if (std::all_of(masked_.begin(), masked_.end(), [](float x) { return std::isinf(x); })) {
+    return std::nullopt;
+  }
+  return sample(masked_);
+}
+
 void Sampler::load_candidates(std::span<const float> logits) {
   BOTTEGA_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "got ", logits.size(),
                 " logits for a vocabulary of ", n_vocab_);

@@ -18,9 +18,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <vector>
+
+#include "sampling/token_constraint.h"
 
 namespace bottega {
 
@@ -56,6 +59,11 @@ class Sampler {
   // a token as impossible; NaN, +inf, or no finite logit at all throws bottega::Error.
   // Sampling does not record the token: call accept() with the token the caller keeps.
   int32_t sample(std::span<const float> logits);
+  // The same under a constraint: the token sample() picks when the constraint allows it, else a
+  // pick among the allowed tokens alone (llama.cpp's order, so a model that follows the grammar
+  // pays for no mask). Greedy decoding gets the allowed token of highest logit either way. Empty
+  // when the constraint allows no token at all. The constraint is not told the choice.
+  std::optional<int32_t> sample(std::span<const float> logits, TokenConstraint& constraint);
 
   // Records a prompt or generated token so that the penalties see it.
   void accept(int32_t token);
@@ -110,6 +118,7 @@ class Sampler {
   std::vector<Candidate> tail_;
   std::vector<double> bucket_mass_;  // top-p: probability mass per logit bucket
   std::vector<float> probs_;
+  std::vector<float> masked_;      // logits under a constraint's mask
   std::vector<int32_t> counts_;    // per token, all zero between calls
   std::vector<int32_t> distinct_;  // tokens with a nonzero count during apply_penalties()
 };

@@ -1,0 +1,55 @@
+// A grammar applied to a model's tokens: the TokenConstraint the sampler consults.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "grammar/grammar.h"
+#include "grammar/matcher.h"
+#include "grammar/token_trie.h"
+#include "sampling/token_constraint.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bottega::grammar {
+
+// What a grammar needs to know of a vocabulary, built once per model and shared by requests.
+struct TokenVocabulary {
+  std::vector<std::string> pieces;  // per token: its bytes; empty for control tokens
+  std::vector<uint8_t> is_end;      // per token: ends generation (allowed once the grammar is done)
+  bool strips_leading_space = false;
+  TokenTrie trie;
+
+  TokenVocabulary(std::vector<std::string> token_pieces, const std::vector<int32_t>& end_tokens,
+                  bool strips_space);
+  static std::shared_ptr<const TokenVocabulary> from_tokenizer(const tokenizer::Tokenizer& tok);
+  int32_t n_tokens() const { return static_cast<int32_t>(pieces.size()); }
+};
+
+class GrammarConstraint : public TokenConstraint {
+ public:
+  // at_text_start: the generated text is shown from its first token on, so SentencePiece
+  // vocabularies drop that token's leading space (as the text decoders do); the grammar sees
+  // exactly the text the user gets.
+  GrammarConstraint(std::shared_ptr<const Grammar> grammar,
+                    std::shared_ptr<const TokenVocabulary> vocab, bool at_text_start);
+
+  bool allows(int32_t token) override;
+  void restrict(std::span<float> logits) override;
+  void accept(int32_t token) override;
+
+  // The generated text so far is a complete match.
+  bool complete() const { return matcher_.can_end(); }
+
+ private:
+  std::string_view visible(int32_t token) const;
+
+  std::shared_ptr<const TokenVocabulary> vocab_;
+  Matcher matcher_;
+  bool strip_pending_;
+  std::vector<uint8_t> allowed_;
+};
+
+}  // namespace bottega::grammar
