@@ -12,6 +12,8 @@
 #include "core/thread_pool.h"
 #include "engine/bench.h"
 #include "engine/generate.h"
+#include "grammar/constraint.h"
+#include "grammar/json_schema.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,6 +30,10 @@ struct RunOptions {
   SamplingParams sampling;
   bool no_special = false;
   CacheTypeOptions cache;
+  std::string grammar;
+  std::string grammar_file;
+  std::string json_schema;
+  std::string json_schema_file;
 };
 
 std::string read_prompt_file(const std::string& path) {
@@ -38,8 +44,28 @@ std::string read_prompt_file(const std::string& path) {
   return text.str();
 }
 
+// The GBNF text the options ask for (a grammar, or a JSON schema converted); empty for none.
+std::string constraint_grammar(const RunOptions& options) {
+  if (!options.grammar.empty()) return options.grammar;
+  if (!options.grammar_file.empty()) return read_prompt_file(options.grammar_file);
+  std::string schema_text = options.json_schema;
+  if (!options.json_schema_file.empty()) schema_text = read_prompt_file(options.json_schema_file);
+  if (schema_text.empty()) return "";
+  const auto schema = nlohmann::ordered_json::parse(schema_text, nullptr, false);
+  if (schema.is_discarded()) {
+    throw Error("the JSON schema is not valid JSON (check quoting and commas)");
+  }
+  return grammar::json_schema_to_gbnf(schema);
+}
+
 int run(const RunOptions& options) {
   validate(options.sampling);
+  // Checked before the model loads, so a broken grammar costs no time.
+  const std::string gbnf = constraint_grammar(options);
+  std::shared_ptr<const grammar::Grammar> constraint_rules;
+  if (!gbnf.empty()) {
+    constraint_rules = std::make_shared<const grammar::Grammar>(grammar::parse_gbnf(gbnf));
+  }
   const auto load_start = std::chrono::steady_clock::now();
   gguf::File file = open_gguf_or_pull(options.model);
   auto tokenizer = tokenizer::load_tokenizer(file);
@@ -56,6 +82,10 @@ int run(const RunOptions& options) {
   generate_options.parse_special = !options.no_special;
   const std::string prompt =
       options.prompt_file.empty() ? options.prompt : read_prompt_file(options.prompt_file);
+  if (constraint_rules) {
+    generate_options.constraint = std::make_shared<grammar::GrammarConstraint>(
+        constraint_rules, grammar::TokenVocabulary::from_tokenizer(*tokenizer), prompt.empty());
+  }
 
   const GenerateStats stats =
       generate(session, *tokenizer, prompt, generate_options, [](std::string_view text) {
@@ -64,6 +94,9 @@ int run(const RunOptions& options) {
         return true;
       });
 
+  if (stats.stop == StopReason::kConstraintEnd) {
+    std::fprintf(stderr, "\nbottega: the grammar allows no token the model has here; stopped\n");
+  }
   auto rate = [](int32_t n, double seconds) { return seconds > 0 ? n / seconds : 0.0; };
   std::fprintf(
       stderr,
@@ -106,6 +139,20 @@ Action add_run(CLI::App& app) {
   cmd->add_flag("--no-parse-special", options->no_special,
                 "Treat special-token text in the prompt as text");
   add_cache_type_options(*cmd, options->cache);
+  auto* grammar_text = cmd->add_option("--grammar", options->grammar,
+                                       "Constrain the output to a GBNF grammar (llama.cpp's notation)");
+  auto* grammar_file =
+      cmd->add_option("--grammar-file", options->grammar_file, "Read the GBNF grammar from a file")
+          ->excludes(grammar_text);
+  auto* schema_text = cmd->add_option("-j,--json-schema", options->json_schema,
+                                      "Constrain the output to JSON valid for this JSON schema")
+                          ->excludes(grammar_text)
+                          ->excludes(grammar_file);
+  cmd->add_option("--json-schema-file", options->json_schema_file,
+                  "Read the JSON schema from a file")
+      ->excludes(grammar_text)
+      ->excludes(grammar_file)
+      ->excludes(schema_text);
   return [options] { return run(*options); };
 }
 

@@ -51,7 +51,18 @@ GenerateStats generate(Session& session, const tokenizer::Tokenizer& tokenizer,
       stats.stop = StopReason::kLength;
       break;
     }
-    const int32_t token = sampler.sample(logits);
+    int32_t token = 0;
+    if (options.constraint) {
+      const std::optional<int32_t> allowed = sampler.sample(logits, *options.constraint);
+      if (!allowed) {
+        stats.stop = StopReason::kConstraintEnd;
+        break;
+      }
+      token = *allowed;
+      options.constraint->accept(token);
+    } else {
+      token = sampler.sample(logits);
+    }
     sampler.accept(token);
     if (options.stop_at_end_of_generation && tokenizer.is_eog(token)) {
       stats.stop = StopReason::kEndOfGeneration;

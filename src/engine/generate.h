@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,9 +22,12 @@ struct GenerateOptions {
   // When set and the model writes harmony (gpt-oss), its analysis channel goes here and only the
   // answer to on_text; channel headers go nowhere. Unset: every token's text goes to on_text.
   std::function<bool(std::string_view)> on_reasoning;
+  // What may be generated (a grammar); none: anything. Generation ends (kConstraintEnd) when it
+  // leaves no token.
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
-enum class StopReason { kLength, kEndOfGeneration, kContextFull, kCancelled };
+enum class StopReason { kLength, kEndOfGeneration, kContextFull, kCancelled, kConstraintEnd };
 
 struct GenerateStats {
   int32_t n_prompt = 0;

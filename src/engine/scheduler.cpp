@@ -75,8 +75,22 @@ struct Scheduler::Sequence {
         sampler(request.sampling, n_vocab),
         max_tokens(request.max_tokens),
         top_logprobs(request.top_logprobs),
-        stop_tokens(std::move(request.stop_tokens)) {
+        stop_tokens(std::move(request.stop_tokens)),
+        constraint(std::move(request.constraint)) {
     for (int32_t token : tokens) sampler.accept(token);
+  }
+
+  // The next token, or none when the constraint leaves none (or cannot be followed: a grammar
+  // too ambiguous); the sequence then ends with what it has.
+  std::optional<int32_t> next_token(std::span<const float> logits) {
+    if (!constraint) return sampler.sample(logits);
+    try {
+      const std::optional<int32_t> token = sampler.sample(logits, *constraint);
+      if (token) constraint->accept(*token);
+      return token;
+    } catch (const Error&) {
+      return std::nullopt;
+    }
   }
 
   // Tokens still to evaluate; the last of them produces the logits of the next token.
@@ -92,6 +106,7 @@ struct Scheduler::Sequence {
   int32_t max_tokens;
   int32_t top_logprobs;
   std::vector<int32_t> stop_tokens;
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 namespace {
@@ -352,7 +367,12 @@ bool Scheduler::step() {
   for (size_t r = 0; r < with_logits.size(); ++r) {
     Sequence& seq = *with_logits[r];
     const std::span<const float> row(logits_.data() + r * n_vocab, n_vocab);
-    const int32_t token = seq.sampler.sample(row);
+    const std::optional<int32_t> sampled = seq.next_token(row);
+    if (!sampled) {
+      finish(seq, FinishReason::kLength);
+      continue;
+    }
+    const int32_t token = *sampled;
     seq.sampler.accept(token);
     if (std::find(seq.stop_tokens.begin(), seq.stop_tokens.end(), token) != seq.stop_tokens.end()) {
       finish(seq, FinishReason::kStop);

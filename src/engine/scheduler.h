@@ -51,6 +51,9 @@ struct GenerationRequest {
   int32_t max_tokens = -1;    // -1: until end of generation or the context is full
   int32_t top_logprobs = -1;  // -1: no log-probabilities; 0: the chosen token's; n: and the top n
   std::vector<int32_t> stop_tokens;  // end generation (the token itself is not emitted)
+  // What may be generated (a grammar); none: anything. A sequence it leaves no token for ends
+  // with FinishReason::kLength, as the text could not be completed.
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 struct GeneratedToken {

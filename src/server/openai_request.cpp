@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "grammar/json_schema.h"
+
 namespace bottega::server {
 
 using json = nlohmann::ordered_json;
@@ -139,6 +141,71 @@ void parse_common(const json& body, CompletionParams& params) {
   (void)kMaxInt;
 }
 
+std::shared_ptr<const grammar::Grammar> compile(const std::string& gbnf, const std::string& param) {
+  try {
+    return std::make_shared<const grammar::Grammar>(grammar::parse_gbnf(gbnf));
+  } catch (const Error& e) {
+    throw ApiError(400, std::string("Invalid grammar: ") + e.what(), "invalid_request_error", param,
+                   "invalid_grammar");
+  }
+}
+
+std::shared_ptr<const grammar::Grammar> schema_grammar(const json& schema,
+                                                       const std::string& param) {
+  if (!schema.is_object() && !schema.is_boolean()) bad_type(param, "a JSON schema object");
+  try {
+    return compile(grammar::json_schema_to_gbnf(schema), param);
+  } catch (const grammar::SchemaError& e) {
+    throw ApiError(400, std::string("Invalid schema: ") + e.what(), "invalid_request_error", param,
+                   "invalid_schema");
+  }
+}
+
+// response_format, or llama-server's "grammar" and "json_schema": at most one of them.
+void parse_output_constraint(const json& body, CompletionParams& params) {
+  int given = 0;
+  if (const json* format = field(body, "response_format")) {
+    if (!format->is_object()) bad_type("response_format", "an object");
+    const json* type = field(*format, "type");
+    if (type == nullptr || !type->is_string()) {
+      throw ApiError(400, "Missing required parameter: 'response_format.type'.",
+                     "invalid_request_error", "response_format.type",
+                     "missing_required_parameter");
+    }
+    const std::string t = type->get<std::string>();
+    if (t == "json_object") {
+      params.grammar = schema_grammar(json{{"type", "object"}}, "response_format");
+    } else if (t == "json_schema") {
+      const json* spec = field(*format, "json_schema");
+      if (spec == nullptr || !spec->is_object()) {
+        throw ApiError(400, "Missing required parameter: 'response_format.json_schema'.",
+                       "invalid_request_error", "response_format.json_schema",
+                       "missing_required_parameter");
+      }
+      const json* schema = field(*spec, "schema");
+      params.grammar = schema_grammar(schema != nullptr ? *schema : json::object(),
+                                      "response_format.json_schema.schema");
+    } else if (t != "text") {
+      bad_value("response_format.type",
+                "'" + t + "' is not one of 'text', 'json_object', 'json_schema'.");
+    }
+    ++given;
+  }
+  if (const json* gbnf = field(body, "grammar")) {
+    if (!gbnf->is_string()) bad_type("grammar", "a string (GBNF)");
+    params.grammar = compile(gbnf->get<std::string>(), "grammar");
+    ++given;
+  }
+  if (const json* schema = field(body, "json_schema")) {
+    params.grammar = schema_grammar(*schema, "json_schema");
+    ++given;
+  }
+  if (given > 1) {
+    bad_value("response_format",
+              "give at most one of 'response_format', 'grammar' and 'json_schema'.");
+  }
+}
+
 std::optional<int32_t> max_tokens(const json& body, const char* name) {
   if (auto n = integer(body, name, 1, std::numeric_limits<int32_t>::max())) {
     return static_cast<int32_t>(*n);
@@ -178,6 +245,7 @@ CompletionParams parse_completion_request(const json& body) {
     bad_type("prompt", "a string or an array of token ids");
   }
   parse_common(body, params);
+  parse_output_constraint(body, params);
   // The legacy endpoint's default is 16 tokens.
   params.max_tokens = max_tokens(body, "max_tokens").value_or(16);
   if (auto n = integer(body, "logprobs", 0, 20)) params.top_logprobs = static_cast<int32_t>(*n);
@@ -229,6 +297,7 @@ CompletionParams parse_chat_request(const json& body) {
     params.tools = *tools;
   }
   parse_common(body, params);
+  parse_output_constraint(body, params);
   std::optional<int32_t> limit = max_tokens(body, "max_completion_tokens");
   if (!limit) limit = max_tokens(body, "max_tokens");
   params.max_tokens = limit.value_or(-1);

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "grammar/grammar.h"
 #include "sampling/sampler.h"
 
 namespace bottega::server {
@@ -53,6 +55,9 @@ struct CompletionParams {
   int32_t top_logprobs = -1;  // -1: no log-probabilities; 0: the chosen token only
   bool stream = false;
   bool include_usage = false;
+  // What the output must match: from response_format (json_object, json_schema) or llama-server's
+  // "grammar" (GBNF) and "json_schema" fields; null when the output is free.
+  std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 CompletionParams parse_completion_request(const nlohmann::ordered_json& body);

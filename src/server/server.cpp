@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <random>
 
 #include "core/error.h"
+#include "grammar/constraint.h"
 #include "server/client_connection.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
@@ -76,6 +78,12 @@ struct Server::Impl {
   void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
   void abandon(SequenceHandle& handle, httplib::Response& res, const std::string& endpoint);
   std::vector<int32_t> prompt_tokens(const CompletionParams& params) const;
+  // The vocabulary as grammars see it, built on the first request that needs one.
+  std::shared_ptr<const grammar::TokenVocabulary> token_vocabulary() {
+    std::call_once(vocabulary_once,
+                   [this] { vocabulary = grammar::TokenVocabulary::from_tokenizer(tokenizer); });
+    return vocabulary;
+  }
   std::string new_id(bool chat) {
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%016llx",
@@ -93,6 +101,8 @@ struct Server::Impl {
   int port = -1;
   std::atomic<uint64_t> next_id{1};
   uint64_t id_seed = std::random_device{}();
+  std::once_flag vocabulary_once;
+  std::shared_ptr<const grammar::TokenVocabulary> vocabulary;
 };
 
 Server::Server(ServerConfig config, Scheduler& scheduler, const tokenizer::Tokenizer& tokenizer,
@@ -258,6 +268,13 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
   if (vocab.add_bos && vocab.bos >= 0 && (tokens.empty() || tokens.front() != vocab.bos)) {
     tokens.insert(tokens.begin(), vocab.bos);
   }
+  // A harmony model (gpt-oss) writes reasoning before its answer; under a grammar it starts in the
+  // final channel, so the constrained text is the answer.
+  if (params.grammar && tokenizer::HarmonySplitter::for_tokenizer(tokenizer)) {
+    const std::vector<int32_t> final_header =
+        tokenizer.encode("<|channel|>final<|message|>", false, true);
+    tokens.insert(tokens.end(), final_header.begin(), final_header.end());
+  }
   return tokens;
 }
 
@@ -325,6 +342,12 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     request.max_tokens = ex->params.max_tokens;
     request.top_logprobs = ex->params.top_logprobs;
     request.stop_tokens = tokenizer.vocab().eog;
+    if (ex->params.grammar) {
+      const bool at_text_start =
+          chat || (!ex->params.prompt_tokens && ex->params.prompt.empty());
+      request.constraint = std::make_shared<grammar::GrammarConstraint>(
+          ex->params.grammar, token_vocabulary(), at_text_start);
+    }
     try {
       ex->handle = scheduler.submit(std::move(request));
     } catch (const QueueFullError& e) {
