@@ -139,8 +139,9 @@ Action add_run(CLI::App& app) {
   cmd->add_flag("--no-parse-special", options->no_special,
                 "Treat special-token text in the prompt as text");
   add_cache_type_options(*cmd, options->cache);
-  auto* grammar_text = cmd->add_option("--grammar", options->grammar,
-                                       "Constrain the output to a GBNF grammar (llama.cpp's notation)");
+  auto* grammar_text =
+      cmd->add_option("--grammar", options->grammar,
+                      "Constrain the output to a GBNF grammar (llama.cpp's notation)");
   auto* grammar_file =
       cmd->add_option("--grammar-file", options->grammar_file, "Read the GBNF grammar from a file")
           ->excludes(grammar_text);

@@ -26,10 +26,11 @@ TokenVocabulary::TokenVocabulary(std::vector<std::string> token_pieces,
 }
 
 std::shared_ptr<const TokenVocabulary> TokenVocabulary::from_tokenizer(
-    const tokenizer::Tokenizer& tok) {
+    const tokenizer::Tokenizer& tok, const std::vector<int32_t>& rendered) {
   std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
   for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-    pieces[static_cast<size_t>(id)] = tok.token_to_piece(id);
+    const bool render = std::find(rendered.begin(), rendered.end(), id) != rendered.end();
+    pieces[static_cast<size_t>(id)] = tok.token_to_piece(id, render);
   }
   return std::make_shared<const TokenVocabulary>(std::move(pieces), tok.vocab().eog,
                                                  tok.strips_leading_space());

@@ -24,7 +24,9 @@ struct TokenVocabulary {
 
   TokenVocabulary(std::vector<std::string> token_pieces, const std::vector<int32_t>& end_tokens,
                   bool strips_space);
-  static std::shared_ptr<const TokenVocabulary> from_tokenizer(const tokenizer::Tokenizer& tok);
+  // rendered: control tokens a grammar may produce as their text (tool-call markers).
+  static std::shared_ptr<const TokenVocabulary> from_tokenizer(
+      const tokenizer::Tokenizer& tok, const std::vector<int32_t>& rendered = {});
   int32_t n_tokens() const { return static_cast<int32_t>(pieces.size()); }
 };
 

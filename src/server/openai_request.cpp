@@ -1,5 +1,6 @@
 #include "server/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -169,8 +170,7 @@ void parse_output_constraint(const json& body, CompletionParams& params) {
     const json* type = field(*format, "type");
     if (type == nullptr || !type->is_string()) {
       throw ApiError(400, "Missing required parameter: 'response_format.type'.",
-                     "invalid_request_error", "response_format.type",
-                     "missing_required_parameter");
+                     "invalid_request_error", "response_format.type", "missing_required_parameter");
     }
     const std::string t = type->get<std::string>();
     if (t == "json_object") {
@@ -204,6 +204,130 @@ void parse_output_constraint(const json& body, CompletionParams& params) {
     bad_value("response_format",
               "give at most one of 'response_format', 'grammar' and 'json_schema'.");
   }
+}
+
+bool valid_function_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+[[noreturn]] void missing(const std::string& name) {
+  throw ApiError(400, "Missing required parameter: '" + name + "'.", "invalid_request_error", name,
+                 "missing_required_parameter");
+}
+
+void parse_tools(const json& body, CompletionParams& params) {
+  const json* tools = field(body, "tools");
+  if (tools != nullptr) {
+    if (!tools->is_array()) bad_type("tools", "an array");
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const json& tool = (*tools)[i];
+      const std::string where = "tools[" + std::to_string(i) + "]";
+      if (!tool.is_object()) bad_type(where, "an object");
+      const json* type = field(tool, "type");
+      if (type == nullptr) missing(where + ".type");
+      if (*type != "function") bad_value(where + ".type", "only 'function' tools are supported.");
+      const json* function = field(tool, "function");
+      if (function == nullptr) missing(where + ".function");
+      if (!function->is_object()) bad_type(where + ".function", "an object");
+      const json* name = field(*function, "name");
+      if (name == nullptr) missing(where + ".function.name");
+      if (!name->is_string() || !valid_function_name(name->get<std::string>())) {
+        bad_value(where + ".function.name",
+                  "must be 1 to 64 letters, digits, underscores or dashes.");
+      }
+      const json* parameters = field(*function, "parameters");
+      if (parameters != nullptr && !parameters->is_object()) {
+        bad_type(where + ".function.parameters", "a JSON schema object");
+      }
+    }
+    if (!tools->empty()) params.tools = *tools;
+  }
+  params.parallel_tool_calls = boolean(body, "parallel_tool_calls").value_or(true);
+  const json* choice = field(body, "tool_choice");
+  if (choice == nullptr) {
+    params.tool_choice = params.tools.is_null() ? "none" : "auto";
+    return;
+  }
+  if (choice->is_string()) {
+    const std::string c = choice->get<std::string>();
+    if (c != "none" && c != "auto" && c != "required") {
+      bad_value("tool_choice", "'" + c + "' is not one of 'none', 'auto', 'required'.");
+    }
+    params.tool_choice = c;
+  } else if (choice->is_object()) {
+    const json* function = field(*choice, "function");
+    const json* name =
+        function != nullptr && function->is_object() ? field(*function, "name") : nullptr;
+    if (name == nullptr || !name->is_string()) missing("tool_choice.function.name");
+    params.tool_choice = "function";
+    params.tool_choice_name = name->get<std::string>();
+    bool known = false;
+    for (const auto& tool : params.tools.is_null() ? json::array() : params.tools) {
+      known = known || tool["function"]["name"] == params.tool_choice_name;
+    }
+    if (!known) {
+      bad_value("tool_choice.function.name",
+                "no tool named '" + params.tool_choice_name + "' was given in 'tools'.");
+    }
+  } else {
+    bad_type("tool_choice", "a string or an object");
+  }
+  if (params.tools.is_null() && params.tool_choice == "required") {
+    bad_value("tool_choice", "'required' needs at least one tool in 'tools'.");
+  }
+  if (params.tool_choice != "none" && params.tool_choice != "auto" && params.grammar) {
+    bad_value("tool_choice",
+              "a required or named tool call cannot be combined with "
+              "'response_format', 'grammar' or 'json_schema'.");
+  }
+}
+
+// Assistant tool calls and tool results as templates expect them: each call checked, its
+// arguments (JSON text in the API) parsed into an object, as the templates print them.
+json template_messages(const json& messages) {
+  json out = messages;
+  for (size_t i = 0; i < out.size(); ++i) {
+    json& m = out[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (m["role"] == "tool") {
+      const json* id = field(m, "tool_call_id");
+      if (id == nullptr) missing(where + ".tool_call_id");
+      if (!id->is_string()) bad_type(where + ".tool_call_id", "a string");
+    }
+    const json* calls = field(m, "tool_calls");
+    if (calls == nullptr) continue;
+    if (m["role"] != "assistant") {
+      bad_value(where + ".tool_calls", "only assistant messages carry tool calls.");
+    }
+    if (!calls->is_array()) bad_type(where + ".tool_calls", "an array");
+    for (size_t k = 0; k < calls->size(); ++k) {
+      json& call = m["tool_calls"][k];
+      const std::string at = where + ".tool_calls[" + std::to_string(k) + "]";
+      if (!call.is_object()) bad_type(at, "an object");
+      json* function = call.contains("function") ? &call["function"] : nullptr;
+      if (function == nullptr || !function->is_object()) missing(at + ".function");
+      if (!function->contains("name") || !(*function)["name"].is_string()) {
+        missing(at + ".function.name");
+      }
+      if (!function->contains("arguments")) missing(at + ".function.arguments");
+      json& args = (*function)["arguments"];
+      if (args.is_string()) {
+        json parsed = json::parse(args.get<std::string>(), nullptr, false);
+        if (parsed.is_discarded()) {
+          bad_value(at + ".function.arguments", "must be a JSON text (an object's).");
+        }
+        args = std::move(parsed);
+      } else if (!args.is_object()) {
+        bad_type(at + ".function.arguments", "a string of JSON");
+      }
+    }
+    if (!m.contains("content") || m["content"].is_null()) m["content"] = "";
+  }
+  return out;
 }
 
 std::optional<int32_t> max_tokens(const json& body, const char* name) {
@@ -291,13 +415,10 @@ CompletionParams parse_chat_request(const json& body) {
                      "invalid_request_error", where + ".content", "missing_required_parameter");
     }
   }
-  params.messages = *messages;
-  if (const json* tools = field(body, "tools")) {
-    if (!tools->is_array()) bad_type("tools", "an array");
-    params.tools = *tools;
-  }
+  params.messages = template_messages(*messages);
   parse_common(body, params);
   parse_output_constraint(body, params);
+  parse_tools(body, params);
   std::optional<int32_t> limit = max_tokens(body, "max_completion_tokens");
   if (!limit) limit = max_tokens(body, "max_tokens");
   params.max_tokens = limit.value_or(-1);

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -47,7 +47,11 @@ struct CompletionParams {
   std::optional<std::vector<int32_t>> prompt_tokens;
   // /v1/chat/completions
   nlohmann::ordered_json messages;
-  nlohmann::ordered_json tools;  // null when absent
+  nlohmann::ordered_json tools;  // null when absent; each checked to be a function tool
+  // "auto" (the default with tools), "none", "required", or "function" for tool_choice_name.
+  std::string tool_choice = "auto";
+  std::string tool_choice_name;
+  bool parallel_tool_calls = true;
 
   int32_t max_tokens = -1;  // -1: until end of generation or a full context
   std::vector<std::string> stop;

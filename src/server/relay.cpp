@@ -5,14 +5,16 @@ namespace bottega::server {
 using json = nlohmann::ordered_json;
 
 Relay::Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
-             bool at_text_start, int32_t top_logprobs)
+             bool at_text_start, int32_t top_logprobs, std::vector<int32_t> rendered_tokens)
     : tokenizer_(tokenizer),
       decoder_(tokenizer, {.at_text_start = at_text_start}),
       harmony_(chat ? tokenizer::HarmonySplitter::for_tokenizer(tokenizer) : std::nullopt),
       reasoning_decoder_(tokenizer),
       stop_(std::move(stops)),
       chat_(chat),
-      top_logprobs_(top_logprobs) {}
+      top_logprobs_(top_logprobs) {
+  decoder_.render_tokens(std::move(rendered_tokens));
+}
 
 namespace {
 json byte_list(const std::string& text) {

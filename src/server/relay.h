@@ -20,8 +20,9 @@ class Relay {
   // chat: log-probabilities in the chat layout ({"content": [...]}), else the legacy completions
   // layout, and a vocabulary with harmony's markers splits reasoning from the answer.
   // at_text_start: the text begins here (SentencePiece drops the first leading space).
+  // rendered_tokens: control tokens whose text the answer keeps (tool-call markers).
   Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
-        bool at_text_start, int32_t top_logprobs);
+        bool at_text_start, int32_t top_logprobs, std::vector<int32_t> rendered_tokens = {});
 
   struct Piece {
     std::string text;                 // the answer; stop sequences apply to it alone

@@ -9,10 +9,12 @@
 
 #include "core/error.h"
 #include "grammar/constraint.h"
+#include "grammar/json_schema.h"
 #include "server/client_connection.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/relay.h"
+#include "server/tool_calls.h"
 
 namespace bottega::server {
 
@@ -39,6 +41,12 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 const char* finish_reason_name(FinishReason reason, bool stopped_by_text) {
   if (stopped_by_text || reason == FinishReason::kStop) return "stop";
   return "length";
+}
+
+json tool_call_json(const ToolCall& call) {
+  return {{"id", call.id},
+          {"type", "function"},
+          {"function", {{"name", call.name}, {"arguments", call.arguments}}}};
 }
 
 // OpenAI lets content be a list of parts; templates expect text. Text parts are joined.
@@ -70,7 +78,9 @@ struct Server::Impl {
         scheduler(s),
         tokenizer(t),
         chat_template(tmpl),
-        created(unix_time()) {}
+        created(unix_time()),
+        tool_format(detect_tool_format(tmpl.source())),
+        marker_tokens(find_marker_tokens()) {}
 
   void install_routes();
   bool authorized(const httplib::Request& req) const;
@@ -79,10 +89,30 @@ struct Server::Impl {
   void abandon(SequenceHandle& handle, httplib::Response& res, const std::string& endpoint);
   std::vector<int32_t> prompt_tokens(const CompletionParams& params) const;
   // The vocabulary as grammars see it, built on the first request that needs one.
-  std::shared_ptr<const grammar::TokenVocabulary> token_vocabulary() {
+  // with_markers: the tool-call markers count as text (requests with tools).
+  std::shared_ptr<const grammar::TokenVocabulary> token_vocabulary(bool with_markers) {
+    if (with_markers) {
+      std::call_once(marker_vocabulary_once, [this] {
+        marker_vocabulary = grammar::TokenVocabulary::from_tokenizer(tokenizer, marker_tokens);
+      });
+      return marker_vocabulary;
+    }
     std::call_once(vocabulary_once,
                    [this] { vocabulary = grammar::TokenVocabulary::from_tokenizer(tokenizer); });
     return vocabulary;
+  }
+  // The control tokens among the tool format's markers, which tool requests show as text.
+  std::vector<int32_t> find_marker_tokens() const {
+    std::vector<int32_t> ids;
+    for (const auto& marker : tool_markers(tool_format)) {
+      const int32_t id = tokenizer.find_token(marker);
+      if (id >= 0 && tokenizer.token_to_piece(id).empty()) ids.push_back(id);
+    }
+    return ids;
+  }
+  std::string new_call_id() {
+    std::random_device device;
+    return new_tool_call_id(tool_format, [&device] { return device(); });
   }
   std::string new_id(bool chat) {
     char buffer[32];
@@ -103,6 +133,10 @@ struct Server::Impl {
   uint64_t id_seed = std::random_device{}();
   std::once_flag vocabulary_once;
   std::shared_ptr<const grammar::TokenVocabulary> vocabulary;
+  ToolFormat tool_format = ToolFormat::kHermes;
+  std::vector<int32_t> marker_tokens;
+  std::once_flag marker_vocabulary_once;
+  std::shared_ptr<const grammar::TokenVocabulary> marker_vocabulary;
 };
 
 Server::Server(ServerConfig config, Scheduler& scheduler, const tokenizer::Tokenizer& tokenizer,
@@ -254,9 +288,21 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
     return tokenizer.encode(params.prompt, true, true);
   }
   std::string text;
+  json messages = flatten_content(params.messages);
+  json tools = params.tool_choice == "none" ? json(nullptr) : params.tools;
+  if (!tools.is_null() && !template_renders_tools(chat_template.source())) {
+    // A template that knows no tools still gets them: as (part of) the system message.
+    const std::string listing = tools_system_prompt(tools);
+    if (!messages.empty() && messages[0]["role"] == "system" &&
+        messages[0]["content"].is_string()) {
+      messages[0]["content"] = messages[0]["content"].get<std::string>() + "\n\n" + listing;
+    } else {
+      messages.insert(messages.begin(), json{{"role", "system"}, {"content", listing}});
+    }
+    tools = nullptr;
+  }
   try {
-    text =
-        chat_template.apply(flatten_content(params.messages), params.tools, true, json::object());
+    text = chat_template.apply(messages, tools, true, json::object());
   } catch (const Error& e) {
     throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(),
                    "invalid_request_error", "messages");
@@ -285,6 +331,8 @@ struct Exchange {
   CompletionParams params;
   std::shared_ptr<SequenceHandle> handle;
   std::unique_ptr<Relay> relay;
+  std::unique_ptr<ToolCallParser> tools;  // chats offering tools
+  int n_calls_sent = 0;                   // streamed tool calls so far
   std::string id;
   int64_t created = 0;
   Clock::time_point arrived;
@@ -321,6 +369,29 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   try {
     const json body = parse_body(req.body);
     ex->params = chat ? parse_chat_request(body) : parse_completion_request(body);
+    const bool tools_active =
+        chat && !ex->params.tools.is_null() && ex->params.tool_choice != "none";
+    if (tools_active && ex->params.tool_choice != "auto") {
+      // A call must come: the grammar of the format's calls, arguments valid for their schemas.
+      json selected = json::array();
+      for (const auto& tool : ex->params.tools) {
+        if (ex->params.tool_choice == "required" ||
+            tool["function"]["name"] == ex->params.tool_choice_name) {
+          selected.push_back(tool);
+        }
+      }
+      try {
+        ex->params.grammar = std::make_shared<const grammar::Grammar>(grammar::parse_gbnf(
+            tool_call_grammar(tool_format, selected, ex->params.parallel_tool_calls)));
+      } catch (const grammar::SchemaError& e) {
+        throw ApiError(400, std::string("Invalid tool parameters: ") + e.what(),
+                       "invalid_request_error", "tools", "invalid_schema");
+      }
+    }
+    if (tools_active) {
+      ex->tools = std::make_unique<ToolCallParser>(tool_format, ex->params.parallel_tool_calls,
+                                                   [this] { return new_call_id(); });
+    }
     GenerationRequest request;
     request.prompt = prompt_tokens(ex->params);
     if (request.prompt.empty()) {
@@ -343,10 +414,9 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     request.top_logprobs = ex->params.top_logprobs;
     request.stop_tokens = tokenizer.vocab().eog;
     if (ex->params.grammar) {
-      const bool at_text_start =
-          chat || (!ex->params.prompt_tokens && ex->params.prompt.empty());
+      const bool at_text_start = chat || (!ex->params.prompt_tokens && ex->params.prompt.empty());
       request.constraint = std::make_shared<grammar::GrammarConstraint>(
-          ex->params.grammar, token_vocabulary(), at_text_start);
+          ex->params.grammar, token_vocabulary(ex->tools != nullptr), at_text_start);
     }
     try {
       ex->handle = scheduler.submit(std::move(request));
@@ -390,7 +460,8 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   }
   ex->relay = std::make_unique<Relay>(
       tokenizer, ex->params.stop, chat,
-      chat || (!ex->params.prompt_tokens && ex->params.prompt.empty()), ex->params.top_logprobs);
+      chat || (!ex->params.prompt_tokens && ex->params.prompt.empty()), ex->params.top_logprobs,
+      ex->tools ? marker_tokens : std::vector<int32_t>{});
 
   // Receives tokens (after the first batch) and keeps the latency histograms.
   auto receive = [this](Exchange& x, std::vector<GeneratedToken>& tokens) {
@@ -417,6 +488,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
                 {"prompt_tokens_details", {{"cached_tokens", x.handle->n_cached_prompt()}}}};
   };
   auto finish_reason = [](const Exchange& x) {
+    if (x.tools && x.tools->called()) return "tool_calls";
     return finish_reason_name(x.handle->finish_reason(), x.relay->stopped());
   };
   auto account = [this](const Exchange& x) {
@@ -461,6 +533,14 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     }
     if (ex->relay->stopped()) ex->handle->cancel();
     add(ex->relay->finish());
+    json tool_calls = json::array();
+    if (ex->tools) {
+      ToolCallParser::Output out = ex->tools->push(text);
+      ToolCallParser::Output rest = ex->tools->finish();
+      text = out.content + rest.content;
+      out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
+      for (const auto& call : out.calls) tool_calls.push_back(tool_call_json(call));
+    }
     json logprobs = nullptr;
     if (ex->params.top_logprobs >= 0) {
       if (chat) {
@@ -481,7 +561,11 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     }
     json choice = {{"index", 0}, {"logprobs", logprobs}, {"finish_reason", finish_reason(*ex)}};
     if (chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+      choice["message"] = {
+          {"role", "assistant"},
+          {"content", text.empty() && !tool_calls.empty() ? json(nullptr) : json(text)},
+          {"refusal", nullptr}};
+      if (!tool_calls.empty()) choice["message"]["tool_calls"] = tool_calls;
       if (!reasoning.empty()) choice["message"]["reasoning_content"] = reasoning;  // llama-server's
     } else {
       choice["text"] = text;
@@ -503,7 +587,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
 
   // Streaming: server-sent events, one chunk per batch of text, as OpenAI sends them.
   auto chunk = [this, chat](const Exchange& x, const Relay::Piece* piece, const char* finish,
-                            bool first) {
+                            bool first, const json& tool_calls = json::array()) {
     json choice = {{"index", 0},
                    {"logprobs", piece != nullptr ? piece->logprobs : json(nullptr)},
                    {"finish_reason", finish != nullptr ? json(finish) : json(nullptr)}};
@@ -512,9 +596,11 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       if (first) delta["role"] = "assistant";
       if (piece != nullptr && !piece->reasoning.empty())
         delta["reasoning_content"] = piece->reasoning;
-      if (piece != nullptr && (piece->reasoning.empty() || !piece->text.empty())) {
+      if (piece != nullptr &&
+          (!piece->text.empty() || (piece->reasoning.empty() && tool_calls.empty()))) {
         delta["content"] = piece->text;
       }
+      if (!tool_calls.empty()) delta["tool_calls"] = tool_calls;
       choice["delta"] = delta;
     } else {
       choice["text"] = piece != nullptr ? piece->text : "";
@@ -536,12 +622,31 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
           size_t, httplib::DataSink& sink) {
         Exchange& x = *ex;
         auto send = [&](const std::string& data) { return sink.write(data.data(), data.size()); };
-        auto emit = [&](const Relay::Piece& piece) {
+        // Answer text goes through the tool-call parser first, when tools were offered: what
+        // may start a call waits, and each call goes out whole as one delta.
+        auto emit = [&](Relay::Piece piece, bool at_end) {
+          json calls = json::array();
+          if (x.tools) {
+            ToolCallParser::Output out = x.tools->push(piece.text);
+            if (at_end) {
+              ToolCallParser::Output rest = x.tools->finish();
+              out.content += rest.content;
+              out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
+            }
+            piece.text = std::move(out.content);
+            for (const auto& call : out.calls) {
+              json delta = tool_call_json(call);
+              delta["index"] = x.n_calls_sent++;
+              calls.push_back(std::move(delta));
+            }
+          }
           const bool has_logprobs =
               !piece.logprobs.is_null() &&
               !(chat ? piece.logprobs["content"] : piece.logprobs["tokens"]).empty();
-          if (piece.text.empty() && piece.reasoning.empty() && !has_logprobs) return true;
-          return send(chunk(x, &piece, nullptr, false));
+          if (piece.text.empty() && piece.reasoning.empty() && !has_logprobs && calls.empty()) {
+            return true;
+          }
+          return send(chunk(x, &piece, nullptr, false, calls));
         };
         if (chat) {  // OpenAI opens with the role and empty content
           const Relay::Piece opening{"", "", nullptr};
@@ -551,12 +656,12 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
             return false;
           }
         }
-        bool ok = emit(x.relay->take(x.first_tokens));
+        bool ok = emit(x.relay->take(x.first_tokens), false);
         std::vector<GeneratedToken> tokens;
         while (ok && !x.relay->stopped()) {
           tokens.clear();
           const bool more = receive(x, tokens);
-          if (!tokens.empty()) ok = emit(x.relay->take(tokens));
+          if (!tokens.empty()) ok = emit(x.relay->take(tokens), false);
           if (!more) break;
         }
         if (!ok) {  // the client went away: free its sequence now
@@ -566,7 +671,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
         }
         if (x.relay->stopped()) x.handle->cancel();
         const Relay::Piece rest = x.relay->finish();
-        if (!rest.text.empty() || !rest.reasoning.empty()) ok = emit(rest);
+        ok = emit(rest, true);
         ok = ok && send(chunk(x, nullptr, finish_reason(x), false));
         if (ok && x.params.include_usage) {
           json body = {{"id", x.id},

@@ -7,9 +7,10 @@
 
 namespace bottega {
 
-ChatTemplate::ChatTemplate(std::shared_ptr<const jinja::Template> compiled, std::string name,
-                           std::string bos_token, std::string eos_token)
+ChatTemplate::ChatTemplate(std::shared_ptr<const jinja::Template> compiled, std::string source,
+                           std::string name, std::string bos_token, std::string eos_token)
     : template_(std::move(compiled)),
+      source_(std::move(source)),
       name_(std::move(name)),
       bos_token_(std::move(bos_token)),
       eos_token_(std::move(eos_token)) {}
@@ -18,8 +19,8 @@ ChatTemplate ChatTemplate::from_source(std::string source, std::string name, std
                                        std::string eos_token) {
   try {
     auto compiled = std::make_shared<const jinja::Template>(source);
-    return ChatTemplate(std::move(compiled), std::move(name), std::move(bos_token),
-                        std::move(eos_token));
+    return ChatTemplate(std::move(compiled), std::move(source), std::move(name),
+                        std::move(bos_token), std::move(eos_token));
   } catch (const Error& e) {
     throw Error(str("chat template '", name, "': ", e.what()));
   }

@@ -34,12 +34,15 @@ class ChatTemplate {
   std::string apply(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
                     bool add_generation_prompt, const nlohmann::ordered_json& extra_context) const;
   const std::string& name() const;
+  // The Jinja text (what tool-call formats are recognised by).
+  const std::string& source() const { return source_; }
 
  private:
-  ChatTemplate(std::shared_ptr<const jinja::Template> compiled, std::string name,
-               std::string bos_token, std::string eos_token);
+  ChatTemplate(std::shared_ptr<const jinja::Template> compiled, std::string source,
+               std::string name, std::string bos_token, std::string eos_token);
 
   std::shared_ptr<const jinja::Template> template_;
+  std::string source_;
   std::string name_;
   std::string bos_token_;
   std::string eos_token_;

@@ -1,5 +1,6 @@
 #include "tokenizer/streaming_decoder.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace bottega::tokenizer {
@@ -57,7 +58,10 @@ StreamingDecoder::StreamingDecoder(const Tokenizer& tokenizer, StreamingDecoderO
     : tokenizer_(tokenizer), options_(options), at_text_start_(options.at_text_start) {}
 
 std::string StreamingDecoder::push(int32_t id) {
-  std::string piece = tokenizer_.token_to_piece(id, options_.render_special);
+  const bool render =
+      options_.render_special ||
+      std::find(rendered_tokens_.begin(), rendered_tokens_.end(), id) != rendered_tokens_.end();
+  std::string piece = tokenizer_.token_to_piece(id, render);
   if (piece.empty()) return {};  // invisible tokens do not end the text start (see decode())
   if (at_text_start_ && tokenizer_.strips_leading_space() && piece.front() == ' ') {
     piece.erase(0, 1);

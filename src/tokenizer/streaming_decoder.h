@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tokenizer/tokenizer.h"
 
@@ -32,12 +33,16 @@ class StreamingDecoder {
   // Ends the stream: an incomplete character still held back comes out as U+FFFD. Later pushes
   // continue the same text.
   std::string flush();
+  // Control tokens to show as their text all the same (tool-call markers such as [TOOL_CALLS]).
+  void render_tokens(std::vector<int32_t> ids) { rendered_tokens_ = std::move(ids); }
 
  private:
   const Tokenizer& tokenizer_;
   StreamingDecoderOptions options_;
   bool at_text_start_;
-  std::string pending_;  // the start of an incomplete UTF-8 sequence, at most 3 bytes
+  std::string pending_;
+  std::vector<int32_t>
+      rendered_tokens_;  // the start of an incomplete UTF-8 sequence, at most 3 bytes
 };
 
 }  // namespace bottega::tokenizer
