@@ -245,6 +245,13 @@ void parse_tools(const json& body, CompletionParams& params) {
       }
     }
     if (!tools->empty()) params.tools = *tools;
+    // Templates read the parameters of every tool; a function without any takes none.
+    for (auto& tool : params.tools) {
+      json& function = tool["function"];
+      if (!function.contains("parameters") || function["parameters"].is_null()) {
+        function["parameters"] = {{"type", "object"}, {"properties", json::object()}};
+      }
+    }
   }
   params.parallel_tool_calls = boolean(body, "parallel_tool_calls").value_or(true);
   const json* choice = field(body, "tool_choice");

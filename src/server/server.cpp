@@ -289,7 +289,8 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
   }
   std::string text;
   json messages = flatten_content(params.messages);
-  json tools = params.tool_choice == "none" ? json(nullptr) : params.tools;
+  // tool_choice "none" still shows the tools (the conversation may mention them); no call is read.
+  json tools = params.tools;
   if (!tools.is_null() && !template_renders_tools(chat_template.source())) {
     // A template that knows no tools still gets them: as (part of) the system message.
     const std::string listing = tools_system_prompt(tools);

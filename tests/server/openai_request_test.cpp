@@ -90,6 +90,43 @@ TEST(OpenAiRequest, BadFieldsAreNamed) {
       {R"({"messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}})",
        "stream_options"},
       {R"({"messages":[{"role":"user","content":"x"}],"presence_penalty":-3})", "presence_penalty"},
+      // Structured output and tools.
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":"json"})",
+       "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}})",
+       "response_format.type"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})",
+       "response_format.json_schema"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema",
+          "json_schema":{"name":"a","schema":{"type":"string","pattern":"x+"}}}})",
+       "response_format.json_schema.schema"},
+      {R"({"messages":[{"role":"user","content":"x"}],"grammar":"root ::= missing"})", "grammar"},
+      {R"({"messages":[{"role":"user","content":"x"}],"grammar":"root ::= \"a\"",
+          "json_schema":{"type":"object"}})",
+       "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":{}})", "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"retrieval"}]})",
+       "tools[0].type"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]})",
+       "tools[0].function"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]})",
+       "tools[0].function.name"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":[]}}]})",
+       "tools[0].function.parameters"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"always"})", "tool_choice"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"required"})", "tool_choice"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],
+          "tool_choice":{"type":"function","function":{"name":"g"}}})",
+       "tool_choice.function.name"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],
+          "tool_choice":"required","response_format":{"type":"json_object"}})",
+       "tool_choice"},
+      {R"({"messages":[{"role":"tool","content":"x"}]})", "messages[0].tool_call_id"},
+      {R"({"messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":"{oops"}}]}]})",
+       "messages[0].tool_calls[0].function.arguments"},
+      {R"({"messages":[{"role":"assistant","tool_calls":[{"type":"function"}]}]})",
+       "messages[0].tool_calls[0].function"},
+      {R"({"messages":[{"role":"user","content":"x","tool_calls":[]}]})", "messages[0].tool_calls"},
   };
   for (const auto& c : cases) {
     const ApiError e = error_of([&] { parse_chat_request(json::parse(c.body)); });
@@ -99,6 +136,31 @@ TEST(OpenAiRequest, BadFieldsAreNamed) {
   }
   const ApiError e = error_of([] { parse_completion_request(json::parse(R"({"prompt":{}})")); });
   EXPECT_EQ(e.param.value_or(""), "prompt");
+}
+
+TEST(OpenAiRequest, ToolsAndStructuredOutput) {
+  auto p = parse_chat_request(json::parse(R"({"messages":[{"role":"user","content":"x"},
+      {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+       "function":{"name":"f","arguments":"{\"a\": [1, 2]}"}}]},
+      {"role":"tool","tool_call_id":"call_1","content":"3"}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],
+      "parallel_tool_calls":false,
+      "response_format":{"type":"json_object"}})"));
+  EXPECT_EQ(p.tool_choice, "auto");
+  EXPECT_FALSE(p.parallel_tool_calls);
+  ASSERT_TRUE(p.grammar != nullptr);
+  // Templates print arguments as objects; the API sends them as JSON text.
+  EXPECT_EQ(p.messages[1]["tool_calls"][0]["function"]["arguments"],
+            json::parse(R"({"a": [1, 2]})"));
+  EXPECT_EQ(p.messages[1]["content"], "");
+  p = parse_chat_request(json::parse(R"({"messages":[{"role":"user","content":"x"}],
+      "tools":[{"type":"function","function":{"name":"f"}}],
+      "tool_choice":{"type":"function","function":{"name":"f"}}})"));
+  EXPECT_EQ(p.tool_choice, "function");
+  EXPECT_EQ(p.tool_choice_name, "f");
+  EXPECT_TRUE(p.grammar == nullptr);
+  p = parse_chat_request(json::parse(R"({"messages":[{"role":"user","content":"x"}]})"));
+  EXPECT_EQ(p.tool_choice, "none");
 }
 
 TEST(OpenAiRequest, BodiesThatAreNotJsonObjects) {
