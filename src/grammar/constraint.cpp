@@ -58,12 +58,24 @@ bool GrammarConstraint::allows(int32_t token) {
 
 void GrammarConstraint::restrict(std::span<float> logits) {
   BOTTEGA_CHECK(logits.size() == vocab_->pieces.size(), "logits ", logits.size());
-  allowed_.assign(logits.size(), 0);
-  matcher_.mark_allowed(vocab_->trie, strip_pending_, allowed_);
-  const bool can_end = matcher_.can_end();
+  std::string key = matcher_.state_key();
+  key += strip_pending_ ? 's' : '-';
+  auto cached = mask_cache_.find(key);
+  if (cached == mask_cache_.end()) {
+    allowed_.assign(logits.size(), 0);
+    matcher_.mark_allowed(vocab_->trie, strip_pending_, allowed_);
+    const bool can_end = matcher_.can_end();
+    std::vector<uint64_t> bits((logits.size() + 63) / 64, 0);
+    for (size_t t = 0; t < logits.size(); ++t) {
+      const bool ok = vocab_->is_end[t] ? can_end : allowed_[t] != 0;
+      if (ok) bits[t / 64] |= uint64_t{1} << (t % 64);
+    }
+    if (mask_cache_.size() >= kMaxCachedMasks) mask_cache_.clear();
+    cached = mask_cache_.emplace(std::move(key), std::move(bits)).first;
+  }
+  const std::vector<uint64_t>& bits = cached->second;
   for (size_t t = 0; t < logits.size(); ++t) {
-    const bool ok = vocab_->is_end[t] ? can_end : allowed_[t] != 0;
-    if (!ok) logits[t] = -std::numeric_limits<float>::infinity();
+    if (((bits[t / 64] >> (t % 64)) & 1u) == 0) logits[t] = -std::numeric_limits<float>::infinity();
   }
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "grammar/grammar.h"
@@ -52,6 +53,10 @@ class GrammarConstraint : public TokenConstraint {
   Matcher matcher_;
   bool strip_pending_;
   std::vector<uint8_t> allowed_;
+  // Masks of states seen before, as bits per token: JSON returns to the same few states (inside
+  // a string, between members), so most masks are computed once per request.
+  std::unordered_map<std::string, std::vector<uint64_t>> mask_cache_;
+  static constexpr size_t kMaxCachedMasks = 64;
 };
 
 }  // namespace bottega::grammar

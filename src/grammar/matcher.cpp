@@ -136,6 +136,19 @@ void Matcher::compact(size_t begin) {
   n_stacks_ = stacks_.size();
 }
 
+// After compact() equal chains are one node, so the chains' positions describe the state.
+std::string Matcher::state_key() const {
+  std::string key;
+  auto put = [&key](uint32_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  for (size_t i = 0; i < n_stacks_; ++i) {
+    for (uint32_t n = stacks_[i]; n != kNone && n != kAccepted; n = nodes_[n].parent) {
+      put(nodes_[n].pos);
+    }
+    put(stacks_[i] == kAccepted ? kAccepted : kNone);
+  }
+  return key;
+}
+
 bool Matcher::can_end() const {
   return std::find(stacks_.begin(), stacks_.begin() + static_cast<std::ptrdiff_t>(n_stacks_),
                    kAccepted) != stacks_.begin() + static_cast<std::ptrdiff_t>(n_stacks_);

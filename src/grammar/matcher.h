@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,6 +35,9 @@ class Matcher {
   // left as they are). With skip_leading_space, a token's first byte is dropped when it is a
   // space (the SentencePiece rule for the first piece of a text).
   void mark_allowed(const TokenTrie& trie, bool skip_leading_space, std::vector<uint8_t>& allowed);
+
+  // Identifies the current state: equal keys allow exactly the same continuations.
+  std::string state_key() const;
 
   // More stacks than this at once means a grammar too ambiguous to follow; Error is thrown.
   static constexpr size_t kMaxStacks = 20000;
