@@ -164,7 +164,7 @@ async function storedConversations(page) {
 
 test('the page and its files are served without the key, with their types; the API still needs it', TEST, async () => {
   const files = { '/': 'text/html', '/index.html': 'text/html', '/app.js': 'text/javascript',
-    '/markdown.js': 'text/javascript', '/style.css': 'text/css' };
+    '/markdown.js': 'text/javascript', '/sse.js': 'text/javascript', '/style.css': 'text/css' };
   for (const [file, type] of Object.entries(files)) {
     const res = await fetch(`${mainBase}${file}`);
     assert.equal(res.status, 200, file);
@@ -211,7 +211,9 @@ test('a message at temperature 0 shows the answer the API gives, streamed, with 
   const page = await openPage(t, mainBase);
   await setSettings(page, { 'api-key': KEY, temperature: 0, 'max-tokens': 48 });
 
+  const response = page.waitForResponse((r) => r.url().endsWith('/v1/chat/completions'), WAIT);
   const sent = await sendMessage(page, 'Echoes of');
+  assert.equal((await response).headers()['content-type'], 'text/event-stream', 'streamed');
   const messages = [{ role: 'user', content: 'Echoes of' }];
   assert.deepEqual(sent.messages, messages);
   assert.equal(sent.stream, true);
@@ -392,4 +394,29 @@ test('Markdown from the model is rendered with its HTML escaped', TEST, async (t
   assert.equal(await content.locator('.tok-kw').innerText(), 'const');
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.match(await page.locator('#context-text').innerText(), /^context 30 \/ 4096 tokens/);
+});
+
+test('server-sent events are read whatever pieces the bytes arrive in', TEST, async (t) => {
+  const page = await openPage(t, mainBase);
+  const stream = ': keep-alive\r\ndata: {"a":1}\r\n\r\ndata: first\ndata:second\n\nid: 7\ndata: é€😀\r\r' +
+    'data: [DONE]\n\ndata: not closed by a blank line';
+  const results = await page.evaluate(async (text) => {
+    const bytes = new TextEncoder().encode(text);
+    const out = [];
+    for (const size of [1, 2, 3, 5, 7, 64, bytes.length]) {
+      const body = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += size) controller.enqueue(bytes.slice(i, i + size));
+          controller.close();
+        },
+      });
+      const events = [];
+      for await (const event of window.bottegaChat.serverSentEvents(body)) events.push(event);
+      out.push({ size, events });
+    }
+    return out;
+  }, stream);
+  for (const { size, events } of results) {
+    assert.deepEqual(events, ['{"a":1}', 'first\nsecond', 'é€😀', '[DONE]'], `pieces of ${size} bytes`);
+  }
 });

@@ -1,9 +1,10 @@
 // The chat page of `bottega serve`: conversations kept in localStorage, answers streamed from
 // POST /v1/chat/completions (server-sent events parsed here), a stop button, the model and its
 // sampling parameters, and the speed and context use of the last answer. No build step, no
-// library: this file, markdown.js, index.html and style.css are the whole page.
+// library: this file, markdown.js, sse.js, index.html and style.css are the whole page.
 
 import { highlight, renderMarkdown } from './markdown.js';
+import { serverSentEvents } from './sse.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -314,43 +315,6 @@ function showStats(stats) {
 
 // ---- Streaming --------------------------------------------------------------------------------
 
-// The data of each server-sent event of a response body (the `data:` lines of one event joined
-// by newlines). Lines end in LF, CRLF or CR; a CR at the end of what has arrived waits for the
-// next read, since it may be the first half of a CRLF.
-async function* serverSentEvents(body) {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let data = [];
-  const line = (text) => {
-    if (text === '') {
-      const event = data.length ? data.join('\n') : null;
-      data = [];
-      return event;
-    }
-    if (text.startsWith(':')) return null;  // a comment (keep-alive)
-    const colon = text.indexOf(':');
-    const field = colon < 0 ? text : text.slice(0, colon);
-    const value = colon < 0 ? '' : text.slice(colon + 1).replace(/^ /, '');
-    if (field === 'data') data.push(value);
-    return null;
-  };
-  for (;;) {
-    const { value, done } = await reader.read();
-    buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-    for (let m = /\r\n|\n|\r(?!$)/.exec(buffer); m; m = /\r\n|\n|\r(?!$)/.exec(buffer)) {
-      const event = line(buffer.slice(0, m.index));
-      buffer = buffer.slice(m.index + m[0].length);
-      if (event !== null) yield event;
-    }
-    if (done) {
-      const event = line(buffer.replace(/\r$/, '')) ?? line('');
-      if (event !== null) yield event;
-      return;
-    }
-  }
-}
-
 // Streams one answer into `message`, calling onUpdate as text arrives. Resolves with the usage
 // and timing; throws ApiError for an error status, AbortError when stopped.
 async function streamAnswer(body, message, signal, onUpdate) {
@@ -363,6 +327,8 @@ async function streamAnswer(body, message, signal, onUpdate) {
   });
   if (!res.ok) throw await apiError(res);
   let firstToken = null;
+  let lastToken = null;
+  let textChunks = 0;
   let usage = null;
   let finishReason = null;
   for await (const data of serverSentEvents(res.body)) {
@@ -373,20 +339,26 @@ async function streamAnswer(body, message, signal, onUpdate) {
     const delta = choice?.delta ?? {};
     if (delta.reasoning_content) message.reasoning = (message.reasoning ?? '') + delta.reasoning_content;
     if (delta.content) message.content += delta.content;
-    if ((delta.content || delta.reasoning_content) && firstToken === null) firstToken = performance.now();
+    if (delta.content || delta.reasoning_content) {
+      lastToken = performance.now();
+      firstToken ??= lastToken;
+      textChunks += 1;
+    }
     if (choice?.finish_reason) finishReason = choice.finish_reason;
     if (chunk.usage) usage = chunk.usage;
     onUpdate();
   }
-  return { usage, finishReason, started, firstToken, ended: performance.now() };
+  return { usage, finishReason, started, firstToken, lastToken, textChunks, ended: performance.now() };
 }
 
-// Tokens per second of the generation: after the first token, since the time before it is the
-// prompt's; a single token (or a single chunk) counts from the request.
-function tokensPerSecond({ usage, started, firstToken, ended }) {
+// Tokens per second of the generation: from the first token to the last, since the time before
+// the first is the prompt's. When the text came in one burst (a proxy that buffers, a very short
+// answer) that span says nothing, and the whole request's time is used instead.
+function tokensPerSecond({ usage, started, firstToken, lastToken, textChunks, ended }) {
   const n = usage?.completion_tokens ?? 0;
   if (n <= 0) return null;
-  if (n > 1 && firstToken !== null && ended - firstToken > 0) return ((n - 1) * 1000) / (ended - firstToken);
+  const span = lastToken - firstToken;
+  if (n > 1 && textChunks >= 2 && span >= 20) return ((n - 1) * 1000) / span;
   return ended > started ? (n * 1000) / (ended - started) : null;
 }
 
@@ -552,6 +524,6 @@ async function start() {
 }
 
 // For tests and the curious: the renderers this page uses.
-window.bottegaChat = { renderMarkdown, highlight };
+window.bottegaChat = { renderMarkdown, highlight, serverSentEvents };
 
 start();
