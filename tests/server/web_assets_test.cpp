@@ -28,6 +28,17 @@ TEST(WebAssets, EmbeddedFilesEqualTheSources) {
   }
 }
 
+// A file added to src/server/web but not to the list in src/server/CMakeLists.txt would be missing
+// from the binary, and the page broken only where it is served from the binary: everywhere.
+TEST(WebAssets, EveryPageFileIsEmbedded) {
+  for (const auto& entry : std::filesystem::directory_iterator(BOTTEGA_WEB_DIR)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with('.') || name.ends_with('~')) continue;  // an editor's swap or backup file
+    EXPECT_TRUE(find_web_asset("/" + name).has_value()) << name << " is not embedded";
+  }
+}
+
 TEST(WebAssets, RootIsTheIndexPage) {
   const auto root = find_web_asset("/");
   ASSERT_TRUE(root.has_value());

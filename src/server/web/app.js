@@ -132,7 +132,7 @@ async function apiError(res) {
 
 async function loadModels() {
   try {
-    const res = await fetch('/v1/models', { headers: authHeaders() });
+    const res = await fetch('v1/models', { headers: authHeaders() });
     if (res.status === 401) {
       showAuthNeeded();
       return false;
@@ -163,8 +163,19 @@ function onModelChosen() {
 
 // ---- Conversations ----------------------------------------------------------------------------
 
+// The first words of the first question (whole characters: an emoji is two UTF-16 units).
+const titleOf = (text) => Array.from(text.replace(/\s+/g, ' ').trim()).slice(0, 60).join('');
 const newId = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 const currentConversation = () => state.conversations.find((c) => c.id === state.currentId);
+
+// What localStorage held, without anything this page could not have written (another version,
+// a hand edit): a broken entry must not stop the page from starting.
+function validConversations(value) {
+  if (!Array.isArray(value)) return [];
+  const isMessage = (m) => m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string';
+  return value.filter((c) => c && typeof c.id === 'string' && typeof c.title === 'string' &&
+    Array.isArray(c.messages) && c.messages.every(isMessage));
+}
 
 function newConversation() {
   if (currentConversation()?.messages.length === 0) {  // the open one is still empty: reuse it
@@ -319,7 +330,7 @@ function showStats(stats) {
 // and timing; throws ApiError for an error status, AbortError when stopped.
 async function streamAnswer(body, message, signal, onUpdate) {
   const started = performance.now();
-  const res = await fetch('/v1/chat/completions', {
+  const res = await fetch('v1/chat/completions', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...authHeaders() },
     body: JSON.stringify(body),
@@ -401,7 +412,7 @@ async function send(text) {
   // The models (and so the context size) are unknown while the key was missing or wrong.
   if ($('model').options.length === 0) await loadModels();
   const question = { role: 'user', content: text };
-  if (conversation.messages.length === 0) conversation.title = text.replace(/\s+/g, ' ').slice(0, 60);
+  if (conversation.messages.length === 0) conversation.title = titleOf(text);
   conversation.messages.push(question);
   const body = requestBody(conversation);
   const answer = { role: 'assistant', content: '' };
@@ -447,7 +458,8 @@ async function send(text) {
 function reportSendError(error) {
   if (error.status === 401) showAuthNeeded();
   else if (error instanceof ApiError) showAlert(error.message);
-  else showAlert(`The server could not be reached: ${error.message}`);
+  else if (error instanceof TypeError) showAlert(`The server could not be reached: ${error.message}`);
+  else showAlert(`The answer could not be read: ${error.message}`);
 }
 
 // Re-renders the answer being streamed, keeping the view at the bottom if it was there.
@@ -513,8 +525,7 @@ function installEvents() {
 
 async function start() {
   loadSettings();
-  state.conversations = load(KEYS.conversations, []);
-  if (!Array.isArray(state.conversations)) state.conversations = [];
+  state.conversations = validConversations(load(KEYS.conversations, []));
   state.currentId = load(KEYS.current, null);
   installEvents();
   if (!currentConversation()) newConversation();

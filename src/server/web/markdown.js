@@ -159,8 +159,8 @@ function inline(text) {
     isSafeUrl(url) ? hold(linkHtml(url, emphasis(escapeHtml(label)))) : whole);
   rest = rest.replace(BARE_URL, (url) => hold(linkHtml(url, escapeHtml(url))));
   let html = emphasis(escapeHtml(rest)).replace(/\n/g, '<br>');
-  // A link's label may itself hold a code span: restore until no marker is left.
-  while (html.includes('\0')) html = html.replace(/\0(\d+)\0/g, (_, n) => held[Number(n)]);
+  // A link's label may itself hold a code span: markers nest two deep at most.
+  for (let depth = 0; depth < 2; depth += 1) html = html.replace(/\0(\d+)\0/g, (_, n) => held[Number(n)]);
   return html;
 }
 
