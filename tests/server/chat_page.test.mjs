@@ -347,6 +347,7 @@ test('Markdown from the model is rendered with its HTML escaped', TEST, async (t
     '```html\n<script>alert(1)</script>\n```',
     '> <style>body{display:none}</style>',
     'tail \u0000 0 \u0000 nul markers',
+    'https://x.y/`<b>`[l](onmouseover=f//)',  // held code or link HTML must not land in an address
   ];
   for (const source of hostile) {
     const r = await render(source);
@@ -354,6 +355,7 @@ test('Markdown from the model is rendered with its HTML escaped', TEST, async (t
     assert.ok(!r.tags.includes('script') && !r.tags.includes('img'), r.html);
   }
   assert.equal((await render('<script>x</script>')).text, '<script>x</script>', 'shown as text');
+  assert.deepEqual((await render('https://x.y/`<b>`')).tags, ['p', 'a', 'code'], 'the address ends at the code');
   assert.deepEqual((await render('[click](javascript:alert(1))')).tags, ['p'], 'no link to javascript:');
   assert.deepEqual((await render('[a](https://example.com/"onmouseover="x)')).attributes, [
     'a.href=https://example.com/"onmouseover="x', 'a.target=_blank', 'a.rel=noopener noreferrer'],
@@ -420,3 +422,37 @@ test('server-sent events are read whatever pieces the bytes arrive in', TEST, as
     assert.deepEqual(events, ['{"a":1}', 'first\nsecond', 'é€😀', '[DONE]'], `pieces of ${size} bytes`);
   }
 });
+
+// The same renderer in node (markdown.js needs no DOM), on many random mixes of Markdown marks,
+// HTML and addresses: its output holds only its own tags and attributes, and every `<` or `>` of
+// the input arrives escaped.
+test('the Markdown renderer writes only its own markup, whatever the model writes', TEST, async () => {
+  const { renderMarkdown } = await import('../../src/server/web/markdown.js');
+  const pieces = ['*', '**', '_', '__', '`', '```', '```js', '~~~', '~~', '\n', '\n\n', ' ', '  ', '\t',
+    '# ', '- ', '1. ', '> ', '---', '[', ']', '(', ')', 'https://x.y/a_b', 'javascript:', 'x:', '<', '>',
+    '&', '"', "'", '=', 'on', 'a', 'word', '\r', '\0', '😀', 'é', '<script>', '<img src=x onerror=f()>'];
+  const tags = new Set(['p', 'br', 'strong', 'em', 'del', 'code', 'pre', 'a', 'h1', 'h2', 'h3', 'h4',
+    'h5', 'h6', 'ul', 'ol', 'li', 'blockquote', 'hr', 'div', 'span', 'button']);
+  const attributes = new Set(['href', 'target', 'rel', 'class', 'type', 'start']);
+  const TAG = /<\/?([a-z0-9]+)((?:\s+[a-z-]+="[^"<>]*")*)\s*>/g;
+  let seed = 42;
+  const random = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n);
+  };
+  for (let i = 0; i < 5000; i += 1) {
+    let source = '';
+    for (let n = random(60); n > 0; n -= 1) source += pieces[random(pieces.length)];
+    const html = renderMarkdown(source);
+    const text = html.replace(TAG, (_, tag, attrs) => {
+      assert.ok(tags.has(tag), `<${tag}> from ${JSON.stringify(source)}`);
+      for (const [, name, value] of attrs.matchAll(/([a-z-]+)="([^"]*)"/g)) {
+        assert.ok(attributes.has(name), `${name}= from ${JSON.stringify(source)}`);
+        if (name === 'href') assert.match(value, /^(https?:|mailto:|[^:]*$)/, JSON.stringify(source));
+      }
+      return '';
+    });
+    assert.doesNotMatch(text, /[<>\0]/, `unescaped text from ${JSON.stringify(source)}: ${html}`);
+  }
+});
+

@@ -139,10 +139,12 @@ function list(lines, i, out) {
 
 const CODE_SPAN = /(`+)([^`][\s\S]*?)\1(?!`)/g;
 const LINK = /\[([^\]\n]+)\]\(([^\s()]+)\)/g;
-const BARE_URL = /\bhttps?:\/\/[^\s<>"'`]*[^\s<>"'`.,:;!?)\]]/g;
+// A bare address ends before a held marker (NUL): a code span or link must never land in an href.
+const BARE_URL = /\bhttps?:\/\/[^\s<>"'`\0]*[^\s<>"'`\0.,:;!?)\]]/g;
 
 // Only web and mail addresses, or addresses without a scheme (relative to the page). Control
-// characters are refused: browsers drop them, which could turn "\x01javascript:" into a scheme.
+// characters are refused: browsers drop them, which could turn "\x01javascript:" into a scheme,
+// and NUL marks a held code span, whose HTML must not end up inside the address.
 export function isSafeUrl(url) {
   if (/[\u0000-\u0020\u007f]/.test(url)) return false;
   if (/^(https?:|mailto:)/i.test(url)) return true;
