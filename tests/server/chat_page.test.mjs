@@ -388,6 +388,7 @@ test('Markdown from the model is rendered with its HTML escaped', TEST, async (t
   const reasoning = page.locator('.message.assistant .reasoning');
   assert.equal(await reasoning.isVisible(), true);
   assert.equal(await reasoning.locator('summary').innerText(), 'Reasoning');
+  assert.equal(await reasoning.evaluate((d) => d.open), false, 'closed once the answer began');
   await reasoning.locator('summary').click();
   assert.equal(visible(await reasoning.locator('.reasoning-body').innerText()), 'The user wants <b>HTML</b>; think first.');
   const content = page.locator('.message.assistant .content');

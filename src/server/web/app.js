@@ -441,6 +441,7 @@ async function send(text) {
     } else if (!answer.content && !answer.reasoning) {
       // Nothing arrived: take the question back into the input box, to send again once fixed.
       conversation.messages.splice(conversation.messages.indexOf(question), 2);
+      if (conversation.messages.length === 0) conversation.title = 'New chat';
       if (!$('prompt').value) $('prompt').value = text;
       reportSendError(error);
     } else {
@@ -450,8 +451,12 @@ async function send(text) {
   } finally {
     state.controller = null;
     saveConversations();
-    renderMessages();
+    if (conversation.messages.includes(answer)) renderStreaming(article);
+    else renderMessages();
+    // The stop button disappears now; keyboard users continue in the input box.
+    const refocus = document.activeElement === $('stop');
     setBusy(false);
+    if (refocus) $('prompt').focus();
   }
 }
 
@@ -462,14 +467,19 @@ function reportSendError(error) {
   else showAlert(`The answer could not be read: ${error.message}`);
 }
 
-// Re-renders the answer being streamed, keeping the view at the bottom if it was there.
+// Re-renders the answer being streamed, keeping the view at the bottom if it was there. The
+// reasoning block opens while the model reasons and closes when the answer begins (the user may
+// open it again).
 function renderStreaming(article) {
   const log = $('messages');
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
-  const reasoning = article.querySelector('.reasoning');
-  const opening = reasoning.hidden && article.message.reasoning;
+  const { reasoning, content } = article.message;
+  const wasReasoning = article.reasoningOnly === true;
+  article.reasoningOnly = Boolean(reasoning) && !content;
   updateMessageElement(article);
-  if (opening) reasoning.open = !article.message.content;  // open while the model reasons
+  if (article.reasoningOnly !== wasReasoning) {
+    article.querySelector('.reasoning').open = article.reasoningOnly;
+  }
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
