@@ -16,7 +16,8 @@ const KEYS = {
 };
 
 const AUTH_MESSAGE = 'The server asks for an API key. Enter it under “Model and parameters” → ' +
-  '“API key” (the key bottega serve was started with, --api-key); it is kept in this browser only.';
+  '“API key” (the key bottega serve was started with, --api-key); it is kept in this browser ' +
+  'only.';
 
 const state = {
   conversations: [],    // [{id, title, messages: [{role, content, reasoning?, stats?, note?}]}]
@@ -75,7 +76,8 @@ function samplingParams() {
   const number = (id, parse) => {
     const field = $(id);
     const value = parse(field.value);
-    return field.value.trim() !== '' && field.checkValidity() && Number.isFinite(value) ? value : null;
+    const valid = field.value.trim() !== '' && field.checkValidity() && Number.isFinite(value);
+    return valid ? value : null;
   };
   const fields = [['temperature', 'temperature', parseFloat], ['top_p', 'top-p', parseFloat],
     ['max_tokens', 'max-tokens', (v) => parseInt(v, 10)], ['seed', 'seed', (v) => parseInt(v, 10)]];
@@ -172,7 +174,8 @@ const currentConversation = () => state.conversations.find((c) => c.id === state
 // a hand edit): a broken entry must not stop the page from starting.
 function validConversations(value) {
   if (!Array.isArray(value)) return [];
-  const isMessage = (m) => m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string';
+  const isMessage = (m) =>
+    m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string';
   return value.filter((c) => c && typeof c.id === 'string' && typeof c.title === 'string' &&
     Array.isArray(c.messages) && c.messages.every(isMessage));
 }
@@ -273,7 +276,8 @@ function footerText(message) {
   const parts = [];
   if (message.stats?.usage) {
     parts.push(`${message.stats.usage.completion_tokens} tokens`);
-    if (message.stats.tokensPerSecond) parts.push(`${formatRate(message.stats.tokensPerSecond)} tokens/s`);
+    const rate = message.stats.tokensPerSecond;
+    if (rate) parts.push(`${formatRate(rate)} tokens/s`);
   }
   if (message.note) parts.push(message.note);
   return parts.join(' · ');
@@ -345,10 +349,14 @@ async function streamAnswer(body, message, signal, onUpdate) {
   for await (const data of serverSentEvents(res.body)) {
     if (data === '[DONE]') break;
     const chunk = JSON.parse(data);
-    if (chunk.error) throw new ApiError(500, chunk.error.message ?? 'The server failed mid-answer.');
+    if (chunk.error) {
+      throw new ApiError(500, chunk.error.message ?? 'The server failed mid-answer.');
+    }
     const choice = chunk.choices?.[0];
     const delta = choice?.delta ?? {};
-    if (delta.reasoning_content) message.reasoning = (message.reasoning ?? '') + delta.reasoning_content;
+    if (delta.reasoning_content) {
+      message.reasoning = (message.reasoning ?? '') + delta.reasoning_content;
+    }
     if (delta.content) message.content += delta.content;
     if (delta.content || delta.reasoning_content) {
       lastToken = performance.now();
@@ -359,7 +367,8 @@ async function streamAnswer(body, message, signal, onUpdate) {
     if (chunk.usage) usage = chunk.usage;
     onUpdate();
   }
-  return { usage, finishReason, started, firstToken, lastToken, textChunks, ended: performance.now() };
+  const ended = performance.now();
+  return { usage, finishReason, started, firstToken, lastToken, textChunks, ended };
 }
 
 // Tokens per second of the generation: from the first token to the last, since the time before
@@ -382,7 +391,9 @@ function requestBody(conversation) {
       messages.push({ role: m.role, content: m.content });
     }
   }
-  const body = { messages, stream: true, stream_options: { include_usage: true }, ...samplingParams() };
+  const body = {
+    messages, stream: true, stream_options: { include_usage: true }, ...samplingParams(),
+  };
   if ($('model').value) body.model = $('model').value;
   return body;
 }
@@ -463,7 +474,7 @@ async function send(text) {
 function reportSendError(error) {
   if (error.status === 401) showAuthNeeded();
   else if (error instanceof ApiError) showAlert(error.message);
-  else if (error instanceof TypeError) showAlert(`The server could not be reached: ${error.message}`);
+  else if (error instanceof TypeError) showAlert(`The server cannot be reached: ${error.message}`);
   else showAlert(`The answer could not be read: ${error.message}`);
 }
 

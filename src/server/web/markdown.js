@@ -74,10 +74,9 @@ function heading(lines, i, out) {
 
 function blockquote(lines, i, out) {
   const body = [];
-  while (i < lines.length && !isBlank(lines[i]) && (QUOTE.test(lines[i]) || !startsBlock(lines[i]))) {
-    body.push(lines[i].replace(QUOTE, ''));
-    i += 1;
-  }
+  // Quoted lines, and unquoted ones that continue a quoted paragraph.
+  const inQuote = (line) => !isBlank(line) && (QUOTE.test(line) || !startsBlock(line));
+  while (i < lines.length && inQuote(lines[i])) body.push(lines[i++].replace(QUOTE, ''));
   out.push(`<blockquote>${renderBlocks(body)}</blockquote>`);
   return i;
 }
@@ -107,15 +106,19 @@ function list(lines, i, out) {
     const text = [m[3]];
     const nested = [];
     i += 1;
-    while (i < lines.length && !isBlank(lines[i]) && !startsBlock(lines[i])) text.push(lines[i++].trim());
+    while (i < lines.length && !isBlank(lines[i]) && !startsBlock(lines[i])) {
+      text.push(lines[i++].trim());
+    }
+    const nestedIndent = Math.min(contentIndent, baseIndent + 2);
     while (i < lines.length) {
       const line = lines[i];
       if (isBlank(line)) {
         // Only an indented line after the blank one continues this item.
-        if (isBlank(lines[i + 1]) || indentOf(lines[i + 1]) < Math.min(contentIndent, baseIndent + 2)) break;
+        if (isBlank(lines[i + 1]) || indentOf(lines[i + 1]) < nestedIndent) break;
         nested.push('');
-      } else if (indentOf(line) >= Math.min(contentIndent, baseIndent + 2)) {
-        nested.push(line.replace(/^[ \t]+/, (ws) => ' '.repeat(Math.max(0, indentOf(ws) - contentIndent))));
+      } else if (indentOf(line) >= nestedIndent) {
+        const dedent = (ws) => ' '.repeat(Math.max(0, indentOf(ws) - contentIndent));
+        nested.push(line.replace(/^[ \t]+/, dedent));
       } else {
         break;
       }
@@ -125,7 +128,9 @@ function list(lines, i, out) {
     let next = i;
     while (isBlank(lines[next]) && next < lines.length) next += 1;
     const following = next < lines.length ? lines[next].match(LIST_ITEM) : null;
-    if (!following || /\d/.test(following[2]) !== ordered || indentOf(following[1]) > baseIndent + 1) break;
+    const sameList = following && /\d/.test(following[2]) === ordered &&
+      indentOf(following[1]) <= baseIndent + 1;
+    if (!sameList) break;
     i = next;
   }
   const tag = ordered ? 'ol' : 'ul';
@@ -162,7 +167,9 @@ function inline(text) {
   rest = rest.replace(BARE_URL, (url) => hold(linkHtml(url, escapeHtml(url))));
   let html = emphasis(escapeHtml(rest)).replace(/\n/g, '<br>');
   // A link's label may itself hold a code span: markers nest two deep at most.
-  for (let depth = 0; depth < 2; depth += 1) html = html.replace(/\0(\d+)\0/g, (_, n) => held[Number(n)]);
+  for (let depth = 0; depth < 2; depth += 1) {
+    html = html.replace(/\0(\d+)\0/g, (_, n) => held[Number(n)]);
+  }
   return html;
 }
 
@@ -184,11 +191,12 @@ function emphasis(html) {
 
 const words = (list) => new Set(list.split(' '));
 
-const C_FAMILY = 'auto bool break case catch char class const constexpr continue default delete do ' +
-  'double else enum explicit extern false final float for friend goto if import inline int long ' +
-  'namespace new noexcept nullptr operator override package private protected public return short ' +
-  'signed sizeof static struct super switch template this throw throws true try typedef typename ' +
-  'union unsigned using var virtual void volatile while null interface extends implements string';
+const C_FAMILY = 'auto bool break case catch char class const constexpr continue default ' +
+  'delete do double else enum explicit extern false final float for friend goto if import ' +
+  'inline int long namespace new noexcept nullptr operator override package private protected ' +
+  'public return short signed sizeof static struct super switch template this throw throws ' +
+  'true try typedef typename union unsigned using var virtual void volatile while null ' +
+  'interface extends implements string';
 
 // line: line-comment openers; block: block comments (and Python's triple-quoted strings, which
 // look the same); quotes: single-line string delimiters; backtick: multi-line `template` strings.
@@ -196,27 +204,28 @@ const LANGUAGES = {
   c: { line: ['//'], block: ['/*'], quotes: `"'`, keywords: words(C_FAMILY) },
   js: {
     line: ['//'], block: ['/*'], quotes: `"'`, backtick: true,
-    keywords: words('async await break case catch class const continue debugger default delete do ' +
-      'else export extends false finally for from function if import in instanceof let new null of ' +
-      'return static super switch this throw true try typeof undefined var void while yield ' +
-      'interface type enum implements readonly'),
+    keywords: words('async await break case catch class const continue debugger default delete ' +
+      'do else export extends false finally for from function if import in instanceof let new ' +
+      'null of return static super switch this throw true try typeof undefined var void while ' +
+      'yield interface type enum implements readonly'),
   },
   python: {
     line: ['#'], block: ['"""', "'''"], quotes: `"'`,
     keywords: words('and as assert async await break class continue def del elif else except ' +
-      'False finally for from global if import in is lambda None nonlocal not or pass raise return ' +
-      'self True try while with yield match case'),
+      'False finally for from global if import in is lambda None nonlocal not or pass raise ' +
+      'return self True try while with yield match case'),
   },
   rust: {
     line: ['//'], block: ['/*'], quotes: '"',
-    keywords: words('as async await break const continue crate dyn else enum extern false fn for if ' +
-      'impl in let loop match mod move mut pub ref return self Self static struct super trait true ' +
-      'type unsafe use where while Some None Ok Err'),
+    keywords: words('as async await break const continue crate dyn else enum extern false fn ' +
+      'for if impl in let loop match mod move mut pub ref return self Self static struct super ' +
+      'trait true type unsafe use where while Some None Ok Err'),
   },
   go: {
     line: ['//'], block: ['/*'], quotes: `"'`, backtick: true,
-    keywords: words('break case chan const continue default defer else fallthrough false for func go ' +
-      'goto if import interface map nil package range return select struct switch true type var'),
+    keywords: words('break case chan const continue default defer else fallthrough false for ' +
+      'func go goto if import interface map nil package range return select struct switch true ' +
+      'type var'),
   },
   shell: {
     line: ['#'], block: [], quotes: `"'`,
@@ -225,9 +234,10 @@ const LANGUAGES = {
   },
   sql: {
     line: ['--'], block: ['/*'], quotes: `"'`, caseInsensitive: true,
-    keywords: words('select from where insert into values update set delete create table drop alter ' +
-      'join left right inner outer on group by order having limit and or not null as distinct union ' +
-      'all primary key index view with case when then else end is in like between'),
+    keywords: words('select from where insert into values update set delete create table drop ' +
+      'alter join left right inner outer on group by order having limit and or not null as ' +
+      'distinct union all primary key index view with case when then else end is in like ' +
+      'between'),
   },
   json: { line: [], block: [], quotes: '"', keywords: words('true false null') },
 };
