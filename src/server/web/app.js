@@ -529,6 +529,9 @@ function installEvents() {
     }
   });
   $('stop').addEventListener('click', () => state.controller?.abort());
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && isBusy()) state.controller.abort();
+  });
   $('new-chat').addEventListener('click', newConversation);
   $('settings-form').addEventListener('submit', (event) => event.preventDefault());
   $('settings-form').addEventListener('input', saveSettings);
