@@ -15,6 +15,7 @@
 #include "server/openai_request.h"
 #include "server/relay.h"
 #include "server/tool_calls.h"
+#include "server/web_assets.h"
 
 namespace bottega::server {
 
@@ -70,6 +71,21 @@ json flatten_content(const json& messages) {
   return out;
 }
 
+// A GET (or HEAD) of one of the chat page's files, which needs no API key.
+bool is_page_request(const httplib::Request& req) {
+  return (req.method == "GET" || req.method == "HEAD") && find_web_asset(req.path).has_value();
+}
+
+// The route of the page file `name`: "/name" as httplib's regular expression (dots escaped).
+std::string route_pattern(std::string_view name) {
+  std::string pattern = "/";
+  for (char c : name) {
+    if (c == '.') pattern += '\\';
+    pattern += c;
+  }
+  return pattern;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -83,6 +99,7 @@ struct Server::Impl {
         marker_tokens(find_marker_tokens()) {}
 
   void install_routes();
+  void install_page_routes();
   bool authorized(const httplib::Request& req) const;
   void reply_error(httplib::Response& res, const ApiError& error) const;
   void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
@@ -193,8 +210,10 @@ void Server::Impl::install_routes() {
   http.set_payload_max_length(config.max_body_bytes);
   http.set_read_timeout(std::chrono::seconds(30));
 
+  // The chat page's own files hold no secret and no data, so a browser can load them without the
+  // key; every API call the page makes then carries the key its user typed in.
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/health" || authorized(req))
+    if (req.path == "/health" || is_page_request(req) || authorized(req))
       return httplib::Server::HandlerResponse::Unhandled;
     reply_error(res, ApiError(401,
                               "Incorrect API key provided. Pass it as 'Authorization: Bearer KEY' "
@@ -270,6 +289,33 @@ void Server::Impl::install_routes() {
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
     handle_completion(req, res, false);
   });
+  install_page_routes();
+}
+
+// GET / and GET /NAME for each file of the chat page (server/web_assets.h).
+void Server::Impl::install_page_routes() {
+  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+    const std::optional<WebAsset> asset = find_web_asset(req.path);
+    if (!asset) {  // the route patterns only admit the page's paths; this is a safety net
+      res.status = 404;
+      return;
+    }
+    // The page loads nothing but its own files and talks only to this server, so even text that
+    // slipped past its escaping could not load or send anything elsewhere.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                   "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+                   "frame-ancestors 'none'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Cache-Control", "no-cache");  // a new binary's page is picked up at once
+    res.set_content(std::string(asset->body), std::string(asset->content_type));
+    metrics.count_request(req.path, 200);
+  };
+  http.Get("/", serve);
+  for (const EmbeddedFile& file : embedded_web_files()) {
+    http.Get(route_pattern(file.name), serve);
+  }
 }
 
 std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params) const {
