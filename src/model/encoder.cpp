@@ -1,6 +1,7 @@
-// BERT's forward pass over a flat batch of several inputs: embeddings (token + type 0 + position)
-// and a LayerNorm, then per block bidirectional attention within each input, the output projection
-// added to the block input and LayerNormed, the GELU FFN added to that and LayerNormed again.
+// The encoder's forward pass over a flat batch of several inputs: embeddings (token + type 0, +
+// position for BERT) and a LayerNorm, then per block bidirectional attention within each input
+// (RoPE on q and k for nomic-bert), the output projection added to the block input and
+// LayerNormed, the FFN (GELU, or SwiGLU for nomic-bert) added to that and LayerNormed again.
 #include "model/encoder.h"
 
 #include <algorithm>
@@ -168,79 +169,156 @@ void attend(const TokenPlace& place, const float* q, const float* k, const float
 
 }  // namespace
 
-std::vector<float> Encoder::hidden_states(std::span<const std::vector<int32_t>> inputs,
-                                          ThreadPool& pool) const {
-  check_inputs(inputs);
-  const Weights& w = *weights_;
-  const ModelInfo& info = config_.info;
-  const int64_t e = info.n_embd;
-  const int64_t ff = info.n_ff;
-  const float eps = config_.norm_eps;
-  const std::vector<TokenPlace> place = places(inputs);
-  const auto n = static_cast<int64_t>(place.size());
-  auto rows = [n](int64_t width) { return std::vector<float>(static_cast<size_t>(n * width)); };
-  std::vector<float> x = rows(e), q = rows(e), k = rows(e), v = rows(e), attn = rows(e),
-                     projected = rows(e), up = rows(ff);
+namespace {
 
-  // Token type 0 ("sentence A") for every token, as llama.cpp does.
-  std::vector<float> type0(static_cast<size_t>(e)), position(static_cast<size_t>(e));
-  kernels::dequantize_row(w.model[S::kTokenTypes], 0, type0.data());
-  int64_t t = 0;
-  for (const auto& input : inputs) {
-    for (size_t j = 0; j < input.size(); ++j, ++t) {
-      float* row = x.data() + t * e;
-      kernels::dequantize_row(w.model[S::kTokenEmbedding], input[j], row);
-      kernels::dequantize_row(w.model[S::kPositionEmbedding], static_cast<int64_t>(j),
-                              position.data());
-      kernels::add(row, type0.data(), e);
-      kernels::add(row, position.data(), e);
-      layer_norm(row, w.model.floats(S::kTokenEmbdNorm), w.model.floats(S::kTokenEmbdNormBias), row,
-                 e, eps);
+// One forward pass over a flat batch: the activations, one row per token, and the steps.
+class Forward {
+ public:
+  Forward(const EncoderConfig& c, std::span<const std::vector<int32_t>> inputs, ThreadPool& pool)
+      : c_(c), place_(places(inputs)), n_(static_cast<int64_t>(place_.size())), pool_(pool) {
+    const int64_t e = c.info.n_embd;
+    for (auto* rows : {&x_, &q_, &k_, &v_, &attn_, &projected_}) rows->resize(size(e));
+    up_.resize(size(c.info.n_ff));
+    if (c.gated_ffn) gate_.resize(size(c.info.n_ff));
+    if (c.fused_qkv) qkv_.resize(size(3 * e));
+    if (!c.position_embeddings) {
+      rope_.style = kernels::RopeStyle::kNeox;
+      rope_.n_rot = static_cast<int>(c.info.head_dim);
+      rope_.freq_base = c.rope_base;
     }
   }
 
+  // Token + type-0 row (+ position row), LayerNormed.
+  void embed(const Slots& model, std::span<const std::vector<int32_t>> inputs) {
+    const int64_t e = c_.info.n_embd;
+    std::vector<float> type0(static_cast<size_t>(e)), position(static_cast<size_t>(e));
+    kernels::dequantize_row(model[S::kTokenTypes], 0, type0.data());  // "sentence A", as llama.cpp
+    int64_t t = 0;
+    for (const auto& input : inputs) {
+      for (size_t j = 0; j < input.size(); ++j, ++t) {
+        float* row = x_.data() + t * e;
+        kernels::dequantize_row(model[S::kTokenEmbedding], input[j], row);
+        kernels::add(row, type0.data(), e);
+        if (c_.position_embeddings) {
+          kernels::dequantize_row(model[S::kPositionEmbedding], static_cast<int64_t>(j),
+                                  position.data());
+          kernels::add(row, position.data(), e);
+        }
+        layer_norm(row, model.floats(S::kTokenEmbdNorm), model.floats(S::kTokenEmbdNormBias), row,
+                   e, c_.norm_eps);
+      }
+    }
+  }
+
+  // x = LayerNorm(x + attention(x) W_o + b_o)
+  void attention(const Slots& layer) {
+    const int64_t e = c_.info.n_embd;
+    project_qkv(layer);
+    if (!c_.position_embeddings) {
+      // Every row of q and k turns by its token's position; attention needs them all turned.
+      const auto heads = static_cast<int>(c_.info.n_head);
+      const auto head_dim = static_cast<int>(c_.info.head_dim);
+      each_token([&](int64_t i, std::vector<float>&) {
+        const int32_t pos = place_[static_cast<size_t>(i)].pos;
+        kernels::rope(q_.data() + i * e, heads, head_dim, pos, rope_);
+        kernels::rope(k_.data() + i * e, heads, head_dim, pos, rope_);
+      });
+    }
+    each_token([&](int64_t i, std::vector<float>& scores) {
+      attend(place_[static_cast<size_t>(i)], q_.data() + i * e, k_.data(), v_.data(),
+             attn_.data() + i * e, c_.info, scores);
+    });
+    kernels::matmul(layer[S::kAttnOutput], attn_.data(), n_, projected_.data(), pool_);
+    residual_norm(layer, S::kAttnOutputBias, S::kAttnOutputNorm, S::kAttnOutputNormBias);
+  }
+
+  // x = LayerNorm(x + FFN(x)): GELU(x W_up + b_up) W_down + b_down, or SwiGLU without biases.
+  void feed_forward(const Slots& layer) {
+    const int64_t ff = c_.info.n_ff;
+    kernels::matmul(layer[S::kFfnUp], x_.data(), n_, up_.data(), pool_);
+    if (c_.gated_ffn) kernels::matmul(layer[S::kFfnGate], x_.data(), n_, gate_.data(), pool_);
+    // The activated rows: in place in up_ for GELU, into gate_ for SwiGLU.
+    std::vector<float>& hidden = c_.gated_ffn ? gate_ : up_;
+    each_token([&](int64_t i, std::vector<float>&) {
+      float* row = hidden.data() + i * ff;
+      if (c_.gated_ffn) {
+        kernels::swiglu(row, up_.data() + i * ff, row, ff);
+      } else {
+        if (c_.biases) kernels::add(row, layer.floats(S::kFfnUpBias), ff);
+        gelu_erf(row, ff);
+      }
+    });
+    kernels::matmul(layer[S::kFfnDown], hidden.data(), n_, projected_.data(), pool_);
+    residual_norm(layer, S::kFfnDownBias, S::kLayerOutputNorm, S::kLayerOutputNormBias);
+  }
+
+  std::vector<float> take_states() { return std::move(x_); }
+
+ private:
+  size_t size(int64_t width) const { return static_cast<size_t>(n_ * width); }
+
   // Row-wise steps split over threads; each token's row is computed the same way in any batch.
-  auto each_token = [&](const auto& step) {
-    pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+  template <typename Step>
+  void each_token(const Step& step) {
+    pool_.parallel_for(n_, [&](int64_t begin, int64_t end) {
       std::vector<float> scratch;
       for (int64_t i = begin; i < end; ++i) step(i, scratch);
     });
-  };
-  for (const Slots& layer : w.layers) {
-    kernels::matmul(layer[S::kAttnQ], x.data(), n, q.data(), pool);
-    kernels::matmul(layer[S::kAttnK], x.data(), n, k.data(), pool);
-    kernels::matmul(layer[S::kAttnV], x.data(), n, v.data(), pool);
-    add_bias_rows(q.data(), n, layer.floats(S::kAttnQBias), e);
-    add_bias_rows(k.data(), n, layer.floats(S::kAttnKBias), e);
-    add_bias_rows(v.data(), n, layer.floats(S::kAttnVBias), e);
-    each_token([&](int64_t i, std::vector<float>& scores) {
-      attend(place[static_cast<size_t>(i)], q.data() + i * e, k.data(), v.data(),
-             attn.data() + i * e, info, scores);
-    });
-    kernels::matmul(layer[S::kAttnOutput], attn.data(), n, projected.data(), pool);
+  }
+
+  void project_qkv(const Slots& layer) {
+    const int64_t e = c_.info.n_embd;
+    if (c_.fused_qkv) {
+      kernels::matmul(layer[S::kAttnQkv], x_.data(), n_, qkv_.data(), pool_);
+      for (int64_t i = 0; i < n_; ++i) {
+        const float* row = qkv_.data() + i * 3 * e;
+        std::copy_n(row, e, q_.data() + i * e);
+        std::copy_n(row + e, e, k_.data() + i * e);
+        std::copy_n(row + 2 * e, e, v_.data() + i * e);
+      }
+    } else {
+      kernels::matmul(layer[S::kAttnQ], x_.data(), n_, q_.data(), pool_);
+      kernels::matmul(layer[S::kAttnK], x_.data(), n_, k_.data(), pool_);
+      kernels::matmul(layer[S::kAttnV], x_.data(), n_, v_.data(), pool_);
+    }
+    if (c_.biases) {
+      add_bias_rows(q_.data(), n_, layer.floats(S::kAttnQBias), e);
+      add_bias_rows(k_.data(), n_, layer.floats(S::kAttnKBias), e);
+      add_bias_rows(v_.data(), n_, layer.floats(S::kAttnVBias), e);
+    }
+  }
+
+  // x = LayerNorm(x + projected (+ bias)): BERT's post-norm.
+  void residual_norm(const Slots& layer, S bias, S norm, S norm_bias) {
+    const int64_t e = c_.info.n_embd;
     each_token([&](int64_t i, std::vector<float>&) {
-      float* row = x.data() + i * e;
-      kernels::add(row, projected.data() + i * e, e);
-      kernels::add(row, layer.floats(S::kAttnOutputBias), e);
-      layer_norm(row, layer.floats(S::kAttnOutputNorm), layer.floats(S::kAttnOutputNormBias), row,
-                 e, eps);
-    });
-    kernels::matmul(layer[S::kFfnUp], x.data(), n, up.data(), pool);
-    each_token([&](int64_t i, std::vector<float>&) {
-      float* row = up.data() + i * ff;
-      kernels::add(row, layer.floats(S::kFfnUpBias), ff);
-      gelu_erf(row, ff);
-    });
-    kernels::matmul(layer[S::kFfnDown], up.data(), n, projected.data(), pool);
-    each_token([&](int64_t i, std::vector<float>&) {
-      float* row = x.data() + i * e;
-      kernels::add(row, projected.data() + i * e, e);
-      kernels::add(row, layer.floats(S::kFfnDownBias), e);
-      layer_norm(row, layer.floats(S::kLayerOutputNorm), layer.floats(S::kLayerOutputNormBias), row,
-                 e, eps);
+      float* row = x_.data() + i * e;
+      kernels::add(row, projected_.data() + i * e, e);
+      if (c_.biases) kernels::add(row, layer.floats(bias), e);
+      layer_norm(row, layer.floats(norm), layer.floats(norm_bias), row, e, c_.norm_eps);
     });
   }
-  return x;
+
+  const EncoderConfig& c_;
+  std::vector<TokenPlace> place_;
+  int64_t n_;
+  ThreadPool& pool_;
+  kernels::RopeParams rope_;
+  std::vector<float> x_, q_, k_, v_, attn_, projected_, up_, gate_, qkv_;
+};
+
+}  // namespace
+
+std::vector<float> Encoder::hidden_states(std::span<const std::vector<int32_t>> inputs,
+                                          ThreadPool& pool) const {
+  check_inputs(inputs);
+  Forward forward(config_, inputs, pool);
+  forward.embed(weights_->model, inputs);
+  for (const Slots& layer : weights_->layers) {
+    forward.attention(layer);
+    forward.feed_forward(layer);
+  }
+  return forward.take_states();
 }
 
 std::vector<std::vector<float>> Encoder::embed(std::span<const std::vector<int32_t>> inputs,

@@ -10,7 +10,7 @@
 namespace bottega {
 namespace {
 
-const std::array kEncoders = {arch::kBert};
+const std::array kEncoders = {arch::kBert, arch::kNomicBert};
 
 }  // namespace
 
@@ -53,25 +53,34 @@ std::vector<TensorDesc> encoder_tensors(const EncoderConfig& c) {
   };
   add("token_embd.weight", {e, c.info.n_vocab}, S::kTokenEmbedding);
   add("token_types.weight", {e, c.n_token_types}, S::kTokenTypes);
-  add("position_embd.weight", {e, c.info.n_ctx_train}, S::kPositionEmbedding);
+  if (c.position_embeddings) {
+    add("position_embd.weight", {e, c.info.n_ctx_train}, S::kPositionEmbedding);
+  }
   add("token_embd_norm.weight", {e}, S::kTokenEmbdNorm);
   add("token_embd_norm.bias", {e}, S::kTokenEmbdNormBias);
   for (int l = 0; l < c.info.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    add(p + "attn_q.weight", {e, e}, S::kAttnQ, l);
-    add(p + "attn_q.bias", {e}, S::kAttnQBias, l);
-    add(p + "attn_k.weight", {e, e}, S::kAttnK, l);
-    add(p + "attn_k.bias", {e}, S::kAttnKBias, l);
-    add(p + "attn_v.weight", {e, e}, S::kAttnV, l);
-    add(p + "attn_v.bias", {e}, S::kAttnVBias, l);
+    if (c.fused_qkv) {
+      add(p + "attn_qkv.weight", {e, 3 * e}, S::kAttnQkv, l);
+    } else {
+      add(p + "attn_q.weight", {e, e}, S::kAttnQ, l);
+      add(p + "attn_k.weight", {e, e}, S::kAttnK, l);
+      add(p + "attn_v.weight", {e, e}, S::kAttnV, l);
+    }
+    if (c.biases) {
+      add(p + "attn_q.bias", {e}, S::kAttnQBias, l);
+      add(p + "attn_k.bias", {e}, S::kAttnKBias, l);
+      add(p + "attn_v.bias", {e}, S::kAttnVBias, l);
+    }
     add(p + "attn_output.weight", {e, e}, S::kAttnOutput, l);
-    add(p + "attn_output.bias", {e}, S::kAttnOutputBias, l);
+    if (c.biases) add(p + "attn_output.bias", {e}, S::kAttnOutputBias, l);
     add(p + "attn_output_norm.weight", {e}, S::kAttnOutputNorm, l);
     add(p + "attn_output_norm.bias", {e}, S::kAttnOutputNormBias, l);
     add(p + "ffn_up.weight", {e, ff}, S::kFfnUp, l);
-    add(p + "ffn_up.bias", {ff}, S::kFfnUpBias, l);
+    if (c.gated_ffn) add(p + "ffn_gate.weight", {e, ff}, S::kFfnGate, l);
+    if (c.biases) add(p + "ffn_up.bias", {ff}, S::kFfnUpBias, l);
     add(p + "ffn_down.weight", {ff, e}, S::kFfnDown, l);
-    add(p + "ffn_down.bias", {e}, S::kFfnDownBias, l);
+    if (c.biases) add(p + "ffn_down.bias", {e}, S::kFfnDownBias, l);
     add(p + "layer_output_norm.weight", {e}, S::kLayerOutputNorm, l);
     add(p + "layer_output_norm.bias", {e}, S::kLayerOutputNormBias, l);
   }
@@ -93,6 +102,7 @@ void write_encoder_config(const EncoderConfig& c, gguf::Writer& writer) {
   writer.set(key("attention.layer_norm_epsilon"), gguf::Value::f32(c.norm_eps));
   writer.set(key("attention.causal"), gguf::Value::boolean(false));
   writer.set(key("pooling_type"), u32(static_cast<int64_t>(c.pooling)));
+  if (!c.position_embeddings) writer.set(key("rope.freq_base"), gguf::Value::f32(c.rope_base));
 }
 
 }  // namespace bottega

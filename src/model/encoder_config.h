@@ -22,11 +22,20 @@ namespace bottega {
 // ARCH.pooling_type, as llama.cpp numbers it: how per-token states become one embedding.
 enum class Pooling { kNone = 0, kMean = 1, kCls = 2, kLast = 3 };
 
+// BERT (bge, MiniLM) and nomic-bert (nomic-embed-text) share the post-LayerNorm block; they differ
+// in how positions enter, in the Q/K/V layout, in biases and in the FFN.
 struct EncoderConfig {
   ModelInfo info;           // n_head_kv == n_head: encoders have no grouped-query attention
   float norm_eps = 1e-12f;  // ARCH.attention.layer_norm_epsilon
   Pooling pooling = Pooling::kCls;
   int64_t n_token_types = 2;  // rows of token_types.weight; every input uses type 0
+  // Learned absolute positions (position_embd, BERT); otherwise NeoX-style RoPE over whole heads
+  // with rope_base (nomic-bert).
+  bool position_embeddings = true;
+  float rope_base = 10000.0f;
+  bool fused_qkv = false;  // one attn_qkv matrix: q rows, then k, then v
+  bool biases = true;      // attn_q/k/v, attn_output, ffn_up and ffn_down biases
+  bool gated_ffn = false;  // SiLU(ffn_gate x) * ffn_up x (nomic-bert); else GELU(ffn_up x)
 };
 
 // The tensors of a file of this configuration, all required, in the order llama.cpp's converter

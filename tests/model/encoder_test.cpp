@@ -1,14 +1,15 @@
-// The BERT encoder on random-weight models written by `synth --arch bert` (the BGE vocabulary,
-// 128 wide, 4 heads, 2 layers, 64 positions) against the double-precision reference in
-// reference_encoder.cpp.
+// The encoder on random-weight models written by `synth --arch bert` and `--arch nomic-bert` (the
+// BGE vocabulary, 128 wide, 4 heads, 2 layers, 64 positions) against the double-precision
+// reference in reference_encoder.cpp.
 //
 // Embeddings are unit vectors, so the bound is absolute on each component: float weights differ
-// from the reference by float32 rounding only, |engine - reference| <= 1e-6 (measured: 5e-8).
-// Quantized weights make matmul round its inputs (Q8_0 for Q8_0 weights, float-to-F16 for F16
-// weights); the bound adds twice the effect of that rounding on the reference itself, as
-// decoder_forward_test does. Each piece of BERT (position embeddings, the token-type row, the
-// post-LayerNorms, the exact GELU, attention kept within each input) is proven to matter: the
-// reference without it must be off by more than ten times the bound.
+// from the reference by float32 rounding only, |engine - reference| <= 1e-6 (measured: 7e-8).
+// Quantized weights make matmul round its inputs (Q8_0 for Q8_0 weights; F16 weights take float
+// inputs); the bound adds twice the effect of that rounding on the reference itself, as
+// decoder_forward_test does. Each piece of a family (the token-type row, the post-LayerNorms,
+// attention kept within each input; BERT's position embeddings and exact GELU; nomic-bert's rotary
+// positions and their NeoX pairs) is proven to matter: the reference without it must be off by
+// more than ten times the bound.
 #include "model/encoder.h"
 
 #include <gtest/gtest.h>
@@ -36,9 +37,10 @@ using Inputs = std::vector<std::vector<int32_t>>;
 constexpr double kFloatBound = 1e-6;
 constexpr int64_t kContext = 64;
 
-std::filesystem::path write_bert(const TempDir& dir, const std::string& type) {
+std::filesystem::path write_encoder(const TempDir& dir, const std::string& type,
+                                    const std::string& arch = "bert") {
   convert::SynthOptions options;
-  options.arch = "bert";
+  options.arch = arch;
   options.dim = 128;
   options.layers = 2;
   options.heads = 4;
@@ -47,7 +49,7 @@ std::filesystem::path write_bert(const TempDir& dir, const std::string& type) {
   options.type = type;
   options.seed = 11;
   options.vocab_from = testing::shared_file("vocab/ggml-vocab-bert-bge.gguf");
-  options.out = dir / ("bert-" + type + ".gguf");
+  options.out = dir / (arch + "-" + type + ".gguf");
   ThreadPool pool(2);
   convert::synth_model(options, pool);
   return options.out;
@@ -97,12 +99,31 @@ double bound_for(const ReferenceEncoder& reference, const Inputs& inputs, bool m
          2.0 * max_diff(testing::reference_embeddings(unrounded, inputs, mean), expected);
 }
 
-void expect_matches_reference(const std::string& type, bool prove_pieces) {
+using Piece = std::pair<bool EncoderQuirks::*, const char*>;
+
+// What each family has, each piece proven to matter by switching it off in the reference.
+std::vector<Piece> pieces_of(const std::string& arch) {
+  using Q = EncoderQuirks;
+  std::vector<Piece> pieces = {{&Q::token_type, "the token-type row"},
+                               {&Q::post_norms, "the post-LayerNorms"},
+                               {&Q::attention_within_input, "attention kept within each input"}};
+  if (arch == "bert") {
+    pieces.push_back({&Q::positions, "position embeddings"});
+    pieces.push_back({&Q::gelu_erf, "the exact GELU"});
+  } else {
+    pieces.push_back({&Q::positions, "rotary positions"});
+    pieces.push_back({&Q::neox, "NeoX rotary pairs"});
+  }
+  return pieces;
+}
+
+void expect_matches_reference(const std::string& arch, const std::string& type, bool prove_pieces) {
   TempDir dir;
-  const auto path = write_bert(dir, type);
+  const auto path = write_encoder(dir, type, arch);
   const ReferenceEncoder reference = testing::load_reference_encoder(path);
   const Encoder encoder(gguf::File::open(path));
-  EXPECT_EQ(encoder.config().pooling, Pooling::kCls);  // synth writes BGE's
+  // synth writes each family's usual pooling: BGE's cls, nomic-embed-text's mean.
+  EXPECT_EQ(encoder.config().pooling, arch == "bert" ? Pooling::kCls : Pooling::kMean);
   const Inputs inputs = test_inputs(path);
   ThreadPool pool(2);
   for (const bool mean : {false, true}) {
@@ -110,43 +131,41 @@ void expect_matches_reference(const std::string& type, bool prove_pieces) {
     const auto expected = testing::reference_embeddings(reference, inputs, mean);
     const double bound = bound_for(reference, inputs, mean, expected, type == "F32");
     const double diff = max_diff(engine, expected);
-    EXPECT_LE(diff, bound) << type << (mean ? " mean" : " cls");
-    std::printf("%s %s pooling: max |engine - reference| %.3g, bound %.3g\n", type.c_str(),
-                mean ? "mean" : "cls", diff, bound);
+    const std::string what = arch + " " + type + (mean ? " mean" : " cls");
+    EXPECT_LE(diff, bound) << what;
+    std::printf("%s pooling: max |engine - reference| %.3g, bound %.3g\n", what.c_str(), diff,
+                bound);
     for (const auto& embedding : engine) {
       double norm = 0.0;
       for (float v : embedding) norm += static_cast<double>(v) * v;
       EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-6);
     }
     if (!prove_pieces) continue;
-    const std::vector<std::pair<bool EncoderQuirks::*, const char*>> pieces = {
-        {&EncoderQuirks::positions, "position embeddings"},
-        {&EncoderQuirks::token_type, "the token-type row"},
-        {&EncoderQuirks::post_norms, "the post-LayerNorms"},
-        {&EncoderQuirks::gelu_erf, "the exact GELU"},
-        {&EncoderQuirks::attention_within_input, "attention kept within each input"}};
-    for (const auto& [piece, name] : pieces) {
+    for (const auto& [piece, name] : pieces_of(arch)) {
       ReferenceEncoder without = reference;
       without.quirks.*piece = false;
       const double wrong = max_diff(engine, testing::reference_embeddings(without, inputs, mean));
-      EXPECT_GT(wrong, 10.0 * bound) << "the reference without " << name << " still agrees";
+      EXPECT_GT(wrong, 10.0 * bound)
+          << what << ": the reference without " << name << " still agrees";
       std::printf("  without %s: off by %.3g\n", name, wrong);
     }
   }
 }
 
 TEST(Encoder, MatchesTheReferenceWithFloatWeights) {
-  expect_matches_reference("F32", true);
+  for (const char* arch : {"bert", "nomic-bert"}) expect_matches_reference(arch, "F32", true);
 }
 
 TEST(Encoder, MatchesTheReferenceWithQuantizedWeights) {
-  expect_matches_reference("Q8_0", false);
-  expect_matches_reference("F16", false);
+  for (const char* arch : {"bert", "nomic-bert"}) {
+    expect_matches_reference(arch, "Q8_0", false);
+    expect_matches_reference(arch, "F16", false);
+  }
 }
 
 TEST(Encoder, UnnormalisedEmbeddingIsThePooledState) {
   TempDir dir;
-  const auto path = write_bert(dir, "F32");
+  const auto path = write_encoder(dir, "F32");
   const ReferenceEncoder reference = testing::load_reference_encoder(path);
   const Encoder encoder(gguf::File::open(path));
   const Inputs inputs = test_inputs(path);
@@ -164,8 +183,9 @@ TEST(Encoder, UnnormalisedEmbeddingIsThePooledState) {
 // count: attention stays within an input and every row is computed the same way in any batch.
 TEST(Encoder, BatchedInputsEqualEachAloneBitForBit) {
   TempDir dir;
-  for (const std::string type : {"F32", "Q8_0"}) {
-    const auto path = write_bert(dir, type);
+  for (const auto& [arch, type] : std::vector<std::pair<std::string, std::string>>{
+           {"bert", "F32"}, {"bert", "Q8_0"}, {"nomic-bert", "Q8_0"}}) {
+    const auto path = write_encoder(dir, type, arch);
     const Encoder encoder(gguf::File::open(path));
     const Inputs inputs = test_inputs(path);
     ThreadPool two(2), three(3);
@@ -174,14 +194,14 @@ TEST(Encoder, BatchedInputsEqualEachAloneBitForBit) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       const auto alone = encoder.embed(Inputs{inputs[i]}, {}, three);
       ASSERT_EQ(alone.size(), 1u);
-      EXPECT_EQ(alone[0], together[i]) << type << " input " << i;
+      EXPECT_EQ(alone[0], together[i]) << arch << " " << type << " input " << i;
     }
   }
 }
 
 TEST(Encoder, RejectsInputsItCannotRead) {
   TempDir dir;
-  const Encoder encoder(gguf::File::open(write_bert(dir, "F32")));
+  const Encoder encoder(gguf::File::open(write_encoder(dir, "F32")));
   ThreadPool pool(1);
   auto message = [&](const Inputs& inputs) {
     try {
@@ -202,7 +222,7 @@ TEST(Encoder, RejectsInputsItCannotRead) {
 // A decoder loader given an embedding model says what to use instead.
 TEST(Encoder, DecoderLoaderPointsToEmbed) {
   TempDir dir;
-  const auto path = write_bert(dir, "F32");
+  const auto path = write_encoder(dir, "F32");
   try {
     load_model(gguf::File::open(path));
     FAIL() << "loaded an embedding model as a decoder";

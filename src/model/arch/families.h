@@ -18,5 +18,6 @@ extern const Architecture kGptOss;
 
 // Encoders (embedding models), collected by model/encoder_config.cpp.
 extern const EncoderArchitecture kBert;
+extern const EncoderArchitecture kNomicBert;
 
 }  // namespace bottega::arch
