@@ -206,8 +206,9 @@ void Server::Impl::install_routes() {
   });
 
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.render(scheduler != nullptr ? scheduler->stats() : SchedulerStats{}),
-                    "text/plain; version=0.0.4");
+    std::string text = metrics.render(scheduler != nullptr ? scheduler->stats() : SchedulerStats{});
+    if (embeddings != nullptr) text += Metrics::render(embeddings->stats());
+    res.set_content(text, "text/plain; version=0.0.4");
   });
 
   auto model_object = [this] {

@@ -73,8 +73,10 @@ TEST(Embed, PrintsTheLibrarysEmbeddings) {
   const auto tokenizer = tokenizer::load_tokenizer(gguf::File::open(model));
   const Encoder encoder(gguf::File::open(model));
   ThreadPool pool(1);
-  const Vectors expected = encoder.embed(
-      std::vector<std::vector<int32_t>>{tokenizer->encode("A dog barked.", true, false)}, {}, pool);
+  const std::vector<int32_t> tokens = tokenizer->encode("A dog barked.", true, false);
+  EXPECT_EQ(tokens.front(), 101);  // [CLS]: the vocabulary's add_bos
+  EXPECT_EQ(tokens.back(), 102);   // [SEP]: its add_eos
+  const Vectors expected = encoder.embed(std::vector<std::vector<int32_t>>{tokens}, {}, pool);
   EXPECT_EQ(printed[1], expected[0]);
 
   // Plain output holds the same floats (printed with 9 significant digits: exact for floats).

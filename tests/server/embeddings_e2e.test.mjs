@@ -152,9 +152,22 @@ test('concurrent requests, batched together, equal lone requests', async () => {
     .data.map((d) => d.embedding);
   const alone = [];
   for (const input of inputs) alone.push(await ask(input));
+  const before = await counters();
   const together = await Promise.all(inputs.map(ask));
+  const after = await counters();
   assert.deepEqual(together, alone);
+  // Every request went through the queue; how many shared a pass depends on timing.
+  assert.equal(after.requests - before.requests, inputs.length);
+  assert.ok(after.batches - before.batches <= inputs.length);
+  console.log(`${inputs.length} concurrent requests in ${after.batches - before.batches} forward passes`);
 });
+
+// The embedding queue's counters from /metrics.
+async function counters() {
+  const text = await (await fetch(`${client.baseURL.replace(/\/v1$/, '')}/metrics`)).text();
+  const value = (name) => Number(text.match(new RegExp(`^${name} (\\d+)$`, 'm'))[1]);
+  return { requests: value('bottega_embedding_requests_total'), batches: value('bottega_embedding_batches_total') };
+}
 
 async function expect400(promise, param, words) {
   await assert.rejects(promise, (err) => {
