@@ -125,5 +125,33 @@ TEST(Embed, ErrorsNameTheProblem) {
   EXPECT_NE(decoder.err.find("not an embedding model"), std::string::npos) << decoder.err;
 }
 
+// quantize keeps an embedding model an embedding model: its matrices in Q8_0, the position and
+// token-type tables in F32, and vectors close to the float model's.
+TEST(Embed, QuantizedModelGivesCloseVectors) {
+  const testing::TempDir dir;
+  const auto f32 = dir / "f32.gguf";
+  const auto q8 = dir / "q8.gguf";
+  auto r = run_bottega({"synth", "--arch", "bert", "--dim", "64", "--layers", "2", "--heads", "4",
+                        "--ffn", "128", "--ctx", "32", "--type", "F32", "--vocab-from",
+                        testing::shared_file("vocab/ggml-vocab-bert-bge.gguf").string(), "-o",
+                        f32.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_bottega({"quantize", f32.string(), q8.string(), "Q8_0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const gguf::File file = gguf::File::open(q8);
+  EXPECT_EQ(file.find_tensor("blk.0.attn_q.weight")->type, TensorType::Q8_0);
+  EXPECT_EQ(file.find_tensor("position_embd.weight")->type, TensorType::F32);
+  EXPECT_EQ(file.find_tensor("blk.0.attn_q.bias")->type, TensorType::F32);
+  auto embed = [&](const std::filesystem::path& model) {
+    const auto out =
+        run_bottega({"embed", "-m", model.string(), "-p", "Quantized or not.", "--json"});
+    EXPECT_EQ(out.exit_code, 0) << out.err;
+    return parse_json(out.out).at(0);
+  };
+  const double cosine = dot(embed(f32), embed(q8));
+  EXPECT_GT(cosine, 0.999);
+  EXPECT_LT(cosine, 1.0);  // really another model
+}
+
 }  // namespace
 }  // namespace bottega
