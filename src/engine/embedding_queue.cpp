@@ -69,12 +69,13 @@ void EmbeddingQueue::run() {
     wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
     if (waiting_.empty()) return;  // stopping, and every queued request was answered
     std::vector<Request> batch = take_batch(lock);
-    lock.unlock();
-    answer(batch);
-    lock.lock();
+    // Counted before anyone is answered, so that a caller holding its result sees it counted.
     stats_.batches += 1;
     stats_.requests += batch.size();
     for (const Request& r : batch) stats_.tokens += static_cast<uint64_t>(r.tokens);
+    lock.unlock();
+    answer(batch);
+    lock.lock();
   }
 }
 

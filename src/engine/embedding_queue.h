@@ -25,8 +25,8 @@ struct EmbeddingQueueConfig {
 };
 
 struct EmbeddingQueueStats {
-  uint64_t batches = 0;   // forward passes run
-  uint64_t requests = 0;  // requests answered
+  uint64_t batches = 0;   // forward passes started
+  uint64_t requests = 0;  // requests taken into them (answered, or about to be)
   uint64_t tokens = 0;
   int queued = 0;
 };

@@ -112,10 +112,12 @@ std::string Metrics::render(const SchedulerStats& s) const {
 
 std::string Metrics::render(const EmbeddingQueueStats& e) {
   std::ostringstream out;
-  metric(out, "bottega_embedding_requests_total", "counter", "Embedding requests answered.");
+  metric(out, "bottega_embedding_requests_total", "counter",
+         "Embedding requests taken into a forward pass.");
   out << "bottega_embedding_requests_total " << e.requests << "\n";
-  metric(out, "bottega_embedding_batches_total", "counter",
-         "Encoder forward passes; fewer than requests when requests were batched together.");
+  metric(
+      out, "bottega_embedding_batches_total", "counter",
+      "Encoder forward passes started; fewer than requests when requests were batched together.");
   out << "bottega_embedding_batches_total " << e.batches << "\n";
   metric(out, "bottega_embedding_tokens_total", "counter", "Tokens of answered embedding inputs.");
   out << "bottega_embedding_tokens_total " << e.tokens << "\n";
