@@ -1,10 +1,12 @@
-// bottega serve: the OpenAI-compatible HTTP server over one model, with continuous batching.
+// bottega serve: the OpenAI-compatible HTTP server over one model, with continuous batching (or,
+// for an embedding model, batched /v1/embeddings).
 #include <pthread.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -12,8 +14,10 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "engine/embedding_queue.h"
 #include "engine/scheduler.h"
 #include "hw/memory.h"
+#include "model/encoder.h"
 #include "model/model.h"
 #include "server/server.h"
 #include "template/chat_template.h"
@@ -97,9 +101,70 @@ sigset_t block_shutdown_signals() {
   return signals;
 }
 
+server::ServerConfig server_config(const ServeOptions& options) {
+  server::ServerConfig config;
+  config.host = options.host;
+  config.port = options.port;
+  config.api_key = options.api_key;
+  if (config.api_key.empty()) {
+    if (const char* key = std::getenv("BOTTEGA_API_KEY")) config.api_key = key;
+  }
+  config.model_id = !options.alias.empty()
+                        ? options.alias
+                        : std::filesystem::path(options.model).filename().string();
+  config.http_threads = options.parallel + options.max_queue + 8;
+  return config;
+}
+
+// Serves until SIGINT/SIGTERM; `drain` lets running work finish within the grace period.
+void serve_until_signalled(server::Server& server, const sigset_t& signals,
+                           const ServeOptions& options, const std::function<void()>& drain) {
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::fprintf(stderr, "bottega: %s received, finishing requests (at most %d s)\n",
+                 received == SIGINT ? "SIGINT" : "SIGTERM", options.shutdown_grace);
+    drain();
+    server.stop();
+  });
+  server.serve();
+  // serve() only returns once stop() ran (or the listener failed): make sure the waiter ends.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  std::fprintf(stderr, "bottega: server stopped\n");
+}
+
+// An embedding model needs no KV cache and no scheduler: /v1/embeddings requests are batched by
+// an EmbeddingQueue, up to --batch-size tokens per forward pass (at least one whole request).
+int serve_encoder(const ServeOptions& options, gguf::File file, const sigset_t& signals) {
+  auto tokenizer = tokenizer::load_tokenizer(file);
+  const Encoder encoder(std::move(file));
+  ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
+  EmbeddingQueueConfig queue_config;
+  queue_config.batch_tokens = options.batch;
+  queue_config.max_queue = options.max_queue;
+  EmbeddingQueue queue(encoder, pool, queue_config);
+  const server::ServerConfig config = server_config(options);
+  server::Server server(config, queue, *tokenizer);
+  server.bind();
+  std::fprintf(stderr,
+               "bottega: serving %s (%s embedding model, %s weights, %lld dimensions) on "
+               "http://%s:%d\n"
+               "bottega: inputs up to %lld tokens, %d tokens per batch, queue %d, %d threads%s\n",
+               config.model_id.c_str(), encoder.info().architecture.c_str(),
+               human_bytes(encoder.weight_bytes()).c_str(),
+               static_cast<long long>(encoder.info().n_embd), options.host.c_str(),
+               server.bound_port(), static_cast<long long>(encoder.max_tokens()), options.batch,
+               options.max_queue, pool.size(), config.api_key.empty() ? "" : ", API key required");
+  std::fflush(stderr);
+  serve_until_signalled(server, signals, options, [&] { queue.shutdown(); });
+  return 0;
+}
+
 int serve(const ServeOptions& options) {
   const sigset_t signals = block_shutdown_signals();
   gguf::File file = open_gguf_or_pull(options.model);
+  if (is_encoder_file(file)) return serve_encoder(options, std::move(file), signals);
   auto tokenizer = tokenizer::load_tokenizer(file);
   const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tokenizer);
   std::unique_ptr<Model> model = load_model(std::move(file), LoadOptions{options.n_ctx});
@@ -119,18 +184,8 @@ int serve(const ServeOptions& options) {
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   Scheduler scheduler(*model, pool, config);
 
-  server::ServerConfig server_config;
-  server_config.host = options.host;
-  server_config.port = options.port;
-  server_config.api_key = options.api_key;
-  if (server_config.api_key.empty()) {
-    if (const char* key = std::getenv("BOTTEGA_API_KEY")) server_config.api_key = key;
-  }
-  server_config.model_id = !options.alias.empty()
-                               ? options.alias
-                               : std::filesystem::path(options.model).filename().string();
-  server_config.http_threads = options.parallel + options.max_queue + 8;
-  server::Server server(server_config, scheduler, *tokenizer, chat_template);
+  const server::ServerConfig http_config = server_config(options);
+  server::Server server(http_config, scheduler, *tokenizer, chat_template);
   server.bind();
 
   const uint64_t kv_bytes = kv_bytes_per_token(info.n_layer, info.n_kv_dim(), types) *
@@ -139,28 +194,16 @@ int serve(const ServeOptions& options) {
                "bottega: serving %s (%s, %s weights) on http://%s:%d\n"
                "bottega: context %d per sequence, KV pool %d tokens (%s, K %s, V %s), %d parallel, "
                "queue %d, %d threads, chat template %s%s\n",
-               server_config.model_id.c_str(), info.architecture.c_str(),
+               http_config.model_id.c_str(), info.architecture.c_str(),
                human_bytes(model->weight_bytes()).c_str(), options.host.c_str(),
                server.bound_port(), config.max_context, config.kv_tokens,
                human_bytes(kv_bytes).c_str(), std::string(type_name(types.key)).c_str(),
                std::string(type_name(types.value)).c_str(), config.max_running, config.max_queue,
                pool.size(), chat_template.name().c_str(),
-               server_config.api_key.empty() ? "" : ", API key required");
+               http_config.api_key.empty() ? "" : ", API key required");
   std::fflush(stderr);
-
-  std::thread waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
-    std::fprintf(stderr, "bottega: %s received, finishing requests (at most %d s)\n",
-                 received == SIGINT ? "SIGINT" : "SIGTERM", options.shutdown_grace);
-    scheduler.shutdown(std::chrono::seconds(options.shutdown_grace));
-    server.stop();
-  });
-  server.serve();
-  // serve() only returns once stop() ran (or the listener failed): make sure the waiter ends.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
-  std::fprintf(stderr, "bottega: server stopped\n");
+  serve_until_signalled(server, signals, options,
+                        [&] { scheduler.shutdown(std::chrono::seconds(options.shutdown_grace)); });
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/architecture.h"
+#include "model/encoder_config.h"
 
 namespace bottega::cli {
 namespace {
@@ -47,6 +48,9 @@ Action add_synth(CLI::App& app) {
   std::string arch_names;
   for (const Architecture& a : architectures()) {
     arch_names += str(arch_names.empty() ? "" : ", ", a.name, " (", a.families, ")");
+  }
+  for (const EncoderArchitecture& a : encoder_architectures()) {
+    arch_names += str(", ", a.name, " (", a.families, ")");
   }
   cmd->add_option("--arch", s.arch, "Architecture: " + arch_names)->capture_default_str();
   cmd->add_option("--dim", s.dim, "Embedding width")->required()->check(kPositive);

@@ -25,5 +25,6 @@ Action add_rm(CLI::App& app);
 Action add_template(CLI::App& app);
 Action add_chat(CLI::App& app);
 Action add_serve(CLI::App& app);
+Action add_embed(CLI::App& app);
 
 }  // namespace bottega::cli

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
                     bottega::cli::add_hw, bottega::cli::add_fit, bottega::cli::add_perplexity,
                     bottega::cli::add_quantize, bottega::cli::add_pull, bottega::cli::add_list,
                     bottega::cli::add_rm, bottega::cli::add_serve, bottega::cli::add_template,
-                    bottega::cli::add_chat}) {
+                    bottega::cli::add_chat, bottega::cli::add_embed}) {
     auto action = add(app);
     actions[app.get_subcommands({}).back()] = std::move(action);
   }

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/architecture.h"
+#include "model/encoder_config.h"
 
 namespace bottega::convert {
 namespace {
@@ -86,6 +87,17 @@ int count_layers(const gguf::File& file);
 Placements placements(const gguf::File& file) {
   Placements p;
   const auto arch = file.get_string("general.architecture");
+  if (arch && find_encoder_architecture(*arch) != nullptr) {
+    // An embedding model: its own tensor list; the position and token-type tables stay as stored.
+    const EncoderConfig config = read_encoder_config(file);
+    p.known = true;
+    p.n_layers = config.info.n_layer;
+    for (const TensorDesc& t : encoder_tensors(config)) {
+      p.by_name[t.name] = {tensor_role(t, false), std::max(0, t.layer),
+                           t.kind() != TensorKind::kMatrix || !tensor_role(t, false)};
+    }
+    return p;
+  }
   if (!arch || find_architecture(*arch) == nullptr) {
     p.n_layers = count_layers(file);
     return p;

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/architecture.h"
+#include "model/encoder_config.h"
 #include "tensor/blocks.h"
 
 namespace bottega::convert {
@@ -63,14 +64,22 @@ std::string accepted_type_names() {
 std::string architecture_names() {
   std::string names;
   for (const Architecture& a : architectures()) names += str(names.empty() ? "" : ", ", a.name);
+  for (const EncoderArchitecture& a : encoder_architectures()) names += str(", ", a.name);
   return names;
 }
 
 // The shape asked for, checked; the vocabulary size is filled in from --vocab-from later.
 SynthShape validated_shape(const SynthOptions& o) {
-  if (find_architecture(o.arch) == nullptr) {
+  const bool encoder = find_encoder_architecture(o.arch) != nullptr;
+  if (find_architecture(o.arch) == nullptr && !encoder) {
     throw Error(
         str("--arch '", o.arch, "' is not supported; synth writes: ", architecture_names()));
+  }
+  if (encoder && ((o.kv_heads != 0 && o.kv_heads != o.heads) || o.experts != 0 || o.window != 0 ||
+                  (o.head_dim != 0 && o.head_dim * o.heads != o.dim))) {
+    throw Error(str("--arch ", o.arch, " is an encoder: every head has its own keys and values, ",
+                    "heads are --dim / --heads wide, and there are no experts or windows; drop ",
+                    "--kv-heads, --head-dim, --experts and --window"));
   }
   check_range("--dim", o.dim, 1, kMaxDim);
   check_range("--layers", o.layers, 1, kMaxLayers);
@@ -82,7 +91,7 @@ SynthShape validated_shape(const SynthOptions& o) {
   check_range("--window", o.window, 0, kMaxCtx);
   check_range("--experts", o.experts, 0, 512);
   check_range("--experts-used", o.experts_used, 0, o.experts);
-  if (o.experts > 0 && !find_architecture(o.arch)->experts) {
+  if (o.experts > 0 && !encoder && !find_architecture(o.arch)->experts) {
     throw Error(str("--experts: '", o.arch, "' models have no experts; use llama (Mixtral), ",
                     "qwen3moe or gpt-oss"));
   }
@@ -179,15 +188,33 @@ struct PlannedTensor {
   TensorKind kind;
 };
 
-std::vector<PlannedTensor> plan_tensors(const DecoderConfig& config,
-                                        const SynthFileType& file_type) {
-  const int n_layers = config.info.n_layer;
+// A decoder's or an encoder's tensor list and whether its embedding table is also the head; the
+// ARCH.* keys that describe the model go to `writer`.
+struct ModelPlan {
+  std::vector<TensorDesc> tensors;
+  int n_layers = 0;
+  bool tied_head = false;
+};
+
+ModelPlan describe_model(const std::string& arch, const SynthShape& shape, gguf::Writer& writer) {
+  if (const EncoderArchitecture* encoder = find_encoder_architecture(arch)) {
+    const EncoderConfig config = encoder->synth(shape);
+    write_encoder_config(config, writer);
+    return {encoder_tensors(config), config.info.n_layer, false};
+  }
+  const DecoderConfig config = find_architecture(arch)->synth(shape);
+  write_decoder_config(config, writer);
+  return {decoder_tensors(config), config.info.n_layer, config.tied_head};
+}
+
+std::vector<PlannedTensor> plan_tensors(const ModelPlan& model, const SynthFileType& file_type) {
+  const int n_layers = model.n_layers;
   std::vector<PlannedTensor> plan;
-  for (const TensorDesc& t : decoder_tensors(config)) {
+  for (const TensorDesc& t : model.tensors) {
     const int64_t n_in = t.shape[0];
     int64_t n_out = 1;  // rows: a 3-D expert tensor's experts follow each other
     for (size_t d = 1; d < t.shape.size(); ++d) n_out *= t.shape[d];
-    const std::optional<TensorRole> role = tensor_role(t, config.tied_head);
+    const std::optional<TensorRole> role = tensor_role(t, model.tied_head);
     const TensorType type =
         role ? matrix_type(file_type, *role, std::max(0, t.layer), n_layers, n_in) : T::F32;
     plan.push_back({t.name, t.shape, n_in, n_out, type, t.kind()});
@@ -402,10 +429,8 @@ SynthSummary synth_model(const SynthOptions& options, ThreadPool& pool) {
   // Named by what it is rather than by the output path, so that equal options give equal bytes.
   shape.name =
       str("synth-", options.arch, "-", shape.n_embd, "d-", shape.n_layer, "l-", file_type.name);
-  const DecoderConfig config = find_architecture(options.arch)->synth(shape);
-
   gguf::Writer writer;
-  write_decoder_config(config, writer);
+  const ModelPlan model = describe_model(options.arch, shape, writer);
   set_general_metadata(writer, file_type);
   for (const gguf::KeyValue& kv : vocab.metadata()) {
     if (kv.key.rfind("tokenizer.", 0) == 0) writer.set(kv.key, kv.value);
@@ -414,7 +439,7 @@ SynthSummary synth_model(const SynthOptions& options, ThreadPool& pool) {
   SynthSummary summary;
   summary.arch = options.arch;
   summary.n_vocab = shape.n_vocab;
-  const std::vector<PlannedTensor> plan = plan_tensors(config, file_type);
+  const std::vector<PlannedTensor> plan = plan_tensors(model, file_type);
   TensorMaker maker(options.seed, pool);
   for (size_t i = 0; i < plan.size(); ++i) {
     const PlannedTensor& t = plan[i];

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "model/arch/families.h"
+#include "model/encoder_config.h"
 
 namespace bottega {
 namespace {
@@ -36,6 +37,11 @@ DecoderConfig read_decoder_config(const gguf::File& file) {
                     "file (not a vocabulary-only GGUF)?"));
   }
   const Architecture* architecture = find_architecture(*name);
+  if (architecture == nullptr && find_encoder_architecture(*name) != nullptr) {
+    throw Error(str(file.name(), ": '", *name,
+                    "' is an embedding model, which produces embeddings rather than text; use "
+                    "`bottega embed`, or `bottega serve` and POST /v1/embeddings"));
+  }
   if (architecture == nullptr) {
     std::string supported;
     for (const Architecture& a : kArchitectures)
@@ -60,6 +66,9 @@ TensorKind TensorDesc::kind() const {
     case TensorSlot::kPostAttnNorm:
     case TensorSlot::kFfnNorm:
     case TensorSlot::kPostFfnNorm:
+    case TensorSlot::kTokenEmbdNorm:
+    case TensorSlot::kAttnOutputNorm:
+    case TensorSlot::kLayerOutputNorm:
       return TensorKind::kNorm;
     case TensorSlot::kAttnQBias:
     case TensorSlot::kAttnKBias:
@@ -70,6 +79,11 @@ TensorKind TensorDesc::kind() const {
     case TensorSlot::kFfnGateExpertsBias:
     case TensorSlot::kFfnUpExpertsBias:
     case TensorSlot::kFfnDownExpertsBias:
+    case TensorSlot::kTokenEmbdNormBias:
+    case TensorSlot::kAttnOutputNormBias:
+    case TensorSlot::kFfnUpBias:
+    case TensorSlot::kFfnDownBias:
+    case TensorSlot::kLayerOutputNormBias:
       return TensorKind::kBias;
     case TensorSlot::kFfnRouter:
     case TensorSlot::kFfnSharedGate:

@@ -131,6 +131,17 @@ enum class TensorSlot {
   kFfnUpShared,
   kFfnDownShared,
   kFfnSharedGate,  // ffn_gate_inp_shexp: [n_embd], the shared expert's sigmoid gate
+  // Encoders (encoder_config.h): learned token-type and position rows, LayerNorms with biases.
+  kTokenTypes,         // [n_embd, n_token_types]
+  kPositionEmbedding,  // [n_embd, n_ctx_train]
+  kTokenEmbdNorm,
+  kTokenEmbdNormBias,
+  kAttnOutputNorm,  // BERT's post-norm of the attention residual sum
+  kAttnOutputNormBias,
+  kFfnUpBias,
+  kFfnDownBias,
+  kLayerOutputNorm,  // BERT's post-norm of the FFN residual sum
+  kLayerOutputNormBias,
   kCount
 };
 

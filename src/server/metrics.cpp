@@ -110,4 +110,20 @@ std::string Metrics::render(const SchedulerStats& s) const {
   return out.str();
 }
 
+std::string Metrics::render(const EmbeddingQueueStats& e) {
+  std::ostringstream out;
+  metric(out, "bottega_embedding_requests_total", "counter",
+         "Embedding requests taken into a forward pass.");
+  out << "bottega_embedding_requests_total " << e.requests << "\n";
+  metric(
+      out, "bottega_embedding_batches_total", "counter",
+      "Encoder forward passes started; fewer than requests when requests were batched together.");
+  out << "bottega_embedding_batches_total " << e.batches << "\n";
+  metric(out, "bottega_embedding_tokens_total", "counter", "Tokens of answered embedding inputs.");
+  out << "bottega_embedding_tokens_total " << e.tokens << "\n";
+  metric(out, "bottega_embedding_queue_depth", "gauge", "Embedding requests waiting.");
+  out << "bottega_embedding_queue_depth " << e.queued << "\n";
+  return out.str();
+}
+
 }  // namespace bottega::server

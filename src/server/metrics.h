@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/embedding_queue.h"
 #include "engine/scheduler.h"
 
 namespace bottega::server {
@@ -39,6 +40,8 @@ class Metrics {
   void count_disconnect(const std::string& endpoint);
 
   std::string render(const SchedulerStats& scheduler) const;
+  // The embedding queue's counters and depth, appended to render()'s text by an embedding server.
+  static std::string render(const EmbeddingQueueStats& embeddings);
 
  private:
   mutable std::mutex mutex_;

@@ -438,4 +438,80 @@ CompletionParams parse_chat_request(const json& body) {
   return params;
 }
 
+namespace {
+
+// OpenAI's limit on the inputs of one embeddings request.
+constexpr size_t kMaxEmbeddingInputs = 2048;
+
+std::vector<int32_t> token_ids(const json& ids, const std::string& name) {
+  if (ids.empty()) bad_value(name, "an input must not be empty.");
+  std::vector<int32_t> out;
+  for (const auto& id : ids) {
+    if (!id.is_number_integer()) bad_type(name, "token ids (integers)");
+    const auto value = id.get<int64_t>();
+    if (value < 0 || value > std::numeric_limits<int32_t>::max()) {
+      bad_value(name, "token ids must be non-negative, got " + std::to_string(value) + ".");
+    }
+    out.push_back(static_cast<int32_t>(value));
+  }
+  return out;
+}
+
+void embedding_inputs(const json& input, EmbeddingParams& params) {
+  constexpr const char* kExpected =
+      "a string, an array of strings, an array of token ids or an array of arrays of token ids";
+  if (input.is_string()) {
+    if (input.get_ref<const std::string&>().empty()) bad_value("input", "must not be empty.");
+    params.texts.push_back(input.get<std::string>());
+    return;
+  }
+  if (!input.is_array()) bad_type("input", kExpected);
+  if (input.empty()) bad_value("input", "must not be an empty array.");
+  if (input.size() > kMaxEmbeddingInputs) {
+    bad_value("input", "at most " + std::to_string(kMaxEmbeddingInputs) +
+                           " inputs are allowed in one request.");
+  }
+  // The first element decides the form; every other element must have the same one.
+  if (input.front().is_number()) {
+    params.tokens.push_back(token_ids(input, "input"));
+    return;
+  }
+  for (size_t i = 0; i < input.size(); ++i) {
+    const json& item = input[i];
+    const std::string name = "input[" + std::to_string(i) + "]";
+    if (input.front().is_string()) {
+      if (!item.is_string()) bad_type(name, "a string, as the other inputs are");
+      if (item.get_ref<const std::string&>().empty()) bad_value(name, "must not be empty.");
+      params.texts.push_back(item.get<std::string>());
+    } else if (input.front().is_array()) {
+      if (!item.is_array()) bad_type(name, "an array of token ids, as the other inputs are");
+      params.tokens.push_back(token_ids(item, name));
+    } else {
+      bad_type("input", kExpected);
+    }
+  }
+}
+
+}  // namespace
+
+EmbeddingParams parse_embedding_request(const json& body) {
+  EmbeddingParams params;
+  const json* input = field(body, "input");
+  if (input == nullptr) {
+    throw ApiError(400, "Missing required parameter: 'input'.", "invalid_request_error", "input",
+                   "missing_required_parameter");
+  }
+  embedding_inputs(*input, params);
+  if (const json* format = field(body, "encoding_format")) {
+    if (!format->is_string()) bad_type("encoding_format", "a string");
+    const auto& name = format->get_ref<const std::string&>();
+    if (name != "float" && name != "base64") {
+      bad_value("encoding_format", "must be 'float' or 'base64', got '" + name + "'.");
+    }
+    params.base64 = name == "base64";
+  }
+  params.dimensions = integer(body, "dimensions", 1, std::numeric_limits<int32_t>::max());
+  return params;
+}
+
 }  // namespace bottega::server

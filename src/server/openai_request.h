@@ -67,4 +67,15 @@ struct CompletionParams {
 CompletionParams parse_completion_request(const nlohmann::ordered_json& body);
 CompletionParams parse_chat_request(const nlohmann::ordered_json& body);
 
+// /v1/embeddings. `input` is a string, an array of strings, an array of token ids, or an array of
+// arrays of token ids: exactly one of texts and tokens is filled, one entry per input, none empty.
+struct EmbeddingParams {
+  std::vector<std::string> texts;
+  std::vector<std::vector<int32_t>> tokens;
+  bool base64 = false;                // encoding_format "base64": little-endian float32 bytes
+  std::optional<int64_t> dimensions;  // the caller's check of the model's width
+};
+
+EmbeddingParams parse_embedding_request(const nlohmann::ordered_json& body);
+
 }  // namespace bottega::server

@@ -11,6 +11,7 @@
 #include "grammar/constraint.h"
 #include "grammar/json_schema.h"
 #include "server/client_connection.h"
+#include "server/embeddings.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/relay.h"
@@ -89,13 +90,16 @@ std::string route_pattern(std::string_view name) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerConfig c, Scheduler& s, const tokenizer::Tokenizer& t, const ChatTemplate& tmpl)
+  // Exactly one of s and e is given: a text-generating model or an embedding model.
+  Impl(ServerConfig c, Scheduler* s, EmbeddingQueue* e, const tokenizer::Tokenizer& t,
+       const ChatTemplate* tmpl)
       : config(std::move(c)),
         scheduler(s),
+        embeddings(e),
         tokenizer(t),
         chat_template(tmpl),
         created(unix_time()),
-        tool_format(detect_tool_format(tmpl.source())),
+        tool_format(tmpl != nullptr ? detect_tool_format(tmpl->source()) : ToolFormat::kHermes),
         marker_tokens(find_marker_tokens()) {}
 
   void install_routes();
@@ -103,6 +107,8 @@ struct Server::Impl {
   bool authorized(const httplib::Request& req) const;
   void reply_error(httplib::Response& res, const ApiError& error) const;
   void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
+  void handle_embeddings(const httplib::Request& req, httplib::Response& res);
+  std::vector<std::vector<int32_t>> embedding_inputs(const EmbeddingParams& params) const;
   void abandon(SequenceHandle& handle, httplib::Response& res, const std::string& endpoint);
   std::vector<int32_t> prompt_tokens(const CompletionParams& params) const;
   // The vocabulary as grammars see it, built on the first request that needs one.
@@ -139,9 +145,10 @@ struct Server::Impl {
   }
 
   ServerConfig config;
-  Scheduler& scheduler;
+  Scheduler* scheduler;        // null for an embedding model
+  EmbeddingQueue* embeddings;  // null for a text-generating model
   const tokenizer::Tokenizer& tokenizer;
-  const ChatTemplate& chat_template;
+  const ChatTemplate* chat_template;
   int64_t created;
   Metrics metrics;
   httplib::Server http;
@@ -158,7 +165,14 @@ struct Server::Impl {
 
 Server::Server(ServerConfig config, Scheduler& scheduler, const tokenizer::Tokenizer& tokenizer,
                const ChatTemplate& chat_template)
-    : impl_(std::make_unique<Impl>(std::move(config), scheduler, tokenizer, chat_template)) {
+    : impl_(std::make_unique<Impl>(std::move(config), &scheduler, nullptr, tokenizer,
+                                   &chat_template)) {
+  impl_->install_routes();
+}
+
+Server::Server(ServerConfig config, EmbeddingQueue& embeddings,
+               const tokenizer::Tokenizer& tokenizer)
+    : impl_(std::make_unique<Impl>(std::move(config), nullptr, &embeddings, tokenizer, nullptr)) {
   impl_->install_routes();
 }
 
@@ -255,7 +269,9 @@ void Server::Impl::install_routes() {
   });
 
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.render(scheduler.stats()), "text/plain; version=0.0.4");
+    std::string text = metrics.render(scheduler != nullptr ? scheduler->stats() : SchedulerStats{});
+    if (embeddings != nullptr) text += Metrics::render(embeddings->stats());
+    res.set_content(text, "text/plain; version=0.0.4");
   });
 
   auto model_object = [this] {
@@ -263,7 +279,8 @@ void Server::Impl::install_routes() {
                 {"object", "model"},
                 {"created", created},
                 {"owned_by", "bottega"},
-                {"max_model_len", scheduler.config().max_context}};
+                {"max_model_len", scheduler != nullptr ? scheduler->config().max_context
+                                                       : embeddings->encoder().max_tokens()}};
   };
   http.Get("/v1/models", [this, model_object](const httplib::Request&, httplib::Response& res) {
     res.set_content(dump({{"object", "list"}, {"data", json::array({model_object()})}}),
@@ -288,6 +305,9 @@ void Server::Impl::install_routes() {
   });
   http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
     handle_completion(req, res, false);
+  });
+  http.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_embeddings(req, res);
   });
   install_page_routes();
 }
@@ -337,7 +357,7 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
   json messages = flatten_content(params.messages);
   // tool_choice "none" still shows the tools (the conversation may mention them); no call is read.
   json tools = params.tools;
-  if (!tools.is_null() && !template_renders_tools(chat_template.source())) {
+  if (!tools.is_null() && !template_renders_tools(chat_template->source())) {
     // A template that knows no tools still gets them: as (part of) the system message.
     const std::string listing = tools_system_prompt(tools);
     if (!messages.empty() && messages[0]["role"] == "system" &&
@@ -349,7 +369,7 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
     tools = nullptr;
   }
   try {
-    text = chat_template.apply(messages, tools, true, json::object());
+    text = chat_template->apply(messages, tools, true, json::object());
   } catch (const Error& e) {
     throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(),
                    "invalid_request_error", "messages");
@@ -414,6 +434,12 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   ex->created = unix_time();
   ex->id = new_id(chat);
   try {
+    if (scheduler == nullptr) {
+      throw ApiError(400,
+                     str("This model is an embedding model (", config.model_id,
+                         "): it does not generate text; use /v1/embeddings."),
+                     "invalid_request_error", "model", "model_not_supported");
+    }
     const json body = parse_body(req.body);
     ex->params = chat ? parse_chat_request(body) : parse_completion_request(body);
     const bool tools_active =
@@ -445,9 +471,9 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       throw ApiError(400, "The prompt is empty.", "invalid_request_error",
                      chat ? "messages" : "prompt");
     }
-    if (static_cast<int64_t>(request.prompt.size()) >= scheduler.config().max_context) {
+    if (static_cast<int64_t>(request.prompt.size()) >= scheduler->config().max_context) {
       throw ApiError(400,
-                     str("This model's maximum context length is ", scheduler.config().max_context,
+                     str("This model's maximum context length is ", scheduler->config().max_context,
                          " tokens. However, your ", chat ? "messages resulted in " : "prompt has ",
                          request.prompt.size(),
                          " tokens (at least one more is needed for the completion). Please reduce "
@@ -466,7 +492,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
           ex->params.grammar, token_vocabulary(ex->tools != nullptr), at_text_start);
     }
     try {
-      ex->handle = scheduler.submit(std::move(request));
+      ex->handle = scheduler->submit(std::move(request));
     } catch (const QueueFullError& e) {
       throw ApiError(429, std::string("The server is busy: ") + e.what(), "rate_limit_error",
                      std::nullopt, "rate_limit_exceeded");
@@ -738,6 +764,85 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       [ex](bool) {
         if (ex->handle) ex->handle->cancel();
       });
+}
+
+// Token ids of each input: texts through the tokenizer with [CLS]/[SEP] (as `bottega embed` does),
+// ids as given; every input checked against the vocabulary and the model's length.
+std::vector<std::vector<int32_t>> Server::Impl::embedding_inputs(
+    const EmbeddingParams& params) const {
+  std::vector<std::vector<int32_t>> inputs = params.tokens;
+  for (const std::string& text : params.texts)
+    inputs.push_back(tokenizer.encode(text, true, false));
+  const int64_t limit = embeddings->encoder().max_tokens();
+  const bool single = inputs.size() == 1 && (params.texts.size() == 1 || params.tokens.size() == 1);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string name = single ? "input" : str("input[", i, "]");
+    for (int32_t id : inputs[i]) {
+      if (id >= embeddings->encoder().info().n_vocab) {
+        throw ApiError(
+            400,
+            str("Invalid value for '", name, "': token id ", id, " is outside the vocabulary (",
+                embeddings->encoder().info().n_vocab, " tokens)."),
+            "invalid_request_error", name, "invalid_value");
+      }
+    }
+    if (inputs[i].empty()) {
+      throw ApiError(400, str("Invalid value for '", name, "': it has no tokens."),
+                     "invalid_request_error", name, "invalid_value");
+    }
+    if (static_cast<int64_t>(inputs[i].size()) > limit) {
+      throw ApiError(
+          400,
+          str("This model's maximum input length is ", limit, " tokens. However, '", name, "' has ",
+              inputs[i].size(), " tokens. Please shorten it or split it into several inputs."),
+          "invalid_request_error", name, "context_length_exceeded");
+    }
+  }
+  return inputs;
+}
+
+void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
+  const std::string endpoint = "/v1/embeddings";
+  try {
+    if (embeddings == nullptr) {
+      throw ApiError(400,
+                     str("This model (", config.model_id,
+                         ") generates text and has no embeddings; serve an embedding model "
+                         "(general.architecture bert) for /v1/embeddings."),
+                     "invalid_request_error", "model", "model_not_supported");
+    }
+    const EmbeddingParams params = parse_embedding_request(parse_body(req.body));
+    const int64_t width = embeddings->encoder().info().n_embd;
+    if (params.dimensions && *params.dimensions != width) {
+      throw ApiError(
+          400,
+          str("Invalid value for 'dimensions': this model's embeddings have ", width,
+              " dimensions and cannot be shortened; omit 'dimensions' or pass ", width, "."),
+          "invalid_request_error", "dimensions", "invalid_value");
+    }
+    const std::vector<std::vector<int32_t>> inputs = embedding_inputs(params);
+    int64_t n_tokens = 0;
+    for (const auto& input : inputs) n_tokens += static_cast<int64_t>(input.size());
+    std::future<std::vector<std::vector<float>>> result;
+    try {
+      result = embeddings->submit(inputs);
+    } catch (const QueueFullError& e) {
+      throw ApiError(429, std::string("The server is busy: ") + e.what(), "rate_limit_error",
+                     std::nullopt, "rate_limit_exceeded");
+    } catch (const ShuttingDownError& e) {
+      throw ApiError(503, std::string(e.what()) + "; retry on another server.", "server_error",
+                     std::nullopt, "service_unavailable");
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), "invalid_request_error", "input");
+    }
+    const json body = embedding_response(result.get(), params.base64, config.model_id, n_tokens);
+    metrics.count_tokens(static_cast<uint64_t>(n_tokens), 0);
+    metrics.count_request(endpoint, 200);
+    res.set_content(dump(body), "application/json");
+  } catch (const ApiError& e) {
+    reply_error(res, e);
+    metrics.count_request(endpoint, e.status);
+  }
 }
 
 }  // namespace bottega::server

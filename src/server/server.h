@@ -3,7 +3,9 @@
 // Each HTTP request runs on a thread of the HTTP pool: it checks and parses the request, renders
 // the chat template, tokenizes, submits to the Scheduler and then relays the sequence's tokens as
 // text (after stop-sequence matching), in one JSON response or as server-sent events. The model
-// itself only ever runs on the scheduler's thread.
+// itself only ever runs on the scheduler's thread. An embedding model is served instead through
+// an EmbeddingQueue, whose worker thread batches /v1/embeddings requests; each server answers the
+// other kind's routes with a 400 that says which model kind they need.
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/embedding_queue.h"
 #include "engine/scheduler.h"
 #include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -33,6 +36,8 @@ class Server {
   // Everything given must outlive the server.
   Server(ServerConfig config, Scheduler& scheduler, const tokenizer::Tokenizer& tokenizer,
          const ChatTemplate& chat_template);
+  // Serves an embedding model: /v1/embeddings; the completion routes answer 400.
+  Server(ServerConfig config, EmbeddingQueue& embeddings, const tokenizer::Tokenizer& tokenizer);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -53,5 +53,19 @@ TEST(Metrics, RenderShowsCountersAndSchedulerGauges) {
   EXPECT_TRUE(has_line(text, "# TYPE bottega_time_to_first_token_seconds histogram"));
 }
 
+TEST(Metrics, RenderShowsTheEmbeddingQueue) {
+  EmbeddingQueueStats e;
+  e.requests = 24;
+  e.batches = 5;
+  e.tokens = 300;
+  e.queued = 1;
+  const std::string text = Metrics::render(e);
+  EXPECT_TRUE(has_line(text, "bottega_embedding_requests_total 24"));
+  EXPECT_TRUE(has_line(text, "bottega_embedding_batches_total 5"));
+  EXPECT_TRUE(has_line(text, "bottega_embedding_tokens_total 300"));
+  EXPECT_TRUE(has_line(text, "bottega_embedding_queue_depth 1"));
+  EXPECT_TRUE(has_line(text, "# TYPE bottega_embedding_batches_total counter"));
+}
+
 }  // namespace
 }  // namespace bottega::server

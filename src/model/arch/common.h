@@ -9,6 +9,7 @@
 #include "gguf/gguf.h"
 #include "model/architecture.h"
 #include "model/decoder_config.h"
+#include "model/encoder_config.h"
 
 namespace bottega::arch {
 
@@ -40,5 +41,11 @@ DecoderConfig synth_standard(const SynthShape& shape, std::string_view arch);
 
 // The shape with n_expert experts, n_used of them per token, unless it names its own.
 SynthShape with_default_experts(SynthShape shape, int n_expert, int n_used);
+
+// An encoder's shape, LayerNorm epsilon and pooling from the ARCH.* keys every BERT-like family
+// writes (the vocabulary size from token_embd.weight); BERT's layout otherwise.
+EncoderConfig read_encoder_standard(const gguf::File& file, std::string_view arch);
+// A BERT-layout encoder of the shape synth asks for, named `arch`.
+EncoderConfig synth_encoder_standard(const SynthShape& shape, std::string_view arch);
 
 }  // namespace bottega::arch

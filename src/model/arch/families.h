@@ -2,6 +2,7 @@
 #pragma once
 
 #include "model/architecture.h"
+#include "model/encoder_config.h"
 
 namespace bottega::arch {
 
@@ -14,5 +15,9 @@ extern const Architecture kPhi3;
 extern const Architecture kQwen2Moe;
 extern const Architecture kQwen3Moe;
 extern const Architecture kGptOss;
+
+// Encoders (embedding models), collected by model/encoder_config.cpp.
+extern const EncoderArchitecture kBert;
+extern const EncoderArchitecture kNomicBert;
 
 }  // namespace bottega::arch
