@@ -5,11 +5,14 @@ namespace bottega::server {
 using json = nlohmann::ordered_json;
 
 Relay::Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
-             bool at_text_start, int32_t top_logprobs, std::vector<int32_t> rendered_tokens)
+             bool at_text_start, int32_t top_logprobs, std::vector<int32_t> rendered_tokens,
+             bool harmony_tool_calls)
     : tokenizer_(tokenizer),
       decoder_(tokenizer, {.at_text_start = at_text_start}),
       harmony_(chat ? tokenizer::HarmonySplitter::for_tokenizer(tokenizer) : std::nullopt),
       reasoning_decoder_(tokenizer),
+      harmony_tool_calls_(harmony_tool_calls),
+      call_decoder_(tokenizer),
       stop_(std::move(stops)),
       chat_(chat),
       top_logprobs_(top_logprobs) {
@@ -43,8 +46,13 @@ json Relay::logprob_entry(const GeneratedToken& token) const {
   return {{"token", piece}, {"logprob", token.logprob}, {"top", top}};
 }
 
+void Relay::prime(const std::vector<int32_t>& tokens) {
+  if (!harmony_) return;
+  for (int32_t token : tokens) harmony_->route(token);
+}
+
 Relay::Piece Relay::make_piece(std::string text, std::string reasoning, json entries) {
-  Piece piece{std::move(text), std::move(reasoning), nullptr};
+  Piece piece{std::move(text), std::move(reasoning), nullptr, {}};
   if (top_logprobs_ < 0) return piece;
   if (chat_) {
     piece.logprobs = {{"content", entries}};
@@ -73,7 +81,12 @@ Relay::Piece Relay::take(const std::vector<GeneratedToken>& tokens) {
     if (stop_.stopped()) break;
     ++n_tokens_;
     using Part = tokenizer::HarmonySplitter::Part;
-    const Part part = harmony_ ? harmony_->route(token.token) : Part::kAnswer;
+    Part part = harmony_ ? harmony_->route(token.token) : Part::kAnswer;
+    if (part == Part::kToolCall && !harmony_tool_calls_) part = Part::kAnswer;
+    if (part == Part::kToolCall) {
+      if (!call_) call_ = ToolCall{"", harmony_->recipient(), ""};
+      call_->arguments += call_decoder_.push(token.token);
+    }
     if (part == Part::kAnswer) text += stop_.push(decoder_.push(token.token));
     if (part == Part::kReasoning) reasoning += reasoning_decoder_.push(token.token);
     if (top_logprobs_ >= 0) entries.push_back(logprob_entry(token));
@@ -84,7 +97,20 @@ Relay::Piece Relay::take(const std::vector<GeneratedToken>& tokens) {
 Relay::Piece Relay::finish() {
   std::string text = stop_.push(decoder_.flush());
   text += stop_.flush();
-  return make_piece(std::move(text), reasoning_decoder_.flush(), json::array());
+  Piece piece = make_piece(std::move(text), reasoning_decoder_.flush(), json::array());
+  // A call ends with <|call|>, which ends generation: it is complete when the answer is.
+  if (call_) {
+    call_->arguments += call_decoder_.flush();
+    const auto args = json::parse(call_->arguments, nullptr, false);
+    if (!args.is_discarded() && args.is_object()) {
+      call_->arguments = args.dump();
+      piece.calls.push_back(std::move(*call_));
+    } else {  // not a call one can make: keep what the model wrote as the answer
+      piece.text += call_->arguments;
+    }
+    call_.reset();
+  }
+  return piece;
 }
 
 }  // namespace bottega::server

@@ -10,6 +10,7 @@
 
 #include "engine/scheduler.h"
 #include "server/stop_matcher.h"
+#include "server/tool_calls.h"
 #include "tokenizer/harmony.h"
 #include "tokenizer/streaming_decoder.h"
 
@@ -21,13 +22,21 @@ class Relay {
   // layout, and a vocabulary with harmony's markers splits reasoning from the answer.
   // at_text_start: the text begins here (SentencePiece drops the first leading space).
   // rendered_tokens: control tokens whose text the answer keeps (tool-call markers).
+  // harmony_tool_calls: a harmony model's messages to client functions become tool calls (when
+  // tools were offered); without it their text is part of the answer.
   Relay(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stops, bool chat,
-        bool at_text_start, int32_t top_logprobs, std::vector<int32_t> rendered_tokens = {});
+        bool at_text_start, int32_t top_logprobs, std::vector<int32_t> rendered_tokens = {},
+        bool harmony_tool_calls = false);
+
+  // Tokens the prompt ends with that open the model's message (a channel header written for it);
+  // the harmony splitter reads them as if generated, so it knows where the reply stands.
+  void prime(const std::vector<int32_t>& tokens);
 
   struct Piece {
     std::string text;                 // the answer; stop sequences apply to it alone
     std::string reasoning;            // harmony's analysis channel (chat only)
     nlohmann::ordered_json logprobs;  // null unless log-probabilities were asked for
+    std::vector<ToolCall> calls;      // harmony tool calls that ended (ids not yet given)
   };
   // The text these tokens complete; once a stop sequence appears nothing more is released.
   Piece take(const std::vector<GeneratedToken>& tokens);
@@ -45,6 +54,9 @@ class Relay {
   tokenizer::StreamingDecoder decoder_;
   std::optional<tokenizer::HarmonySplitter> harmony_;  // chats of harmony models
   tokenizer::StreamingDecoder reasoning_decoder_;
+  bool harmony_tool_calls_ = false;
+  tokenizer::StreamingDecoder call_decoder_;
+  std::optional<ToolCall> call_;  // the harmony tool call being written
   StopMatcher stop_;
   bool chat_;
   int32_t top_logprobs_;

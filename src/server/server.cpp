@@ -99,7 +99,9 @@ struct Server::Impl {
         tokenizer(t),
         chat_template(tmpl),
         created(unix_time()),
-        tool_format(tmpl != nullptr ? detect_tool_format(tmpl->source()) : ToolFormat::kHermes),
+        tool_format(tokenizer::HarmonySplitter::for_tokenizer(t) ? ToolFormat::kHarmony
+                    : tmpl != nullptr ? detect_tool_format(tmpl->source())
+                                      : ToolFormat::kHermes),
         marker_tokens(find_marker_tokens()) {}
 
   void install_routes();
@@ -110,7 +112,9 @@ struct Server::Impl {
   void handle_embeddings(const httplib::Request& req, httplib::Response& res);
   std::vector<std::vector<int32_t>> embedding_inputs(const EmbeddingParams& params) const;
   void abandon(SequenceHandle& handle, httplib::Response& res, const std::string& endpoint);
-  std::vector<int32_t> prompt_tokens(const CompletionParams& params) const;
+  // reply_header: text the prompt ends with that opens the model's reply (a harmony channel).
+  std::vector<int32_t> prompt_tokens(const CompletionParams& params,
+                                     const std::string& reply_header) const;
   // The vocabulary as grammars see it, built on the first request that needs one.
   // with_markers: the tool-call markers count as text (requests with tools).
   std::shared_ptr<const grammar::TokenVocabulary> token_vocabulary(bool with_markers) {
@@ -338,7 +342,8 @@ void Server::Impl::install_page_routes() {
   }
 }
 
-std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params) const {
+std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params,
+                                                 const std::string& reply_header) const {
   if (!params.chat) {
     if (params.prompt_tokens) {
       for (int32_t id : *params.prompt_tokens) {
@@ -381,13 +386,8 @@ std::vector<int32_t> Server::Impl::prompt_tokens(const CompletionParams& params)
   if (vocab.add_bos && vocab.bos >= 0 && (tokens.empty() || tokens.front() != vocab.bos)) {
     tokens.insert(tokens.begin(), vocab.bos);
   }
-  // A harmony model (gpt-oss) writes reasoning before its answer; under a grammar it starts in the
-  // final channel, so the constrained text is the answer.
-  if (params.grammar && tokenizer::HarmonySplitter::for_tokenizer(tokenizer)) {
-    const std::vector<int32_t> final_header =
-        tokenizer.encode("<|channel|>final<|message|>", false, true);
-    tokens.insert(tokens.end(), final_header.begin(), final_header.end());
-  }
+  const std::vector<int32_t> header = tokenizer.encode(reply_header, false, true);
+  tokens.insert(tokens.end(), header.begin(), header.end());
   return tokens;
 }
 
@@ -400,6 +400,7 @@ struct Exchange {
   std::unique_ptr<Relay> relay;
   std::unique_ptr<ToolCallParser> tools;  // chats offering tools
   int n_calls_sent = 0;                   // streamed tool calls so far
+  std::vector<int32_t> reply_header;      // the prompt's last tokens, opening the reply
   std::string id;
   int64_t created = 0;
   Clock::time_point arrived;
@@ -442,6 +443,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
     }
     const json body = parse_body(req.body);
     ex->params = chat ? parse_chat_request(body) : parse_completion_request(body);
+    std::string reply_header;
     const bool tools_active =
         chat && !ex->params.tools.is_null() && ex->params.tool_choice != "none";
     if (tools_active && ex->params.tool_choice != "auto") {
@@ -456,6 +458,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       try {
         ex->params.grammar = std::make_shared<const grammar::Grammar>(grammar::parse_gbnf(
             tool_call_grammar(tool_format, selected, ex->params.parallel_tool_calls)));
+        if (tool_format == ToolFormat::kHarmony) reply_header = harmony_call_prefix(selected);
       } catch (const grammar::SchemaError& e) {
         throw ApiError(400, std::string("Invalid tool parameters: ") + e.what(),
                        "invalid_request_error", "tools", "invalid_schema");
@@ -465,8 +468,14 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       ex->tools = std::make_unique<ToolCallParser>(tool_format, ex->params.parallel_tool_calls,
                                                    [this] { return new_call_id(); });
     }
+    // A harmony model (gpt-oss) reasons before it answers; under a grammar its reply starts in the
+    // final channel, so the constrained text is the answer.
+    if (chat && ex->params.grammar && reply_header.empty() && tool_format == ToolFormat::kHarmony) {
+      reply_header = "<|channel|>final<|message|>";
+    }
+    ex->reply_header = tokenizer.encode(reply_header, false, true);
     GenerationRequest request;
-    request.prompt = prompt_tokens(ex->params);
+    request.prompt = prompt_tokens(ex->params, reply_header);
     if (request.prompt.empty()) {
       throw ApiError(400, "The prompt is empty.", "invalid_request_error",
                      chat ? "messages" : "prompt");
@@ -534,7 +543,9 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   ex->relay = std::make_unique<Relay>(
       tokenizer, ex->params.stop, chat,
       chat || (!ex->params.prompt_tokens && ex->params.prompt.empty()), ex->params.top_logprobs,
-      ex->tools ? marker_tokens : std::vector<int32_t>{});
+      ex->tools ? marker_tokens : std::vector<int32_t>{},
+      ex->tools && tool_format == ToolFormat::kHarmony);
+  ex->relay->prime(ex->reply_header);
 
   // Receives tokens (after the first batch) and keeps the latency histograms.
   auto receive = [this](Exchange& x, std::vector<GeneratedToken>& tokens) {
@@ -572,7 +583,9 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
   if (!ex->params.stream) {
     std::string text, reasoning;
     json entries = json::array();
+    std::vector<ToolCall> found;  // harmony calls, read by the relay
     auto add = [&](Relay::Piece piece) {
+      for (auto& call : piece.calls) found.push_back(std::move(call));
       text += piece.text;
       reasoning += piece.reasoning;
       if (piece.logprobs.is_null()) return;
@@ -613,6 +626,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       text = out.content + rest.content;
       out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
       for (const auto& call : out.calls) tool_calls.push_back(tool_call_json(call));
+      for (auto& call : found) tool_calls.push_back(tool_call_json(ex->tools->add_found(call)));
     }
     json logprobs = nullptr;
     if (ex->params.top_logprobs >= 0) {
@@ -707,6 +721,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
               out.calls.insert(out.calls.end(), rest.calls.begin(), rest.calls.end());
             }
             piece.text = std::move(out.content);
+            for (auto& call : piece.calls) out.calls.push_back(x.tools->add_found(std::move(call)));
             for (const auto& call : out.calls) {
               json delta = tool_call_json(call);
               delta["index"] = x.n_calls_sent++;
@@ -722,7 +737,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
           return send(chunk(x, &piece, nullptr, false, calls));
         };
         if (chat) {  // OpenAI opens with the role and empty content
-          const Relay::Piece opening{"", "", nullptr};
+          const Relay::Piece opening{"", "", nullptr, {}};
           if (!send(chunk(x, &opening, nullptr, true))) {
             x.handle->cancel();
             metrics.count_disconnect(endpoint);

@@ -52,6 +52,8 @@ const char* tool_format_name(ToolFormat format) {
       return "llama3";
     case ToolFormat::kMistral:
       return "mistral";
+    case ToolFormat::kHarmony:
+      return "harmony";
   }
   return "?";
 }
@@ -77,6 +79,8 @@ std::vector<std::string> tool_markers(ToolFormat format) {
       return {std::string(kPythonTag)};
     case ToolFormat::kMistral:
       return {std::string(kMistralMarker)};
+    case ToolFormat::kHarmony:
+      return {"<|constrain|>", "<|message|>"};
   }
   return {};
 }
@@ -105,6 +109,14 @@ std::string new_tool_call_id(ToolFormat format, const std::function<uint32_t()>&
   return id;
 }
 
+std::string harmony_call_prefix(const json& tools) {
+  std::string prefix = "<|channel|>commentary to=functions.";
+  if (tools.size() == 1) {
+    prefix += tools[0]["function"]["name"].get<std::string>() + " <|constrain|>json<|message|>";
+  }
+  return prefix;
+}
+
 std::string tool_call_grammar(ToolFormat format, const json& tools, bool parallel) {
   grammar::GbnfBuilder b;
   using grammar::GbnfBuilder;
@@ -124,6 +136,11 @@ std::string tool_call_grammar(ToolFormat format, const json& tools, bool paralle
         call = GbnfBuilder::literal("{\"name\": " + quoted_name + ", \"parameters\": ") + " " +
                args + " \"}\"";
         break;
+      case ToolFormat::kHarmony:  // after harmony_call_prefix()
+        call = tools.size() == 1
+                   ? args
+                   : GbnfBuilder::literal(name + " <|constrain|>json<|message|>") + " " + args;
+        break;
       case ToolFormat::kMistral:
         call = GbnfBuilder::literal("{\"name\": " + quoted_name + ", \"arguments\": ") + " " +
                args + " (" + GbnfBuilder::literal(", \"id\": \"") +
@@ -139,7 +156,8 @@ std::string tool_call_grammar(ToolFormat format, const json& tools, bool paralle
       root = parallel ? one + " (\"\\n\" " + one + ")*" : one;
       break;
     case ToolFormat::kLlama3:
-      root = one;  // Llama 3's templates take one call per turn
+    case ToolFormat::kHarmony:
+      root = one;  // one call per turn: Llama 3's templates, and harmony's <|call|> ends the turn
       break;
     case ToolFormat::kMistral:
       root = GbnfBuilder::literal(std::string(kMistralMarker) + "[") + " " + one +
@@ -263,8 +281,18 @@ void ToolCallParser::take_marker_then_json(Output& out, bool at_end) {
   buffer_.clear();
 }
 
+ToolCall ToolCallParser::add_found(ToolCall call) {
+  call.id = new_id_();
+  ++n_calls_;
+  return call;
+}
+
 ToolCallParser::Output ToolCallParser::push(std::string_view text) {
   Output out;
+  if (format_ == ToolFormat::kHarmony) {  // calls come from the Relay; text is the answer
+    out.content = text;
+    return out;
+  }
   buffer_ += text;
   if (format_ == ToolFormat::kHermes) {
     take_hermes(out, false);
@@ -276,6 +304,7 @@ ToolCallParser::Output ToolCallParser::push(std::string_view text) {
 
 ToolCallParser::Output ToolCallParser::finish() {
   Output out;
+  if (format_ == ToolFormat::kHarmony) return out;
   if (format_ == ToolFormat::kHermes) {
     take_hermes(out, true);
   } else {

@@ -16,6 +16,9 @@ enum class ToolFormat {
   kHermes,   // <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call> (Qwen 2.5/3, Hermes)
   kLlama3,   // the whole answer is {"name": ..., "parameters": {...}} (Llama 3.1/3.2/3.3)
   kMistral,  // [TOOL_CALLS][{"name": ..., "arguments": {...}, "id": "abcdefghi"}] (Mistral)
+  // gpt-oss: a message "<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>
+  // {...}<|call|>", read by the Relay's harmony splitter rather than from the text.
+  kHarmony,
 };
 
 const char* tool_format_name(ToolFormat format);
@@ -41,6 +44,10 @@ struct ToolCall {
 // on exactly 9 letters and digits.
 std::string new_tool_call_id(ToolFormat format, const std::function<uint32_t()>& random);
 
+// The header the prompt ends with when a harmony model must call a function: the whole message
+// header for one function, else up to the function's name, which the grammar then chooses.
+std::string harmony_call_prefix(const nlohmann::ordered_json& tools);
+
 // GBNF for one or more calls (several when `parallel`) of the given tools in the format, each
 // call's arguments valid for its function's parameters schema. Throws grammar::SchemaError.
 std::string tool_call_grammar(ToolFormat format, const nlohmann::ordered_json& tools,
@@ -59,6 +66,8 @@ class ToolCallParser {
   Output push(std::string_view text);
   // The end of the answer: what was held back, as content or calls.
   Output finish();
+  // A call found elsewhere (a harmony message): given an id and counted. Returns it.
+  ToolCall add_found(ToolCall call);
   // Whether any call was found so far.
   bool called() const { return n_calls_ > 0; }
 

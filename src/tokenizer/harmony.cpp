@@ -28,8 +28,18 @@ HarmonySplitter::Part HarmonySplitter::route(int32_t token) {
   }
   if (token == message_) {
     in_header_ = false;
-    // "analysis" is the reasoning; "final" and "commentary" (preambles, tool calls) are shown.
-    body_ = header_.find("analysis") != std::string::npos ? Part::kReasoning : Part::kAnswer;
+    // "analysis" is the reasoning; a message to a client function is a tool call; "final" and
+    // other "commentary" (preambles) are shown.
+    static constexpr std::string_view kFunctions = "to=functions.";
+    const size_t to = header_.find(kFunctions);
+    if (to != std::string::npos) {
+      size_t end = to + kFunctions.size();
+      while (end < header_.size() && header_[end] != ' ' && header_[end] != '<') ++end;
+      recipient_ = header_.substr(to + kFunctions.size(), end - to - kFunctions.size());
+      body_ = Part::kToolCall;
+    } else {
+      body_ = header_.find("analysis") != std::string::npos ? Part::kReasoning : Part::kAnswer;
+    }
     return Part::kMarkup;
   }
   if (token == end_ || token == return_ || token == call_) {

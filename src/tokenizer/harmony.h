@@ -17,7 +17,8 @@ namespace bottega::tokenizer {
 
 class HarmonySplitter {
  public:
-  enum class Part { kMarkup, kReasoning, kAnswer };
+  // kToolCall: the body of a message addressed to a client function ("to=functions.NAME").
+  enum class Part { kMarkup, kReasoning, kAnswer, kToolCall };
 
   // A splitter for this vocabulary, or nullopt when it lacks harmony's markers (<|start|>,
   // <|channel|>, <|message|>, <|end|>, <|return|>, <|call|>). The tokenizer must outlive it.
@@ -25,6 +26,8 @@ class HarmonySplitter {
 
   // Where the text of the next generated token belongs.
   Part route(int32_t token);
+  // The function the current tool-call message is addressed to (after "to=functions.").
+  const std::string& recipient() const { return recipient_; }
 
  private:
   explicit HarmonySplitter(const Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
@@ -35,6 +38,7 @@ class HarmonySplitter {
   bool in_header_ = false;  // between <|start|>/<|channel|> and <|message|>
   std::string header_;      // the header's text so far ("assistant", "analysis", ...)
   Part body_ = Part::kAnswer;
+  std::string recipient_;
 };
 
 }  // namespace bottega::tokenizer

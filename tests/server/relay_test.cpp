@@ -110,3 +110,74 @@ TEST(Relay, CompletionsKeepEveryChannelAsText) {
 
 }  // namespace
 }  // namespace bottega::server
+
+namespace bottega::server {
+namespace {
+
+Relay::Piece relay_all(Relay& relay, const std::vector<GeneratedToken>& tokens, size_t chunk) {
+  Relay::Piece all;
+  for (size_t i = 0; i < tokens.size(); i += chunk) {
+    const size_t n = std::min(chunk, tokens.size() - i);
+    Relay::Piece p =
+        relay.take(std::vector<GeneratedToken>(tokens.begin() + i, tokens.begin() + i + n));
+    all.text += p.text;
+    all.reasoning += p.reasoning;
+    for (auto& c : p.calls) all.calls.push_back(c);
+  }
+  Relay::Piece rest = relay.finish();
+  all.text += rest.text;
+  all.reasoning += rest.reasoning;
+  for (auto& c : rest.calls) all.calls.push_back(c);
+  return all;
+}
+
+// With tools offered, a message to a client function is a call, not answer text.
+TEST(Relay, HarmonyMessagesToFunctionsAreToolCalls) {
+  const auto tokenizer = gpt_oss_tokenizer();
+  const std::string reply =
+      "<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant"
+      "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>"
+      "{\"city\": \"Oslo\"}";
+  for (size_t chunk : {size_t{1}, size_t{5}}) {
+    Relay relay(*tokenizer, {}, true, true, -1, {}, /*harmony_tool_calls=*/true);
+    const Relay::Piece out = relay_all(relay, generated(*tokenizer, reply), chunk);
+    EXPECT_EQ(out.reasoning, "Need the weather.");
+    EXPECT_EQ(out.text, "");
+    ASSERT_EQ(out.calls.size(), 1u);
+    EXPECT_EQ(out.calls[0].name, "get_weather");
+    EXPECT_EQ(out.calls[0].arguments, R"({"city":"Oslo"})");
+  }
+  // The header may also name the recipient before the channel.
+  Relay relay(*tokenizer, {}, true, true, -1, {}, true);
+  const Relay::Piece out = relay_all(
+      relay,
+      generated(*tokenizer,
+                "<|start|>assistant to=functions.lookup<|channel|>commentary json<|message|>"
+                "{\"q\": 1}"),
+      3);
+  ASSERT_EQ(out.calls.size(), 1u);
+  EXPECT_EQ(out.calls[0].name, "lookup");
+}
+
+// A prompt that ends with the call's header (a forced call) primes the splitter.
+TEST(Relay, PrimedHarmonyHeaderStartsTheCall) {
+  const auto tokenizer = gpt_oss_tokenizer();
+  Relay relay(*tokenizer, {}, true, true, -1, {}, true);
+  relay.prime(tokenizer->encode("<|channel|>commentary to=functions.", false, true));
+  const Relay::Piece out =
+      relay_all(relay, generated(*tokenizer, "now <|constrain|>json<|message|>{\"utc\": true}"), 2);
+  ASSERT_EQ(out.calls.size(), 1u);
+  EXPECT_EQ(out.calls[0].name, "now");
+  EXPECT_EQ(out.calls[0].arguments, R"({"utc":true})");
+  EXPECT_EQ(out.text, "");
+  // Arguments that are no JSON object stay the answer.
+  Relay bad(*tokenizer, {}, true, true, -1, {}, true);
+  bad.prime(tokenizer->encode("<|channel|>commentary to=functions.now <|constrain|>json<|message|>",
+                              false, true));
+  const Relay::Piece kept = relay_all(bad, generated(*tokenizer, "not json"), 1);
+  EXPECT_TRUE(kept.calls.empty());
+  EXPECT_EQ(kept.text, "not json");
+}
+
+}  // namespace
+}  // namespace bottega::server

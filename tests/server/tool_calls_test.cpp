@@ -171,6 +171,17 @@ TEST(ToolCallGrammar, ForcesValidCallsInEachFormat) {
   EXPECT_FALSE(grammar_accepts(mistral,
                                "[TOOL_CALLS][{\"name\": \"now\", \"arguments\": {}, "
                                "\"id\": \"short\"}]"));
+  // Harmony: after harmony_call_prefix(), the function's name (when several) and its arguments.
+  const std::string harmony = tool_call_grammar(ToolFormat::kHarmony, kTools, true);
+  EXPECT_EQ(harmony_call_prefix(kTools), "<|channel|>commentary to=functions.");
+  EXPECT_TRUE(grammar_accepts(harmony, "now <|constrain|>json<|message|>{}"));
+  EXPECT_TRUE(
+      grammar_accepts(harmony, "get_weather <|constrain|>json<|message|>{\"city\": \"Z\"}"));
+  EXPECT_FALSE(grammar_accepts(harmony, "get_weather <|constrain|>json<|message|>{}"));
+  const json one = json::array({kTools[1]});
+  EXPECT_EQ(harmony_call_prefix(one),
+            "<|channel|>commentary to=functions.now <|constrain|>json<|message|>");
+  EXPECT_TRUE(grammar_accepts(tool_call_grammar(ToolFormat::kHarmony, one, true), "{}"));
   // Parameters the grammar cannot enforce are refused, naming the keyword.
   json bad = kTools;
   bad[0]["function"]["parameters"]["properties"]["city"]["pattern"] = "^[A-Z]";
