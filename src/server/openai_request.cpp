@@ -41,6 +41,11 @@ namespace {
                  "invalid_value");
 }
 
+[[noreturn]] void missing(const std::string& name) {
+  throw ApiError(400, "Missing required parameter: '" + name + "'.", "invalid_request_error", name,
+                 "missing_required_parameter");
+}
+
 // The field, or nullptr when absent or JSON null (OpenAI treats null as "use the default").
 const json* field(const json& body, const char* name) {
   const auto it = body.find(name);
@@ -169,8 +174,7 @@ void parse_output_constraint(const json& body, CompletionParams& params) {
     if (!format->is_object()) bad_type("response_format", "an object");
     const json* type = field(*format, "type");
     if (type == nullptr || !type->is_string()) {
-      throw ApiError(400, "Missing required parameter: 'response_format.type'.",
-                     "invalid_request_error", "response_format.type", "missing_required_parameter");
+      missing("response_format.type");
     }
     const std::string t = type->get<std::string>();
     if (t == "json_object") {
@@ -178,9 +182,7 @@ void parse_output_constraint(const json& body, CompletionParams& params) {
     } else if (t == "json_schema") {
       const json* spec = field(*format, "json_schema");
       if (spec == nullptr || !spec->is_object()) {
-        throw ApiError(400, "Missing required parameter: 'response_format.json_schema'.",
-                       "invalid_request_error", "response_format.json_schema",
-                       "missing_required_parameter");
+        missing("response_format.json_schema");
       }
       const json* schema = field(*spec, "schema");
       params.grammar = schema_grammar(schema != nullptr ? *schema : json::object(),
@@ -212,11 +214,6 @@ bool valid_function_name(const std::string& name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
   });
-}
-
-[[noreturn]] void missing(const std::string& name) {
-  throw ApiError(400, "Missing required parameter: '" + name + "'.", "invalid_request_error", name,
-                 "missing_required_parameter");
 }
 
 void parse_tools(const json& body, CompletionParams& params) {
@@ -350,8 +347,7 @@ CompletionParams parse_completion_request(const json& body) {
   CompletionParams params;
   const json* prompt = field(body, "prompt");
   if (prompt == nullptr) {
-    throw ApiError(400, "Missing required parameter: 'prompt'.", "invalid_request_error", "prompt",
-                   "missing_required_parameter");
+    missing("prompt");
   }
   // A string, a list with one string, or token ids (a list of integers).
   const json* p = prompt;
@@ -389,8 +385,7 @@ CompletionParams parse_chat_request(const json& body) {
   params.chat = true;
   const json* messages = field(body, "messages");
   if (messages == nullptr) {
-    throw ApiError(400, "Missing required parameter: 'messages'.", "invalid_request_error",
-                   "messages", "missing_required_parameter");
+    missing("messages");
   }
   if (!messages->is_array()) bad_type("messages", "an array of message objects");
   if (messages->empty()) {
@@ -403,8 +398,7 @@ CompletionParams parse_chat_request(const json& body) {
     if (!m.is_object()) bad_type(where, "an object");
     const json* role = field(m, "role");
     if (role == nullptr) {
-      throw ApiError(400, "Missing required parameter: '" + where + ".role'.",
-                     "invalid_request_error", where + ".role", "missing_required_parameter");
+      missing(where + ".role");
     }
     if (!role->is_string()) bad_type(where + ".role", "a string");
     const std::string r = role->get<std::string>();
@@ -418,8 +412,7 @@ CompletionParams parse_chat_request(const json& body) {
       bad_type(where + ".content", "a string or an array of content parts");
     }
     if (content == nullptr && r != "assistant") {
-      throw ApiError(400, "Missing required parameter: '" + where + ".content'.",
-                     "invalid_request_error", where + ".content", "missing_required_parameter");
+      missing(where + ".content");
     }
   }
   params.messages = template_messages(*messages);
@@ -498,8 +491,7 @@ EmbeddingParams parse_embedding_request(const json& body) {
   EmbeddingParams params;
   const json* input = field(body, "input");
   if (input == nullptr) {
-    throw ApiError(400, "Missing required parameter: 'input'.", "invalid_request_error", "input",
-                   "missing_required_parameter");
+    missing("input");
   }
   embedding_inputs(*input, params);
   if (const json* format = field(body, "encoding_format")) {

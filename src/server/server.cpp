@@ -45,6 +45,23 @@ const char* finish_reason_name(FinishReason reason, bool stopped_by_text) {
   return "length";
 }
 
+// Hands work to the scheduler or the embedding queue; what they refuse becomes the status a client
+// can act on: 429 when the queue is full, 503 while shutting down, else 400 (naming `param`).
+template <typename Submit>
+auto submit_or_reply_error(Submit&& submit, std::optional<std::string> param = std::nullopt) {
+  try {
+    return submit();
+  } catch (const QueueFullError& e) {
+    throw ApiError(429, std::string("The server is busy: ") + e.what(), "rate_limit_error",
+                   std::nullopt, "rate_limit_exceeded");
+  } catch (const ShuttingDownError& e) {
+    throw ApiError(503, std::string(e.what()) + "; retry on another server.", "server_error",
+                   std::nullopt, "service_unavailable");
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), "invalid_request_error", std::move(param));
+  }
+}
+
 json tool_call_json(const ToolCall& call) {
   return {{"id", call.id},
           {"type", "function"},
@@ -500,17 +517,7 @@ void Server::Impl::handle_completion(const httplib::Request& req, httplib::Respo
       request.constraint = std::make_shared<grammar::GrammarConstraint>(
           ex->params.grammar, token_vocabulary(ex->tools != nullptr), at_text_start);
     }
-    try {
-      ex->handle = scheduler->submit(std::move(request));
-    } catch (const QueueFullError& e) {
-      throw ApiError(429, std::string("The server is busy: ") + e.what(), "rate_limit_error",
-                     std::nullopt, "rate_limit_exceeded");
-    } catch (const ShuttingDownError& e) {
-      throw ApiError(503, std::string(e.what()) + "; retry on another server.", "server_error",
-                     std::nullopt, "service_unavailable");
-    } catch (const Error& e) {
-      throw ApiError(400, e.what(), "invalid_request_error");
-    }
+    ex->handle = submit_or_reply_error([&] { return scheduler->submit(std::move(request)); });
     // Wait for the first token (or the end) before answering, so that a request that never got
     // to run can still be answered with an error status.
     while (ex->handle->wait(ex->first_tokens, std::chrono::milliseconds(200)) &&
@@ -839,17 +846,7 @@ void Server::Impl::handle_embeddings(const httplib::Request& req, httplib::Respo
     int64_t n_tokens = 0;
     for (const auto& input : inputs) n_tokens += static_cast<int64_t>(input.size());
     std::future<std::vector<std::vector<float>>> result;
-    try {
-      result = embeddings->submit(inputs);
-    } catch (const QueueFullError& e) {
-      throw ApiError(429, std::string("The server is busy: ") + e.what(), "rate_limit_error",
-                     std::nullopt, "rate_limit_exceeded");
-    } catch (const ShuttingDownError& e) {
-      throw ApiError(503, std::string(e.what()) + "; retry on another server.", "server_error",
-                     std::nullopt, "service_unavailable");
-    } catch (const Error& e) {
-      throw ApiError(400, e.what(), "invalid_request_error", "input");
-    }
+    result = submit_or_reply_error([&] { return embeddings->submit(inputs); }, "input");
     const json body = embedding_response(result.get(), params.base64, config.model_id, n_tokens);
     metrics.count_tokens(static_cast<uint64_t>(n_tokens), 0);
     metrics.count_request(endpoint, 200);

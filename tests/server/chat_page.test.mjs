@@ -6,12 +6,13 @@
 // (BOTTEGA_BIN, BOTTEGA_SHARED set; BOTTEGA_CHROMIUM overrides /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServe } from './serve_process.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'npm', 'package.json'));
@@ -35,20 +36,8 @@ const PLAIN_TEMPLATE = '{% for message in messages %}{{ message.content }}{% end
 
 // Starts `bottega serve` on a free port and resolves with its base URL once it listens.
 function startServer(model, args) {
-  const child = spawn(BIN, ['serve', '-m', model, '--port', '0', '-t', '2', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const ready = new Promise((resolve, reject) => {
-    child.stderr.on('data', (data) => {
-      log += data;
-      const m = log.match(/on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(`http://127.0.0.1:${m[1]}`);
-    });
-    exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening:\n${log}`)));
-  });
-  return { child, ready, exited };
+  const server = startServe(model, args);
+  return { ...server, ready: server.ready.then((port) => `http://127.0.0.1:${port}`) };
 }
 
 async function stopServer(server) {

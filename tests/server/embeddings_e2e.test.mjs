@@ -6,12 +6,13 @@
 // Run by ctest: node --test tests/server/embeddings_e2e.test.mjs (BOTTEGA_BIN, BOTTEGA_SHARED set).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServe } from './serve_process.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'npm', 'package.json'));
@@ -38,20 +39,7 @@ let textServer;
 let textClient;
 
 function startServer(file) {
-  const child = spawn(BIN, ['serve', '-m', file, '--port', '0', '-t', '2'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, log })));
-  const ready = new Promise((resolve, reject) => {
-    child.stderr.on('data', (data) => {
-      log += data;
-      const m = log.match(/on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening:\n${log}`)));
-  });
-  return { child, ready, exited };
+  return startServe(file);
 }
 
 function newClient(port) {

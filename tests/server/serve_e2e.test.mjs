@@ -2,17 +2,16 @@
 // model. Run by ctest: node --test tests/server/serve_e2e.test.mjs (BOTTEGA_BIN, BOTTEGA_SHARED set).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServe } from './serve_process.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'npm', 'package.json'));
 const OpenAI = require('openai');
 
-const BIN = process.env.BOTTEGA_BIN;
 const SHARED = process.env.BOTTEGA_SHARED ?? path.join(here, '..', '..', '..', 'shared');
 const MODEL = path.join(SHARED, 'models', 'aidreams260K.gguf');
 const GOLDEN = JSON.parse(readFileSync(path.join(SHARED, 'models', 'golden', 'aidreams260K.greedy.json')));
@@ -20,21 +19,7 @@ const KEY = 'test-key-123';
 
 // Starts a server on a free port and resolves once it listens.
 function startServer(args) {
-  assert.ok(BIN, 'BOTTEGA_BIN must name the bottega binary');
-  const child = spawn(BIN, ['serve', '-m', MODEL, '--port', '0', '-t', '2', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, log })));
-  const ready = new Promise((resolve, reject) => {
-    child.stderr.on('data', (data) => {
-      log += data;
-      const m = log.match(/on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening:\n${log}`)));
-  });
-  return { child, ready, exited, log: () => log };
+  return startServe(MODEL, args);
 }
 
 let main;

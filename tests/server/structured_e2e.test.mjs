@@ -4,16 +4,15 @@
 // allows nothing else, which is what these tests check.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServe } from './serve_process.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'npm', 'package.json'));
 const OpenAI = require('openai');
 
-const BIN = process.env.BOTTEGA_BIN;
 const SHARED = process.env.BOTTEGA_SHARED ?? path.join(here, '..', '..', '..', 'shared');
 const MODEL = path.join(SHARED, 'models', 'aidreams260K.gguf');
 const TEMPLATES = {
@@ -23,20 +22,7 @@ const TEMPLATES = {
 };
 
 function startServer(template) {
-  assert.ok(BIN, 'BOTTEGA_BIN must name the bottega binary');
-  const child = spawn(BIN, ['serve', '-m', MODEL, '--port', '0', '-t', '2', '-c', '4096',
-    '--parallel', '4', '--chat-template', template], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, log })));
-  const ready = new Promise((resolve, reject) => {
-    child.stderr.on('data', (data) => {
-      log += data;
-      const m = log.match(/on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    exited.then(({ code }) => reject(new Error(`server exited with ${code}:\n${log}`)));
-  });
-  return { child, ready, exited };
+  return startServe(MODEL, ['-c', '4096', '--parallel', '4', '--chat-template', template]);
 }
 
 const servers = {};
