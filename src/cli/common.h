@@ -7,7 +7,7 @@
 
 #include "core/format.h"
 #include "gguf/gguf.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
 #include "template/chat_template.h"

@@ -28,7 +28,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/block_pool.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
 

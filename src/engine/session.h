@@ -8,7 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/block_allocator.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "model/model.h"
 
 namespace bottega {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gguf/gguf.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "tensor/types.h"
 
 namespace bottega::fit {

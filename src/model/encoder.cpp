@@ -9,6 +9,7 @@
 #include <cmath>
 #include <utility>
 
+#include "backend/cpu/interleave.h"
 #include "core/error.h"
 #include "kernels/cpu/ops.h"
 #include "model/weights.h"
@@ -110,7 +111,7 @@ Encoder::Encoder(gguf::File file)
       for (int64_t r = 0; r < m.n_out; ++r) kernels::dequantize_row(m, r, v.data() + r * m.n_in);
     }
   }
-  w.interleaved = interleave_for_cpu(file_, matmul_inputs);
+  w.interleaved = backend::cpu::interleave_for_cpu(&file_, matmul_inputs);
 }
 
 Encoder::~Encoder() = default;

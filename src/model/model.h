@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
+#include "backend/batch.h"
+#include "backend/kv_cache.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
-#include "model/kv_cache.h"
 
 namespace bottega {
 
@@ -31,13 +33,6 @@ struct ModelInfo {
   int n_expert = 0;  // mixture of experts: experts per layer, and how many a token uses
   int n_expert_used = 0;
   int64_t n_kv_dim() const { return n_head_kv * head_dim; }
-};
-
-struct BatchToken {
-  int32_t token = 0;
-  int32_t pos = 0;      // position in its sequence
-  int32_t seq = 0;      // index into the block tables given with the batch
-  bool logits = false;  // produce the next-token logits after this token
 };
 
 class Model {
@@ -62,9 +57,13 @@ class Model {
 };
 
 struct LoadOptions {
+  LoadOptions() = default;
+  explicit LoadOptions(int64_t context) : n_ctx(context) {}
   // The context a run is configured with (0: the model's trained context). Phi-3's LongRoPE picks
   // its frequencies by it, as llama.cpp does.
   int64_t n_ctx = 0;
+  // Where the model runs; the CPU when null.
+  std::shared_ptr<backend::Backend> backend;
 };
 
 // Opens the architecture named by general.architecture; throws Error naming an unsupported

@@ -6,22 +6,11 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/types.h"
+#include "tensor/weight_matrix.h"
 
 namespace bottega::kernels {
 
-// A weight matrix as GGUF stores it: n_out rows of n_in values each, rows contiguous.
-struct WeightMatrix {
-  TensorType type = TensorType::F32;
-  int64_t n_in = 0;   // values per row (GGUF ne[0])
-  int64_t n_out = 0;  // rows (GGUF ne[1])
-  const uint8_t* data = nullptr;
-  // Rows interleaved in groups of 8 (repack.h) instead of stored one after another; row() is then
-  // meaningless, dequantize_row still works.
-  bool interleaved = false;
-
-  size_t row_stride() const { return row_bytes(type, n_in); }
-  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride(); }
-};
+using bottega::WeightMatrix;
 
 // Whether matmul on this CPU runs faster with w interleaved (repack.h), so that a loader should
 // call interleave(). False under BOTTEGA_ISA=ref, which keeps the stored layout.

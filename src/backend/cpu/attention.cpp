@@ -1,4 +1,4 @@
-#include "model/attention.h"
+#include "backend/cpu/attention.h"
 
 #include <algorithm>
 #include <atomic>
@@ -10,7 +10,7 @@
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/ops.h"
 
-namespace bottega {
+namespace bottega::backend::cpu {
 namespace {
 
 // Consecutive batch tokens of one sequence at consecutive positions (a prompt chunk) read the
@@ -184,4 +184,4 @@ void paged_attention(std::span<const BatchToken> batch,
   });
 }
 
-}  // namespace bottega
+}  // namespace bottega::backend::cpu

@@ -1,16 +1,16 @@
 // Causal self-attention of one layer over the paged KV cache, for a batch that mixes the prompt
-// chunks and decode steps of many sequences. Shared by every architecture that uses grouped-query
-// attention with a softmax over scaled dot products.
+// chunks and decode steps of many sequences, on the CPU. Shared by every architecture that uses
+// grouped-query attention with a softmax over scaled dot products.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
+#include "backend/batch.h"
+#include "backend/kv_cache.h"
 #include "core/thread_pool.h"
-#include "model/kv_cache.h"
-#include "model/model.h"
 
-namespace bottega {
+namespace bottega::backend::cpu {
 
 struct AttentionShape {
   int64_t n_head = 0;
@@ -33,4 +33,4 @@ void paged_attention(std::span<const BatchToken> batch,
                      int layer, const AttentionShape& shape, const float* q, float* out,
                      ThreadPool& pool);
 
-}  // namespace bottega
+}  // namespace bottega::backend::cpu

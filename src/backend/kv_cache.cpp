@@ -1,4 +1,4 @@
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 
 #include <algorithm>
 #include <array>
