@@ -2,7 +2,11 @@
 // devices), buffers in and out, several dispatches in one command buffer.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/vulkan/context.h"
 #include "backend/vulkan/instance.h"
@@ -33,6 +37,41 @@ TEST(VulkanContext, MissingLoaderIsAnErrorSayingWhatToInstall) {
   EXPECT_NE(message.find("no Vulkan loader"), std::string::npos) << message;
   EXPECT_NE(message.find("libvulkan-bottega-test-missing.so.1"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+}
+
+// The loader reads its driver list from these variables at each instance creation; the test
+// points them at nothing and puts them back.
+class DriverFilesHidden {
+ public:
+  DriverFilesHidden() {
+    for (const char* name : kVariables) {
+      const char* value = std::getenv(name);
+      saved_.emplace_back(value != nullptr, value != nullptr ? value : "");
+      setenv(name, "/nonexistent/bottega_test_icd.json", 1);
+    }
+  }
+  ~DriverFilesHidden() {
+    for (size_t i = 0; i < std::size(kVariables); ++i) {
+      if (saved_[i].first) {
+        setenv(kVariables[i], saved_[i].second.c_str(), 1);
+      } else {
+        unsetenv(kVariables[i]);
+      }
+    }
+  }
+
+ private:
+  static constexpr const char* kVariables[] = {"VK_ICD_FILENAMES", "VK_DRIVER_FILES"};
+  std::vector<std::pair<bool, std::string>> saved_;
+};
+
+TEST(VulkanContext, NoDriverIsAnErrorSayingWhatToInstall) {
+  const DriverFilesHidden hidden;
+  const std::string message = error_of(ContextOptions{});
+  EXPECT_TRUE(message.find("no Vulkan driver") != std::string::npos ||
+              message.find("found no GPU") != std::string::npos)
+      << message;
+  EXPECT_NE(message.find("mesa-vulkan-drivers"), std::string::npos) << message;
 }
 
 TEST(VulkanContext, ListsDevicesWithNameMemoryAndSubgroupSize) {

@@ -128,7 +128,15 @@ Instance::Instance(const std::string& loader_library) : loader_(loader_library) 
   VkInstanceCreateInfo create{};
   create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
   create.pApplicationInfo = &app;
-  check(global.create_instance(&create, nullptr, &instance_), "creating a Vulkan instance");
+  const VkResult created = global.create_instance(&create, nullptr, &instance_);
+  if (created == VK_ERROR_INCOMPATIBLE_DRIVER) {
+    // What the loader answers when it finds no driver at all, as well as only 1.0 drivers.
+    throw Error(
+        "no Vulkan driver accepted a Vulkan 1.1 instance (VK_ERROR_INCOMPATIBLE_DRIVER): "
+        "install or update the GPU's Vulkan driver (Debian: mesa-vulkan-drivers, or the "
+        "vendor's) or run on the CPU");
+  }
+  check(created, "creating a Vulkan instance");
   try {
     functions_ = load_instance_functions(loader_, instance_);
     uint32_t count = 0;
