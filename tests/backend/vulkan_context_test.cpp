@@ -108,6 +108,23 @@ TEST(VulkanContext, OpensDeviceZeroAsVulkan0) {
   EXPECT_FALSE(context.info().name.empty());
 }
 
+TEST(VulkanContext, AllocationBeyondTheDevicesMemoryIsAnErrorNotACrash) {
+  BOTTEGA_SKIP_WITHOUT_VULKAN();
+  const Context context;
+  uint64_t total = 0;
+  for (const MemoryHeapInfo& heap : context.info().heaps) total += heap.bytes;
+  std::string message;
+  try {
+    context.allocate(4 * total + (uint64_t{1} << 40));
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("allocating a GPU buffer of"), std::string::npos) << message;
+  EXPECT_NE(message.find("out of"), std::string::npos) << message;
+  // The context still works afterwards.
+  EXPECT_NE(context.allocate(1024), nullptr);
+}
+
 TEST(VulkanContext, UploadsAndDownloadsThroughDeviceAndStagingBuffersAndCopies) {
   BOTTEGA_SKIP_WITHOUT_VULKAN();
   const Context context;
