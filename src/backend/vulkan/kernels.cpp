@@ -61,6 +61,7 @@ std::string variant_name(std::string_view kernel, TensorType type) {
 // A view must lie inside its buffer: the GPU would read or write past it silently.
 void check_view(const FloatView& v, const char* what) {
   BOTTEGA_CHECK(v.buffer != nullptr && v.width > 0 && v.rows > 0, what, ": empty view");
+  BOTTEGA_CHECK(v.rows <= kMaxGroups, what, ": ", v.rows, " rows; one dispatch takes ", kMaxGroups);
   BOTTEGA_CHECK(v.rows == 1 || v.stride >= v.width, what, ": stride ", v.stride, " < width ",
                 v.width);
   const uint64_t end =
