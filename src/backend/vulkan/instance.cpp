@@ -149,7 +149,10 @@ Instance::Instance(const std::string& loader_library) : loader_(loader_library) 
       devices_.push_back(query_device(functions_, device));
     }
   } catch (...) {
-    if (functions_.destroy_instance != nullptr) functions_.destroy_instance(instance_, nullptr);
+    // The table may be what failed to load, so the one entry point needed is looked up alone.
+    const auto destroy = reinterpret_cast<PFN_vkDestroyInstance>(
+        loader_.get_instance_proc_addr()(instance_, "vkDestroyInstance"));
+    if (destroy != nullptr) destroy(instance_, nullptr);
     throw;
   }
 }
