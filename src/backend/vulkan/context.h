@@ -1,0 +1,101 @@
+// One Vulkan device opened for compute: its queue, memory, buffers and the submission of recorded
+// work. Buffers and pipelines made by a Context must die before it.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "backend/vulkan/instance.h"
+#include "backend/vulkan/loader.h"
+
+namespace bottega::vulkan {
+
+struct ContextOptions {
+  std::string loader_library = "libvulkan.so.1";  // tests name a missing one
+  size_t device_index = 0;                        // vulkan0, vulkan1, ...
+};
+
+enum class MemoryKind {
+  kDevice,   // device-local: weights, activations (host-visible too on unified-memory devices)
+  kStaging,  // host-visible and coherent: uploads and downloads go through it
+};
+
+class Context;
+
+// A storage buffer with its own memory allocation.
+class Buffer {
+ public:
+  Buffer(const Context& context, uint64_t bytes, MemoryKind kind);
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  VkBuffer handle() const { return buffer_; }
+  uint64_t bytes() const { return bytes_; }
+  // The mapped memory, or nullptr when the buffer is not host-visible.
+  std::byte* mapped() const { return mapped_; }
+  bool host_coherent() const { return host_coherent_; }
+
+ private:
+  const Context& context_;
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  VkDeviceMemory memory_ = VK_NULL_HANDLE;
+  uint64_t bytes_ = 0;
+  std::byte* mapped_ = nullptr;
+  bool host_coherent_ = false;
+};
+
+class CommandList;
+
+class Context {
+ public:
+  // Throws bottega::Error with an actionable message: no loader, no device, an index past the
+  // devices there are (the message lists them), no compute queue.
+  explicit Context(const ContextOptions& options = {});
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const DeviceInfo& info() const { return instance_->devices()[index_]; }
+  std::string name() const { return "vulkan" + std::to_string(index_); }
+
+  std::unique_ptr<Buffer> allocate(uint64_t bytes, MemoryKind kind = MemoryKind::kDevice) const;
+  // Copies host bytes into buffer at offset, waiting until they are there. Mapped, coherent
+  // buffers are written directly; others through a staging buffer and one copy command.
+  void upload(Buffer& buffer, uint64_t offset, std::span<const std::byte> bytes) const;
+  void download(const Buffer& buffer, uint64_t offset, std::span<std::byte> bytes) const;
+  // Starts recording dispatches and copies, to be run by submit().
+  CommandList begin() const;
+  // Runs the list's commands once and waits for them (fence); the list can be recorded again.
+  // One submitter at a time: the context has one queue and one fence.
+  void submit(CommandList& commands) const;
+
+  VkDevice device() const { return device_; }
+  const DeviceFunctions& functions() const { return functions_; }
+  // The index of a memory type allowed by type_bits with every flag in `required` (preferring
+  // one that also has `preferred`); throws when there is none.
+  uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
+                       VkMemoryPropertyFlags preferred) const;
+  VkMemoryPropertyFlags memory_flags(uint32_t type_index) const;
+  VkCommandBuffer allocate_command_buffer() const;
+  void free_command_buffer(VkCommandBuffer command_buffer) const;
+
+ private:
+  std::unique_ptr<Instance> instance_;
+  size_t index_ = 0;
+  VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory_{};
+  VkDevice device_ = VK_NULL_HANDLE;
+  DeviceFunctions functions_;
+  uint32_t queue_family_ = 0;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  VkCommandPool command_pool_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+};
+
+}  // namespace bottega::vulkan

@@ -1,0 +1,57 @@
+// A Vulkan instance and what it says about the machine's devices.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/vulkan/loader.h"
+
+namespace bottega::vulkan {
+
+struct MemoryHeapInfo {
+  uint64_t bytes = 0;
+  bool device_local = false;
+  bool host_visible = false;  // some memory type of this heap can be mapped
+};
+
+struct DeviceInfo {
+  std::string name;  // "llvmpipe (LLVM 15.0.6, 256 bits)", "NVIDIA GeForce RTX 4090"
+  std::string type;  // "discrete", "integrated", "virtual", "cpu", "other"
+  uint32_t vendor_id = 0;
+  uint32_t api_version = 0;  // VK_MAKE_API_VERSION
+  std::vector<MemoryHeapInfo> heaps;
+  uint32_t subgroup_size = 0;
+  // Packed 8-bit integer dot products (Vulkan 1.3 or VK_KHR_shader_integer_dot_product).
+  bool integer_dot_product = false;
+  bool cooperative_matrix = false;  // VK_KHR_cooperative_matrix
+};
+
+// "vulkan0: NVIDIA GeForce RTX 4090 (discrete, 24.0 GiB device-local)"
+std::string describe(const DeviceInfo& info, size_t index);
+
+class Instance {
+ public:
+  // Throws bottega::Error when the loader is missing or no driver accepts a Vulkan 1.1 instance.
+  explicit Instance(const std::string& loader_library = "libvulkan.so.1");
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  const std::vector<VkPhysicalDevice>& physical_devices() const { return physical_devices_; }
+  const std::vector<DeviceInfo>& devices() const { return devices_; }
+  const InstanceFunctions& functions() const { return functions_; }
+  VkInstance handle() const { return instance_; }
+
+ private:
+  Loader loader_;
+  VkInstance instance_ = VK_NULL_HANDLE;
+  InstanceFunctions functions_;
+  std::vector<VkPhysicalDevice> physical_devices_;
+  std::vector<DeviceInfo> devices_;
+};
+
+}  // namespace bottega::vulkan

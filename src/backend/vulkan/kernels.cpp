@@ -1,0 +1,262 @@
+#include "backend/vulkan/kernels.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "backend/vulkan/shaders.h"
+#include "core/error.h"
+
+namespace bottega::vulkan {
+namespace {
+
+// The push-constant blocks of the shaders, field for field (std430: 4-byte scalars in order).
+struct MatmulConstants {
+  uint32_t n_in, n_out, n_tokens, weight_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
+};
+struct GetRowsConstants {
+  uint32_t width, n_rows, table_offset, row_bytes, ids_offset, out_offset, out_stride;
+  float scale;
+};
+struct RmsNormConstants {
+  uint32_t width, x_offset, x_stride, weight_offset, out_offset, out_stride;
+  float eps;
+};
+struct AddConstants {
+  uint32_t width, y_offset, y_stride, x_offset, x_stride;
+};
+struct GluConstants {
+  uint32_t width, gate_offset, gate_stride, up_offset, up_stride, out_offset, out_stride,
+      activation;
+  float alpha, limit;
+};
+struct SoftcapConstants {
+  uint32_t width, offset, stride;
+  float cap;
+};
+struct RopeConstants {
+  uint32_t n_head, head_dim, n_rot, neox, has_freq_factors, yarn;
+  float freq_base, freq_scale, attn_factor, yarn_low, yarn_high;
+  uint32_t x_offset, x_stride, positions_offset, freq_factors_offset;
+};
+
+// Rows of matmul's workgroups and tokens (matmul.comp's kRows, kTokens); threads of the
+// element-wise shaders.
+constexpr uint32_t kMatmulRows = 2;
+constexpr uint32_t kMatmulTokens = 4;
+constexpr uint32_t kElementwiseWorkgroup = 64;
+constexpr uint32_t kChunk = 32;         // values dequantize_chunk decodes at once
+constexpr uint32_t kMaxGroups = 65535;  // per dimension, the least Vulkan guarantees
+
+uint32_t div_up(uint64_t n, uint64_t d) {
+  return static_cast<uint32_t>((n + d - 1) / d);
+}
+
+std::string variant_name(std::string_view kernel, TensorType type) {
+  std::string name(kernel);
+  name += '_';
+  for (char c : type_name(type)) name += static_cast<char>(std::tolower(c));
+  return name;
+}
+
+// A view must lie inside its buffer: the GPU would read or write past it silently.
+void check_view(const FloatView& v, const char* what) {
+  BOTTEGA_CHECK(v.buffer != nullptr && v.width > 0 && v.rows > 0, what, ": empty view");
+  BOTTEGA_CHECK(v.rows <= kMaxGroups, what, ": ", v.rows, " rows; one dispatch takes ", kMaxGroups);
+  BOTTEGA_CHECK(v.rows == 1 || v.stride >= v.width, what, ": stride ", v.stride, " < width ",
+                v.width);
+  const uint64_t end =
+      (static_cast<uint64_t>(v.offset) + static_cast<uint64_t>(v.rows - 1) * v.stride + v.width) *
+      sizeof(float);
+  BOTTEGA_CHECK(end <= v.buffer->bytes(), what, ": view ends at byte ", end, " of a buffer of ",
+                v.buffer->bytes());
+}
+
+// Byte offsets into a weight buffer travel as 32-bit words.
+uint32_t weight_offset(const WeightView& w) {
+  BOTTEGA_CHECK(w.buffer != nullptr && w.n_in > 0 && w.n_out > 0, "empty weight view");
+  const uint64_t end = w.offset + row_bytes(w.type, w.n_in) * static_cast<uint64_t>(w.n_out);
+  BOTTEGA_CHECK(weight_buffer_bytes(end) <= w.buffer->bytes(), "weights end at byte ", end,
+                " of a buffer of ", w.buffer->bytes(), " (whole words needed)");
+  if (end > UINT32_MAX) {
+    throw Error(str("a weight matrix of ", end >> 20,
+                    " MiB lies past the 4 GiB the Vulkan kernels address; run on the CPU"));
+  }
+  BOTTEGA_CHECK(Kernels::supports(w.type), "Vulkan kernels do not read ", type_name(w.type));
+  return static_cast<uint32_t>(w.offset);
+}
+
+// Row groups past the per-dimension limit continue in z (matmul.comp reads gl_NumWorkGroups.x).
+WorkgroupCount spread(uint32_t groups, uint32_t y) {
+  const uint32_t x = std::min(groups, kMaxGroups);
+  return {x, y, div_up(groups, x)};
+}
+
+}  // namespace
+
+Kernels::Kernels(const Context& context) : context_(context), placeholder_(context.allocate(16)) {}
+
+Kernels::~Kernels() = default;
+
+bool Kernels::supports(TensorType type) {
+  switch (type) {
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::Q8_0:
+    case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const Pipeline& Kernels::pipeline(std::string_view name, uint32_t buffer_count,
+                                  uint32_t push_constant_bytes) {
+  auto found = pipelines_.find(name);
+  if (found != pipelines_.end()) return *found->second;
+  const std::span<const uint32_t> spirv = shader_spirv(name);
+  BOTTEGA_CHECK(!spirv.empty(), "no shader named ", name);
+  auto created = std::make_unique<Pipeline>(context_, spirv, buffer_count, push_constant_bytes);
+  return *pipelines_.emplace(std::string(name), std::move(created)).first->second;
+}
+
+void Kernels::matmul(CommandList& commands, const WeightView& w, FloatView x, FloatView y) {
+  check_view(x, "matmul input");
+  check_view(y, "matmul output");
+  BOTTEGA_CHECK(x.width == w.n_in && y.width == w.n_out && x.rows == y.rows, "matmul of [", x.rows,
+                ", ", x.width, "] by [", w.n_out, ", ", w.n_in, "] into [", y.rows, ", ", y.width,
+                "]");
+  const MatmulConstants constants{static_cast<uint32_t>(w.n_in),
+                                  static_cast<uint32_t>(w.n_out),
+                                  x.rows,
+                                  weight_offset(w),
+                                  static_cast<uint32_t>(row_bytes(w.type, w.n_in)),
+                                  x.offset,
+                                  x.stride,
+                                  y.offset,
+                                  y.stride};
+  const Pipeline& p = pipeline(variant_name("matmul", w.type), 3, sizeof constants);
+  commands.dispatch(p, {w.buffer, x.buffer, y.buffer}, constants,
+                    spread(div_up(w.n_out, kMatmulRows), div_up(x.rows, kMatmulTokens)));
+  commands.barrier();
+}
+
+void Kernels::get_rows(CommandList& commands, const WeightView& table, const Buffer& ids,
+                       uint32_t ids_offset, FloatView out, float scale) {
+  check_view(out, "get_rows output");
+  BOTTEGA_CHECK(out.width == table.n_in, "get_rows of width ", table.n_in, " into ", out.width);
+  BOTTEGA_CHECK((ids_offset + out.rows) * sizeof(int32_t) <= ids.bytes(), "get_rows: ", out.rows,
+                " ids past the ids buffer");
+  const GetRowsConstants constants{static_cast<uint32_t>(table.n_in),
+                                   static_cast<uint32_t>(table.n_out),
+                                   weight_offset(table),
+                                   static_cast<uint32_t>(row_bytes(table.type, table.n_in)),
+                                   ids_offset,
+                                   out.offset,
+                                   out.stride,
+                                   scale};
+  const Pipeline& p = pipeline(variant_name("get_rows", table.type), 3, sizeof constants);
+  commands.dispatch(p, {table.buffer, &ids, out.buffer}, constants,
+                    {div_up(div_up(table.n_in, kChunk), kElementwiseWorkgroup), out.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::rms_norm(CommandList& commands, FloatView x, FloatView weight, FloatView out,
+                       float eps) {
+  check_view(x, "rms_norm input");
+  check_view(weight, "rms_norm weight");
+  check_view(out, "rms_norm output");
+  BOTTEGA_CHECK(weight.width == x.width && out.width == x.width && out.rows == x.rows,
+                "rms_norm shapes");
+  const RmsNormConstants constants{x.width,    x.offset,   x.stride, weight.offset,
+                                   out.offset, out.stride, eps};
+  const Pipeline& p = pipeline("rms_norm", 3, sizeof constants);
+  commands.dispatch(p, {x.buffer, weight.buffer, out.buffer}, constants, {x.rows, 1, 1});
+  commands.barrier();
+}
+
+void Kernels::add(CommandList& commands, FloatView y, FloatView x) {
+  check_view(y, "add target");
+  check_view(x, "add addend");
+  BOTTEGA_CHECK(x.width == y.width && (x.rows == y.rows || x.rows == 1), "add of [", x.rows, ", ",
+                x.width, "] to [", y.rows, ", ", y.width, "]");
+  const AddConstants constants{y.width, y.offset, y.stride, x.offset, x.rows == 1 ? 0u : x.stride};
+  const Pipeline& p = pipeline("add", 2, sizeof constants);
+  commands.dispatch(p, {y.buffer, x.buffer}, constants,
+                    {div_up(y.width, kElementwiseWorkgroup), y.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::glu(CommandList& commands, const GluSettings& settings, FloatView gate, FloatView up,
+                  FloatView out) {
+  check_view(gate, "glu gate");
+  check_view(up, "glu up");
+  check_view(out, "glu output");
+  BOTTEGA_CHECK(up.width == gate.width && out.width == gate.width && up.rows == gate.rows &&
+                    out.rows == gate.rows,
+                "glu shapes");
+  const GluConstants constants{
+      gate.width,     gate.offset,   gate.stride, up.offset,
+      up.stride,      out.offset,    out.stride,  static_cast<uint32_t>(settings.kind),
+      settings.alpha, settings.limit};
+  const Pipeline& p = pipeline("glu", 3, sizeof constants);
+  commands.dispatch(p, {gate.buffer, up.buffer, out.buffer}, constants,
+                    {div_up(gate.width, kElementwiseWorkgroup), gate.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::softcap(CommandList& commands, FloatView x, float cap) {
+  check_view(x, "softcap values");
+  BOTTEGA_CHECK(cap > 0.0f, "softcap of ", cap);
+  const SoftcapConstants constants{x.width, x.offset, x.stride, cap};
+  const Pipeline& p = pipeline("softcap", 1, sizeof constants);
+  commands.dispatch(p, {x.buffer}, constants, {div_up(x.width, kElementwiseWorkgroup), x.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::rope(CommandList& commands, FloatView x, const Buffer& positions,
+                   uint32_t positions_offset, const RopeSettings& settings) {
+  check_view(x, "rope values");
+  BOTTEGA_CHECK(settings.n_rot > 0 && settings.n_rot % 2 == 0 &&
+                    settings.n_rot <= settings.head_dim &&
+                    static_cast<int64_t>(settings.n_head) * settings.head_dim <= x.width,
+                "rope of ", settings.n_head, " heads of ", settings.head_dim, " (", settings.n_rot,
+                " rotated) over rows of ", x.width);
+  BOTTEGA_CHECK((positions_offset + x.rows) * sizeof(int32_t) <= positions.bytes(),
+                "rope: positions past the positions buffer");
+  const bool has_factors = settings.freq_factors.buffer != nullptr;
+  if (has_factors) {
+    check_view(settings.freq_factors, "rope frequency factors");
+    BOTTEGA_CHECK(settings.freq_factors.width == static_cast<uint32_t>(settings.n_rot / 2),
+                  "rope: ", settings.freq_factors.width, " frequency factors for ",
+                  settings.n_rot / 2, " pairs");
+  }
+  const RopeConstants constants{static_cast<uint32_t>(settings.n_head),
+                                static_cast<uint32_t>(settings.head_dim),
+                                static_cast<uint32_t>(settings.n_rot),
+                                settings.neox ? 1u : 0u,
+                                has_factors ? 1u : 0u,
+                                settings.yarn ? 1u : 0u,
+                                settings.freq_base,
+                                settings.freq_scale,
+                                settings.attn_factor,
+                                settings.yarn_low,
+                                settings.yarn_high,
+                                x.offset,
+                                x.stride,
+                                positions_offset,
+                                has_factors ? settings.freq_factors.offset : 0u};
+  const Buffer* factors = has_factors ? settings.freq_factors.buffer : placeholder_.get();
+  const Pipeline& p = pipeline("rope", 3, sizeof constants);
+  commands.dispatch(p, {x.buffer, &positions, factors}, constants,
+                    {div_up(settings.n_rot / 2, kElementwiseWorkgroup), x.rows, 1});
+  commands.barrier();
+}
+
+}  // namespace bottega::vulkan

@@ -1,0 +1,109 @@
+// The compute kernels of a forward pass, recorded into a CommandList: matmul over weights in
+// GGUF's row layout, embedding rows, RMSNorm, add, gated activations, soft-cap, RoPE. All
+// activations are f32. Every op is followed by a barrier, so ops see the results of the ops
+// recorded before them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "backend/vulkan/commands.h"
+#include "backend/vulkan/context.h"
+#include "backend/vulkan/pipeline.h"
+#include "tensor/types.h"
+
+namespace bottega::vulkan {
+
+// f32 values in a buffer: `rows` rows of `width` values, row r starting at offset + r * stride
+// (all in floats).
+struct FloatView {
+  const Buffer* buffer = nullptr;
+  uint32_t offset = 0;
+  uint32_t rows = 0;
+  uint32_t width = 0;
+  uint32_t stride = 0;
+};
+
+// A weight matrix of n_out rows of n_in values, stored as GGUF stores it (rows of blocks) at a
+// byte offset in a buffer whose size is a multiple of 4 bytes past the matrix's end.
+struct WeightView {
+  const Buffer* buffer = nullptr;
+  uint64_t offset = 0;  // bytes
+  TensorType type = TensorType::F32;
+  int64_t n_in = 0;
+  int64_t n_out = 0;
+};
+
+enum class GluKind : uint32_t { kSilu = 0, kGeluTanh = 1, kSwigluClamped = 2 };
+
+struct GluSettings {
+  GluKind kind = GluKind::kSilu;
+  float alpha = 1.702f;  // kSwigluClamped only
+  float limit = 7.0f;    // kSwigluClamped only
+};
+
+// kernels/cpu/ops.h's RopeParams, with the per-pair frequency factors in a buffer.
+struct RopeSettings {
+  int n_head = 0;
+  int head_dim = 0;
+  int n_rot = 0;  // rotated dimensions per head, <= head_dim, even
+  bool neox = false;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+  float attn_factor = 1.0f;
+  bool yarn = false;
+  float yarn_low = 0.0f;
+  float yarn_high = 0.0f;
+  FloatView freq_factors;  // one row of n_rot / 2 values, or no buffer
+};
+
+// Bytes a buffer needs to hold `bytes` of weights for the kernels (whole 32-bit words).
+inline uint64_t weight_buffer_bytes(uint64_t bytes) {
+  return (bytes + 3) / 4 * 4;
+}
+
+class Kernels {
+ public:
+  // Pipelines are created on first use: a driver compiles each in tens of milliseconds.
+  explicit Kernels(const Context& context);
+  ~Kernels();
+  Kernels(const Kernels&) = delete;
+  Kernels& operator=(const Kernels&) = delete;
+
+  // The weight types matmul and get_rows read.
+  static bool supports(TensorType type);
+
+  // y[t][r] = sum_i w[r][i] * x[t][i]; x is [tokens, n_in], y is [tokens, n_out].
+  void matmul(CommandList& commands, const WeightView& w, FloatView x, FloatView y);
+  // out[t] = scale * row ids[ids_offset + t] of table (int32 ids; one per row of out). An id
+  // outside the table gives a row of zeros (the caller validates ids; this only keeps the GPU
+  // from reading past the buffer).
+  void get_rows(CommandList& commands, const WeightView& table, const Buffer& ids,
+                uint32_t ids_offset, FloatView out, float scale);
+  // Each row of x normalised by its root mean square, times weight (one row); out may be x.
+  void rms_norm(CommandList& commands, FloatView x, FloatView weight, FloatView out, float eps);
+  // y += x, where x has y's shape or is one row added to every row of y.
+  void add(CommandList& commands, FloatView y, FloatView x);
+  // out = act(gate) * up; out may be gate.
+  void glu(CommandList& commands, const GluSettings& settings, FloatView gate, FloatView up,
+           FloatView out);
+  // x = cap * tanh(x / cap)
+  void softcap(CommandList& commands, FloatView x, float cap);
+  // Rotates each row's (token's) n_head heads by positions[positions_offset + row] (int32).
+  void rope(CommandList& commands, FloatView x, const Buffer& positions, uint32_t positions_offset,
+            const RopeSettings& settings);
+
+ private:
+  const Pipeline& pipeline(std::string_view name, uint32_t buffer_count,
+                           uint32_t push_constant_bytes);
+
+  const Context& context_;
+  std::map<std::string, std::unique_ptr<Pipeline>, std::less<>> pipelines_;
+  // Bound where a shader's optional buffer is absent (RoPE without frequency factors).
+  std::unique_ptr<Buffer> placeholder_;
+};
+
+}  // namespace bottega::vulkan

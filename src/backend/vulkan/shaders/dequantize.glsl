@@ -1,0 +1,169 @@
+// dequantize_chunk(row_byte, chunk, count, v): values 32*chunk .. 32*chunk + 31 of the weight row
+// that starts at byte row_byte, for the type named by one WEIGHT_TYPE_* define. Every type is
+// decoded 32 values at a time (a block of the 32-value types, a sub-block pair of the K-quants'
+// 256-value super-blocks), so matmul and get_rows share one loop. count (<= 32) matters only for
+// the float types, whose rows may end inside a chunk; values past it are 0.
+
+#if defined(WEIGHT_TYPE_F32)
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+  const uint base = row_byte + chunk * 128u;
+  for (uint i = 0u; i < 32u; ++i) v[i] = i < count ? uintBitsToFloat(read_u32(base + 4u * i)) : 0.0;
+}
+
+#elif defined(WEIGHT_TYPE_F16)
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+  const uint base = row_byte + chunk * 64u;
+  for (uint i = 0u; i < 32u; ++i) v[i] = i < count ? read_f16(base + 2u * i) : 0.0;
+}
+
+#elif defined(WEIGHT_TYPE_BF16)
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+  const uint base = row_byte + chunk * 64u;
+  for (uint i = 0u; i < 32u; ++i) {
+    v[i] = i < count ? uintBitsToFloat(read_u16(base + 2u * i) << 16u) : 0.0;
+  }
+}
+
+#elif defined(WEIGHT_TYPE_Q8_0)
+// 34 bytes: half d, 32 signed bytes.
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+  const uint base = row_byte + chunk * 34u;
+  const float d = read_f16(base);
+  for (uint w = 0u; w < 8u; ++w) {
+    const uint word = read_u32(base + 2u + 4u * w);
+    for (uint k = 0u; k < 4u; ++k) v[4u * w + k] = d * float(signed_byte_of(word, k));
+  }
+}
+
+#elif defined(WEIGHT_TYPE_Q4_0) || defined(WEIGHT_TYPE_Q4_1)
+// Q4_0, 18 bytes: half d, 16 bytes of nibbles (value j low, j + 16 high); d * (q - 8).
+// Q4_1, 20 bytes: half d, half m, nibbles as Q4_0; d * q + m.
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+#if defined(WEIGHT_TYPE_Q4_0)
+  const uint base = row_byte + chunk * 18u;
+  const float d = read_f16(base);
+  const float m = 0.0;
+  const int zero = 8;
+  const uint quants = base + 2u;
+#else
+  const uint base = row_byte + chunk * 20u;
+  const float d = read_f16(base);
+  const float m = read_f16(base + 2u);
+  const int zero = 0;
+  const uint quants = base + 4u;
+#endif
+  for (uint w = 0u; w < 4u; ++w) {
+    const uint word = read_u32(quants + 4u * w);
+    for (uint k = 0u; k < 4u; ++k) {
+      const uint q = byte_of(word, k);
+      v[4u * w + k] = d * float(int(q & 15u) - zero) + m;
+      v[4u * w + k + 16u] = d * float(int(q >> 4u) - zero) + m;
+    }
+  }
+}
+
+#elif defined(WEIGHT_TYPE_Q5_0) || defined(WEIGHT_TYPE_Q5_1)
+// Q5_0, 22 bytes: half d, 32 high bits (bit j of a little-endian word: value j), nibbles as Q4_0;
+// d * (q - 16). Q5_1, 24 bytes: half d, half m, then as Q5_0; d * q + m.
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+#if defined(WEIGHT_TYPE_Q5_0)
+  const uint base = row_byte + chunk * 22u;
+  const float d = read_f16(base);
+  const float m = 0.0;
+  const int zero = 16;
+  const uint high_bits = read_u32(base + 2u);
+  const uint quants = base + 6u;
+#else
+  const uint base = row_byte + chunk * 24u;
+  const float d = read_f16(base);
+  const float m = read_f16(base + 2u);
+  const int zero = 0;
+  const uint high_bits = read_u32(base + 4u);
+  const uint quants = base + 8u;
+#endif
+  for (uint w = 0u; w < 4u; ++w) {
+    const uint word = read_u32(quants + 4u * w);
+    for (uint k = 0u; k < 4u; ++k) {
+      const uint j = 4u * w + k;
+      const uint q = byte_of(word, k);
+      const uint low = (q & 15u) | (((high_bits >> j) & 1u) << 4u);
+      const uint high = (q >> 4u) | (((high_bits >> (j + 16u)) & 1u) << 4u);
+      v[j] = d * float(int(low) - zero) + m;
+      v[j + 16u] = d * float(int(high) - zero) + m;
+    }
+  }
+}
+
+#elif defined(WEIGHT_TYPE_Q4_K) || defined(WEIGHT_TYPE_Q5_K)
+// Super-blocks of 256 values in 8 sub-blocks of 32 (one chunk each): half d, half dmin, 12 bytes
+// of packed 6-bit scales and mins, [Q5_K: 32 bytes of high bits,] 128 bytes of nibbles. Sub-block
+// j holds the low (j even) or high (j odd) nibbles of bytes 32*(j/2) .. 32*(j/2) + 31; Q5_K's
+// fifth bit of its value l is bit j of high-bit byte l. value = d * scale * q - dmin * min.
+uvec2 scale_and_min(uint scales, uint j) {
+  if (j < 4u) return uvec2(read_u8(scales + j) & 63u, read_u8(scales + j + 4u) & 63u);
+  const uint packed = read_u8(scales + j + 4u);
+  return uvec2((packed & 15u) | ((read_u8(scales + j - 4u) >> 6u) << 4u),
+               (packed >> 4u) | ((read_u8(scales + j) >> 6u) << 4u));
+}
+
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+#if defined(WEIGHT_TYPE_Q4_K)
+  const uint base = row_byte + (chunk / 8u) * 144u;
+  const uint quants = base + 16u;
+#else
+  const uint base = row_byte + (chunk / 8u) * 176u;
+  const uint high_bits = base + 16u;
+  const uint quants = base + 48u;
+#endif
+  const uint j = chunk % 8u;
+  const uvec2 sm = scale_and_min(base + 4u, j);
+  const float scale = read_f16(base) * float(sm.x);
+  const float minimum = read_f16(base + 2u) * float(sm.y);
+  const uint shift = (j & 1u) * 4u;
+  for (uint w = 0u; w < 8u; ++w) {
+    const uint word = read_u32(quants + 32u * (j / 2u) + 4u * w);
+#if defined(WEIGHT_TYPE_Q5_K)
+    const uint high_word = read_u32(high_bits + 4u * w);
+#endif
+    for (uint k = 0u; k < 4u; ++k) {
+      uint q = (byte_of(word, k) >> shift) & 15u;
+#if defined(WEIGHT_TYPE_Q5_K)
+      q |= ((byte_of(high_word, k) >> j) & 1u) << 4u;
+#endif
+      v[4u * w + k] = scale * float(q) - minimum;
+    }
+  }
+}
+
+#elif defined(WEIGHT_TYPE_Q6_K)
+// Super-blocks of 256 values, 210 bytes: 128 bytes of low nibbles (ql), 64 bytes of high bit
+// pairs (qh), 16 signed scales (one per 16 values), half d. Chunk c is values 32*k + l (l < 32)
+// of half h = c/4 (k = c%4): low bits in ql[64h + 32(k%2) + l] (high nibble for k >= 2), high bits
+// at bit 2k of qh[32h + l]. value = d * scale * (q - 32).
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+  const uint base = row_byte + (chunk / 8u) * 210u;
+  const uint c = chunk % 8u;
+  const uint h = c / 4u;
+  const uint k = c % 4u;
+  const float d = read_f16(base + 208u);
+  const uint low_bytes = base + 64u * h + 32u * (k % 2u);
+  const uint low_shift = (k / 2u) * 4u;
+  const uint high_bytes = base + 128u + 32u * h;
+  const uint scales = base + 192u + 8u * h + 2u * k;
+  const float scale0 = d * float(bitfieldExtract(int(read_u8(scales)), 0, 8));
+  const float scale1 = d * float(bitfieldExtract(int(read_u8(scales + 1u)), 0, 8));
+  for (uint w = 0u; w < 8u; ++w) {
+    const uint low_word = read_u32(low_bytes + 4u * w);
+    const uint high_word = read_u32(high_bytes + 4u * w);
+    for (uint b = 0u; b < 4u; ++b) {
+      const uint q = ((byte_of(low_word, b) >> low_shift) & 15u) |
+                     (((byte_of(high_word, b) >> (2u * k)) & 3u) << 4u);
+      const uint l = 4u * w + b;
+      v[l] = (l < 16u ? scale0 : scale1) * float(int(q) - 32);
+    }
+  }
+}
+
+#else
+#error "define one WEIGHT_TYPE_*"
+#endif

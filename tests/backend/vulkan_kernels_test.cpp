@@ -1,0 +1,368 @@
+// Every Vulkan kernel against a plain scalar reference in double, on random data (never zeros),
+// with the tails the kernels' tiles leave: rows not a multiple of matmul's 2-row workgroups (37),
+// token counts 1, 3 and 17 (tails of its 4-token tiles), rows longer than the 64 threads of a
+// workgroup take in one stride, strided views, weights at an unaligned byte offset.
+//
+// Error bounds, each relative to the scale of the terms the kernel sums:
+//   matmul:   |y - ref| <= 1e-5 * S, S = sum_i |w_i x_i| of the dequantized weights: float
+//             products summed over 32-value chunks then across 64 threads (depth about
+//             log2(32) + n/2048 + 6 additions, each 2^-24 relative: well under 1e-5).
+//   get_rows: 1e-6 of the row's max |value|: one product and at most one addition per value, which
+//             the GPU may fuse.
+//   rms_norm, glu, softcap: 1e-5 relative to the output (or 1e-6 absolute near 0): a handful of
+//             float operations and the driver's exp/tanh/sqrt; GELU also 2^-22 |gate * up|, what
+//             float's 1 + tanh(v) keeps where tanh(v) nears -1.
+//   rope:     (|a| + |b|) * (2^-21 * position + 1e-5) for a rotated pair (a, b): the angle is
+//             computed in float, so its error grows with the position.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/vulkan/kernels.h"
+#include "backend/vulkan_test_util.h"
+#include "tensor/types.h"
+
+namespace bottega::vulkan {
+namespace {
+
+using testing::download;
+using testing::rows_of;
+using testing::upload;
+
+std::vector<float> random_values(size_t n, float limit, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-limit, limit);
+  std::vector<float> values(n);
+  for (float& v : values) {
+    do v = dist(rng);
+    while (v == 0.0f);
+  }
+  return values;
+}
+
+constexpr TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
+                                       TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1,
+                                       TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
+                                       TensorType::Q5_K, TensorType::Q6_K};
+
+// A random matrix in a type's encoding, at byte offset 6 of its buffer (misaligned for every
+// type), with its reference-dequantized values.
+struct TestMatrix {
+  std::unique_ptr<Buffer> buffer;
+  WeightView view;
+  std::vector<float> values;  // n_out rows of n_in, as the reference dequantizer gives them
+};
+
+constexpr uint64_t kWeightOffset = 6;
+
+TestMatrix make_matrix(const Context& context, TensorType type, int64_t n_in, int64_t n_out,
+                       std::mt19937& rng) {
+  const TypeTraits& traits = type_traits(type);
+  const std::vector<float> source = random_values(static_cast<size_t>(n_in * n_out), 1.0f, rng);
+  std::vector<uint8_t> bytes(kWeightOffset + row_bytes(type, n_in) * static_cast<size_t>(n_out));
+  traits.quantize(source.data(), bytes.data() + kWeightOffset, n_in * n_out);
+  TestMatrix m;
+  m.values.resize(source.size());
+  traits.dequantize(bytes.data() + kWeightOffset, m.values.data(), n_in * n_out);
+  m.buffer = context.allocate(weight_buffer_bytes(bytes.size()));
+  context.upload(*m.buffer, 0, std::as_bytes(std::span(bytes)));
+  m.view = WeightView{m.buffer.get(), kWeightOffset, type, n_in, n_out};
+  return m;
+}
+
+class VulkanKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BOTTEGA_SKIP_WITHOUT_VULKAN();
+    context_ = std::make_unique<Context>();
+    kernels_ = std::make_unique<Kernels>(*context_);
+  }
+  // Records one op through `record`, runs it and waits.
+  template <typename Record>
+  void run(Record record) {
+    CommandList commands = context_->begin();
+    record(commands);
+    context_->submit(commands);
+  }
+
+  std::unique_ptr<Context> context_;
+  std::unique_ptr<Kernels> kernels_;
+  std::mt19937 rng_{1234};
+};
+
+TEST_F(VulkanKernels, MatmulMatchesDoubleProductOfDequantizedWeightsForEveryType) {
+  const int64_t n_out = 37;
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const TypeTraits& traits = type_traits(type);
+    // 72 chunks of 32 (a multiple of every block, not of the 64 threads); the float types also
+    // end inside a chunk and, for F16/BF16, at an odd byte.
+    const int64_t n_in = traits.block_size == 1 ? 2309 : 2304;
+    const TestMatrix w = make_matrix(*context_, type, n_in, n_out, rng_);
+    for (uint32_t tokens : {1u, 3u, 17u}) {
+      SCOPED_TRACE(tokens);
+      // x rows strided by n_in + 3 from offset 5; y rows strided by n_out + 2.
+      const uint32_t x_stride = static_cast<uint32_t>(n_in) + 3;
+      const uint32_t y_stride = static_cast<uint32_t>(n_out) + 2;
+      const std::vector<float> x = random_values(5 + tokens * x_stride, 1.0f, rng_);
+      const auto x_buffer = upload(*context_, x);
+      const auto y_buffer = context_->allocate(tokens * y_stride * sizeof(float));
+      run([&](CommandList& commands) {
+        kernels_->matmul(
+            commands, w.view,
+            FloatView{x_buffer.get(), 5, tokens, static_cast<uint32_t>(n_in), x_stride},
+            FloatView{y_buffer.get(), 0, tokens, static_cast<uint32_t>(n_out), y_stride});
+      });
+      const std::vector<float> y = download(*context_, *y_buffer, tokens * y_stride);
+      for (uint32_t t = 0; t < tokens; ++t) {
+        for (int64_t r = 0; r < n_out; ++r) {
+          double sum = 0.0, magnitude = 0.0;
+          for (int64_t i = 0; i < n_in; ++i) {
+            const double p = static_cast<double>(w.values[static_cast<size_t>(r * n_in + i)]) *
+                             x[5 + t * x_stride + static_cast<size_t>(i)];
+            sum += p;
+            magnitude += std::fabs(p);
+          }
+          ASSERT_NEAR(y[t * y_stride + static_cast<size_t>(r)], sum, 1e-5 * magnitude)
+              << "token " << t << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(VulkanKernels, GetRowsDequantizesAndScalesTheRowsOfTheIdsForEveryType) {
+  const int64_t n_rows = 37;
+  const std::vector<int32_t> ids = {5, 0, 36, 5, 17, 2, 30, 11, 36, 1, 8, 9, 20, 33, 4, 6, 25};
+  const auto ids_buffer = upload(*context_, ids);
+  const float scale = 1.5f;
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t width = type_traits(type).block_size == 1 ? 2309 : 2304;
+    const TestMatrix table = make_matrix(*context_, type, width, n_rows, rng_);
+    for (uint32_t tokens : {1u, 3u, 17u}) {
+      const uint32_t stride = static_cast<uint32_t>(width) + 1;
+      const auto out = context_->allocate(tokens * stride * sizeof(float));
+      run([&](CommandList& commands) {
+        // ids from the second on: an offset into the ids buffer.
+        kernels_->get_rows(commands, table.view, *ids_buffer, tokens == 17 ? 0 : 1,
+                           FloatView{out.get(), 0, tokens, static_cast<uint32_t>(width), stride},
+                           scale);
+      });
+      const std::vector<float> got = download(*context_, *out, tokens * stride);
+      for (uint32_t t = 0; t < tokens; ++t) {
+        const int32_t id = ids[t + (tokens == 17 ? 0 : 1)];
+        const float* row = table.values.data() + static_cast<size_t>(id * width);
+        double max_abs = 0.0;
+        for (int64_t i = 0; i < width; ++i) max_abs = std::fmax(max_abs, std::fabs(row[i]));
+        for (int64_t i = 0; i < width; ++i) {
+          ASSERT_NEAR(got[t * stride + static_cast<size_t>(i)], scale * row[i],
+                      1e-6 * scale * max_abs)
+              << "token " << t << " value " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(VulkanKernels, RmsNormMatchesReferenceIntoAnotherBufferAndInPlace) {
+  const uint32_t width = 1027, rows = 3;
+  const float eps = 1e-5f;
+  const std::vector<float> x = random_values(rows * width, 2.0f, rng_);
+  const std::vector<float> weight = random_values(width, 1.5f, rng_);
+  const auto weight_buffer = upload(*context_, weight);
+  for (bool in_place : {false, true}) {
+    SCOPED_TRACE(in_place ? "in place" : "into another buffer");
+    const auto x_buffer = upload(*context_, x);
+    const auto out_buffer = in_place ? nullptr : context_->allocate(rows * width * sizeof(float));
+    const Buffer& out = in_place ? *x_buffer : *out_buffer;
+    run([&](CommandList& commands) {
+      kernels_->rms_norm(commands, rows_of(*x_buffer, rows, width),
+                         rows_of(*weight_buffer, 1, width), rows_of(out, rows, width), eps);
+    });
+    const std::vector<float> got = download(*context_, out, rows * width);
+    for (uint32_t r = 0; r < rows; ++r) {
+      double squares = 0.0;
+      for (uint32_t i = 0; i < width; ++i) squares += double(x[r * width + i]) * x[r * width + i];
+      const double scale = 1.0 / std::sqrt(squares / width + eps);
+      for (uint32_t i = 0; i < width; ++i) {
+        const double expected = x[r * width + i] * scale * weight[i];
+        ASSERT_NEAR(got[r * width + i], expected, 1e-5 * std::fabs(expected) + 1e-6)
+            << r << ", " << i;
+      }
+    }
+  }
+}
+
+TEST_F(VulkanKernels, AddsSameShapeAndOneBroadcastRowOverStridedRows) {
+  const uint32_t width = 130, rows = 17, stride = 133;
+  const std::vector<float> y = random_values(rows * stride, 1.0f, rng_);
+  const std::vector<float> x = random_values(rows * width, 1.0f, rng_);
+  for (bool broadcast : {false, true}) {
+    SCOPED_TRACE(broadcast ? "one row" : "same shape");
+    const auto y_buffer = upload(*context_, y);
+    const auto x_buffer = upload(*context_, x);
+    run([&](CommandList& commands) {
+      kernels_->add(commands, FloatView{y_buffer.get(), 0, rows, width, stride},
+                    rows_of(*x_buffer, broadcast ? 1 : rows, width));
+    });
+    const std::vector<float> got = download(*context_, *y_buffer, rows * stride);
+    for (uint32_t r = 0; r < rows; ++r) {
+      for (uint32_t i = 0; i < stride; ++i) {
+        const float addend = i < width ? x[(broadcast ? 0 : r) * width + i] : 0.0f;
+        ASSERT_EQ(got[r * stride + i], y[r * stride + i] + addend) << r << ", " << i;
+      }
+    }
+  }
+}
+
+double silu(double g) {
+  return g / (1.0 + std::exp(-g));
+}
+
+TEST_F(VulkanKernels, GluMatchesReferenceForSiluGeluAndClampedSwiglu) {
+  const uint32_t width = 300, rows = 3;
+  // Wide enough that gpt-oss's clamp at 7 and tanh's saturation are reached.
+  const std::vector<float> gate = random_values(rows * width, 12.0f, rng_);
+  const std::vector<float> up = random_values(rows * width, 12.0f, rng_);
+  const auto gate_buffer = upload(*context_, gate);
+  const auto up_buffer = upload(*context_, up);
+  for (GluKind kind : {GluKind::kSilu, GluKind::kGeluTanh, GluKind::kSwigluClamped}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    const GluSettings settings{kind, 1.702f, 7.0f};
+    const auto out = context_->allocate(rows * width * sizeof(float));
+    run([&](CommandList& commands) {
+      kernels_->glu(commands, settings, rows_of(*gate_buffer, rows, width),
+                    rows_of(*up_buffer, rows, width), rows_of(*out, rows, width));
+    });
+    const std::vector<float> got = download(*context_, *out, rows * width);
+    for (uint32_t i = 0; i < rows * width; ++i) {
+      double g = gate[i], u = up[i], expected = 0.0;
+      if (kind == GluKind::kSilu) {
+        expected = silu(g) * u;
+      } else if (kind == GluKind::kGeluTanh) {
+        expected =
+            0.5 * g * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (g + 0.044715 * g * g * g))) * u;
+      } else {
+        g = std::fmin(g, 7.0);
+        u = std::fmax(-7.0, std::fmin(u, 7.0));
+        expected = g / (1.0 + std::exp(-1.702 * g)) * (u + 1.0);
+      }
+      // GELU's 1 + tanh cancels where tanh nears -1: float keeps 2^-24 of 1 there.
+      const double cancellation = std::pow(2.0, -22) * std::fabs(double(gate[i]) * up[i]);
+      ASSERT_NEAR(got[i], expected, 1e-5 * std::fabs(expected) + 1e-6 + cancellation) << i;
+    }
+  }
+}
+
+TEST_F(VulkanKernels, SoftcapMatchesReferenceOnAStridedView) {
+  const uint32_t width = 99, rows = 3, stride = 101;
+  const float cap = 30.0f;
+  const std::vector<float> x = random_values(rows * stride, 200.0f, rng_);
+  const auto buffer = upload(*context_, x);
+  run([&](CommandList& commands) {
+    kernels_->softcap(commands, FloatView{buffer.get(), 0, rows, width, stride}, cap);
+  });
+  const std::vector<float> got = download(*context_, *buffer, rows * stride);
+  for (uint32_t r = 0; r < rows; ++r) {
+    for (uint32_t i = 0; i < stride; ++i) {
+      const float v = x[r * stride + i];
+      const double expected = i < width ? cap * std::tanh(double(v) / cap) : v;
+      ASSERT_NEAR(got[r * stride + i], expected, 1e-5 * std::fabs(expected) + 1e-6)
+          << r << ", " << i;
+    }
+  }
+}
+
+struct RopeCase {
+  const char* name;
+  bool neox;
+  int n_rot;
+  bool freq_factors;
+  float freq_scale;
+  float attn_factor;
+  bool yarn;
+};
+
+// kernels/cpu/ops.cpp's rope in double.
+void reference_rope(std::vector<double>& x, int n_head, int head_dim, int pos, const RopeCase& c,
+                    const std::vector<float>& factors, float base, float low, float high) {
+  const int half = c.n_rot / 2;
+  double magnitude = c.attn_factor;
+  if (c.yarn) magnitude *= 1.0 + 0.1 * std::log(1.0 / c.freq_scale);
+  for (int i = 0; i < half; ++i) {
+    double unscaled = pos * std::pow(double(base), -2.0 * i / c.n_rot);
+    if (c.freq_factors) unscaled /= factors[static_cast<size_t>(i)];
+    double theta = unscaled * c.freq_scale;
+    if (c.yarn) {
+      const double ramp =
+          std::clamp((i - double(low)) / std::max(0.001, double(high) - low), 0.0, 1.0);
+      theta = unscaled * (1.0 - ramp) + theta * ramp;
+    }
+    const int first = c.neox ? i : 2 * i;
+    const int second = c.neox ? i + half : 2 * i + 1;
+    for (int h = 0; h < n_head; ++h) {
+      double* head = x.data() + h * head_dim;
+      const double a = head[first], b = head[second];
+      head[first] = (a * std::cos(theta) - b * std::sin(theta)) * magnitude;
+      head[second] = (a * std::sin(theta) + b * std::cos(theta)) * magnitude;
+    }
+  }
+}
+
+TEST_F(VulkanKernels, RopeMatchesReferenceForPairOrdersPartialRotationFactorsAndYarn) {
+  const int n_head = 3, head_dim = 64;
+  const uint32_t width = n_head * head_dim, stride = width + 4, tokens = 17;
+  const float base = 10000.0f, yarn_low = 5.0f, yarn_high = 20.0f;
+  std::vector<int32_t> positions(tokens);
+  for (uint32_t t = 0; t < tokens; ++t) positions[t] = static_cast<int32_t>(t * t * 13 % 4096);
+  positions[1] = 4095;
+  const auto positions_buffer = upload(*context_, positions);
+  const RopeCase cases[] = {
+      {"interleaved", false, 64, false, 1.0f, 1.0f, false},
+      {"neox, partial", true, 32, false, 0.5f, 1.0f, false},
+      {"interleaved, factors", false, 48, true, 1.0f, 1.2f, false},
+      {"neox, yarn", true, 64, false, 0.25f, 1.0f, true},
+  };
+  for (const RopeCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::vector<float> x = random_values(tokens * stride, 1.0f, rng_);
+    std::vector<float> factors = random_values(static_cast<size_t>(c.n_rot / 2), 1.0f, rng_);
+    for (float& f : factors) f = 1.0f + 4.0f * std::fabs(f);
+    const auto x_buffer = upload(*context_, x);
+    const auto factors_buffer = upload(*context_, factors);
+    RopeSettings settings;
+    settings.n_head = n_head;
+    settings.head_dim = head_dim;
+    settings.n_rot = c.n_rot;
+    settings.neox = c.neox;
+    settings.freq_base = base;
+    settings.freq_scale = c.freq_scale;
+    settings.attn_factor = c.attn_factor;
+    settings.yarn = c.yarn;
+    settings.yarn_low = yarn_low;
+    settings.yarn_high = yarn_high;
+    if (c.freq_factors) settings.freq_factors = rows_of(*factors_buffer, 1, c.n_rot / 2);
+    run([&](CommandList& commands) {
+      kernels_->rope(commands, FloatView{x_buffer.get(), 0, tokens, width, stride},
+                     *positions_buffer, 0, settings);
+    });
+    const std::vector<float> got = download(*context_, *x_buffer, tokens * stride);
+    for (uint32_t t = 0; t < tokens; ++t) {
+      std::vector<double> expected(x.begin() + t * stride, x.begin() + (t + 1) * stride);
+      reference_rope(expected, n_head, head_dim, positions[t], c, factors, base, yarn_low,
+                     yarn_high);
+      // Values a pair's error can reach: both inputs, times the angle's error.
+      const double bound =
+          (2.0 * std::pow(2.0, -21) * positions[t] + 1e-5) * 2.0 * c.attn_factor * 1.2;
+      for (uint32_t i = 0; i < stride; ++i) {
+        ASSERT_NEAR(got[t * stride + i], expected[i], bound) << "token " << t << " value " << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bottega::vulkan
