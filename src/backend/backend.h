@@ -138,6 +138,8 @@ class Backend {
   virtual ~Backend() = default;
   // "cpu", "vulkan0", ...: what --device names and `bench` prints.
   virtual std::string name() const = 0;
+  // Whether matmul and get_rows read weights of this type.
+  virtual bool supports(TensorType type) const = 0;
 
   // What a matrix is for, which decides the layout a backend keeps it in.
   enum class Role {

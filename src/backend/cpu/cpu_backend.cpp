@@ -240,6 +240,7 @@ class CpuPass final : public Pass {
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
+  bool supports(TensorType type) const override { return is_computable(type); }
 
   std::vector<std::unique_ptr<Matrix>> load_matrices(
       const gguf::File* file, std::span<const StoredMatrix> matrices) override;

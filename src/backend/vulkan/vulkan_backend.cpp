@@ -1,0 +1,278 @@
+#include "backend/vulkan/vulkan_backend.h"
+
+#include <cstring>
+#include <limits>
+#include <map>
+#include <vector>
+
+#include "backend/vulkan/commands.h"
+#include "backend/vulkan/context.h"
+#include "backend/vulkan/kernels.h"
+#include "core/error.h"
+
+namespace bottega::backend {
+namespace {
+
+class VulkanBuffer final : public Buffer {
+ public:
+  VulkanBuffer(const vulkan::Context& context, int64_t n)
+      : size_(n), buffer_(context.allocate(static_cast<uint64_t>(std::max<int64_t>(n, 1)) * 4)) {}
+  int64_t size() const override { return size_; }
+  vulkan::Buffer& device() const { return *buffer_; }
+
+ private:
+  int64_t size_;
+  std::unique_ptr<vulkan::Buffer> buffer_;
+};
+
+class VulkanMatrix final : public Matrix {
+ public:
+  VulkanMatrix(std::shared_ptr<vulkan::Buffer> memory, const WeightMatrix& stored, int64_t n_expert)
+      : memory_(std::move(memory)), stored_(stored), n_expert_(n_expert) {}
+  TensorType type() const override { return stored_.type; }
+  int64_t n_in() const override { return stored_.n_in; }
+  int64_t n_out() const override { return stored_.n_out / n_expert_; }
+  int64_t n_expert() const override { return n_expert_; }
+  vulkan::WeightView view() const {
+    return {memory_.get(), 0, stored_.type, stored_.n_in, stored_.n_out};
+  }
+
+ private:
+  std::shared_ptr<vulkan::Buffer> memory_;
+  WeightMatrix stored_;
+  int64_t n_expert_;
+};
+
+uint32_t narrow(int64_t value, const char* what) {
+  BOTTEGA_CHECK(value >= 0 && value <= std::numeric_limits<uint32_t>::max(), what, " ", value);
+  return static_cast<uint32_t>(value);
+}
+
+const vulkan::Buffer& device_buffer(const Tensor& t) {
+  const auto* buffer = dynamic_cast<const VulkanBuffer*>(t.buffer);
+  BOTTEGA_CHECK(buffer != nullptr, "a buffer of another backend given to Vulkan");
+  return buffer->device();
+}
+
+vulkan::FloatView view(const Tensor& t) {
+  if (t.empty()) return {};
+  return {&device_buffer(t), narrow(t.offset, "offset"), narrow(t.rows, "rows"),
+          narrow(t.width, "width"), narrow(t.stride, "stride")};
+}
+
+const VulkanMatrix& device_matrix(const Matrix& m) {
+  const auto* matrix = dynamic_cast<const VulkanMatrix*>(&m);
+  BOTTEGA_CHECK(matrix != nullptr, "a matrix of another backend given to Vulkan");
+  return *matrix;
+}
+
+std::unique_ptr<vulkan::Buffer> int_buffer(const vulkan::Context& context,
+                                           const std::vector<int32_t>& values) {
+  auto buffer = context.allocate(std::max<size_t>(values.size(), 1) * 4);
+  context.upload(*buffer, 0, std::as_bytes(std::span(values)));
+  return buffer;
+}
+
+[[noreturn]] void not_yet(const char* op) {
+  throw Error(str("the Vulkan backend cannot run ", op,
+                  " yet; run the model on the CPU backend (the default)"));
+}
+
+class VulkanPass final : public Pass {
+ public:
+  VulkanPass(const vulkan::Context& context, vulkan::Kernels& kernels,
+             std::span<const BatchToken> batch)
+      : context_(context), kernels_(kernels), batch_(batch), commands_(context.begin()) {
+    std::vector<int32_t> tokens, positions;
+    for (const BatchToken& t : batch) {
+      tokens.push_back(t.token);
+      positions.push_back(t.pos);
+    }
+    tokens_ = int_buffer(context, tokens);
+    positions_ = int_buffer(context, positions);
+  }
+
+  // Runs what is still recorded; an error here has no caller to go to, and read() reports the
+  // same failures on the path that returns results.
+  ~VulkanPass() override {
+    if (!recorded_) return;
+    try {
+      context_.submit(commands_);
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): see above
+    }
+  }
+
+  void get_rows(const Matrix& table, Tensor out, float scale) override {
+    const VulkanMatrix& m = device_matrix(table);
+    BOTTEGA_CHECK(out.rows == static_cast<int64_t>(batch_.size()), "get_rows rows");
+    for (const BatchToken& t : batch_) {
+      BOTTEGA_CHECK(t.token >= 0 && t.token < m.n_out(), "token id ", t.token);
+    }
+    kernels_.get_rows(commands_, m.view(), *tokens_, 0, view(out), scale);
+    recorded_ = true;
+  }
+
+  void rms_norm(Tensor x, Tensor weight, Tensor out, float eps) override {
+    kernels_.rms_norm(commands_, view(x), view(weight), view(out), eps);
+    recorded_ = true;
+  }
+
+  void matmul(const Matrix& w, Tensor x, Tensor y) override {
+    BOTTEGA_CHECK(
+        w.n_expert() == 1 && x.width == w.n_in() && y.width == w.n_out() && x.rows == y.rows,
+        "matmul shapes");
+    kernels_.matmul(commands_, device_matrix(w).view(), view(x), view(y));
+    recorded_ = true;
+  }
+
+  void add(Tensor y, Tensor x) override {
+    kernels_.add(commands_, view(y), view(x));
+    recorded_ = true;
+  }
+
+  void glu(const GluParams& params, Tensor gate, Tensor up, Tensor out) override {
+    const vulkan::GluSettings settings{static_cast<vulkan::GluKind>(params.activation),
+                                       params.alpha, params.limit};
+    kernels_.glu(commands_, settings, view(gate), view(up), view(out));
+    recorded_ = true;
+  }
+
+  void rope(Tensor x, int n_head, const RopeParams& params) override {
+    BOTTEGA_CHECK(x.rows == static_cast<int64_t>(batch_.size()) && x.width % n_head == 0,
+                  "rope shapes");
+    vulkan::RopeSettings settings;
+    settings.n_head = n_head;
+    settings.head_dim = static_cast<int>(x.width / n_head);
+    settings.n_rot = params.n_rot;
+    settings.neox = params.style == RopeStyle::kNeox;
+    settings.freq_base = params.freq_base;
+    settings.freq_scale = params.freq_scale;
+    settings.attn_factor = params.attn_factor;
+    settings.yarn = params.yarn;
+    settings.yarn_low = params.yarn_low;
+    settings.yarn_high = params.yarn_high;
+    if (!params.freq_factors.empty()) {
+      auto factors = context_.allocate(params.freq_factors.size() * 4);
+      context_.upload(*factors, 0, std::as_bytes(params.freq_factors));
+      settings.freq_factors = {factors.get(), 0, 1, narrow(params.n_rot / 2, "pairs"),
+                               narrow(params.n_rot / 2, "pairs")};
+      commands_.hold(std::move(factors));
+    }
+    kernels_.rope(commands_, view(x), *positions_, 0, settings);
+    recorded_ = true;
+  }
+
+  void store_kv(int, Tensor, Tensor) override { not_yet("store_kv"); }
+  void attention(int, const AttentionParams&, Tensor, Tensor) override { not_yet("attention"); }
+  void mixture_of_experts(const MoeWeights&, const MoeConfig&, const GluParams&, Tensor,
+                          Tensor) override {
+    not_yet("a mixture of experts");
+  }
+
+  void softcap(Tensor x, float cap) override {
+    kernels_.softcap(commands_, view(x), cap);
+    recorded_ = true;
+  }
+
+  void copy(Tensor src, Tensor dst) override {
+    BOTTEGA_CHECK(src.rows == dst.rows && src.width == dst.width, "copy shapes");
+    for (int64_t r = 0; r < src.rows; ++r) copy_row(src, r, dst, r);
+    commands_.barrier();
+    recorded_ = true;
+  }
+
+  void logit_rows(Tensor src, Tensor dst) override {
+    BOTTEGA_CHECK(src.width == dst.width && src.rows == static_cast<int64_t>(batch_.size()),
+                  "logit_rows shapes");
+    int64_t out_row = 0;
+    for (size_t t = 0; t < batch_.size(); ++t) {
+      if (!batch_[t].logits) continue;
+      BOTTEGA_CHECK(out_row < dst.rows, "logit_rows: ", dst.rows, " rows for more tokens");
+      copy_row(src, static_cast<int64_t>(t), dst, out_row++);
+    }
+    commands_.barrier();
+    recorded_ = true;
+  }
+
+  void read(Tensor src, std::span<float> dst) override {
+    BOTTEGA_CHECK(src.contiguous() && static_cast<int64_t>(dst.size()) == src.size(), "read of ",
+                  src.size(), " values into ", dst.size());
+    context_.submit(commands_);
+    recorded_ = false;
+    context_.download(device_buffer(src), static_cast<uint64_t>(src.offset) * 4,
+                      std::as_writable_bytes(dst));
+  }
+
+ private:
+  void copy_row(const Tensor& src, int64_t src_row, const Tensor& dst, int64_t dst_row) {
+    commands_.copy(device_buffer(src), static_cast<uint64_t>(src.offset + src_row * src.stride) * 4,
+                   device_buffer(dst), static_cast<uint64_t>(dst.offset + dst_row * dst.stride) * 4,
+                   static_cast<uint64_t>(src.width) * 4);
+  }
+
+  const vulkan::Context& context_;
+  vulkan::Kernels& kernels_;
+  std::span<const BatchToken> batch_;
+  vulkan::CommandList commands_;
+  std::unique_ptr<vulkan::Buffer> tokens_, positions_;
+  bool recorded_ = false;
+};
+
+class VulkanBackend final : public Backend {
+ public:
+  explicit VulkanBackend(const vulkan::ContextOptions& options)
+      : context_(options), kernels_(context_) {}
+
+  std::string name() const override { return context_.name(); }
+
+  bool supports(TensorType type) const override { return vulkan::Kernels::supports(type); }
+
+  std::vector<std::unique_ptr<Matrix>> load_matrices(
+      const gguf::File*, std::span<const StoredMatrix> matrices) override {
+    std::map<const uint8_t*, std::shared_ptr<vulkan::Buffer>> uploaded;
+    std::vector<std::unique_ptr<Matrix>> out;
+    for (const StoredMatrix& m : matrices) {
+      if (!supports(m.view.type)) {
+        throw Error(str("the Vulkan backend cannot compute with ", type_name(m.view.type),
+                        " weights yet; run this model on the CPU backend (the default)"));
+      }
+      std::shared_ptr<vulkan::Buffer>& memory = uploaded[m.view.data];
+      if (memory == nullptr) {
+        const uint64_t bytes = m.view.row_stride() * static_cast<uint64_t>(m.view.n_out);
+        memory = context_.allocate(vulkan::weight_buffer_bytes(bytes));
+        context_.upload(*memory, 0,
+                        std::as_bytes(std::span(m.view.data, static_cast<size_t>(bytes))));
+      }
+      out.push_back(std::make_unique<VulkanMatrix>(memory, m.view, m.n_expert));
+    }
+    return out;
+  }
+
+  std::unique_ptr<Buffer> allocate(int64_t n) override {
+    return std::make_unique<VulkanBuffer>(context_, n);
+  }
+
+  std::unique_ptr<Buffer> upload(std::span<const float> values) override {
+    auto buffer = std::make_unique<VulkanBuffer>(context_, static_cast<int64_t>(values.size()));
+    if (!values.empty()) context_.upload(buffer->device(), 0, std::as_bytes(values));
+    return buffer;
+  }
+
+  std::unique_ptr<Pass> begin(std::span<const BatchToken> batch,
+                              std::span<const std::span<const int32_t>>, KvCache&,
+                              ThreadPool&) override {
+    return std::make_unique<VulkanPass>(context_, kernels_, batch);
+  }
+
+ private:
+  vulkan::Context context_;
+  vulkan::Kernels kernels_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_vulkan_backend(size_t device_index, const std::string& loader) {
+  return std::make_unique<VulkanBackend>(vulkan::ContextOptions{loader, device_index});
+}
+
+}  // namespace bottega::backend
