@@ -73,37 +73,63 @@ KvCache::KvCache(int n_layer, int64_t n_kv_dim, int32_t n_blocks, int32_t block_
       key_row_bytes_(checked_row_bytes(types.key, n_kv_dim, "--cache-type-k")),
       value_row_bytes_(checked_row_bytes(types.value, n_kv_dim, "--cache-type-v")) {
   BOTTEGA_CHECK(n_layer > 0 && n_kv_dim > 0 && n_blocks > 0 && block_size > 0);
-  const size_t n_rows = static_cast<size_t>(n_layer) * static_cast<size_t>(n_blocks) *
-                        static_cast<size_t>(block_size);
-  // Zero-filled, so every page is resident from the start: memory use is what `fit` predicts
-  // from the first token on, not a surprise when the context fills.
-  keys_.assign(n_rows * key_row_bytes_, 0);
-  values_.assign(n_rows * value_row_bytes_, 0);
+  layers_.resize(static_cast<size_t>(n_layer));
 }
 
-size_t KvCache::row(int layer, std::span<const int32_t> block_table, int32_t pos) const {
+size_t KvCache::rows_per_layer() const {
+  return static_cast<size_t>(n_blocks_) * static_cast<size_t>(block_size_);
+}
+
+size_t KvCache::bytes() const {
+  return static_cast<size_t>(n_layer_) * rows_per_layer() * (key_row_bytes_ + value_row_bytes_);
+}
+
+size_t KvCache::row_in_layer(std::span<const int32_t> block_table, int32_t pos) const {
   const auto slot = static_cast<size_t>(pos / block_size_);
-  BOTTEGA_CHECK(layer >= 0 && layer < n_layer_ && pos >= 0 && slot < block_table.size(), "layer ",
-                layer, " pos ", pos, " blocks ", block_table.size());
+  BOTTEGA_CHECK(pos >= 0 && slot < block_table.size(), "pos ", pos, " blocks ",
+                block_table.size());
   const int32_t block = block_table[slot];
   BOTTEGA_CHECK(block >= 0 && block < n_blocks_, "block ", block);
-  return (static_cast<size_t>(layer) * static_cast<size_t>(n_blocks_) +
-          static_cast<size_t>(block)) *
-             static_cast<size_t>(block_size_) +
+  return static_cast<size_t>(block) * static_cast<size_t>(block_size_) +
          static_cast<size_t>(pos % block_size_);
 }
 
+KvLayerMemory& KvCache::layer_memory(int layer,
+                                     const std::function<std::unique_ptr<KvLayerMemory>()>& make) {
+  BOTTEGA_CHECK(layer >= 0 && layer < n_layer_, "layer ", layer);
+  std::unique_ptr<KvLayerMemory>& memory = layers_[static_cast<size_t>(layer)];
+  if (memory == nullptr) memory = make();
+  return *memory;
+}
+
+HostKvLayer& KvCache::host_layer(int layer) {
+  KvLayerMemory& memory = layer_memory(layer, [&] {
+    return std::make_unique<HostKvLayer>(rows_per_layer() * key_row_bytes_,
+                                         rows_per_layer() * value_row_bytes_);
+  });
+  auto* host = dynamic_cast<HostKvLayer*>(&memory);
+  BOTTEGA_CHECK(host != nullptr, "layer ", layer, "'s KV cache is in a device's memory");
+  return *host;
+}
+
+const HostKvLayer& KvCache::host_layer(int layer) const {
+  BOTTEGA_CHECK(layer >= 0 && layer < n_layer_, "layer ", layer);
+  const auto* host = dynamic_cast<const HostKvLayer*>(layers_[static_cast<size_t>(layer)].get());
+  BOTTEGA_CHECK(host != nullptr, "layer ", layer, "'s KV cache is not in host memory");
+  return *host;
+}
+
 uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) {
-  return keys_.data() + row(layer, table, pos) * key_row_bytes_;
+  return host_layer(layer).keys.data() + row_in_layer(table, pos) * key_row_bytes_;
 }
 uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) {
-  return values_.data() + row(layer, table, pos) * value_row_bytes_;
+  return host_layer(layer).values.data() + row_in_layer(table, pos) * value_row_bytes_;
 }
 const uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) const {
-  return keys_.data() + row(layer, table, pos) * key_row_bytes_;
+  return host_layer(layer).keys.data() + row_in_layer(table, pos) * key_row_bytes_;
 }
 const uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) const {
-  return values_.data() + row(layer, table, pos) * value_row_bytes_;
+  return host_layer(layer).values.data() + row_in_layer(table, pos) * value_row_bytes_;
 }
 
 }  // namespace bottega

@@ -4,6 +4,10 @@
 // table[p / block_size] at offset p % block_size. Who owns which block is the engine's business;
 // the model only reads and writes through block tables it is given.
 //
+// Each layer's rows live in the memory of the backend that runs the layer (KvLayerMemory), made on
+// the layer's first pass: host memory for the CPU's layers, device memory for a GPU's, so a model
+// split between them keeps one copy of each layer's cache, where it is read.
+//
 // Rows are stored in the cache type chosen for keys and for values (F16 by default, as llama.cpp
 // does; Q8_0 and Q4_0 halve and quarter that again; F32 is exact and kept for tests). A row is
 // n_kv_dim values encoded as that type's blocks, so the quantized types need n_kv_dim to be a
@@ -11,6 +15,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -32,6 +38,22 @@ TensorType parse_kv_cache_type(std::string_view text, std::string_view flag);
 // Bytes of keys plus values that one token position takes over all layers.
 uint64_t kv_bytes_per_token(int n_layer, int64_t n_kv_dim, KvCacheTypes types);
 
+// One layer's keys and values in the memory of one backend; each backend defines its own form.
+class KvLayerMemory {
+ public:
+  virtual ~KvLayerMemory() = default;
+};
+
+// The host's form: the layer's [n_blocks][block_size] rows of keys, and of values.
+class HostKvLayer final : public KvLayerMemory {
+ public:
+  // Zero-filled, so every page is resident from the layer's first pass on: memory use is what
+  // `fit` predicts, not a surprise when the context fills.
+  HostKvLayer(size_t key_bytes, size_t value_bytes) : keys(key_bytes, 0), values(value_bytes, 0) {}
+  std::vector<uint8_t> keys;
+  std::vector<uint8_t> values;
+};
+
 class KvCache {
  public:
   // n_kv_dim: values per token per layer for K (and again for V) = n_head_kv * head_dim.
@@ -46,18 +68,34 @@ class KvCache {
   TensorType value_type() const { return types_.value; }
   size_t key_row_bytes() const { return key_row_bytes_; }
   size_t value_row_bytes() const { return value_row_bytes_; }
-  size_t bytes() const { return keys_.size() + values_.size(); }
+  int n_layer() const { return n_layer_; }
+  // Rows of one layer: n_blocks * block_size, of keys and again of values.
+  size_t rows_per_layer() const;
+  // Bytes of keys plus values over all layers, wherever they live.
+  size_t bytes() const;
 
-  // The encoded row of n_kv_dim values for one token position. Rows of the positions of one block
-  // follow each other, row_bytes apart.
+  // The index of position pos's row among its layer's rows, through the sequence's block table;
+  // throws when the table does not cover pos or names a block past the cache.
+  size_t row_in_layer(std::span<const int32_t> block_table, int32_t pos) const;
+
+  // The layer's memory, made by `make` when the layer has none yet. The backend that asks checks
+  // that the memory is of its own form: a layer is run by one backend.
+  KvLayerMemory& layer_memory(int layer,
+                              const std::function<std::unique_ptr<KvLayerMemory>()>& make);
+  // The layer's rows in host memory, made when the layer has none; throws when the layer's memory
+  // belongs to another backend. Call it before writing rows from several threads.
+  HostKvLayer& host_layer(int layer);
+  // The same for reading: throws when the layer has no host memory.
+  const HostKvLayer& host_layer(int layer) const;
+
+  // The encoded row of n_kv_dim values for one token position of a layer in host memory
+  // (host_layer). Rows of the positions of one block follow each other, row_bytes apart.
   uint8_t* key(int layer, std::span<const int32_t> block_table, int32_t pos);
   uint8_t* value(int layer, std::span<const int32_t> block_table, int32_t pos);
   const uint8_t* key(int layer, std::span<const int32_t> block_table, int32_t pos) const;
   const uint8_t* value(int layer, std::span<const int32_t> block_table, int32_t pos) const;
 
  private:
-  // Index of the row of (layer, pos) among all rows: [n_layer][n_blocks][block_size].
-  size_t row(int layer, std::span<const int32_t> block_table, int32_t pos) const;
 
   int n_layer_;
   int64_t n_kv_dim_;
@@ -66,8 +104,7 @@ class KvCache {
   KvCacheTypes types_;
   size_t key_row_bytes_;
   size_t value_row_bytes_;
-  std::vector<uint8_t> keys_;    // [n_layer][n_blocks][block_size] rows of key_row_bytes_
-  std::vector<uint8_t> values_;  // same layout, rows of value_row_bytes_
+  std::vector<std::unique_ptr<KvLayerMemory>> layers_;  // null until the layer's first pass
 };
 
 }  // namespace bottega

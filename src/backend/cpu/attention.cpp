@@ -126,15 +126,20 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
   const int32_t begin = first_visible(first.pos, shape.window);
   const int32_t end = last.pos + 1;
   const KvCache& cache = task.cache;
+  const HostKvLayer& rows = cache.host_layer(task.layer);
 
   const HeadSlice keys(cache.key_type(), kv_head * head_dim, head_dim);
   const HeadSlice values(cache.value_type(), kv_head * head_dim, head_dim);
   gather_head(
       keys, begin, end, cache.block_size(), cache.key_row_bytes(),
-      [&](int32_t p) { return cache.key(task.layer, table, p); }, s.keys, s.decode);
+      [&](int32_t p) { return rows.keys.data() + cache.row_in_layer(table, p) * cache.key_row_bytes(); },
+      s.keys, s.decode);
   gather_head(
       values, begin, end, cache.block_size(), cache.value_row_bytes(),
-      [&](int32_t p) { return cache.value(task.layer, table, p); }, s.values, s.decode);
+      [&](int32_t p) {
+        return rows.values.data() + cache.row_in_layer(table, p) * cache.value_row_bytes();
+      },
+      s.values, s.decode);
 
   s.scores.resize(static_cast<size_t>(end - begin) + 1);  // + 1: room for a sink
   for (int64_t t = tile.first; t < tile.first + tile.count; ++t) {

@@ -146,6 +146,7 @@ class CpuPass final : public Pass {
     BOTTEGA_CHECK(k.width == kv_dim && v.width == kv_dim, "store_kv width");
     const float* keys = host(k);
     const float* values = host(v);
+    cache_.host_layer(layer);  // made here, before the threads write into it
     // Each token writes its own cache rows, so tokens split across threads freely.
     for_rows(pool_, k.rows, [&](int64_t t) {
       const BatchToken& token = batch_[static_cast<size_t>(t)];

@@ -39,6 +39,16 @@ struct RopeConstants {
   uint32_t x_offset, x_stride, positions_offset, freq_factors_offset;
 };
 
+struct KvStoreConstants {
+  uint32_t width, row_bytes, type, src_offset, src_stride, rows_offset;
+};
+struct AttentionConstants {
+  uint32_t n_head, n_head_kv, head_dim, key_type, value_type, key_row_bytes, value_row_bytes,
+      block_size, window, has_sinks;
+  float scale, softcap;
+  uint32_t q_offset, q_stride, out_offset, out_stride, meta_offset, sinks_offset;
+};
+
 // Rows of matmul's workgroups and tokens (matmul.comp's kRows, kTokens); threads of the
 // element-wise shaders.
 constexpr uint32_t kMatmulRows = 2;
@@ -46,6 +56,7 @@ constexpr uint32_t kMatmulTokens = 4;
 constexpr uint32_t kElementwiseWorkgroup = 64;
 constexpr uint32_t kChunk = 32;         // values dequantize_chunk decodes at once
 constexpr uint32_t kMaxGroups = 65535;  // per dimension, the least Vulkan guarantees
+constexpr uint32_t kMaxAttentionHeadDim = 512;  // attention.comp's MAX_HEAD_DIM
 
 uint32_t div_up(uint64_t n, uint64_t d) {
   return static_cast<uint32_t>((n + d - 1) / d);
@@ -69,6 +80,35 @@ void check_view(const FloatView& v, const char* what) {
       sizeof(float);
   BOTTEGA_CHECK(end <= v.buffer->bytes(), what, ": view ends at byte ", end, " of a buffer of ",
                 v.buffer->bytes());
+}
+
+// The cache type codes of kv_rows.glsl.
+uint32_t kv_type_code(TensorType type) {
+  switch (type) {
+    case TensorType::F32:
+      return 0;
+    case TensorType::F16:
+      return 1;
+    case TensorType::Q8_0:
+      return 2;
+    case TensorType::Q4_0:
+      return 3;
+    default:
+      throw Error(str("the Vulkan kernels cannot store a KV cache of type ", type_name(type)));
+  }
+}
+
+void check_kv_rows(const KvRowsView& v, const char* what) {
+  BOTTEGA_CHECK(v.buffer != nullptr && v.width > 0 && v.n_rows > 0, what, ": empty cache");
+  BOTTEGA_CHECK(v.row_bytes == row_bytes(v.type, v.width), what, ": rows of ", v.row_bytes,
+                " bytes for ", v.width, " values");
+  // F16 rows of an odd width would share words between rows in ways kv_rows.glsl's reads do not
+  // expect (a half at byte 2 mod 4 of an odd row start); the quantized types come in blocks of 32.
+  BOTTEGA_CHECK(v.type != TensorType::F16 || v.width % 2 == 0, what, ": F16 rows of odd width ",
+                v.width);
+  BOTTEGA_CHECK(weight_buffer_bytes(static_cast<uint64_t>(v.row_bytes) * v.n_rows) <=
+                    v.buffer->bytes(),
+                what, ": ", v.n_rows, " rows past the buffer");
 }
 
 // Byte offsets into a weight buffer travel as 32-bit words.
@@ -256,6 +296,70 @@ void Kernels::rope(CommandList& commands, FloatView x, const Buffer& positions,
   const Pipeline& p = pipeline("rope", 3, sizeof constants);
   commands.dispatch(p, {x.buffer, &positions, factors}, constants,
                     {div_up(settings.n_rot / 2, kElementwiseWorkgroup), x.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::kv_store(CommandList& commands, FloatView src, const KvRowsView& cache,
+                       const Buffer& rows, uint32_t rows_offset) {
+  check_view(src, "kv_store source");
+  check_kv_rows(cache, "kv_store");
+  BOTTEGA_CHECK(src.width == cache.width, "kv_store of width ", src.width, " into rows of ",
+                cache.width);
+  BOTTEGA_CHECK((rows_offset + src.rows) * sizeof(int32_t) <= rows.bytes(),
+                "kv_store: row indices past their buffer");
+  const KvStoreConstants constants{cache.width, cache.row_bytes, kv_type_code(cache.type),
+                                   src.offset,  src.stride,      rows_offset};
+  const Pipeline& p = pipeline("kv_store", 3, sizeof constants);
+  commands.dispatch(p, {src.buffer, cache.buffer, &rows}, constants,
+                    {div_up(div_up(cache.width, kChunk), kElementwiseWorkgroup), src.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::attention(CommandList& commands, const AttentionSettings& settings, FloatView q,
+                        const KvRowsView& keys, const KvRowsView& values, const Buffer& meta,
+                        uint32_t meta_offset, FloatView out) {
+  check_view(q, "attention queries");
+  check_view(out, "attention output");
+  check_kv_rows(keys, "attention keys");
+  check_kv_rows(values, "attention values");
+  const uint32_t q_width = settings.n_head * settings.head_dim;
+  BOTTEGA_CHECK(settings.n_head_kv > 0 && settings.n_head % settings.n_head_kv == 0 &&
+                    settings.head_dim > 0 && settings.head_dim <= kMaxAttentionHeadDim &&
+                    q.width == q_width && out.width == q_width && out.rows == q.rows &&
+                    keys.width == settings.n_head_kv * settings.head_dim &&
+                    values.width == keys.width && settings.block_size > 0,
+                "attention of ", settings.n_head, " heads (", settings.n_head_kv, " KV) of ",
+                settings.head_dim, " over rows of ", q.width, " and a cache of ", keys.width);
+  BOTTEGA_CHECK((meta_offset + 2 * q.rows) * sizeof(int32_t) <= meta.bytes(),
+                "attention: token positions past their buffer");
+  const bool has_sinks = settings.sinks.buffer != nullptr;
+  if (has_sinks) {
+    check_view(settings.sinks, "attention sinks");
+    BOTTEGA_CHECK(settings.sinks.width == settings.n_head, "attention: ", settings.sinks.width,
+                  " sinks for ", settings.n_head, " heads");
+  }
+  const AttentionConstants constants{settings.n_head,
+                                     settings.n_head_kv,
+                                     settings.head_dim,
+                                     kv_type_code(keys.type),
+                                     kv_type_code(values.type),
+                                     keys.row_bytes,
+                                     values.row_bytes,
+                                     settings.block_size,
+                                     settings.window,
+                                     has_sinks ? 1u : 0u,
+                                     settings.scale,
+                                     settings.softcap,
+                                     q.offset,
+                                     q.stride,
+                                     out.offset,
+                                     out.stride,
+                                     meta_offset,
+                                     has_sinks ? settings.sinks.offset : 0u};
+  const Buffer* sinks = has_sinks ? settings.sinks.buffer : placeholder_.get();
+  const Pipeline& p = pipeline("attention", 6, sizeof constants);
+  commands.dispatch(p, {q.buffer, keys.buffer, values.buffer, &meta, out.buffer, sinks}, constants,
+                    {settings.n_head, q.rows, 1});
   commands.barrier();
 }
 

@@ -60,6 +60,28 @@ struct RopeSettings {
   FloatView freq_factors;  // one row of n_rot / 2 values, or no buffer
 };
 
+// One layer's cached keys (or values): n_rows rows of row_bytes, encoded in a KV cache type
+// (F32, F16, Q8_0, Q4_0; backend/kv_cache.h), in a buffer of whole words.
+struct KvRowsView {
+  const Buffer* buffer = nullptr;
+  TensorType type = TensorType::F16;
+  uint32_t width = 0;  // values per row
+  uint32_t row_bytes = 0;
+  uint32_t n_rows = 0;
+};
+
+// backend.h's AttentionParams, with the sinks in a buffer and the cache's block size.
+struct AttentionSettings {
+  uint32_t n_head = 0;
+  uint32_t n_head_kv = 0;
+  uint32_t head_dim = 0;  // at most 512
+  float scale = 1.0f;
+  uint32_t window = 0;
+  float softcap = 0.0f;
+  FloatView sinks;  // one row of n_head, or no buffer
+  uint32_t block_size = 0;
+};
+
 // Bytes a buffer needs to hold `bytes` of weights for the kernels (whole 32-bit words).
 inline uint64_t weight_buffer_bytes(uint64_t bytes) {
   return (bytes + 3) / 4 * 4;
@@ -92,6 +114,15 @@ class Kernels {
            FloatView out);
   // x = cap * tanh(x / cap)
   void softcap(CommandList& commands, FloatView x, float cap);
+  // Encodes row t of src into cache row rows[rows_offset + t] (int32 row indices).
+  void kv_store(CommandList& commands, FloatView src, const KvRowsView& cache, const Buffer& rows,
+                uint32_t rows_offset);
+  // Causal attention of each token (row of q) over its sequence's cached rows. meta holds, at
+  // meta_offset + 2t, token t's position and the index in meta where its sequence's block table
+  // starts; the table covers positions 0..position and names rows below keys.n_rows / block_size.
+  void attention(CommandList& commands, const AttentionSettings& settings, FloatView q,
+                 const KvRowsView& keys, const KvRowsView& values, const Buffer& meta,
+                 uint32_t meta_offset, FloatView out);
   // Rotates each row's (token's) n_head heads by positions[positions_offset + row] (int32).
   void rope(CommandList& commands, FloatView x, const Buffer& positions, uint32_t positions_offset,
             const RopeSettings& settings);

@@ -73,16 +73,36 @@ std::unique_ptr<vulkan::Buffer> int_buffer(const vulkan::Context& context,
   return buffer;
 }
 
+// One layer's cache rows in device memory.
+class VulkanKvLayer final : public KvLayerMemory {
+ public:
+  VulkanKvLayer(const vulkan::Context& context, const KvCache& cache)
+      : owner(&context),
+        keys(context.allocate(
+            vulkan::weight_buffer_bytes(cache.rows_per_layer() * cache.key_row_bytes()))),
+        values(context.allocate(
+            vulkan::weight_buffer_bytes(cache.rows_per_layer() * cache.value_row_bytes()))) {}
+  const vulkan::Context* owner;
+  std::unique_ptr<vulkan::Buffer> keys;
+  std::unique_ptr<vulkan::Buffer> values;
+};
+
 [[noreturn]] void not_yet(const char* op) {
   throw Error(str("the Vulkan backend cannot run ", op,
-                  " yet; run the model on the CPU backend (the default)"));
+                  " yet; run the model with --device cpu (the default)"));
 }
 
 class VulkanPass final : public Pass {
  public:
   VulkanPass(const vulkan::Context& context, vulkan::Kernels& kernels,
-             std::span<const BatchToken> batch)
-      : context_(context), kernels_(kernels), batch_(batch), commands_(context.begin()) {
+             std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
+             KvCache& cache)
+      : context_(context),
+        kernels_(kernels),
+        batch_(batch),
+        tables_(tables),
+        cache_(cache),
+        commands_(context.begin()) {
     std::vector<int32_t> tokens, positions;
     for (const BatchToken& t : batch) {
       tokens.push_back(t.token);
@@ -162,8 +182,31 @@ class VulkanPass final : public Pass {
     recorded_ = true;
   }
 
-  void store_kv(int, Tensor, Tensor) override { not_yet("store_kv"); }
-  void attention(int, const AttentionParams&, Tensor, Tensor) override { not_yet("attention"); }
+  void store_kv(int layer, Tensor k, Tensor v) override {
+    BOTTEGA_CHECK(k.rows == static_cast<int64_t>(batch_.size()) && v.rows == k.rows,
+                  "store_kv rows");
+    const VulkanKvLayer& memory = layer_memory(layer);
+    kernels_.kv_store(commands_, view(k), key_rows(memory), *kv_rows_, 0);
+    kernels_.kv_store(commands_, view(v), value_rows(memory), *kv_rows_, 0);
+    recorded_ = true;
+  }
+
+  void attention(int layer, const AttentionParams& params, Tensor q, Tensor out) override {
+    BOTTEGA_CHECK(q.rows == static_cast<int64_t>(batch_.size()), "attention rows");
+    const VulkanKvLayer& memory = layer_memory(layer);
+    vulkan::AttentionSettings settings;
+    settings.n_head = narrow(params.n_head, "heads");
+    settings.n_head_kv = narrow(params.n_head_kv, "KV heads");
+    settings.head_dim = narrow(params.head_dim, "head size");
+    settings.scale = params.scale;
+    settings.window = narrow(params.window, "window");
+    settings.softcap = params.softcap;
+    settings.sinks = view(params.sinks);
+    settings.block_size = narrow(cache_.block_size(), "block size");
+    kernels_.attention(commands_, settings, view(q), key_rows(memory), value_rows(memory),
+                       *kv_meta_, 0, view(out));
+    recorded_ = true;
+  }
   void mixture_of_experts(const MoeWeights&, const MoeConfig&, const GluParams&, Tensor,
                           Tensor) override {
     not_yet("a mixture of experts");
@@ -210,11 +253,62 @@ class VulkanPass final : public Pass {
                    static_cast<uint64_t>(src.width) * 4);
   }
 
+  // The tokens' cache rows (for store_kv), and per token its position and where its sequence's
+  // table starts, then the tables (for attention), made by the first op that reads the cache.
+  // Every table entry a token's positions use is checked here, so the shaders read only rows of
+  // the cache.
+  void prepare_cache_indices() {
+    if (kv_rows_ != nullptr) return;
+    std::vector<int32_t> rows;
+    std::vector<int32_t> meta(2 * batch_.size());
+    std::vector<int32_t> table_start(tables_.size(), -1);
+    for (size_t t = 0; t < batch_.size(); ++t) {
+      const BatchToken& token = batch_[t];
+      BOTTEGA_CHECK(token.seq >= 0 && static_cast<size_t>(token.seq) < tables_.size(),
+                    "sequence ", token.seq, " of ", tables_.size());
+      const std::span<const int32_t> table = tables_[static_cast<size_t>(token.seq)];
+      rows.push_back(static_cast<int32_t>(cache_.row_in_layer(table, token.pos)));
+      for (int32_t p = 0; p <= token.pos; p += cache_.block_size()) cache_.row_in_layer(table, p);
+      int32_t& start = table_start[static_cast<size_t>(token.seq)];
+      if (start < 0) {
+        start = static_cast<int32_t>(meta.size());
+        meta.insert(meta.end(), table.begin(), table.end());
+      }
+      meta[2 * t] = token.pos;
+      meta[2 * t + 1] = start;
+    }
+    kv_rows_ = int_buffer(context_, rows);
+    kv_meta_ = int_buffer(context_, meta);
+  }
+
+  const VulkanKvLayer& layer_memory(int layer) {
+    prepare_cache_indices();
+    KvLayerMemory& memory = cache_.layer_memory(
+        layer, [&] { return std::make_unique<VulkanKvLayer>(context_, cache_); });
+    const auto* device = dynamic_cast<const VulkanKvLayer*>(&memory);
+    BOTTEGA_CHECK(device != nullptr && device->owner == &context_, "layer ", layer,
+                  "'s KV cache is in another backend's memory");
+    return *device;
+  }
+
+  vulkan::KvRowsView key_rows(const VulkanKvLayer& memory) const {
+    return {memory.keys.get(), cache_.key_type(), narrow(cache_.n_kv_dim(), "KV width"),
+            narrow(static_cast<int64_t>(cache_.key_row_bytes()), "KV row bytes"),
+            narrow(static_cast<int64_t>(cache_.rows_per_layer()), "KV rows")};
+  }
+  vulkan::KvRowsView value_rows(const VulkanKvLayer& memory) const {
+    return {memory.values.get(), cache_.value_type(), narrow(cache_.n_kv_dim(), "KV width"),
+            narrow(static_cast<int64_t>(cache_.value_row_bytes()), "KV row bytes"),
+            narrow(static_cast<int64_t>(cache_.rows_per_layer()), "KV rows")};
+  }
+
   const vulkan::Context& context_;
   vulkan::Kernels& kernels_;
   std::span<const BatchToken> batch_;
+  std::span<const std::span<const int32_t>> tables_;
+  KvCache& cache_;
   vulkan::CommandList commands_;
-  std::unique_ptr<vulkan::Buffer> tokens_, positions_;
+  std::unique_ptr<vulkan::Buffer> tokens_, positions_, kv_rows_, kv_meta_;
   bool recorded_ = false;
 };
 
@@ -232,9 +326,14 @@ class VulkanBackend final : public Backend {
     std::map<const uint8_t*, std::shared_ptr<vulkan::Buffer>> uploaded;
     std::vector<std::unique_ptr<Matrix>> out;
     for (const StoredMatrix& m : matrices) {
+      if (m.role == Role::kExperts || m.role == Role::kRouter) {
+        throw Error(
+            "the Vulkan backend cannot run a mixture of experts yet; run this model with "
+            "--device cpu (the default)");
+      }
       if (!supports(m.view.type)) {
         throw Error(str("the Vulkan backend cannot compute with ", type_name(m.view.type),
-                        " weights yet; run this model on the CPU backend (the default)"));
+                        " weights yet; run this model with --device cpu (the default)"));
       }
       std::shared_ptr<vulkan::Buffer>& memory = uploaded[m.view.data];
       if (memory == nullptr) {
@@ -259,9 +358,9 @@ class VulkanBackend final : public Backend {
   }
 
   std::unique_ptr<Pass> begin(std::span<const BatchToken> batch,
-                              std::span<const std::span<const int32_t>>, KvCache&,
+                              std::span<const std::span<const int32_t>> tables, KvCache& cache,
                               ThreadPool&) override {
-    return std::make_unique<VulkanPass>(context_, kernels_, batch);
+    return std::make_unique<VulkanPass>(context_, kernels_, batch, tables, cache);
   }
 
  private:
