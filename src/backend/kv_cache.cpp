@@ -86,8 +86,7 @@ size_t KvCache::bytes() const {
 
 size_t KvCache::row_in_layer(std::span<const int32_t> block_table, int32_t pos) const {
   const auto slot = static_cast<size_t>(pos / block_size_);
-  BOTTEGA_CHECK(pos >= 0 && slot < block_table.size(), "pos ", pos, " blocks ",
-                block_table.size());
+  BOTTEGA_CHECK(pos >= 0 && slot < block_table.size(), "pos ", pos, " blocks ", block_table.size());
   const int32_t block = block_table[slot];
   BOTTEGA_CHECK(block >= 0 && block < n_blocks_, "block ", block);
   return static_cast<size_t>(block) * static_cast<size_t>(block_size_) +

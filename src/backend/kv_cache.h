@@ -96,7 +96,6 @@ class KvCache {
   const uint8_t* value(int layer, std::span<const int32_t> block_table, int32_t pos) const;
 
  private:
-
   int n_layer_;
   int64_t n_kv_dim_;
   int32_t n_blocks_;

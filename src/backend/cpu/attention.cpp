@@ -132,7 +132,9 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
   const HeadSlice values(cache.value_type(), kv_head * head_dim, head_dim);
   gather_head(
       keys, begin, end, cache.block_size(), cache.key_row_bytes(),
-      [&](int32_t p) { return rows.keys.data() + cache.row_in_layer(table, p) * cache.key_row_bytes(); },
+      [&](int32_t p) {
+        return rows.keys.data() + cache.row_in_layer(table, p) * cache.key_row_bytes();
+      },
       s.keys, s.decode);
   gather_head(
       values, begin, end, cache.block_size(), cache.value_row_bytes(),

@@ -54,8 +54,8 @@ struct AttentionConstants {
 constexpr uint32_t kMatmulRows = 2;
 constexpr uint32_t kMatmulTokens = 4;
 constexpr uint32_t kElementwiseWorkgroup = 64;
-constexpr uint32_t kChunk = 32;         // values dequantize_chunk decodes at once
-constexpr uint32_t kMaxGroups = 65535;  // per dimension, the least Vulkan guarantees
+constexpr uint32_t kChunk = 32;                 // values dequantize_chunk decodes at once
+constexpr uint32_t kMaxGroups = 65535;          // per dimension, the least Vulkan guarantees
 constexpr uint32_t kMaxAttentionHeadDim = 512;  // attention.comp's MAX_HEAD_DIM
 
 uint32_t div_up(uint64_t n, uint64_t d) {
@@ -106,9 +106,9 @@ void check_kv_rows(const KvRowsView& v, const char* what) {
   // expect (a half at byte 2 mod 4 of an odd row start); the quantized types come in blocks of 32.
   BOTTEGA_CHECK(v.type != TensorType::F16 || v.width % 2 == 0, what, ": F16 rows of odd width ",
                 v.width);
-  BOTTEGA_CHECK(weight_buffer_bytes(static_cast<uint64_t>(v.row_bytes) * v.n_rows) <=
-                    v.buffer->bytes(),
-                what, ": ", v.n_rows, " rows past the buffer");
+  BOTTEGA_CHECK(
+      weight_buffer_bytes(static_cast<uint64_t>(v.row_bytes) * v.n_rows) <= v.buffer->bytes(), what,
+      ": ", v.n_rows, " rows past the buffer");
 }
 
 // Byte offsets into a weight buffer travel as 32-bit words.

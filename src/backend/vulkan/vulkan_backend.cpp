@@ -264,8 +264,8 @@ class VulkanPass final : public Pass {
     std::vector<int32_t> table_start(tables_.size(), -1);
     for (size_t t = 0; t < batch_.size(); ++t) {
       const BatchToken& token = batch_[t];
-      BOTTEGA_CHECK(token.seq >= 0 && static_cast<size_t>(token.seq) < tables_.size(),
-                    "sequence ", token.seq, " of ", tables_.size());
+      BOTTEGA_CHECK(token.seq >= 0 && static_cast<size_t>(token.seq) < tables_.size(), "sequence ",
+                    token.seq, " of ", tables_.size());
       const std::span<const int32_t> table = tables_[static_cast<size_t>(token.seq)];
       rows.push_back(static_cast<int32_t>(cache_.row_in_layer(table, token.pos)));
       for (int32_t p = 0; p <= token.pos; p += cache_.block_size()) cache_.row_in_layer(table, p);
