@@ -138,6 +138,8 @@ class Backend {
   virtual ~Backend() = default;
   // "cpu", "vulkan0", ...: what --device names and `bench` prints.
   virtual std::string name() const = 0;
+  // What the hardware calls itself ("AMD Radeon 8060S Graphics"); the name for the CPU.
+  virtual std::string device_name() const { return name(); }
   // Whether matmul and get_rows read weights of this type.
   virtual bool supports(TensorType type) const = 0;
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/device.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
@@ -36,6 +37,8 @@ struct BenchOptions {
   std::string output = "md";
   double bandwidth_gbps = 0.0;  // 0: measure
   CacheTypeOptions cache;
+  std::string device = "cpu";
+  std::vector<int> offload_layers = {-1};  // -ngl, one run per value
 };
 
 // Everything one output line needs about the model and the run.
@@ -45,6 +48,9 @@ struct Row {
   uint64_t model_size = 0;
   uint64_t model_n_params = 0;
   std::string cpu_info;
+  std::string gpu_info;         // the device's name; empty on the CPU
+  std::string backend = "CPU";  // llama-bench's names: "CPU", "Vulkan"
+  int n_gpu_layers = 0;
   double bandwidth_bytes_per_s = 0.0;
   bench::TestResult result;
   bench::DerivedMetrics derived;
@@ -103,9 +109,10 @@ struct Column {
   const char* name;
   int width;  // negative: left-aligned
 };
-constexpr Column kColumns[] = {{"model", -30},     {"size", 12},  {"params", 12}, {"backend", -10},
-                               {"threads", 7},     {"test", 15},  {"t/s", 20},    {"GB/s", 8},
-                               {"% roofline", 10}, {"GFLOP/s", 9}};
+constexpr Column kColumns[] = {{"model", -30}, {"size", 12},       {"params", 12}, {"backend", -10},
+                               {"ngl", 5},     {"threads", 7},     {"test", 15},   {"t/s", 20},
+                               {"GB/s", 8},    {"% roofline", 10}, {"GFLOP/s", 9}};
+constexpr size_t kNglColumn = 4;
 
 std::string md_size(uint64_t bytes) {
   char text[32];
@@ -138,9 +145,12 @@ std::string optional_fixed(const std::optional<double>& value) {
   return value ? fixed(*value) : "-";
 }
 
-void print_md_header() {
+// As llama-bench does, the ngl column appears only when a GPU runs the tests.
+void print_md_header(bool with_ngl) {
   std::string names = "|", rules = "|";
-  for (const Column& c : kColumns) {
+  for (size_t i = 0; i < std::size(kColumns); ++i) {
+    if (i == kNglColumn && !with_ngl) continue;
+    const Column& c = kColumns[i];
     char cell[64];
     std::snprintf(cell, sizeof cell, " %*s |", c.width, c.name);
     names += cell;
@@ -151,12 +161,13 @@ void print_md_header() {
   std::printf("%s\n%s\n", names.c_str(), rules.c_str());
 }
 
-void print_md_row(const Row& row) {
+void print_md_row(const Row& row, bool with_ngl) {
   const bench::TestResult& r = row.result;
   const std::string values[] = {row.model_type,
                                 md_size(row.model_size),
                                 md_params(row.model_n_params),
-                                "CPU",
+                                row.backend,
+                                std::to_string(row.n_gpu_layers),
                                 std::to_string(r.n_threads),
                                 bench::test_name(r.spec),
                                 fixed(r.avg_ts()) + " \u00b1 " + fixed(r.stddev_ts()),
@@ -165,6 +176,7 @@ void print_md_row(const Row& row) {
                                 optional_fixed(row.derived.gflop_per_s)};
   std::string line = "|";
   for (size_t i = 0; i < std::size(kColumns); ++i) {
+    if (i == kNglColumn && !with_ngl) continue;
     // "±" is two bytes in UTF-8 but one column on screen, so that cell pads one byte more.
     const int width = kColumns[i].width + (values[i].find("\u00b1") != std::string::npos ? 1 : 0);
     char cell[256];
@@ -183,8 +195,8 @@ OrderedJson null_or(const std::optional<double>& value) {
 OrderedJson to_json(const Row& row) {
   const bench::TestResult& r = row.result;
   return OrderedJson{{"cpu_info", row.cpu_info},
-                     {"gpu_info", ""},
-                     {"backends", "CPU"},
+                     {"gpu_info", row.gpu_info},
+                     {"backends", row.backend},
                      {"model_filename", row.model_filename},
                      {"model_type", row.model_type},
                      {"model_size", row.model_size},
@@ -192,6 +204,7 @@ OrderedJson to_json(const Row& row) {
                      {"n_batch", r.n_batch},
                      {"n_ubatch", r.n_batch},
                      {"n_threads", r.n_threads},
+                     {"n_gpu_layers", row.n_gpu_layers},
                      {"n_prompt", r.spec.n_prompt},
                      {"n_gen", r.spec.n_gen},
                      {"n_depth", 0},
@@ -211,11 +224,11 @@ OrderedJson to_json(const Row& row) {
 // CSV leaves out the per-repetition arrays, as llama-bench's does.
 const std::vector<std::string>& csv_fields() {
   static const std::vector<std::string> kFields = {
-      "cpu_info",     "gpu_info",       "backends",  "model_filename",     "model_type",
-      "model_size",   "model_n_params", "n_batch",   "n_ubatch",           "n_threads",
-      "n_prompt",     "n_gen",          "n_depth",   "test_time",          "avg_ns",
-      "stddev_ns",    "avg_ts",         "stddev_ts", "bandwidth_gb_per_s", "gb_per_s",
-      "roofline_pct", "gflop_per_s"};
+      "cpu_info",     "gpu_info",       "backends",   "model_filename", "model_type",
+      "model_size",   "model_n_params", "n_batch",    "n_ubatch",       "n_threads",
+      "n_gpu_layers", "n_prompt",       "n_gen",      "n_depth",        "test_time",
+      "avg_ns",       "stddev_ns",      "avg_ts",     "stddev_ts",      "bandwidth_gb_per_s",
+      "gb_per_s",     "roofline_pct",   "gflop_per_s"};
   return kFields;
 }
 
@@ -231,10 +244,10 @@ std::string csv_quote(const OrderedJson& value) {
 // Prints results in the chosen format as they arrive.
 class Printer {
  public:
-  explicit Printer(std::string format) : format_(std::move(format)) {}
+  Printer(std::string format, bool with_ngl) : format_(std::move(format)), with_ngl_(with_ngl) {}
 
   void header() {
-    if (format_ == "md") print_md_header();
+    if (format_ == "md") print_md_header(with_ngl_);
     if (format_ == "json") std::printf("[\n");
     if (format_ == "csv") {
       std::string line;
@@ -246,7 +259,7 @@ class Printer {
 
   void row(const Row& row) {
     if (format_ == "md") {
-      print_md_row(row);
+      print_md_row(row, with_ngl_);
     } else if (format_ == "jsonl") {
       std::printf("%s\n", to_json(row).dump().c_str());
     } else if (format_ == "json") {
@@ -275,6 +288,7 @@ class Printer {
   }
 
   std::string format_;
+  bool with_ngl_ = false;
   int rows_ = 0;
 };
 
@@ -313,17 +327,26 @@ std::vector<bench::TestSpec> tests_of(const BenchOptions& options) {
 }
 
 // Every test of one model, for every thread count, in llama-bench's order.
-void bench_model(const std::string& path, const BenchOptions& options,
-                 const std::vector<bench::TestSpec>& tests, BandwidthCache& bandwidth,
-                 Printer& printer) {
+void bench_model(const std::string& path, const LoadOptions& load_options,
+                 const BenchOptions& options, const std::vector<bench::TestSpec>& tests,
+                 BandwidthCache& bandwidth, Printer& printer) {
   gguf::File file = open_gguf(path);
   Row row;
   row.model_filename = path;
   row.cpu_info = hw::read_cpu_info().model;
   row.model_type = bench::model_description(file);
-  const std::unique_ptr<Model> model = load_model(std::move(file));
+  const std::unique_ptr<Model> model = load_model(std::move(file), load_options);
   row.model_size = model->weight_bytes();
   row.model_n_params = model->n_params();
+  if (load_options.backend->name() != "cpu") {
+    row.backend = "Vulkan";
+    row.gpu_info = load_options.backend->device_name();
+    row.n_gpu_layers =
+        load_options.offload_layers < 0 || load_options.offload_layers > model->info().n_layer
+            ? model->info().n_layer + 1
+            : load_options.offload_layers;
+    std::fprintf(stderr, "bottega: %s\n", model->placement().c_str());
+  }
   bench::RunOptions run_options;
   run_options.repetitions = options.repetitions;
   run_options.cache_types = options.cache.types();
@@ -337,8 +360,10 @@ void bench_model(const std::string& path, const BenchOptions& options,
                    bench::test_name(spec).c_str(), threads);
       row.result = bench::run_test(*model, pool, spec, run_options);
       // GB/s and GFLOP/s count what a token really reads: a mixture's active experts only.
-      row.derived = bench::derive_metrics(row.result, model->active_weight_bytes(),
-                                          model->active_params(), row.bandwidth_bytes_per_s);
+      // The measured bandwidth is the CPU's memory: a roofline for runs on the CPU alone.
+      row.derived =
+          bench::derive_metrics(row.result, model->active_weight_bytes(), model->active_params(),
+                                row.n_gpu_layers == 0 ? row.bandwidth_bytes_per_s : 0.0);
       printer.row(row);
     }
   }
@@ -347,10 +372,17 @@ void bench_model(const std::string& path, const BenchOptions& options,
 int bench_command(const BenchOptions& options) {
   const std::vector<bench::TestSpec> tests = tests_of(options);
   BandwidthCache bandwidth(options.bandwidth_gbps);
-  Printer printer(options.output);
+  LoadOptions load_options;
+  load_options.backend = backend::open_device(options.device);
+  const bool on_cpu = load_options.backend->name() == "cpu";
+  Printer printer(options.output, !on_cpu);
   printer.header();
   for (const std::string& path : options.models) {
-    bench_model(path, options, tests, bandwidth, printer);
+    // Without a GPU, -ngl changes nothing: one run, as llama-bench's CPU build does.
+    for (const int offload : on_cpu ? std::vector<int>{0} : options.offload_layers) {
+      load_options.offload_layers = offload;
+      bench_model(path, load_options, options, tests, bandwidth, printer);
+    }
   }
   printer.footer();
   const uint64_t peak = bench::peak_resident_bytes();
@@ -389,6 +421,14 @@ Action add_bench(CLI::App& app) {
                   "Memory bandwidth in GB/s for the roofline (default: measure it)")
       ->check(CLI::PositiveNumber);
   add_cache_type_options(*cmd, options->cache);
+  cmd->add_option("--device", options->device,
+                  "Where the model runs: cpu, or vulkanN for the Nth Vulkan GPU (`bottega hw`)")
+      ->capture_default_str();
+  cmd->add_option("--n-gpu-layers", options->offload_layers,
+                  "-ngl N[,N...]: with a GPU --device, its share of the layers; one run per value "
+                  "(default: all)")
+      ->delimiter(',')
+      ->check(CLI::Range(-1, 1 << 20));
   return [options] { return bench_command(*options); };
 }
 

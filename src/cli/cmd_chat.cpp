@@ -38,6 +38,7 @@ struct ChatOptions {
   int64_t n_ctx = 0;
   int threads = 0;
   SamplingParams sampling;
+  DeviceOptions device;
 };
 
 // The one piece of process-wide state: a signal handler can reach nothing else.
@@ -173,7 +174,8 @@ int chat(const ChatOptions& options) {
   auto tok = tokenizer::load_tokenizer(file);
   const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tok);
   int32_t n_ctx = 0;
-  std::unique_ptr<Model> model = load_model_for_context(std::move(file), options.n_ctx, n_ctx);
+  std::unique_ptr<Model> model =
+      load_model_for_context(std::move(file), options.n_ctx, n_ctx, options.device);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   Session session(*model, n_ctx, pool);
   Chat conversation(options, chat_template, *tok, session);
@@ -233,6 +235,7 @@ Action add_chat(CLI::App& app) {
       ->check(CLI::Range(-1, 1 << 24));
   add_context_option(*cmd, options->n_ctx);
   add_threads_option(*cmd, options->threads);
+  add_device_options(*cmd, options->device);
   add_sampling_options(*cmd, options->sampling);
   return [options] { return chat(*options); };
 }

@@ -20,6 +20,7 @@ struct PerplexityCliOptions {
   int threads = 0;
   PerplexityOptions engine;
   CacheTypeOptions cache;
+  DeviceOptions device;
 };
 
 int perplexity(const PerplexityCliOptions& options) {
@@ -30,7 +31,7 @@ int perplexity(const PerplexityCliOptions& options) {
 
   gguf::File file = open_gguf(options.model);
   const auto tokenizer = tokenizer::load_tokenizer(file);
-  const auto model = load_model(std::move(file), LoadOptions{options.engine.n_ctx});
+  const auto model = load_model_on_device(std::move(file), options.engine.n_ctx, options.device);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   std::fprintf(stderr, "bottega: perplexity of %s over '%s', context %d, batch %d, %d threads\n",
                model->info().name.c_str(), options.file.c_str(), options.engine.n_ctx,
@@ -69,6 +70,7 @@ Action add_perplexity(CLI::App& app) {
   cmd->add_option("-b,--batch-size", options->engine.n_batch, "Tokens per forward pass")
       ->check(CLI::Range(1, 1 << 20));
   add_threads_option(*cmd, options->threads);
+  add_device_options(*cmd, options->device);
   auto* save = cmd->add_option("--kl-divergence-base", options->engine.save_base_path,
                                "Save this model's log-probabilities to FILE as a KL base");
   cmd->add_option("--kl-divergence", options->engine.compare_base_path,

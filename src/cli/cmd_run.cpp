@@ -30,6 +30,7 @@ struct RunOptions {
   SamplingParams sampling;
   bool no_special = false;
   CacheTypeOptions cache;
+  DeviceOptions device;
   std::string grammar;
   std::string grammar_file;
   std::string json_schema;
@@ -70,7 +71,8 @@ int run(const RunOptions& options) {
   gguf::File file = open_gguf_or_pull(options.model);
   auto tokenizer = tokenizer::load_tokenizer(file);
   int32_t n_ctx = 0;
-  std::unique_ptr<Model> model = load_model_for_context(std::move(file), options.n_ctx, n_ctx);
+  std::unique_ptr<Model> model =
+      load_model_for_context(std::move(file), options.n_ctx, n_ctx, options.device);
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
   Session session(*model, n_ctx, pool, Session::kDefaultBatch, options.cache.types());
   const double load_seconds =
@@ -135,6 +137,7 @@ Action add_run(CLI::App& app) {
       ->check(CLI::Range(-1, 1 << 24));
   add_context_option(*cmd, options->n_ctx);
   add_threads_option(*cmd, options->threads);
+  add_device_options(*cmd, options->device);
   add_sampling_options(*cmd, options->sampling);
   cmd->add_flag("--no-parse-special", options->no_special,
                 "Treat special-token text in the prompt as text");

@@ -42,6 +42,7 @@ struct ServeOptions {
   bool no_prefix_cache = false;
   int shutdown_grace = 10;
   CacheTypeOptions cache;
+  DeviceOptions device;
 };
 
 // Headroom left to the system and to activations when the KV pool is sized from free memory.
@@ -137,6 +138,10 @@ void serve_until_signalled(server::Server& server, const sigset_t& signals,
 // An embedding model needs no KV cache and no scheduler: /v1/embeddings requests are batched by
 // an EmbeddingQueue, up to --batch-size tokens per forward pass (at least one whole request).
 int serve_encoder(const ServeOptions& options, gguf::File file, const sigset_t& signals) {
+  if (options.device.device != "cpu") {
+    throw Error(str("--device ", options.device.device,
+                    ": embedding models run on the CPU only for now; leave out --device"));
+  }
   auto tokenizer = tokenizer::load_tokenizer(file);
   const Encoder encoder(std::move(file));
   ThreadPool pool(options.threads > 0 ? options.threads : default_thread_count());
@@ -167,7 +172,8 @@ int serve(const ServeOptions& options) {
   if (is_encoder_file(file)) return serve_encoder(options, std::move(file), signals);
   auto tokenizer = tokenizer::load_tokenizer(file);
   const ChatTemplate chat_template = choose_chat_template(options.chat_template, file, *tokenizer);
-  std::unique_ptr<Model> model = load_model(std::move(file), LoadOptions{options.n_ctx});
+  std::unique_ptr<Model> model =
+      load_model_on_device(std::move(file), options.n_ctx, options.device);
   const ModelInfo& info = model->info();
 
   const KvCacheTypes types = options.cache.types();
@@ -242,6 +248,7 @@ Action add_serve(CLI::App& app) {
                   "Seconds running requests may take to finish after SIGINT/SIGTERM")
       ->check(CLI::Range(0, 3600));
   add_cache_type_options(*cmd, options->cache);
+  add_device_options(*cmd, options->device);
   return [options] { return serve(*options); };
 }
 

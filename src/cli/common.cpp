@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/device.h"
 #include "core/error.h"
 #include "model/architecture.h"
 #include "store/pull.h"
@@ -41,14 +42,39 @@ int32_t choose_context(int64_t requested, int64_t n_ctx_train) {
   return static_cast<int32_t>(std::min(n_ctx_train, kDefaultCap));
 }
 
-std::unique_ptr<Model> load_model_for_context(gguf::File file, int64_t requested, int32_t& n_ctx) {
+void add_device_options(CLI::App& cmd, DeviceOptions& options) {
+  cmd.add_option("--device", options.device,
+                 "Where the model runs: cpu, or vulkanN for the Nth Vulkan GPU (`bottega hw`)")
+      ->capture_default_str();
+  cmd.add_option("--n-gpu-layers", options.offload_layers,
+                 "-ngl N: with a GPU --device, run the last N layers there and the rest on the CPU "
+                 "(default: all)")
+      ->check(CLI::Range(-1, 1 << 20));
+}
+
+std::unique_ptr<Model> load_model_on_device(gguf::File file, int64_t n_ctx,
+                                            const DeviceOptions& device) {
+  LoadOptions options{n_ctx};
+  options.backend = backend::open_device(device.device);
+  options.offload_layers = device.offload_layers;
+  std::unique_ptr<Model> model = load_model(std::move(file), options);
+  if (device.device != "cpu") std::fprintf(stderr, "bottega: %s\n", model->placement().c_str());
+  return model;
+}
+
+std::unique_ptr<Model> load_model_for_context(gguf::File file, int64_t requested, int32_t& n_ctx,
+                                              const DeviceOptions& device) {
   n_ctx = choose_context(requested, read_decoder_config(file).info.n_ctx_train);
-  return load_model(std::move(file), LoadOptions{n_ctx});
+  return load_model_on_device(std::move(file), n_ctx, device);
 }
 
 std::vector<std::string> long_form_flags(int argc, char** argv) {
   static constexpr std::pair<std::string_view, std::string_view> kLongForms[] = {
-      {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {"-np", "--parallel"}};
+      {"-ctk", "--cache-type-k"},
+      {"-ctv", "--cache-type-v"},
+      {"-np", "--parallel"},
+      {"-ngl", "--n-gpu-layers"},
+      {"-dev", "--device"}};
   std::vector<std::string> args(argv, argv + argc);
   for (std::string& arg : args) {
     for (const auto& [short_form, long_form] : kLongForms) {

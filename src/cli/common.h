@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "backend/kv_cache.h"
 #include "core/format.h"
 #include "gguf/gguf.h"
-#include "backend/kv_cache.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
 #include "template/chat_template.h"
@@ -25,12 +25,27 @@ gguf::File open_gguf_or_pull(const std::string& path);
 // Context length to use: the requested one, or the model's capped at a size that fits comfortably.
 int32_t choose_context(int64_t requested, int64_t n_ctx_train);
 
+// --device (-dev) and -ngl (--n-gpu-layers), as llama.cpp names them: which backend runs the
+// model, and how many of its last layers go there when it is a GPU (the rest run on the CPU).
+struct DeviceOptions {
+  std::string device = "cpu";
+  int offload_layers = -1;  // -1: all of them
+};
+void add_device_options(CLI::App& cmd, DeviceOptions& options);
+
+// Opens the device (an Error naming the accepted devices when it is not one) and loads the model
+// on it with the given context (0: the model's); a line on stderr says where the layers went when
+// a GPU runs some of them.
+std::unique_ptr<Model> load_model_on_device(gguf::File file, int64_t n_ctx,
+                                            const DeviceOptions& device);
+
 // Loads the model for a run with the context choose_context picks for `requested` (returned in
 // n_ctx): families whose RoPE depends on the context (Phi-3's LongRoPE) are set up for it.
-std::unique_ptr<Model> load_model_for_context(gguf::File file, int64_t requested, int32_t& n_ctx);
+std::unique_ptr<Model> load_model_for_context(gguf::File file, int64_t requested, int32_t& n_ctx,
+                                              const DeviceOptions& device);
 
-// argv with llama.cpp's single-dash long flags (-ctk, -ctv, -np), which CLI11 cannot declare,
-// spelled as their long forms; every other argument unchanged.
+// argv with llama.cpp's single-dash long flags (-ctk, -ctv, -np, -ngl, -dev), which CLI11 cannot
+// declare, spelled as their long forms; every other argument unchanged.
 std::vector<std::string> long_form_flags(int argc, char** argv);
 
 // -ctk/--cache-type-k and -ctv/--cache-type-v, as llama.cpp names them: the KV cache storage types.

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "model/architecture.h"
 #include "model/model.h"
+#include "model/placement.h"
 #include "model/weights.h"
 
 namespace bottega {
@@ -64,17 +65,18 @@ struct Rows {
   operator Tensor() const { return view; }  // NOLINT: rows are used where views are
 };
 
-// Activations of one batch, one row per token.
+// Activations of one batch on one backend, one row per token: the residual stream x, and the
+// blocks' intermediates when the backend runs blocks.
 struct Activations {
   Rows x, xn, projected, q, attn, k, v, gate, up, qkv;
-  Activations(Backend& b, const DecoderConfig& c, int64_t n)
-      : x(b, n, c.info.n_embd),
-        xn(b, n, c.info.n_embd),
-        projected(b, n, c.info.n_embd),
-        q(b, n, c.q_dim()),
-        attn(b, n, c.q_dim()),
-        k(b, n, c.kv_dim()),
-        v(b, n, c.kv_dim()) {
+  Activations(Backend& b, const DecoderConfig& c, int64_t n, bool blocks) : x(b, n, c.info.n_embd) {
+    if (!blocks) return;
+    xn = Rows(b, n, c.info.n_embd);
+    projected = Rows(b, n, c.info.n_embd);
+    q = Rows(b, n, c.q_dim());
+    attn = Rows(b, n, c.q_dim());
+    k = Rows(b, n, c.kv_dim());
+    v = Rows(b, n, c.kv_dim());
     if (c.moe.n_expert == 0) {
       gate = Rows(b, n, c.info.n_ff);
       up = Rows(b, n, c.fused_gate_up ? 2 * c.info.n_ff : c.info.n_ff);
@@ -86,10 +88,9 @@ struct Activations {
 class Decoder final : public Model {
  public:
   Decoder(gguf::File file, const LoadOptions& options)
-      : file_(std::move(file)),
-        config_(read_decoder_config(file_)),
-        backend_(options.backend != nullptr ? options.backend : backend::make_cpu_backend()) {
+      : file_(std::move(file)), config_(read_decoder_config(file_)) {
     layers_.resize(static_cast<size_t>(config_.info.n_layer));
+    place(options);
     bind();
     load();
     set_rope(options);
@@ -102,11 +103,48 @@ class Decoder final : public Model {
   uint64_t active_weight_bytes() const override { return active_bytes_; }
   uint64_t active_params() const override { return active_params_; }
 
+  std::string placement() const override { return placement_text_; }
+
   void forward(std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
                KvCache& cache, std::span<float> logits, ThreadPool& pool) override;
 
  private:
   Slots& slots(int layer) { return layer < 0 ? model_ : layers_[static_cast<size_t>(layer)]; }
+
+  // The device runs what placement_ gives it; the CPU the rest (backends_[0] is the CPU's when
+  // some part runs there, backends_.back() the device's).
+  void place(const LoadOptions& options) {
+    const int n_block = config_.info.n_layer;
+    const bool have_device = options.backend != nullptr && options.backend->name() != "cpu";
+    placement_ = place_layers(n_block, have_device, options.offload_layers);
+    const bool cpu_needed = std::any_of(placement_.segments.begin(), placement_.segments.end(),
+                                        [](const Segment& s) { return !s.on_device; });
+    if (cpu_needed) {
+      backends_.push_back(options.backend != nullptr && !have_device ? options.backend
+                                                                     : backend::make_cpu_backend());
+    }
+    if (have_device && placement_.device_blocks + (placement_.head_on_device ? 1 : 0) > 0) {
+      backends_.push_back(options.backend);
+    }
+    placement_text_ =
+        describe(placement_, n_block, options.backend ? options.backend->name() : "cpu");
+  }
+  Backend& backend_of(const Segment& segment) const {
+    return *(segment.on_device ? backends_.back() : backends_.front());
+  }
+  // The backend a tensor's ops run on: its block's, or the embedding's or the head's.
+  size_t backend_index(const TensorDesc& t) const {
+    bool device = false;
+    if (t.layer >= 0) {
+      device = placement_.block_on_device(t.layer);
+    } else if (t.slot == S::kTokenEmbedding) {
+      device = placement_.embedding_on_device();
+    } else {
+      device = placement_.head_on_device;
+    }
+    return device ? backends_.size() - 1 : 0;
+  }
+  void run_block(backend::Pass& pass, int l, const Activations& a) const;
 
   void bind() {
     tensors_ = decoder_tensors(config_);
@@ -131,37 +169,45 @@ class Decoder final : public Model {
     }
   }
 
-  // Hands matrices to the backend and vectors to both sides.
+  // Hands matrices to the backend that runs them and vectors to both sides.
   void load() {
     using Role = Backend::Role;
-    std::vector<Backend::StoredMatrix> stored;
-    std::vector<std::pair<int, S>> where;
-    auto add = [&](int layer, S slot, Role role, int64_t n_expert) {
-      stored.push_back({slots(layer).stored[index(slot)], role, n_expert});
-      where.emplace_back(layer, slot);
+    struct Batch {
+      std::vector<Backend::StoredMatrix> stored;
+      std::vector<std::pair<int, S>> where;
+    };
+    std::vector<Batch> batches(backends_.size());
+    auto add = [&](const TensorDesc& t, Role role, int64_t n_expert) {
+      Batch& batch = batches[backend_index(t)];
+      batch.stored.push_back({slots(t.layer).stored[index(t.slot)], role, n_expert});
+      batch.where.emplace_back(t.layer, t.slot);
     };
     if (config_.tied_head)
       model_.stored[index(S::kOutput)] = model_.stored[index(S::kTokenEmbedding)];
     for (const TensorDesc& t : tensors_) {
       const TensorKind kind = t.kind();
       if (t.slot == S::kTokenEmbedding) {
-        add(t.layer, t.slot, Role::kEmbedding, 1);
+        add(t, Role::kEmbedding, 1);
       } else if (t.slot == S::kFfnRouter) {
-        add(t.layer, t.slot, Role::kRouter, 1);
+        add(t, Role::kRouter, 1);
       } else if (kind == TensorKind::kMatrix && t.shape.size() == 3) {
-        add(t.layer, t.slot, Role::kExperts, t.shape[2]);
+        add(t, Role::kExperts, t.shape[2]);
       } else if (kind == TensorKind::kMatrix) {
-        add(t.layer, t.slot, Role::kProjection, 1);
+        add(t, Role::kProjection, 1);
       } else {
         Slots& s = slots(t.layer);
         s.floats[index(t.slot)] = to_floats(s.stored[index(t.slot)]);
-        s.vector[index(t.slot)] = backend_->upload(s.floats[index(t.slot)]);
+        s.vector[index(t.slot)] = backends_[backend_index(t)]->upload(s.floats[index(t.slot)]);
       }
     }
-    if (config_.tied_head) add(-1, S::kOutput, Role::kProjection, 1);
-    std::vector<std::unique_ptr<backend::Matrix>> loaded = backend_->load_matrices(&file_, stored);
-    for (size_t i = 0; i < loaded.size(); ++i) {
-      slots(where[i].first).matrix[index(where[i].second)] = std::move(loaded[i]);
+    if (config_.tied_head) add({"", {}, S::kOutput, -1}, Role::kProjection, 1);
+    for (size_t b = 0; b < backends_.size(); ++b) {
+      std::vector<std::unique_ptr<backend::Matrix>> loaded =
+          backends_[b]->load_matrices(&file_, batches[b].stored);
+      for (size_t i = 0; i < loaded.size(); ++i) {
+        const auto [layer, slot] = batches[b].where[i];
+        slots(layer).matrix[index(slot)] = std::move(loaded[i]);
+      }
     }
     for (Slots& layer : layers_) {
       if (config_.moe.n_expert == 0) continue;
@@ -222,7 +268,9 @@ class Decoder final : public Model {
 
   gguf::File file_;  // owns the mapping the stored views point into
   DecoderConfig config_;
-  std::shared_ptr<Backend> backend_;
+  Placement placement_;
+  std::string placement_text_;
+  std::vector<std::shared_ptr<Backend>> backends_;
   std::vector<TensorDesc> tensors_;
   Slots model_;
   std::vector<Slots> layers_;
@@ -289,6 +337,35 @@ void Decoder::feed_forward(backend::Pass& pass, int l, const Activations& a) con
   pass.matmul(layer[S::kFfnDown], a.gate, a.projected);
 }
 
+void Decoder::run_block(backend::Pass& pass, int l, const Activations& a) const {
+  const ModelInfo& info = config_.info;
+  const Slots& layer = layers_[static_cast<size_t>(l)];
+  pass.rms_norm(a.x, layer.row(S::kAttnNorm), a.xn, config_.norm_eps);
+  project_qkv(pass, layer, a);
+  prepare_attention(pass, l, a);
+  backend::AttentionParams attention{info.n_head,
+                                     info.n_head_kv,
+                                     info.head_dim,
+                                     config_.query_scale(),
+                                     config_.layers[static_cast<size_t>(l)].window,
+                                     config_.attn_softcap,
+                                     layer.row(S::kAttnSinks)};
+  pass.attention(l, attention, a.q, a.attn);
+  pass.matmul(layer[S::kAttnOutput], a.attn, a.projected);
+  if (config_.output_bias) pass.add(a.projected, layer.row(S::kAttnOutputBias));
+  if (config_.post_norms) {
+    pass.rms_norm(a.projected, layer.row(S::kPostAttnNorm), a.projected, config_.norm_eps);
+  }
+  pass.add(a.x, a.projected);
+
+  pass.rms_norm(a.x, layer.row(S::kFfnNorm), a.xn, config_.norm_eps);
+  feed_forward(pass, l, a);
+  if (config_.post_norms) {
+    pass.rms_norm(a.projected, layer.row(S::kPostFfnNorm), a.projected, config_.norm_eps);
+  }
+  pass.add(a.x, a.projected);
+}
+
 void Decoder::forward(std::span<const BatchToken> batch,
                       std::span<const std::span<const int32_t>> tables, KvCache& cache,
                       std::span<float> logits, ThreadPool& pool) {
@@ -299,51 +376,39 @@ void Decoder::forward(std::span<const BatchToken> batch,
   BOTTEGA_CHECK(static_cast<int64_t>(logits.size()) == n_logits * info.n_vocab, "logits buffer of ",
                 logits.size());
   if (n_tokens == 0) return;
-  // Buffers first: a pass may run its ops as late as its end, and they must still exist then.
-  const Activations a(*backend_, config_, n_tokens);
-  Rows last, out;
-  if (n_logits > 0) {
-    last = Rows(*backend_, n_logits, info.n_embd);
-    out = Rows(*backend_, n_logits, info.n_vocab);
-  }
-  std::unique_ptr<backend::Pass> pass = backend_->begin(batch, tables, cache, pool);
-  pass->get_rows(model_[S::kTokenEmbedding], a.x, config_.embedding_scale);
-
-  for (int l = 0; l < info.n_layer; ++l) {
-    const Slots& layer = layers_[static_cast<size_t>(l)];
-    pass->rms_norm(a.x, layer.row(S::kAttnNorm), a.xn, config_.norm_eps);
-    project_qkv(*pass, layer, a);
-    prepare_attention(*pass, l, a);
-    backend::AttentionParams attention{info.n_head,
-                                       info.n_head_kv,
-                                       info.head_dim,
-                                       config_.query_scale(),
-                                       config_.layers[static_cast<size_t>(l)].window,
-                                       config_.attn_softcap,
-                                       layer.row(S::kAttnSinks)};
-    pass->attention(l, attention, a.q, a.attn);
-    pass->matmul(layer[S::kAttnOutput], a.attn, a.projected);
-    if (config_.output_bias) pass->add(a.projected, layer.row(S::kAttnOutputBias));
-    if (config_.post_norms) {
-      pass->rms_norm(a.projected, layer.row(S::kPostAttnNorm), a.projected, config_.norm_eps);
+  // The residual stream on its way from one backend's segment to the next one's.
+  std::vector<float> carried;
+  for (const Segment& segment : placement_.segments) {
+    Backend& b = backend_of(segment);
+    // Buffers first: a pass may run its ops as late as its end, and they must still exist then.
+    const Activations a(b, config_, n_tokens, segment.has_blocks());
+    Rows last, out;
+    if (segment.head && n_logits > 0) {
+      last = Rows(b, n_logits, info.n_embd);
+      out = Rows(b, n_logits, info.n_vocab);
     }
-    pass->add(a.x, a.projected);
-
-    pass->rms_norm(a.x, layer.row(S::kFfnNorm), a.xn, config_.norm_eps);
-    feed_forward(*pass, l, a);
-    if (config_.post_norms) {
-      pass->rms_norm(a.projected, layer.row(S::kPostFfnNorm), a.projected, config_.norm_eps);
+    std::unique_ptr<backend::Buffer> incoming;
+    if (!segment.embedding) incoming = b.upload(carried);
+    std::unique_ptr<backend::Pass> pass = b.begin(batch, tables, cache, pool);
+    if (segment.embedding) {
+      pass->get_rows(model_[S::kTokenEmbedding], a.x, config_.embedding_scale);
+    } else {
+      pass->copy(incoming->tensor(n_tokens, info.n_embd), a.x);
     }
-    pass->add(a.x, a.projected);
+    for (int l = segment.first; l < segment.end; ++l) run_block(*pass, l, a);
+    if (!segment.head) {
+      carried.resize(static_cast<size_t>(n_tokens * info.n_embd));
+      pass->read(a.x, carried);
+      continue;
+    }
+    if (n_logits == 0) return;
+    // Only the tokens that want logits go through the (large) output head.
+    pass->logit_rows(a.x, last);
+    pass->rms_norm(last, model_.row(S::kOutputNorm), last, config_.norm_eps);
+    pass->matmul(model_[S::kOutput], last, out);
+    if (config_.final_softcap > 0.0f) pass->softcap(out, config_.final_softcap);
+    pass->read(out, logits);
   }
-  if (n_logits == 0) return;
-
-  // Only the tokens that want logits go through the (large) output head.
-  pass->logit_rows(a.x, last);
-  pass->rms_norm(last, model_.row(S::kOutputNorm), last, config_.norm_eps);
-  pass->matmul(model_[S::kOutput], last, out);
-  if (config_.final_softcap > 0.0f) pass->softcap(out, config_.final_softcap);
-  pass->read(out, logits);
 }
 
 }  // namespace

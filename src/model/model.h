@@ -46,6 +46,8 @@ class Model {
   // reads only the experts its router picks (n_expert_used of n_expert in each layer).
   virtual uint64_t active_weight_bytes() const { return weight_bytes(); }
   virtual uint64_t active_params() const { return n_params(); }
+  // Which backend runs which layers, for a line at load time: "all layers on the CPU", ...
+  virtual std::string placement() const { return "all layers on the CPU"; }
 
   // Runs the batch. Keys and values of every token are written to the cache at (seq, pos) before
   // attention, so a token attends to every position <= its own in its sequence, including earlier
@@ -64,6 +66,9 @@ struct LoadOptions {
   int64_t n_ctx = 0;
   // Where the model runs; the CPU when null.
   std::shared_ptr<backend::Backend> backend;
+  // llama.cpp's -ngl when `backend` is a device: its last N layers run there and the rest on the
+  // CPU; N above the layer count also moves the output head. Negative: everything on the device.
+  int offload_layers = -1;
 };
 
 // Opens the architecture named by general.architecture; throws Error naming an unsupported

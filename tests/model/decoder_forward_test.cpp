@@ -33,6 +33,7 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "model/placement.h"
 #include "model/reference_decoder.h"
 #include "testutil/testutil.h"
 
@@ -341,8 +342,11 @@ TEST(DecoderForward, LongRopePicksFactorsByTheConfiguredContext) {
 }
 
 // Greedy continuation of a prompt, the prompt evaluated in chunks of `chunk` tokens.
+// The greedy continuation of prompt, evaluated in batches of `chunk`; the prompt's last logits go
+// to prompt_logits when given.
 std::vector<int32_t> greedy(Model& model, const std::vector<int32_t>& prompt, size_t chunk,
-                            int n_new, ThreadPool& pool) {
+                            int n_new, ThreadPool& pool,
+                            std::vector<float>* prompt_logits = nullptr) {
   const int64_t n_vocab = model.info().n_vocab;
   KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 16, 16);
   const std::vector<int32_t> table = {0, 1, 2, 3, 4};
@@ -360,6 +364,7 @@ std::vector<int32_t> greedy(Model& model, const std::vector<int32_t>& prompt, si
     model.forward(batch, std::span(&table_span, 1), cache, chunk_logits, pool);
     if (!chunk_logits.empty()) logits = chunk_logits;
   }
+  if (prompt_logits != nullptr) *prompt_logits = logits;
   auto pos = static_cast<int32_t>(prompt.size());
   for (int i = 0; i < n_new; ++i, ++pos) {
     const auto best =
@@ -519,6 +524,85 @@ TEST(DecoderOnVulkan, GreedyOutputEqualsTheCpus) {
   }
 }
 
+// -ngl splits a model: the first layers on the CPU, the last N on the GPU, the output head there
+// too when N exceeds the layer count. Every split gives the CPU's greedy output, and the prompt's
+// logits agree with the CPU's within the float bound (both backends multiply F32 weights in
+// float; only the order of additions differs).
+TEST(DecoderOnVulkan, PartialOffloadGivesTheCpusOutput) {
+  REQUIRE_VULKAN();
+  const std::shared_ptr<backend::Backend> device = backend::open_device("vulkan0");
+  TempDir dir;
+  const Family& gemma2 = *std::find_if(families().begin(), families().end(),
+                                       [](const Family& f) { return f.arch == "gemma2"; });
+  const std::vector<std::pair<std::string, std::filesystem::path>> models = {
+      {"aidreams260K", testing::shared_file("models/aidreams260K.gguf")},
+      {gemma2.label, write_family(dir, gemma2, "F32")}};
+  ThreadPool pool(2);
+  for (const auto& [label, path] : models) {
+    auto on_cpu = load_model(gguf::File::open(path), LoadOptions{kContext});
+    const int n_layer = on_cpu->info().n_layer;
+    const auto prompt = sequence(on_cpu->info().n_vocab, 30, 9);
+    std::vector<float> expected_logits;
+    const auto expected = greedy(*on_cpu, prompt, prompt.size(), 16, pool, &expected_logits);
+    const double bound =
+        kRelativeBound *
+        std::max(1.0,
+                 max_abs({std::vector<double>(expected_logits.begin(), expected_logits.end())}));
+    for (const int offload : {0, 1, n_layer - 1, n_layer, n_layer + 1, -1}) {
+      LoadOptions options{kContext};
+      options.backend = device;
+      options.offload_layers = offload;
+      auto split = load_model(gguf::File::open(path), options);
+      const std::string where =
+          label + ", -ngl " + std::to_string(offload) + ": " + split->placement();
+      std::vector<float> logits;
+      EXPECT_EQ(greedy(*split, prompt, prompt.size(), 16, pool, &logits), expected) << where;
+      EXPECT_EQ(greedy(*split, prompt, 7, 16, pool), expected) << where;
+      ASSERT_EQ(logits.size(), expected_logits.size());
+      double diff = 0.0;
+      for (size_t i = 0; i < logits.size(); ++i) {
+        diff = std::max(diff, std::abs(static_cast<double>(logits[i]) - expected_logits[i]));
+      }
+      EXPECT_LE(diff, bound) << where;
+    }
+  }
+}
+
+// What -ngl puts where, in llama.cpp's terms, and the line a user reads at load.
+TEST(Placement, TheLastNLayersGoToTheDevice) {
+  const Placement none = place_layers(22, true, 0);
+  ASSERT_EQ(none.segments.size(), 1u);
+  EXPECT_FALSE(none.segments[0].on_device);
+  EXPECT_EQ(describe(none, 22, "vulkan0"), "all layers on the CPU");
+
+  const Placement some = place_layers(22, true, 16);
+  ASSERT_EQ(some.segments.size(), 3u);
+  EXPECT_FALSE(some.segments[0].on_device);
+  EXPECT_EQ(some.segments[0].end, 6);
+  EXPECT_TRUE(some.segments[1].on_device);
+  EXPECT_EQ(some.segments[1].first, 6);
+  EXPECT_FALSE(some.segments[2].on_device);
+  EXPECT_TRUE(some.segments[2].head);
+  EXPECT_FALSE(some.block_on_device(5));
+  EXPECT_TRUE(some.block_on_device(6));
+  EXPECT_EQ(describe(some, 22, "vulkan0"),
+            "16 of 22 layers on vulkan0; the rest and the output on the CPU");
+
+  for (const int all : {23, 99, -1}) {
+    const Placement p = place_layers(22, true, all);
+    ASSERT_EQ(p.segments.size(), 1u) << all;
+    EXPECT_TRUE(p.segments[0].on_device && p.segments[0].embedding && p.segments[0].head) << all;
+    EXPECT_EQ(describe(p, 22, "vulkan0"), "all 22 layers and the output on vulkan0");
+  }
+  // As in llama.cpp, -ngl equal to the layer count leaves the output head on the CPU.
+  const Placement blocks = place_layers(22, true, 22);
+  ASSERT_EQ(blocks.segments.size(), 2u);
+  EXPECT_TRUE(blocks.segments[0].on_device);
+  EXPECT_FALSE(blocks.head_on_device);
+  EXPECT_EQ(place_layers(22, false, 99).segments.size(), 1u);
+  EXPECT_FALSE(place_layers(22, false, 99).segments[0].on_device);
+}
+
 TEST(DecoderOnVulkan, MixturesOfExpertsAreRefusedWithAMessage) {
   REQUIRE_VULKAN();
   TempDir dir;
@@ -535,6 +619,10 @@ TEST(DecoderOnVulkan, MixturesOfExpertsAreRefusedWithAMessage) {
         << error.what();
     EXPECT_NE(std::string(error.what()).find("--device cpu"), std::string::npos) << error.what();
   }
+  // With none of its layers offloaded, the mixture runs on the CPU as usual.
+  options.offload_layers = 0;
+  const auto on_cpu = load_model(gguf::File::open(path), options);
+  EXPECT_EQ(on_cpu->placement(), "all layers on the CPU");
 }
 
 }  // namespace

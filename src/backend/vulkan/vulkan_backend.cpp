@@ -318,6 +318,7 @@ class VulkanBackend final : public Backend {
       : context_(options), kernels_(context_) {}
 
   std::string name() const override { return context_.name(); }
+  std::string device_name() const override { return context_.info().name; }
 
   bool supports(TensorType type) const override { return vulkan::Kernels::supports(type); }
 

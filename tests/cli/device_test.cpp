@@ -1,0 +1,135 @@
+// --device and -ngl through the binary: the first Vulkan device (lavapipe in CI) and every split
+// of the shared model between it and the CPU continue a prompt as the CPU does; bench labels the
+// backend and the split as llama-bench does; a device that is not one is refused with the names
+// that are.
+#include "backend/device.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "testutil/testutil.h"
+
+namespace bottega {
+namespace {
+
+using testing::hw_env;
+using testing::run_bottega;
+
+bool vulkan_under_test() {
+  const char* setting = std::getenv("BOTTEGA_VULKAN_TESTS");
+  return backend::has_vulkan() && (setting == nullptr || std::string(setting) != "skip");
+}
+
+#define REQUIRE_VULKAN()                                                             \
+  if (!vulkan_under_test()) {                                                        \
+    GTEST_SKIP() << "no Vulkan backend in this build, or BOTTEGA_VULKAN_TESTS=skip"; \
+  }
+
+std::string model() {
+  return testing::shared_file("models/aidreams260K.gguf").string();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(Device, RunOnVulkanAndEverySplitContinuesAsTheCpuDoes) {
+  REQUIRE_VULKAN();
+  const std::vector<std::string> run = {"run", "-m", model(),  "-p", "Once upon a time",
+                                        "-n",  "24", "--temp", "0"};
+  const auto on_cpu = run_bottega(run);
+  ASSERT_EQ(on_cpu.exit_code, 0) << on_cpu.err;
+  ASSERT_GT(on_cpu.out.size(), 40u) << on_cpu.out;
+  // aidreams260K has 4 layers: 2 splits them; 4 leaves the head on the CPU; 5 moves it too.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> splits = {
+      {{"--device", "vulkan0"}, "all 4 layers and the output on vulkan0"},
+      {{"-dev", "vulkan0", "-ngl", "2"},
+       "2 of 4 layers on vulkan0; the rest and the output on the CPU"},
+      {{"--device", "vulkan0", "--n-gpu-layers", "4"},
+       "4 of 4 layers on vulkan0; the rest and the output on the CPU"},
+      {{"--device", "vulkan0", "-ngl", "5"}, "all 4 layers and the output on vulkan0"},
+      {{"--device", "vulkan0", "-ngl", "0"}, "all layers on the CPU"}};
+  for (const auto& [flags, placement] : splits) {
+    std::vector<std::string> args = run;
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto r = run_bottega(args, hw_env());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, on_cpu.out) << flags.back();
+    EXPECT_NE(r.err.find("bottega: " + placement + "\n"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Device, AnUnknownDeviceIsRefusedNamingTheAcceptedOnes) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"run", "-m", model(), "-p", "x", "--device", "gpu0"},
+      {"bench", "-m", model(), "-p", "8", "--bandwidth", "1", "--device", "gpu0"},
+      {"perplexity", "-m", model(), "-f", model(), "--device", "gpu0"}};
+  for (const auto& args : commands) {
+    const auto r = run_bottega(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0];
+    EXPECT_NE(r.err.find("--device 'gpu0' is not a device; use cpu or vulkanN"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.out, "") << args[0];
+  }
+  const auto negative = run_bottega({"run", "-m", model(), "-p", "x", "-ngl", "-2"});
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_NE(negative.err.find("--n-gpu-layers"), std::string::npos) << negative.err;
+}
+
+// One run per -ngl value with an ngl column, as llama-bench prints them; the CPU's measured
+// bandwidth is the roofline only of the run that keeps every layer on the CPU.
+TEST(Device, BenchRunsEachSplitAndLabelsIt) {
+  REQUIRE_VULKAN();
+  const auto r = run_bottega({"bench", "-m", model(), "-p", "8", "-n", "4", "-r", "1",
+                              "--bandwidth", "10", "--device", "vulkan0", "-ngl", "0,2,99"},
+                             hw_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 8u) << r.out;
+  EXPECT_NE(lines[0].find("| backend    |   ngl | threads |"), std::string::npos) << lines[0];
+  auto cells_of = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::istringstream in(line.substr(1));
+    for (std::string cell; std::getline(in, cell, '|');) {
+      const auto first = cell.find_first_not_of(' ');
+      cells.push_back(first == std::string::npos
+                          ? ""
+                          : cell.substr(first, cell.find_last_not_of(' ') - first + 1));
+    }
+    return cells;
+  };
+  const char* expected_ngl[] = {"0", "0", "2", "2", "5", "5"};
+  for (size_t i = 0; i < 6; ++i) {
+    const auto cells = cells_of(lines[2 + i]);
+    ASSERT_EQ(cells.size(), 11u) << lines[2 + i];
+    EXPECT_EQ(cells[3], "Vulkan") << lines[2 + i];
+    EXPECT_EQ(cells[4], expected_ngl[i]) << lines[2 + i];
+    EXPECT_EQ(cells[6], i % 2 == 0 ? "pp8" : "tg4") << lines[2 + i];
+  }
+  // The roofline cell of the tg4 rows is a number for -ngl 0 only.
+  EXPECT_GT(std::stod(cells_of(lines[3])[9]), 0.0) << lines[3];
+  EXPECT_EQ(cells_of(lines[5])[9], "-") << lines[5];
+  EXPECT_EQ(cells_of(lines[7])[9], "-") << lines[7];
+
+  const auto json =
+      run_bottega({"bench", "-m", model(), "-p", "0", "-n", "2", "-r", "1", "--bandwidth", "10",
+                   "--device", "vulkan0", "-ngl", "3", "-o", "jsonl"},
+                  hw_env());
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto row = nlohmann::json::parse(json.out);
+  EXPECT_EQ(row["backends"], "Vulkan");
+  EXPECT_EQ(row["n_gpu_layers"], 3);
+  EXPECT_FALSE(row["gpu_info"].get<std::string>().empty());
+  EXPECT_TRUE(row["roofline_pct"].is_null());
+}
+
+}  // namespace
+}  // namespace bottega
