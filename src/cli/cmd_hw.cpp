@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backend/device.h"
 #include "cli/commands.h"
 #include "core/format.h"
 #include "core/thread_pool.h"
@@ -14,7 +15,6 @@
 #include "hw/cpu_info.h"
 #include "hw/machine.h"
 #include "hw/memory.h"
-#include "hw/vulkan.h"
 #include "store/store.h"
 
 namespace bottega::cli {
@@ -36,7 +36,7 @@ struct Report {
   hw::MemoryInfo memory;
   hw::Roofline roofline;
   bool bandwidth_only = false;  // --bandwidth: no FLOP/s, nothing cached
-  hw::VulkanReport vulkan;
+  backend::GpuList vulkan;
 };
 
 hw::MeasureSettings settings_of(const HwOptions& options) {
@@ -79,11 +79,15 @@ void print_text(const Report& report, int sweeps) {
                 r.cached ? " (cached; --refresh measures again)" : "");
   }
   std::printf("gpu:            %s\n", report.vulkan.status.c_str());
-  for (const hw::GpuInfo& gpu : report.vulkan.gpus) {
-    std::printf("  %s (%s, %s): %s device-local, %s host-visible%s\n", gpu.name.c_str(),
-                gpu.vendor.c_str(), gpu.type.c_str(), human_bytes(gpu.device_local_bytes).c_str(),
+  for (const backend::GpuDescription& gpu : report.vulkan.gpus) {
+    std::printf("  %s: %s (%s, %s, Vulkan %s): %s device-local, %s host-visible%s\n",
+                gpu.device.c_str(), gpu.name.c_str(), gpu.vendor.c_str(), gpu.type.c_str(),
+                gpu.api_version.c_str(), human_bytes(gpu.device_local_bytes).c_str(),
                 human_bytes(gpu.host_visible_bytes).c_str(),
                 gpu.shares_system_memory ? ", shares system memory" : "");
+    std::printf("    subgroup %u, int8 dot product: %s, cooperative matrix: %s\n",
+                gpu.subgroup_size, gpu.integer_dot_product ? "yes" : "no",
+                gpu.cooperative_matrix ? "yes" : "no");
   }
 }
 
@@ -109,13 +113,18 @@ json to_json(const Report& report, int sweeps) {
     out["cached"] = r.cached;
   }
   json gpus = json::array();
-  for (const hw::GpuInfo& gpu : report.vulkan.gpus) {
-    gpus.push_back({{"name", gpu.name},
+  for (const backend::GpuDescription& gpu : report.vulkan.gpus) {
+    gpus.push_back({{"device", gpu.device},
+                    {"name", gpu.name},
                     {"vendor", gpu.vendor},
                     {"type", gpu.type},
                     {"shares_system_memory", gpu.shares_system_memory},
                     {"device_local_bytes", gpu.device_local_bytes},
-                    {"host_visible_bytes", gpu.host_visible_bytes}});
+                    {"host_visible_bytes", gpu.host_visible_bytes},
+                    {"api_version", gpu.api_version},
+                    {"subgroup_size", gpu.subgroup_size},
+                    {"integer_dot_product", gpu.integer_dot_product},
+                    {"cooperative_matrix", gpu.cooperative_matrix}});
   }
   out["vulkan"] = {{"loader_found", report.vulkan.loader_found},
                    {"status", report.vulkan.status},
@@ -139,7 +148,7 @@ int hw_command(const HwOptions& options) {
     const auto cache = hw::roofline_cache_file(store::Store::open_default().home());
     report.roofline = hw::load_roofline(cache, settings_of(options), options.refresh);
   }
-  report.vulkan = hw::probe_vulkan();
+  report.vulkan = backend::list_gpus();
   if (options.as_json) {
     std::printf("%s\n", to_json(report, options.sweeps).dump(2).c_str());
   } else {

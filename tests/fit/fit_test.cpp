@@ -402,9 +402,16 @@ TEST_F(FitCli, HwListsTheLavapipeVulkanDevice) {
   EXPECT_EQ(gpu["type"], "cpu");
   EXPECT_TRUE(gpu["shares_system_memory"].get<bool>());
   EXPECT_GT(gpu["device_local_bytes"].get<uint64_t>(), 0u);
+  // What --device takes, and what the shaders may rely on.
+  EXPECT_EQ(gpu["device"], "vulkan0");
+  EXPECT_GE(gpu["subgroup_size"].get<uint32_t>(), 4u) << gpu.dump();
+  EXPECT_EQ(gpu["api_version"].get<std::string>().rfind("1.", 0), 0u) << gpu.dump();
+  EXPECT_TRUE(gpu["integer_dot_product"].is_boolean());
+  EXPECT_TRUE(gpu["cooperative_matrix"].is_boolean());
 
   const auto text = run_bottega({"hw"}, vars);
-  EXPECT_NE(text.out.find("llvmpipe"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("vulkan0: llvmpipe"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("subgroup "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("shares system memory"), std::string::npos) << text.out;
 }
 
