@@ -140,6 +140,9 @@ class Backend {
   virtual std::string name() const = 0;
   // What the hardware calls itself ("AMD Radeon 8060S Graphics"); the name for the CPU.
   virtual std::string device_name() const { return name(); }
+  // Where the loaded weights are, for a line at load time ("1.2 GiB of weights copied to
+  // vulkan0"); empty when there is nothing to say.
+  virtual std::string describe_weights() const { return ""; }
   // Whether matmul and get_rows read weights of this type.
   virtual bool supports(TensorType type) const = 0;
 

@@ -97,7 +97,8 @@ GpuList list_gpus() {
   return list;
 }
 
-std::shared_ptr<Backend> open_device(std::string_view name) {
+std::shared_ptr<Backend> open_device(std::string_view name,
+                                     [[maybe_unused]] bool import_mapped_weights) {
   if (name == "cpu") return make_cpu_backend();
   constexpr std::string_view kVulkan = "vulkan";
   if (name.substr(0, kVulkan.size()) == kVulkan) {
@@ -106,7 +107,7 @@ std::shared_ptr<Backend> open_device(std::string_view name) {
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
     if (!digits.empty() && error == std::errc() && end == digits.data() + digits.size()) {
 #ifdef BOTTEGA_HAS_VULKAN
-      return make_vulkan_backend(index);
+      return make_vulkan_backend(index, "libvulkan.so.1", import_mapped_weights);
 #else
       throw Error(str("--device ", name,
                       ": this bottega was built without the Vulkan backend "

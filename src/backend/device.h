@@ -14,7 +14,9 @@ namespace bottega::backend {
 // "cpu", or "vulkanN" for the Nth Vulkan device (as `bottega hw` lists them). Throws Error naming
 // the accepted names when the name is neither or this build has no Vulkan backend, and the
 // Vulkan layer's own message when the device cannot be opened.
-std::shared_ptr<Backend> open_device(std::string_view name);
+// import_mapped_weights: a GPU that reads system memory reads the weights in the mapped file
+// instead of copying them (false copies, as on a discrete GPU).
+std::shared_ptr<Backend> open_device(std::string_view name, bool import_mapped_weights = true);
 
 // Whether this build has the Vulkan backend (BOTTEGA_VULKAN at configure time).
 bool has_vulkan();

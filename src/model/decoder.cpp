@@ -93,6 +93,10 @@ class Decoder final : public Model {
     place(options);
     bind();
     load();
+    if (backends_.back()->name() != "cpu") {
+      const std::string weights = backends_.back()->describe_weights();
+      if (!weights.empty()) placement_text_ += "; " + weights;
+    }
     set_rope(options);
     glu_ = {config_.activation, config_.swiglu_alpha, config_.swiglu_limit};
   }

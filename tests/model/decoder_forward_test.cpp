@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -564,6 +565,70 @@ TEST(DecoderOnVulkan, PartialOffloadGivesTheCpusOutput) {
         diff = std::max(diff, std::abs(static_cast<double>(logits[i]) - expected_logits[i]));
       }
       EXPECT_LE(diff, bound) << where;
+    }
+  }
+}
+
+// Anonymous and shared-memory pages of this process (where a driver's device memory lives on a
+// device that uses system memory), from /proc/self/status.
+uint64_t private_resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  uint64_t total = 0;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("RssAnon:", 0) == 0 || line.rfind("RssShmem:", 0) == 0) {
+      total += std::stoull(line.substr(line.find(':') + 1)) * 1024;  // kB
+    }
+  }
+  return total;
+}
+
+// On a device that reads system memory (lavapipe here, Strix Halo or Apple for users), a model's
+// weights are read in place from the mapped file: loading adds no second copy to the process's
+// memory. With the import turned off, the copy shows up as that many more resident bytes. Both
+// give the same greedy output.
+TEST(DecoderOnVulkan, MappedWeightsAreReadInPlaceOnUnifiedMemory) {
+  REQUIRE_VULKAN();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the sanitizers' shadow memory and quarantine blur resident-memory counts";
+#endif
+  TempDir dir;
+  convert::SynthOptions synth;
+  synth.dim = 512;
+  synth.layers = 4;
+  synth.heads = 8;
+  synth.ffn = 2048;
+  synth.ctx = kContext;
+  synth.type = "F32";
+  synth.seed = 3;
+  synth.vocab_from = testing::shared_file("models/aidreams260K.gguf");
+  synth.out = dir / "llama-512.gguf";
+  ThreadPool pool(2);
+  convert::synth_model(synth, pool);
+
+  std::vector<int32_t> expected;
+  for (const bool import : {true, false}) {
+    LoadOptions options{kContext};
+    options.backend = backend::open_device("vulkan0", import);
+    const uint64_t before = private_resident_bytes();
+    auto model = load_model(gguf::File::open(synth.out), options);
+    const auto grown = static_cast<double>(private_resident_bytes() - before);
+    const auto weights = static_cast<double>(model->weight_bytes());
+    ASSERT_GT(weights, 60e6);
+    if (import) {
+      EXPECT_NE(model->placement().find("read from the mapped file (no copy)"), std::string::npos)
+          << model->placement();
+      EXPECT_LT(grown, 0.1 * weights) << model->placement();
+    } else {
+      EXPECT_NE(model->placement().find("of weights copied to vulkan0"), std::string::npos)
+          << model->placement();
+      EXPECT_GT(grown, 0.75 * weights) << model->placement();
+    }
+    const auto prompt = sequence(model->info().n_vocab, 12, 4);
+    const auto tokens = greedy(*model, prompt, prompt.size(), 8, pool);
+    if (expected.empty()) {
+      expected = tokens;
+    } else {
+      EXPECT_EQ(tokens, expected);
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "backend/vulkan/context.h"
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "backend/vulkan/commands.h"
@@ -86,6 +88,53 @@ Buffer::Buffer(const Context& context, uint64_t bytes, MemoryKind kind)
   }
 }
 
+Buffer::Buffer(const Context& context, HostRange host) : context_(context), bytes_(host.bytes) {
+  BOTTEGA_CHECK(host.bytes > 0 && context.can_import_host(), "host import");
+  const DeviceFunctions& f = context.functions();
+  const VkDevice device = context.device();
+  constexpr auto kHandle = VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT;
+  VkExternalMemoryBufferCreateInfo external{};
+  external.sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO;
+  external.handleTypes = kHandle;
+  VkBufferCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+  info.pNext = &external;
+  info.size = host.bytes;
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
+  info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  const std::string what = str("importing ", host.bytes >> 20, " MiB of host memory");
+  check(f.create_buffer(device, &info, nullptr, &buffer_), what);
+  try {
+    VkMemoryHostPointerPropertiesEXT pointer{};
+    pointer.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT;
+    // The driver only reads the memory, but the entry point takes a non-const pointer.
+    void* start =
+        const_cast<std::byte*>(host.start);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    check(f.get_memory_host_pointer_properties(device, kHandle, start, &pointer), what);
+    VkMemoryRequirements requirements{};
+    f.get_buffer_memory_requirements(device, buffer_, &requirements);
+    const uint32_t allowed = pointer.memoryTypeBits & requirements.memoryTypeBits;
+    if (allowed == 0 || requirements.size > host.bytes) {
+      throw Error(str(what, ": the driver offers no memory type for it"));
+    }
+    VkImportMemoryHostPointerInfoEXT import{};
+    import.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT;
+    import.handleType = kHandle;
+    import.pHostPointer = start;
+    VkMemoryAllocateInfo allocate{};
+    allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    allocate.pNext = &import;
+    allocate.allocationSize = host.bytes;
+    allocate.memoryTypeIndex = context.memory_type(allowed, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    check(f.allocate_memory(device, &allocate, nullptr, &memory_), what);
+    check(f.bind_buffer_memory(device, buffer_, memory_, 0), what);
+  } catch (...) {
+    if (memory_ != VK_NULL_HANDLE) f.free_memory(device, memory_, nullptr);
+    f.destroy_buffer(device, buffer_, nullptr);
+    throw;
+  }
+}
+
 Buffer::~Buffer() {
   const DeviceFunctions& f = context_.functions();
   if (mapped_ != nullptr) f.unmap_memory(context_.device(), memory_);
@@ -124,10 +173,24 @@ Context::Context(const ContextOptions& options)
   device_info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
   device_info.queueCreateInfoCount = 1;
   device_info.pQueueCreateInfos = &queue_info;
+  // Weights are imported from the mapped file only where the device reads system memory anyway;
+  // a discrete GPU would read them across the bus at every token.
+  const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t alignment = info().host_import_alignment;
+  const bool import =
+      info().shares_system_memory() && alignment > 0 && alignment <= page && page % alignment == 0;
+  const char* const extensions[] = {VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME};
+  if (import) {
+    device_info.enabledExtensionCount = 1;
+    device_info.ppEnabledExtensionNames = extensions;
+  }
   check(fi.create_device(physical_device_, &device_info, nullptr, &device_),
         str("opening ", name(), " (", info().name, ")"));
   try {
     functions_ = load_device_functions(fi, device_);
+    if (import && functions_.get_memory_host_pointer_properties != nullptr) {
+      import_alignment_ = alignment;
+    }
     functions_.get_device_queue(device_, queue_family_, 0, &queue_);
     VkCommandPoolCreateInfo pool_info{};
     pool_info.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
@@ -195,6 +258,24 @@ void Context::free_command_buffer(VkCommandBuffer command_buffer) const {
 
 std::unique_ptr<Buffer> Context::allocate(uint64_t bytes, MemoryKind kind) const {
   return std::make_unique<Buffer>(*this, bytes, kind);
+}
+
+std::unique_ptr<Buffer> Context::import_host(std::span<const std::byte> bytes,
+                                             uint64_t& offset) const {
+  if (!can_import_host() || bytes.empty()) return nullptr;
+  const auto address = reinterpret_cast<uintptr_t>(bytes.data());
+  // Every page of the rounded range holds some of `bytes`, so all of it is mapped (the alignment
+  // divides the page size).
+  const uintptr_t first = address / import_alignment_ * import_alignment_;
+  const uintptr_t end =
+      (address + bytes.size() + import_alignment_ - 1) / import_alignment_ * import_alignment_;
+  offset = address - first;
+  try {
+    return std::make_unique<Buffer>(
+        *this, HostRange{reinterpret_cast<const std::byte*>(first), end - first});
+  } catch (const Error&) {
+    return nullptr;  // the caller copies instead
+  }
 }
 
 CommandList Context::begin() const {

@@ -27,10 +27,20 @@ enum class MemoryKind {
 
 class Context;
 
+// Host memory a buffer can be made over: start and size multiples of the device's import
+// alignment.
+struct HostRange {
+  const std::byte* start = nullptr;
+  uint64_t bytes = 0;
+};
+
 // A storage buffer with its own memory allocation.
 class Buffer {
  public:
   Buffer(const Context& context, uint64_t bytes, MemoryKind kind);
+  // A buffer over host memory (VK_EXT_external_memory_host), read in place. Throws Error when
+  // the driver refuses it.
+  Buffer(const Context& context, HostRange host);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -65,6 +75,14 @@ class Context {
   std::string name() const { return "vulkan" + std::to_string(index_); }
 
   std::unique_ptr<Buffer> allocate(uint64_t bytes, MemoryKind kind = MemoryKind::kDevice) const;
+  // Whether import_host can work: the device reads system memory and has
+  // VK_EXT_external_memory_host with an alignment no larger than a page.
+  bool can_import_host() const { return import_alignment_ > 0; }
+  // A buffer over host memory that the caller keeps alive and unchanged while the buffer lives
+  // (a mapped model file), so the device reads it where it is, without a copy. The buffer covers
+  // the pages around `bytes`, which start `offset` bytes into it. Null when the device cannot
+  // import (can_import_host) or its driver refuses this memory.
+  std::unique_ptr<Buffer> import_host(std::span<const std::byte> bytes, uint64_t& offset) const;
   // Copies host bytes into buffer at offset, waiting until they are there. Mapped, coherent
   // buffers are written directly; others through a staging buffer and one copy command.
   void upload(Buffer& buffer, uint64_t offset, std::span<const std::byte> bytes) const;
@@ -96,6 +114,7 @@ class Context {
   VkQueue queue_ = VK_NULL_HANDLE;
   VkCommandPool command_pool_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
+  uint64_t import_alignment_ = 0;  // 0: no import
 };
 
 }  // namespace bottega::vulkan

@@ -62,8 +62,13 @@ std::vector<MemoryHeapInfo> memory_heaps(const InstanceFunctions& f, VkPhysicalD
 }
 
 DeviceInfo query_device(const InstanceFunctions& f, VkPhysicalDevice device) {
+  const std::vector<std::string> extensions = device_extensions(f, device);
+  const bool host_import = contains(extensions, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  VkPhysicalDeviceExternalMemoryHostPropertiesEXT import{};
+  import.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT;
   VkPhysicalDeviceSubgroupProperties subgroup{};
   subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+  subgroup.pNext = host_import ? &import : nullptr;
   VkPhysicalDeviceProperties2 properties{};
   properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
   properties.pNext = &subgroup;
@@ -78,8 +83,7 @@ DeviceInfo query_device(const InstanceFunctions& f, VkPhysicalDevice device) {
   info.api_version = properties.properties.apiVersion;
   info.subgroup_size = subgroup.subgroupSize;
   info.heaps = memory_heaps(f, device);
-
-  const std::vector<std::string> extensions = device_extensions(f, device);
+  if (host_import) info.host_import_alignment = import.minImportedHostPointerAlignment;
   info.cooperative_matrix = contains(extensions, "VK_KHR_cooperative_matrix");
   const bool has_dot_extension = contains(extensions, "VK_KHR_shader_integer_dot_product");
   if (has_dot_extension || info.api_version >= VK_API_VERSION_1_3) {

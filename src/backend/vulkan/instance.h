@@ -28,6 +28,10 @@ struct DeviceInfo {
   // Packed 8-bit integer dot products (Vulkan 1.3 or VK_KHR_shader_integer_dot_product).
   bool integer_dot_product = false;
   bool cooperative_matrix = false;  // VK_KHR_cooperative_matrix
+  // VK_EXT_external_memory_host: buffers over host memory, such as a mapped model file, with
+  // their start and size multiples of this alignment (0 without the extension).
+  uint64_t host_import_alignment = 0;
+  bool shares_system_memory() const { return type == "integrated" || type == "cpu"; }
 };
 
 // "vulkan0: NVIDIA GeForce RTX 4090 (discrete, 24.0 GiB device-local)"

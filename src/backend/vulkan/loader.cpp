@@ -116,6 +116,8 @@ DeviceFunctions load_device_functions(const InstanceFunctions& instance_function
   load(f.reset_fences, "vkResetFences");
   load(f.wait_for_fences, "vkWaitForFences");
   load(f.queue_submit, "vkQueueSubmit");
+  f.get_memory_host_pointer_properties = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
+      get(device, "vkGetMemoryHostPointerPropertiesEXT"));
   return f;
 }
 

@@ -93,6 +93,8 @@ struct DeviceFunctions {
   PFN_vkResetFences reset_fences = nullptr;
   PFN_vkWaitForFences wait_for_fences = nullptr;
   PFN_vkQueueSubmit queue_submit = nullptr;
+  // VK_EXT_external_memory_host, when the context enabled it; null otherwise.
+  PFN_vkGetMemoryHostPointerPropertiesEXT get_memory_host_pointer_properties = nullptr;
 };
 DeviceFunctions load_device_functions(const InstanceFunctions& instance_functions, VkDevice device);
 

@@ -9,6 +9,7 @@
 #include "backend/vulkan/context.h"
 #include "backend/vulkan/kernels.h"
 #include "core/error.h"
+#include "core/format.h"
 
 namespace bottega::backend {
 namespace {
@@ -25,20 +26,27 @@ class VulkanBuffer final : public Buffer {
   std::unique_ptr<vulkan::Buffer> buffer_;
 };
 
+// Weights in a device buffer: a copy, or the file's own pages imported (starting `offset` bytes
+// into the buffer).
+struct WeightMemory {
+  std::shared_ptr<vulkan::Buffer> buffer;
+  uint64_t offset = 0;
+};
+
 class VulkanMatrix final : public Matrix {
  public:
-  VulkanMatrix(std::shared_ptr<vulkan::Buffer> memory, const WeightMatrix& stored, int64_t n_expert)
+  VulkanMatrix(WeightMemory memory, const WeightMatrix& stored, int64_t n_expert)
       : memory_(std::move(memory)), stored_(stored), n_expert_(n_expert) {}
   TensorType type() const override { return stored_.type; }
   int64_t n_in() const override { return stored_.n_in; }
   int64_t n_out() const override { return stored_.n_out / n_expert_; }
   int64_t n_expert() const override { return n_expert_; }
   vulkan::WeightView view() const {
-    return {memory_.get(), 0, stored_.type, stored_.n_in, stored_.n_out};
+    return {memory_.buffer.get(), memory_.offset, stored_.type, stored_.n_in, stored_.n_out};
   }
 
  private:
-  std::shared_ptr<vulkan::Buffer> memory_;
+  WeightMemory memory_;
   WeightMatrix stored_;
   int64_t n_expert_;
 };
@@ -314,17 +322,27 @@ class VulkanPass final : public Pass {
 
 class VulkanBackend final : public Backend {
  public:
-  explicit VulkanBackend(const vulkan::ContextOptions& options)
-      : context_(options), kernels_(context_) {}
+  VulkanBackend(const vulkan::ContextOptions& options, bool import_mapped_weights)
+      : context_(options), kernels_(context_), import_mapped_weights_(import_mapped_weights) {}
 
   std::string name() const override { return context_.name(); }
   std::string device_name() const override { return context_.info().name; }
 
   bool supports(TensorType type) const override { return vulkan::Kernels::supports(type); }
 
+  std::string describe_weights() const override {
+    if (imported_bytes_ == 0 && copied_bytes_ == 0) return "";
+    if (copied_bytes_ == 0) {
+      return str(human_bytes(imported_bytes_), " of weights read from the mapped file (no copy)");
+    }
+    return str(human_bytes(copied_bytes_), " of weights copied to ", name(),
+               imported_bytes_ > 0 ? str(", ", human_bytes(imported_bytes_), " read in place")
+                                   : std::string());
+  }
+
   std::vector<std::unique_ptr<Matrix>> load_matrices(
-      const gguf::File*, std::span<const StoredMatrix> matrices) override {
-    std::map<const uint8_t*, std::shared_ptr<vulkan::Buffer>> uploaded;
+      const gguf::File* file, std::span<const StoredMatrix> matrices) override {
+    std::map<const uint8_t*, WeightMemory> loaded;
     std::vector<std::unique_ptr<Matrix>> out;
     for (const StoredMatrix& m : matrices) {
       if (m.role == Role::kExperts || m.role == Role::kRouter) {
@@ -336,16 +354,31 @@ class VulkanBackend final : public Backend {
         throw Error(str("the Vulkan backend cannot compute with ", type_name(m.view.type),
                         " weights yet; run this model with --device cpu (the default)"));
       }
-      std::shared_ptr<vulkan::Buffer>& memory = uploaded[m.view.data];
-      if (memory == nullptr) {
-        const uint64_t bytes = m.view.row_stride() * static_cast<uint64_t>(m.view.n_out);
-        memory = context_.allocate(vulkan::weight_buffer_bytes(bytes));
-        context_.upload(*memory, 0,
-                        std::as_bytes(std::span(m.view.data, static_cast<size_t>(bytes))));
-      }
+      WeightMemory& memory = loaded[m.view.data];
+      if (memory.buffer == nullptr) memory = place_weights(file, m.view);
       out.push_back(std::make_unique<VulkanMatrix>(memory, m.view, m.n_expert));
     }
     return out;
+  }
+
+  // The file's pages where the device can read them in place (unified memory: a 60 GB model then
+  // costs 60 GB, not 120), else a copy in device memory.
+  WeightMemory place_weights(const gguf::File* file, const WeightMatrix& w) {
+    const uint64_t bytes = w.row_stride() * static_cast<uint64_t>(w.n_out);
+    const auto data = std::as_bytes(std::span(w.data, static_cast<size_t>(bytes)));
+    WeightMemory memory;
+    if (file != nullptr && import_mapped_weights_) {
+      memory.buffer = context_.import_host(data, memory.offset);
+      if (memory.buffer != nullptr) {
+        imported_bytes_ += bytes;
+        return memory;
+      }
+    }
+    memory.buffer = context_.allocate(vulkan::weight_buffer_bytes(bytes));
+    memory.offset = 0;
+    context_.upload(*memory.buffer, 0, data);
+    copied_bytes_ += bytes;
+    return memory;
   }
 
   std::unique_ptr<Buffer> allocate(int64_t n) override {
@@ -367,12 +400,17 @@ class VulkanBackend final : public Backend {
  private:
   vulkan::Context context_;
   vulkan::Kernels kernels_;
+  bool import_mapped_weights_;
+  uint64_t imported_bytes_ = 0;
+  uint64_t copied_bytes_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_vulkan_backend(size_t device_index, const std::string& loader) {
-  return std::make_unique<VulkanBackend>(vulkan::ContextOptions{loader, device_index});
+std::unique_ptr<Backend> make_vulkan_backend(size_t device_index, const std::string& loader,
+                                             bool import_mapped_weights) {
+  return std::make_unique<VulkanBackend>(vulkan::ContextOptions{loader, device_index},
+                                         import_mapped_weights);
 }
 
 }  // namespace bottega::backend

@@ -11,10 +11,11 @@
 namespace bottega::backend {
 
 // Opens vulkanN. Throws Error when there is no loader, no driver or no such device (the message
-// lists the devices there are). Runs get_rows, rms_norm, matmul (the types the shaders read),
-// add, glu, rope, softcap, copy, logit_rows and read; store_kv, attention and the mixture of
-// experts are not written yet and throw an Error that says so.
+// lists the devices there are). Runs every op of a dense decoder; mixtures of experts are refused
+// at load with an Error that says so. On a device that reads system memory, weights in a mapped
+// file are read in place unless import_mapped_weights is false (then, and elsewhere, copied).
 std::unique_ptr<Backend> make_vulkan_backend(size_t device_index = 0,
-                                             const std::string& loader = "libvulkan.so.1");
+                                             const std::string& loader = "libvulkan.so.1",
+                                             bool import_mapped_weights = true);
 
 }  // namespace bottega::backend
