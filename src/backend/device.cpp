@@ -57,6 +57,7 @@ GpuDescription describe_gpu(const vulkan::DeviceInfo& info, size_t index) {
   gpu.subgroup_size = info.subgroup_size;
   gpu.integer_dot_product = info.integer_dot_product;
   gpu.cooperative_matrix = info.cooperative_matrix;
+  gpu.host_import = info.reads_host_memory_in_place();
   return gpu;
 }
 #endif

@@ -36,6 +36,7 @@ struct GpuDescription {
   uint32_t subgroup_size = 0;
   bool integer_dot_product = false;  // packed 8-bit dot products in shaders
   bool cooperative_matrix = false;   // VK_KHR_cooperative_matrix
+  bool host_import = false;          // reads a mapped model file in place (no copy of the weights)
 };
 
 struct GpuList {

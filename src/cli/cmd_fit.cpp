@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "backend/device.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
@@ -27,7 +29,28 @@ struct FitOptions {
   CacheTypeOptions cache;
   uint64_t available_mib = 0;  // 0: what the machine has available now
   bool as_json = false;
+  DeviceOptions device;
 };
+
+// The GPU --device names, as `bottega hw` lists it; nullopt for the CPU.
+std::optional<fit::DeviceTarget> device_target(const DeviceOptions& options) {
+  if (options.device == "cpu") return std::nullopt;
+  backend::open_device(options.device);  // the same message as run's for a name that is not one
+  const backend::GpuList gpus = backend::list_gpus();
+  for (const backend::GpuDescription& gpu : gpus.gpus) {
+    if (gpu.device != options.device) continue;
+    fit::DeviceTarget target;
+    target.device = gpu.device;
+    target.name = gpu.name;
+    target.shares_system_memory = gpu.shares_system_memory;
+    // The backend imports the mapped file on such devices when the driver allows it.
+    target.reads_file_in_place = gpu.shares_system_memory && gpu.host_import;
+    target.memory_bytes = gpu.device_local_bytes;
+    target.offload_layers = options.offload_layers;
+    return target;
+  }
+  throw Error(str("--device ", options.device, ": no such Vulkan device; `bottega hw` lists them"));
+}
 
 std::string lower_name(TensorType type) {
   std::string name(type_name(type));
@@ -67,6 +90,36 @@ std::string config_text(const fit::Config& c) {
              lower_name(c.cache_types.value));
 }
 
+void print_speed(const fit::Plan& plan) {
+  std::printf(
+      "speed (estimates from the measured roofline: %.1f GB/s read, %.1f GB/s decode stream, %.0f "
+      "GFLOP/s f32, %.0f GOP/s int8):\n",
+      plan.machine.read_bytes_per_second / 1e9, plan.machine.decode_bytes_per_second / 1e9,
+      plan.machine.f32_flops_per_second / 1e9, plan.machine.int8_ops_per_second / 1e9);
+  std::printf("  pp512 ~ %.1f tok/s\n  tg128 ~ %.1f tok/s\n", plan.speed.pp512_tps,
+              plan.speed.tg128_tps);
+}
+
+// The device's share: what it holds, and which memory that comes out of.
+void print_device(const fit::Plan& plan) {
+  const fit::DeviceTarget& target = *plan.config.device;
+  const fit::DeviceMemory& d = plan.device;
+  std::printf("\n%s (%s): %d of %d layers%s\n", target.device.c_str(), target.name.c_str(),
+              d.layers, plan.shape.n_layer, d.head ? " and the output" : "");
+  print_row("weights",
+            target.reads_file_in_place ? "read in place from the file's pages"
+                                       : "copied into device buffers",
+            d.weights);
+  print_row("KV cache", str(d.layers, " layers"), d.kv_cache);
+  print_row("compute buffers", "activations of a batch, logits", d.compute);
+  print_row("total", "predicted device memory", d.total());
+  if (target.shares_system_memory) {
+    print_row("system memory", "host + device: the device uses system RAM", plan.system_bytes);
+  } else {
+    print_row("device memory", "its device-local heaps", target.memory_bytes);
+  }
+}
+
 void print_text(const fit::Plan& plan) {
   const fit::ModelShape& s = plan.shape;
   const fit::MemoryBreakdown& m = plan.memory;
@@ -88,13 +141,17 @@ void print_text(const fit::Plan& plan) {
             str("activations of a ", std::min<int64_t>(512, plan.config.n_ctx), "-token batch"),
             m.compute);
   print_row("runtime overhead", "code, libraries, threads", m.overhead);
+  if (m.gpu_runtime > 0) {
+    print_row("GPU runtime", "Vulkan driver (lavapipe's size)", m.gpu_runtime);
+  }
   if (m.load_transient > 0) {
     print_row("load transient", "matrix copied to interleaved layout", m.load_transient);
   }
   print_row("total", "predicted peak resident memory", m.total());
+  if (plan.device.total() > 0) print_device(plan);
   print_row("available", "", plan.machine.available_bytes);
   const double share = plan.machine.available_bytes > 0
-                           ? 100.0 * static_cast<double>(m.total()) /
+                           ? 100.0 * static_cast<double>(plan.system_bytes) /
                                  static_cast<double>(plan.machine.available_bytes)
                            : 0.0;
   std::printf("\nverdict: %s (%.0f%% of available memory)\n", plan.fits ? "fits" : "does NOT fit",
@@ -105,13 +162,14 @@ void print_text(const fit::Plan& plan) {
   } else {
     std::printf("largest context that fits: none (even one token does not fit)\n");
   }
-  std::printf(
-      "speed (estimates from the measured roofline: %.1f GB/s read, %.1f GB/s decode stream, %.0f "
-      "GFLOP/s f32, %.0f GOP/s int8):\n",
-      plan.machine.read_bytes_per_second / 1e9, plan.machine.decode_bytes_per_second / 1e9,
-      plan.machine.f32_flops_per_second / 1e9, plan.machine.int8_ops_per_second / 1e9);
-  std::printf("  pp512 ~ %.1f tok/s\n  tg128 ~ %.1f tok/s\n", plan.speed.pp512_tps,
-              plan.speed.tg128_tps);
+  if (plan.device.total() > 0) {
+    std::printf(
+        "speed: not estimated with layers on a GPU (bottega does not measure a GPU's "
+        "roofline yet); `bottega bench --device %s` measures it\n",
+        plan.config.device->device.c_str());
+  } else {
+    print_speed(plan);
+  }
   if (!plan.fits) {
     std::printf(plan.alternatives.empty() ? "\nno nearby configuration fits\n"
                                           : "\nnearest configurations that fit:\n");
@@ -152,17 +210,29 @@ json to_json(const fit::Plan& plan) {
                   {"n_vocab", plan.shape.n_vocab}, {"n_ctx_train", plan.shape.n_ctx_train}};
   out["fits"] = plan.fits;
   out["max_context"] = plan.max_context;
-  out["memory"] = {{"total_bytes", m.total()},
-                   {"available_bytes", plan.machine.available_bytes},
-                   {"weights_bytes", m.weights},
-                   {"stored_weight_bytes", plan.stored_weight_bytes},
-                   {"weights_by_type", weights},
-                   {"metadata_bytes", m.metadata},
-                   {"kv_cache_bytes", m.kv_cache},
-                   {"kv_bytes_per_token", plan.kv_bytes_per_token},
-                   {"compute_bytes", m.compute},
-                   {"overhead_bytes", m.overhead},
-                   {"load_transient_bytes", m.load_transient}};
+  out["memory"] = {
+      {"total_bytes", m.total()},           {"available_bytes", plan.machine.available_bytes},
+      {"weights_bytes", m.weights},         {"stored_weight_bytes", plan.stored_weight_bytes},
+      {"weights_by_type", weights},         {"metadata_bytes", m.metadata},
+      {"kv_cache_bytes", m.kv_cache},       {"kv_bytes_per_token", plan.kv_bytes_per_token},
+      {"compute_bytes", m.compute},         {"overhead_bytes", m.overhead},
+      {"gpu_runtime_bytes", m.gpu_runtime}, {"load_transient_bytes", m.load_transient}};
+  out["memory"]["system_bytes"] = plan.system_bytes;
+  if (plan.config.device != nullptr) {
+    const fit::DeviceTarget& t = *plan.config.device;
+    const fit::DeviceMemory& d = plan.device;
+    out["device"] = {{"device", t.device},
+                     {"name", t.name},
+                     {"shares_system_memory", t.shares_system_memory},
+                     {"weights_read_in_place", t.reads_file_in_place},
+                     {"device_memory_bytes", t.memory_bytes},
+                     {"layers", d.layers},
+                     {"output_head", d.head},
+                     {"weights_bytes", d.weights},
+                     {"kv_cache_bytes", d.kv_cache},
+                     {"compute_bytes", d.compute},
+                     {"total_bytes", d.total()}};
+  }
   out["speed"] = {{"pp512_tps", plan.speed.pp512_tps},
                   {"tg128_tps", plan.speed.tg128_tps},
                   {"estimate", true},
@@ -185,6 +255,8 @@ int fit_command(const FitOptions& options) {
   } else if (options.ctx != "max") {
     config.n_ctx = std::stoll(options.ctx);  // validated by the option's check
   }
+  const std::optional<fit::DeviceTarget> device = device_target(options.device);
+  if (device) config.device = &*device;
   const fit::Plan plan = fit::make_plan(file, config, machine_of(options, options.as_json));
   if (options.as_json) {
     std::printf("%s\n", to_json(plan).dump(2).c_str());
@@ -229,6 +301,7 @@ Action add_fit(CLI::App& app) {
                   "Plan against this much memory instead of what is available now")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_flag("--json", options->as_json, "Machine-readable output");
+  add_device_options(*cmd, options->device);
   return [options] { return fit_command(*options); };
 }
 

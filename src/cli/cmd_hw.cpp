@@ -85,9 +85,11 @@ void print_text(const Report& report, int sweeps) {
                 gpu.api_version.c_str(), human_bytes(gpu.device_local_bytes).c_str(),
                 human_bytes(gpu.host_visible_bytes).c_str(),
                 gpu.shares_system_memory ? ", shares system memory" : "");
-    std::printf("    subgroup %u, int8 dot product: %s, cooperative matrix: %s\n",
-                gpu.subgroup_size, gpu.integer_dot_product ? "yes" : "no",
-                gpu.cooperative_matrix ? "yes" : "no");
+    std::printf(
+        "    subgroup %u, int8 dot product: %s, cooperative matrix: %s, weights read in place: "
+        "%s\n",
+        gpu.subgroup_size, gpu.integer_dot_product ? "yes" : "no",
+        gpu.cooperative_matrix ? "yes" : "no", gpu.host_import ? "yes" : "no");
   }
 }
 
@@ -124,7 +126,8 @@ json to_json(const Report& report, int sweeps) {
                     {"api_version", gpu.api_version},
                     {"subgroup_size", gpu.subgroup_size},
                     {"integer_dot_product", gpu.integer_dot_product},
-                    {"cooperative_matrix", gpu.cooperative_matrix}});
+                    {"cooperative_matrix", gpu.cooperative_matrix},
+                    {"weights_read_in_place", gpu.host_import}});
   }
   out["vulkan"] = {{"loader_found", report.vulkan.loader_found},
                    {"status", report.vulkan.status},

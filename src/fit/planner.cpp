@@ -1,12 +1,14 @@
 #include "fit/planner.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
 #include "core/error.h"
 #include "kernels/cpu/matmul.h"
 #include "model/architecture.h"
+#include "model/placement.h"
 
 namespace bottega::fit {
 namespace {
@@ -21,6 +23,10 @@ constexpr uint64_t kProcessBaseline = 14'300'000;
 // a 32000-token synthetic model (dim 64, one layer) minus its other items and the baseline,
 // divided by the extra 31488 entries over aidreams260K's 512.
 constexpr uint64_t kTokenizerBytesPerToken = 180;
+// What a run on a Vulkan device adds to the process beyond its buffers: the loader, the driver
+// and the compiled shaders. Measured: VmHWM of `bottega run -c 64 -t 2 --device vulkan0` minus
+// the same run on the CPU, aidreams260K.gguf, Mesa lavapipe 22.3 (LLVM 15), 2026-12-06.
+constexpr uint64_t kVulkanRuntime = 77'000'000;
 
 // Achieved fraction of the measured roofline, by the type holding most of the matrix bytes: of
 // the decode stream (hw/decode_stream.h: the Q4_0 matrix-vector kernel's streaming rate) for
@@ -109,11 +115,40 @@ struct ResidentWeights {
   uint64_t largest_repacked = 0;
 };
 
-ResidentWeights resident_weights(const gguf::File& file) {
+// Which tensors a device runs, by -ngl's placement: blocks by their number, the embedding with
+// the first block, the output norm and head with the head. Null target: none.
+class DeviceShare {
+ public:
+  DeviceShare(const ModelShape& shape, const DeviceTarget* target)
+      : placement_(place_layers(shape.n_layer, target != nullptr,
+                                target != nullptr ? target->offload_layers : 0)) {}
+  const Placement& placement() const { return placement_; }
+  bool any() const { return placement_.device_blocks > 0 || placement_.head_on_device; }
+  bool on_device(const gguf::TensorInfo& t) const {
+    if (t.name.rfind("blk.", 0) == 0) {
+      return placement_.block_on_device(std::atoi(t.name.c_str() + 4));
+    }
+    if (t.name.rfind("token_embd.", 0) == 0) return placement_.embedding_on_device();
+    if (t.name.rfind("output", 0) == 0) return placement_.head_on_device;
+    return false;  // RoPE tables: read on the host
+  }
+
+ private:
+  Placement placement_;
+};
+
+ResidentWeights resident_weights(const gguf::File& file, const DeviceShare& share,
+                                 bool device_reads_in_place) {
   const bool tied = !has_output_head(file);
   ResidentWeights r;
   const gguf::TensorInfo* embedding = nullptr;
   for (const gguf::TensorInfo& t : file.tensors()) {
+    // The device's copies are its own memory; pages it reads in place stay the host's.
+    if (share.on_device(t) && !device_reads_in_place) continue;
+    if (share.on_device(t)) {
+      r.bytes += t.n_bytes;
+      continue;
+    }
     if (t.name == "token_embd.weight" && !tied) {
       embedding = &t;
       continue;
@@ -160,20 +195,30 @@ uint64_t compute_bytes(const ModelShape& s, const Config& config) {
   return batch * floats_per_token * sizeof(float) + quantized + logits;
 }
 
-uint64_t kv_pool_bytes(const ModelShape& s, const Config& config) {
+// The KV pool of `layers` layers.
+uint64_t kv_pool_bytes(const ModelShape& s, const Config& config, int layers) {
   const int64_t blocks = (config.n_ctx + kBlockSize - 1) / kBlockSize;
-  return kv_bytes_per_token(s.n_layer, s.n_kv_dim(), config.cache_types) *
+  return kv_bytes_per_token(layers, s.n_kv_dim(), config.cache_types) *
          static_cast<uint64_t>(blocks * kBlockSize) * static_cast<uint64_t>(config.parallel);
+}
+
+bool reads_in_place(const Config& config) {
+  return config.device != nullptr && config.device->reads_file_in_place;
 }
 
 MemoryBreakdown memory_of(const gguf::File& file, const ModelShape& shape, const Config& config) {
   MemoryBreakdown m;
-  const ResidentWeights weights = resident_weights(file);
+  const DeviceShare share(shape, config.device);
+  const ResidentWeights weights = resident_weights(file, share, reads_in_place(config));
   m.weights = weights.bytes;
   m.metadata = file.data_offset() + static_cast<uint64_t>(shape.n_vocab) * kTokenizerBytesPerToken;
-  m.kv_cache = kv_pool_bytes(shape, config);
-  m.compute = compute_bytes(shape, config);
+  m.kv_cache = kv_pool_bytes(shape, config, shape.n_layer - share.placement().device_blocks);
+  // With every block on the device, the host holds the residual stream and logits only.
+  const bool host_blocks = share.placement().device_blocks < shape.n_layer;
+  m.compute = host_blocks ? compute_bytes(shape, config)
+                          : 2 * static_cast<uint64_t>(shape.n_vocab) * sizeof(float);
   m.overhead = kProcessBaseline;
+  if (share.any()) m.gpu_runtime = kVulkanRuntime;
   // Matrices are copied at load, before the KV cache and activations exist, on every core: while
   // one thread copies the largest (its stored pages and its copy both resident), the others copy
   // the rest, so at worst every copy is made by then (the embedding table, only indexed, is not
@@ -185,12 +230,50 @@ MemoryBreakdown memory_of(const gguf::File& file, const ModelShape& shape, const
   return m;
 }
 
-// Largest context (per sequence, at most n_ctx_train) whose total fits in `available`; 0 if none.
+DeviceMemory device_memory_of(const gguf::File& file, const ModelShape& shape,
+                              const Config& config) {
+  DeviceMemory d;
+  if (config.device == nullptr) return d;
+  const DeviceShare share(shape, config.device);
+  if (!share.any()) return d;
+  d.layers = share.placement().device_blocks;
+  d.head = share.placement().head_on_device;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    if (!share.on_device(t)) continue;
+    if (!is_matrix(t)) {
+      d.weights += static_cast<uint64_t>(t.n_elements()) * sizeof(float);  // norms as floats
+    } else if (!config.device->reads_file_in_place) {
+      d.weights += t.n_bytes;
+    }
+  }
+  d.kv_cache = kv_pool_bytes(shape, config, d.layers);
+  d.compute = compute_bytes(shape, config);
+  return d;
+}
+
+// System memory the run takes: the host's items, and the device's when they come out of it.
+uint64_t system_bytes(const MemoryBreakdown& host, const DeviceMemory& device,
+                      const Config& config) {
+  const bool shared = config.device != nullptr && config.device->shares_system_memory;
+  return host.total() + (shared ? device.total() : 0);
+}
+
+bool fits_in(const gguf::File& file, const ModelShape& shape, const Config& config,
+             uint64_t available) {
+  const MemoryBreakdown host = memory_of(file, shape, config);
+  const DeviceMemory device = device_memory_of(file, shape, config);
+  if (system_bytes(host, device, config) > available) return false;
+  const bool own_memory = config.device != nullptr && !config.device->shares_system_memory;
+  return !own_memory || device.total() <= config.device->memory_bytes;
+}
+
+// Largest context (per sequence, at most n_ctx_train) that fits in `available` (and in the
+// device's own memory); 0 if none.
 int64_t largest_context(const gguf::File& file, const ModelShape& shape, Config config,
                         uint64_t available) {
   auto fits = [&](int64_t n_ctx) {
     config.n_ctx = n_ctx;
-    return memory_of(file, shape, config).total() <= available;
+    return fits_in(file, shape, config, available);
   };
   if (!fits(1)) return 0;
   int64_t low = 1, high = shape.n_ctx_train;
@@ -329,8 +412,8 @@ void add_alternatives(const gguf::File& file, Plan& plan) {
     if (s.n_kv_dim() % type_traits(type).block_size != 0) continue;
     if (kv_bytes_per_token(s.n_layer, s.n_kv_dim(), c.cache_types) >= plan.kv_bytes_per_token)
       continue;
-    const uint64_t total = memory_of(file, s, c).total();
-    if (total <= available) {
+    if (fits_in(file, s, c, available)) {
+      const uint64_t total = system_bytes(memory_of(file, s, c), device_memory_of(file, s, c), c);
       plan.alternatives.push_back(
           {"KV cache " + std::string(type_name(type)), c, total, plan.stored_weight_bytes});
       break;
@@ -340,21 +423,25 @@ void add_alternatives(const gguf::File& file, Plan& plan) {
   if (plan.max_context > 0) {
     Config c = plan.config;
     c.n_ctx = plan.max_context;
-    plan.alternatives.push_back({"context " + std::to_string(plan.max_context), c,
-                                 memory_of(file, s, c).total(), plan.stored_weight_bytes});
+    plan.alternatives.push_back(
+        {"context " + std::to_string(plan.max_context), c,
+         system_bytes(memory_of(file, s, c), device_memory_of(file, s, c), c),
+         plan.stored_weight_bytes});
   }
   // Fewer parallel sequences.
   for (int p = plan.config.parallel - 1; p >= 1; --p) {
     Config c = plan.config;
     c.parallel = p;
-    const uint64_t total = memory_of(file, s, c).total();
-    if (total <= available) {
+    if (fits_in(file, s, c, available)) {
+      const uint64_t total = system_bytes(memory_of(file, s, c), device_memory_of(file, s, c), c);
       plan.alternatives.push_back(
           {"parallel " + std::to_string(p), c, total, plan.stored_weight_bytes});
       break;
     }
   }
-  // A smaller quantization of the same model, the largest that fits.
+  // A smaller quantization of the same model, the largest that fits (on the CPU alone: the
+  // scaling below knows nothing of a device's share).
+  if (plan.config.device != nullptr) return;
   for (TensorType type : {TensorType::Q8_0, TensorType::Q6_K, TensorType::Q5_K, TensorType::Q4_K,
                           TensorType::Q4_0, TensorType::Q3_K, TensorType::Q2_K}) {
     const uint64_t stored = requantized_bytes(file, type);
@@ -452,8 +539,10 @@ Plan make_plan(const gguf::File& file, Config config, const Machine& machine) {
   }
   plan.config = config;
   plan.memory = memory_of(file, plan.shape, config);
-  plan.fits = plan.memory.total() <= machine.available_bytes;
-  plan.speed = estimate_speed(file, plan.shape, config, machine);
+  plan.device = device_memory_of(file, plan.shape, config);
+  plan.system_bytes = system_bytes(plan.memory, plan.device, config);
+  plan.fits = fits_in(file, plan.shape, config, machine.available_bytes);
+  if (plan.device.total() == 0) plan.speed = estimate_speed(file, plan.shape, config, machine);
   if (!plan.fits) add_alternatives(file, plan);
   return plan;
 }

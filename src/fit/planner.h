@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "gguf/gguf.h"
 #include "backend/kv_cache.h"
+#include "gguf/gguf.h"
 #include "tensor/types.h"
 
 namespace bottega::fit {
@@ -55,12 +55,15 @@ struct MemoryBreakdown {
   uint64_t kv_cache = 0;  // the KV pool: context x parallel, rounded up to whole blocks
   uint64_t compute = 0;   // activations of one batch (at most 512 tokens) and logits
   uint64_t overhead = 0;  // the process itself: code, libraries, thread stacks, allocator
+  // The Vulkan loader and driver with the shaders compiled, when a device runs layers: measured
+  // with Mesa's lavapipe (its LLVM compiler); a GPU's driver differs.
+  uint64_t gpu_runtime = 0;
   // Loading copies matrices into the kernels' interleaved layout, the stored pages of the one
   // being copied still resident: the peak during load, where it exceeds what the embedding rows,
   // KV cache and activations add later.
   uint64_t load_transient = 0;
   uint64_t total() const {
-    return weights + metadata + kv_cache + compute + overhead + load_transient;
+    return weights + metadata + kv_cache + compute + overhead + gpu_runtime + load_transient;
   }
 };
 
@@ -78,10 +81,32 @@ struct Machine {
   bool avx512_kernels = false;
 };
 
+// A GPU that runs the last layers of the model (--device vulkanN, -ngl N).
+struct DeviceTarget {
+  std::string device;                 // "vulkan0"
+  std::string name;                   // what the driver calls it
+  bool shares_system_memory = false;  // integrated GPUs, Apple, lavapipe: buffers use system RAM
+  bool reads_file_in_place = false;   // imports the mapped weights instead of copying them
+  uint64_t memory_bytes = 0;          // its device-local heaps (its own memory when discrete)
+  int offload_layers = -1;            // -ngl: the last N layers; above n_layer, the head too
+};
+
+// What the device holds, by item. On a device that shares system memory these come out of the
+// same RAM as the host's items.
+struct DeviceMemory {
+  int layers = 0;        // blocks on the device
+  bool head = false;     // the output norm and head too
+  uint64_t weights = 0;  // copied into device buffers (0 when read in place from the file)
+  uint64_t kv_cache = 0;
+  uint64_t compute = 0;  // activations of one batch and logits
+  uint64_t total() const { return weights + kv_cache + compute; }
+};
+
 struct Config {
   int64_t n_ctx = 0;  // per parallel sequence
   int parallel = 1;
   KvCacheTypes cache_types;
+  DeviceTarget const* device = nullptr;  // none: everything on the CPU
 };
 
 struct SpeedEstimate {
@@ -103,11 +128,14 @@ struct Plan {
   uint64_t stored_weight_bytes = 0;
   Config config;
   uint64_t kv_bytes_per_token = 0;  // K + V over all layers
-  MemoryBreakdown memory;
+  MemoryBreakdown memory;           // the host's: the process's resident memory
+  DeviceMemory device;              // zero without a device
+  // System memory the plan uses: the host's items, plus the device's when it shares that memory.
+  uint64_t system_bytes = 0;
   Machine machine;
-  bool fits = false;
+  bool fits = false;        // in system memory and, for a discrete GPU, in its own memory
   int64_t max_context = 0;  // largest context per sequence that fits (<= n_ctx_train), 0 if none
-  SpeedEstimate speed;
+  SpeedEstimate speed;      // zero when layers run on a GPU: its roofline is not measured yet
   std::vector<Alternative> alternatives;  // empty when it fits
 };
 

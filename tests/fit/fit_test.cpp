@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -182,6 +183,44 @@ TEST_F(FitCli, EveryFamilyPredictedWithinTenPercentOfMeasuredPeak) {
                 static_cast<unsigned long long>(measured), ratio);
     if (kSanitized) continue;
     EXPECT_NEAR(ratio, 1.0, 0.10) << label << "\n" << plan["memory"].dump();
+  }
+}
+
+// With layers on a Vulkan device (lavapipe: its buffers are system memory, the weights it runs
+// read in place from the file), the system memory fit predicts against the run's measured peak,
+// for a full offload and for half the layers; the device's share of the KV cache follows -ngl.
+TEST_F(FitCli, WithADevicePredictedSystemMemoryWithinTenPercentOfMeasuredPeak) {
+  if (kSanitized) GTEST_SKIP() << "resident memory is meaningless under the sanitizers";
+  const char* skip = std::getenv("BOTTEGA_VULKAN_TESTS");
+  if (skip != nullptr && std::string(skip) == "skip") GTEST_SKIP() << "BOTTEGA_VULKAN_TESTS=skip";
+  const std::string model = synth({512, 8, 8, 4, 1536}, "Q8_0", "device.gguf");
+  for (const char* ngl : {"99", "4"}) {
+    const std::string label = std::string("-ngl ") + ngl;
+    EnvVars vars = hw_env(env());
+    const auto run = run_bottega({"run", "-m", model, "-c", "64", "-n", "12", "--temp", "0", "-t",
+                                  "2", "-p", kPrompt, "--device", "vulkan0", "-ngl", ngl},
+                                 vars);
+    ASSERT_EQ(run.exit_code, 0) << label << ": " << run.err;
+    const uint64_t measured = peak_from_stderr(run.err);
+    ASSERT_GT(measured, 0u) << run.err;
+    const json plan = fit_json({model, "--ctx", "64", "--device", "vulkan0", "-ngl", ngl});
+    const json& device = plan["device"];
+    EXPECT_EQ(device["device"], "vulkan0");
+    EXPECT_TRUE(device["shares_system_memory"].get<bool>());
+    EXPECT_TRUE(device["weights_read_in_place"].get<bool>());
+    const int layers = std::string(ngl) == "99" ? 8 : 4;
+    EXPECT_EQ(device["layers"], layers) << label;
+    EXPECT_EQ(device["output_head"], layers == 8) << label;
+    // 8 layers x (K + V) x 4 heads x 64 x 2 bytes per token, 64 tokens, split by layers.
+    const uint64_t kv_all = 8 * 2 * 4 * 64 * 2 * 64;
+    EXPECT_EQ(device["kv_cache_bytes"], kv_all / 8 * layers) << label;
+    EXPECT_EQ(plan["memory"]["kv_cache_bytes"], kv_all / 8 * (8 - layers)) << label;
+    const auto predicted = plan["memory"]["system_bytes"].get<uint64_t>();
+    const double ratio = static_cast<double>(predicted) / static_cast<double>(measured);
+    std::printf("%s: predicted %llu, measured %llu, ratio %.3f\n", label.c_str(),
+                static_cast<unsigned long long>(predicted),
+                static_cast<unsigned long long>(measured), ratio);
+    EXPECT_NEAR(ratio, 1.0, 0.10) << label << "\n" << plan.dump();
   }
 }
 

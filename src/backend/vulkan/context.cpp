@@ -1,7 +1,5 @@
 #include "backend/vulkan/context.h"
 
-#include <unistd.h>
-
 #include <cstring>
 
 #include "backend/vulkan/commands.h"
@@ -173,12 +171,7 @@ Context::Context(const ContextOptions& options)
   device_info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
   device_info.queueCreateInfoCount = 1;
   device_info.pQueueCreateInfos = &queue_info;
-  // Weights are imported from the mapped file only where the device reads system memory anyway;
-  // a discrete GPU would read them across the bus at every token.
-  const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  const uint64_t alignment = info().host_import_alignment;
-  const bool import =
-      info().shares_system_memory() && alignment > 0 && alignment <= page && page % alignment == 0;
+  const bool import = info().reads_host_memory_in_place();
   const char* const extensions[] = {VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME};
   if (import) {
     device_info.enabledExtensionCount = 1;
@@ -189,7 +182,7 @@ Context::Context(const ContextOptions& options)
   try {
     functions_ = load_device_functions(fi, device_);
     if (import && functions_.get_memory_host_pointer_properties != nullptr) {
-      import_alignment_ = alignment;
+      import_alignment_ = info().host_import_alignment;
     }
     functions_.get_device_queue(device_, queue_family_, 0, &queue_);
     VkCommandPoolCreateInfo pool_info{};

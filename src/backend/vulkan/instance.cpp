@@ -1,5 +1,7 @@
 #include "backend/vulkan/instance.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -100,6 +102,12 @@ DeviceInfo query_device(const InstanceFunctions& f, VkPhysicalDevice device) {
 }
 
 }  // namespace
+
+bool DeviceInfo::reads_host_memory_in_place() const {
+  const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return shares_system_memory() && host_import_alignment > 0 && host_import_alignment <= page &&
+         page % host_import_alignment == 0;
+}
 
 std::string describe(const DeviceInfo& info, size_t index) {
   uint64_t device_local = 0;

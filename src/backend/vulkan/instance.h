@@ -32,6 +32,10 @@ struct DeviceInfo {
   // their start and size multiples of this alignment (0 without the extension).
   uint64_t host_import_alignment = 0;
   bool shares_system_memory() const { return type == "integrated" || type == "cpu"; }
+  // Whether bottega reads a mapped model file in place on this device: it reads system memory
+  // anyway (a discrete GPU would fetch the weights across the bus at every token) and its import
+  // alignment divides the page size (so the pages around a tensor are all mapped).
+  bool reads_host_memory_in_place() const;
 };
 
 // "vulkan0: NVIDIA GeForce RTX 4090 (discrete, 24.0 GiB device-local)"
