@@ -19,11 +19,11 @@
 // softmax and top-k, renormalised expert weights) must disagree with the engine by more than the
 // bound.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -483,7 +483,7 @@ bool vulkan_under_test() {
 // Every dense family against the same reference and bound as on the CPU. The GPU multiplies
 // float activations where the CPU quantizes them for quantized weights; the quantized bound,
 // which allows twice the effect of that rounding, covers either.
-TEST(DecoderOnVulkan, EveryDenseFamilyMatchesTheReference) {
+TEST(DecoderOnVulkan, EveryFamilyMatchesTheReference) {
   REQUIRE_VULKAN();
 #if defined(__SANITIZE_ADDRESS__)
   // The GPU's side runs in the driver, which the sanitizers do not see; the host side of the
@@ -492,9 +492,9 @@ TEST(DecoderOnVulkan, EveryDenseFamilyMatchesTheReference) {
 #endif
   const std::shared_ptr<backend::Backend> device = backend::open_device("vulkan0");
   for (const Family& family : families()) {
-    if (family.experts > 0) continue;
     expect_family_matches(family, "F32", false, device);
     expect_family_matches(family, "Q4_K_M", false, device);
+    if (family.experts > 0) expect_family_matches(family, "MXFP4_MOE", false, device);
   }
 }
 
@@ -510,6 +510,7 @@ TEST(DecoderOnVulkan, GreedyOutputEqualsTheCpus) {
   std::vector<std::pair<std::string, std::filesystem::path>> models = {
       {"aidreams260K", testing::shared_file("models/aidreams260K.gguf")}};
   for (const Family& family : families()) {
+    // Mixtures: MixturesOfExpertsSplitAcrossBackendsGiveTheCpusOutput.
     if (family.experts == 0) models.emplace_back(family.label, write_family(dir, family, "F32"));
   }
   ThreadPool pool(2);
@@ -569,27 +570,22 @@ TEST(DecoderOnVulkan, PartialOffloadGivesTheCpusOutput) {
   }
 }
 
-// Anonymous and shared-memory pages of this process (where a driver's device memory lives on a
-// device that uses system memory), from /proc/self/status.
-uint64_t private_resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  uint64_t total = 0;
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("RssAnon:", 0) == 0 || line.rfind("RssShmem:", 0) == 0) {
-      total += std::stoull(line.substr(line.find(':') + 1)) * 1024;  // kB
-    }
-  }
-  return total;
+// Bytes the C heap has handed out and not taken back, where lavapipe keeps device memory (it
+// allocates it with malloc). Unlike resident memory, this does not depend on what earlier tests
+// freed and left mapped.
+uint64_t heap_in_use_bytes() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
 }
 
 // On a device that reads system memory (lavapipe here, Strix Halo or Apple for users), a model's
 // weights are read in place from the mapped file: loading adds no second copy to the process's
-// memory. With the import turned off, the copy shows up as that many more resident bytes. Both
-// give the same greedy output.
+// memory. With the import turned off, the copy shows up as that many more bytes of device memory
+// (lavapipe's, on the heap). Both give the same greedy output.
 TEST(DecoderOnVulkan, MappedWeightsAreReadInPlaceOnUnifiedMemory) {
   REQUIRE_VULKAN();
 #if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "the sanitizers' shadow memory and quarantine blur resident-memory counts";
+  GTEST_SKIP() << "the sanitizers replace the allocator whose counts this reads";
 #endif
   TempDir dir;
   convert::SynthOptions synth;
@@ -609,9 +605,9 @@ TEST(DecoderOnVulkan, MappedWeightsAreReadInPlaceOnUnifiedMemory) {
   for (const bool import : {true, false}) {
     LoadOptions options{kContext};
     options.backend = backend::open_device("vulkan0", import);
-    const uint64_t before = private_resident_bytes();
+    const uint64_t before = heap_in_use_bytes();
     auto model = load_model(gguf::File::open(synth.out), options);
-    const auto grown = static_cast<double>(private_resident_bytes() - before);
+    const auto grown = static_cast<double>(heap_in_use_bytes()) - static_cast<double>(before);
     const auto weights = static_cast<double>(model->weight_bytes());
     ASSERT_GT(weights, 60e6);
     if (import) {
@@ -621,7 +617,7 @@ TEST(DecoderOnVulkan, MappedWeightsAreReadInPlaceOnUnifiedMemory) {
     } else {
       EXPECT_NE(model->placement().find("of weights copied to vulkan0"), std::string::npos)
           << model->placement();
-      EXPECT_GT(grown, 0.75 * weights) << model->placement();
+      EXPECT_GT(grown, 0.9 * weights) << model->placement();
     }
     const auto prompt = sequence(model->info().n_vocab, 12, 4);
     const auto tokens = greedy(*model, prompt, prompt.size(), 8, pool);
@@ -668,26 +664,27 @@ TEST(Placement, TheLastNLayersGoToTheDevice) {
   EXPECT_FALSE(place_layers(22, false, 99).segments[0].on_device);
 }
 
-TEST(DecoderOnVulkan, MixturesOfExpertsAreRefusedWithAMessage) {
+// A mixture split between the backends: the experts of the first layers on the CPU (its
+// quantized-activation kernels), the rest on the GPU, gives the CPU's greedy output with float
+// weights.
+TEST(DecoderOnVulkan, MixturesOfExpertsSplitAcrossBackendsGiveTheCpusOutput) {
   REQUIRE_VULKAN();
   TempDir dir;
-  const Family& mixtral = *std::find_if(families().begin(), families().end(),
-                                        [](const Family& f) { return f.experts > 0; });
-  const auto path = write_family(dir, mixtral, "Q8_0");
-  LoadOptions options{kContext};
-  options.backend = backend::open_device("vulkan0");
-  try {
-    load_model(gguf::File::open(path), options);
-    FAIL() << "a mixture of experts loaded on Vulkan";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("mixture of experts"), std::string::npos)
-        << error.what();
-    EXPECT_NE(std::string(error.what()).find("--device cpu"), std::string::npos) << error.what();
+  const std::shared_ptr<backend::Backend> device = backend::open_device("vulkan0");
+  ThreadPool pool(2);
+  for (const Family& family : families()) {
+    if (family.experts == 0) continue;
+    const auto path = write_family(dir, family, "F32");
+    auto on_cpu = load_model(gguf::File::open(path), LoadOptions{kContext});
+    const auto prompt = sequence(on_cpu->info().n_vocab, 20, 11);
+    const auto expected = greedy(*on_cpu, prompt, prompt.size(), 12, pool);
+    LoadOptions options{kContext};
+    options.backend = device;
+    options.offload_layers = 2;
+    auto split = load_model(gguf::File::open(path), options);
+    EXPECT_EQ(split->placement().rfind("2 of 3 layers on vulkan0", 0), 0u) << split->placement();
+    EXPECT_EQ(greedy(*split, prompt, 5, 12, pool), expected) << family.label;
   }
-  // With none of its layers offloaded, the mixture runs on the CPU as usual.
-  options.offload_layers = 0;
-  const auto on_cpu = load_model(gguf::File::open(path), options);
-  EXPECT_EQ(on_cpu->placement(), "all layers on the CPU");
 }
 
 }  // namespace

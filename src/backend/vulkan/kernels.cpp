@@ -49,6 +49,21 @@ struct AttentionConstants {
   uint32_t q_offset, q_stride, out_offset, out_stride, meta_offset, sinks_offset;
 };
 
+struct MoeRouteConstants {
+  uint32_t n_tokens, n_expert, n_used, over_all, logits_offset, logits_stride;
+};
+struct MatmulIdConstants {
+  uint32_t n_in, n_out, n_pairs, n_used, n_expert, weight_offset, row_bytes, expert_bytes,
+      x_per_pair, x_offset, x_stride, has_bias, bias_offset, bias_stride, y_offset, y_stride;
+};
+struct MoeCombineConstants {
+  uint32_t width, n_used, experts_offset, has_shared, shared_offset, shared_stride, has_gate,
+      gate_offset, x_offset, x_stride, out_offset, out_stride;
+};
+constexpr uint32_t kMaxExperts = 256;     // moe_route.comp's expert bits
+constexpr uint32_t kMaxExpertsUsed = 16;  // moe_route.comp's kMaxUsed
+constexpr uint32_t kMatmulIdRows = 4;     // matmul_id.comp's kRows
+
 // Rows of matmul's workgroups and tokens (matmul.comp's kRows, kTokens); threads of the
 // element-wise shaders.
 constexpr uint32_t kMatmulRows = 2;
@@ -150,6 +165,7 @@ bool Kernels::supports(TensorType type) {
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:
+    case TensorType::MXFP4:
       return true;
     default:
       return false;
@@ -296,6 +312,114 @@ void Kernels::rope(CommandList& commands, FloatView x, const Buffer& positions,
   const Pipeline& p = pipeline("rope", 3, sizeof constants);
   commands.dispatch(p, {x.buffer, &positions, factors}, constants,
                     {div_up(settings.n_rot / 2, kElementwiseWorkgroup), x.rows, 1});
+  commands.barrier();
+}
+
+void Kernels::moe_route(CommandList& commands, FloatView logits, uint32_t n_used, bool over_all,
+                        const Buffer& ids, FloatView weights) {
+  check_view(logits, "router logits");
+  check_view(weights, "expert weights");
+  BOTTEGA_CHECK(logits.width <= kMaxExperts && n_used >= 1 && n_used <= kMaxExpertsUsed &&
+                    n_used <= logits.width,
+                "routing ", n_used, " of ", logits.width, " experts (the shader takes up to ",
+                kMaxExpertsUsed, " of ", kMaxExperts, ")");
+  BOTTEGA_CHECK(weights.rows == logits.rows && weights.width == n_used && weights.stride == n_used,
+                "expert weights of [", weights.rows, ", ", weights.width, "]");
+  BOTTEGA_CHECK(static_cast<uint64_t>(logits.rows) * n_used * sizeof(int32_t) <= ids.bytes(),
+                "routing: expert ids past their buffer");
+  BOTTEGA_CHECK(weights.offset == 0, "routing writes weights from the buffer's start");
+  const MoeRouteConstants constants{logits.rows,        logits.width,  n_used,
+                                    over_all ? 1u : 0u, logits.offset, logits.stride};
+  const Pipeline& p = pipeline("moe_route", 3, sizeof constants);
+  commands.dispatch(p, {logits.buffer, &ids, weights.buffer}, constants,
+                    {div_up(logits.rows, kElementwiseWorkgroup), 1, 1});
+  commands.barrier();
+}
+
+void Kernels::matmul_id(CommandList& commands, const WeightView& experts, uint32_t n_expert,
+                        const Buffer& ids, uint32_t n_used, FloatView x, bool x_per_pair,
+                        FloatView bias, FloatView y) {
+  check_view(x, "expert input");
+  check_view(y, "expert output");
+  BOTTEGA_CHECK(n_expert > 0 && n_used > 0 && experts.n_out % n_expert == 0 &&
+                    experts.n_out / n_expert == y.width && x.width == experts.n_in &&
+                    y.rows % n_used == 0 && x.rows == (x_per_pair ? y.rows : y.rows / n_used),
+                "expert products of [", x.rows, ", ", x.width, "] by ", n_expert, " x [",
+                experts.n_out / std::max<uint32_t>(n_expert, 1), ", ", experts.n_in, "] into [",
+                y.rows, ", ", y.width, "]");
+  BOTTEGA_CHECK(static_cast<uint64_t>(y.rows) * sizeof(int32_t) <= ids.bytes(),
+                "expert products: ids past their buffer");
+  const bool has_bias = bias.buffer != nullptr;
+  if (has_bias) {
+    check_view(bias, "expert biases");
+    BOTTEGA_CHECK(bias.rows == n_expert && bias.width == y.width, "expert biases of [", bias.rows,
+                  ", ", bias.width, "]");
+  }
+  const uint64_t row_size = row_bytes(experts.type, experts.n_in);
+  const MatmulIdConstants constants{static_cast<uint32_t>(experts.n_in),
+                                    y.width,
+                                    y.rows,
+                                    n_used,
+                                    n_expert,
+                                    weight_offset(experts),
+                                    static_cast<uint32_t>(row_size),
+                                    static_cast<uint32_t>(row_size * y.width),
+                                    x_per_pair ? 1u : 0u,
+                                    x.offset,
+                                    x.stride,
+                                    has_bias ? 1u : 0u,
+                                    has_bias ? bias.offset : 0u,
+                                    has_bias ? bias.stride : 0u,
+                                    y.offset,
+                                    y.stride};
+  const Buffer* bias_buffer = has_bias ? bias.buffer : placeholder_.get();
+  const Pipeline& p = pipeline(variant_name("matmul_id", experts.type), 5, sizeof constants);
+  commands.dispatch(p, {experts.buffer, x.buffer, &ids, bias_buffer, y.buffer}, constants,
+                    spread(div_up(y.width, kMatmulIdRows), y.rows));
+  commands.barrier();
+}
+
+void Kernels::moe_combine(CommandList& commands, FloatView experts, FloatView weights,
+                          FloatView shared, FloatView gate, FloatView x, FloatView out) {
+  check_view(experts, "expert outputs");
+  check_view(weights, "expert weights");
+  check_view(x, "mixture input");
+  check_view(out, "mixture output");
+  const uint32_t n_used = weights.width;
+  BOTTEGA_CHECK(experts.stride == experts.width && experts.width == out.width &&
+                    experts.rows == out.rows * n_used && weights.rows == out.rows &&
+                    weights.stride == n_used && x.rows == out.rows,
+                "combining [", experts.rows, ", ", experts.width, "] into [", out.rows, ", ",
+                out.width, "]");
+  const bool has_shared = shared.buffer != nullptr;
+  const bool has_gate = gate.buffer != nullptr;
+  if (has_shared) {
+    check_view(shared, "shared expert output");
+    BOTTEGA_CHECK(shared.rows == out.rows && shared.width == out.width, "shared expert shape");
+  }
+  if (has_gate) {
+    check_view(gate, "shared expert gate");
+    BOTTEGA_CHECK(has_shared && gate.width == x.width && x.width == out.width,
+                  "shared expert gate of ", gate.width);
+  }
+  const MoeCombineConstants constants{out.width,
+                                      n_used,
+                                      experts.offset,
+                                      has_shared ? 1u : 0u,
+                                      has_shared ? shared.offset : 0u,
+                                      has_shared ? shared.stride : 0u,
+                                      has_gate ? 1u : 0u,
+                                      has_gate ? gate.offset : 0u,
+                                      x.offset,
+                                      x.stride,
+                                      out.offset,
+                                      out.stride};
+  const Pipeline& p = pipeline("moe_combine", 6, sizeof constants);
+  commands.dispatch(
+      p,
+      {experts.buffer, weights.buffer, has_shared ? shared.buffer : placeholder_.get(),
+       has_gate ? gate.buffer : placeholder_.get(), x.buffer, out.buffer},
+      constants, {out.rows, 1, 1});
   commands.barrier();
 }
 

@@ -127,6 +127,23 @@ class Kernels {
   void rope(CommandList& commands, FloatView x, const Buffer& positions, uint32_t positions_offset,
             const RopeSettings& settings);
 
+  // A mixture of experts' routing: for each row of router logits (one per token, n_expert wide),
+  // its n_used best experts in expert order into ids (int32, n_used per token) and their weights
+  // into weights (a row of n_used per token): a softmax over every expert when over_all, over
+  // the chosen ones when not. At most 256 experts and 16 per token.
+  void moe_route(CommandList& commands, FloatView logits, uint32_t n_used, bool over_all,
+                 const Buffer& ids, FloatView weights);
+  // For each (token, slot) pair p (n_used per token): y[p] = expert ids[p] of `experts` times x's
+  // row p (x_per_pair) or p / n_used, plus row ids[p] of bias when given. `experts` stacks
+  // n_expert matrices of y.width rows.
+  void matmul_id(CommandList& commands, const WeightView& experts, uint32_t n_expert,
+                 const Buffer& ids, uint32_t n_used, FloatView x, bool x_per_pair, FloatView bias,
+                 FloatView y);
+  // out[t] = sum_s weights[t][s] * experts[t * n_used + s] (+ shared[t], scaled by
+  // sigmoid(gate . x[t]) when gate is given); shared and gate may be absent.
+  void moe_combine(CommandList& commands, FloatView experts, FloatView weights, FloatView shared,
+                   FloatView gate, FloatView x, FloatView out);
+
  private:
   const Pipeline& pipeline(std::string_view name, uint32_t buffer_count,
                            uint32_t push_constant_bytes);

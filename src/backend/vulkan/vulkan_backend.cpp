@@ -95,11 +95,6 @@ class VulkanKvLayer final : public KvLayerMemory {
   std::unique_ptr<vulkan::Buffer> values;
 };
 
-[[noreturn]] void not_yet(const char* op) {
-  throw Error(str("the Vulkan backend cannot run ", op,
-                  " yet; run the model with --device cpu (the default)"));
-}
-
 class VulkanPass final : public Pass {
  public:
   VulkanPass(const vulkan::Context& context, vulkan::Kernels& kernels,
@@ -159,9 +154,7 @@ class VulkanPass final : public Pass {
   }
 
   void glu(const GluParams& params, Tensor gate, Tensor up, Tensor out) override {
-    const vulkan::GluSettings settings{static_cast<vulkan::GluKind>(params.activation),
-                                       params.alpha, params.limit};
-    kernels_.glu(commands_, settings, view(gate), view(up), view(out));
+    kernels_.glu(commands_, glu_settings(params), view(gate), view(up), view(out));
     recorded_ = true;
   }
 
@@ -215,9 +208,55 @@ class VulkanPass final : public Pass {
                        *kv_meta_, 0, view(out));
     recorded_ = true;
   }
-  void mixture_of_experts(const MoeWeights&, const MoeConfig&, const GluParams&, Tensor,
-                          Tensor) override {
-    not_yet("a mixture of experts");
+  // Router, routing, each pair's gate and up rows through its expert, the activation, the down
+  // rows, then the weighted sum with the shared expert's rows: all on the device, the
+  // intermediates in buffers the command list keeps until it has run.
+  void mixture_of_experts(const MoeWeights& w, const MoeConfig& moe, const GluParams& activation,
+                          Tensor x, Tensor out) override {
+    BOTTEGA_CHECK(w.router != nullptr && w.gate_experts != nullptr && w.up_experts != nullptr &&
+                      w.down_experts != nullptr && x.rows == out.rows,
+                  "mixture of experts weights");
+    const auto n_tokens = narrow(x.rows, "tokens");
+    const auto n_used = narrow(moe.n_used, "experts per token");
+    const auto n_expert = narrow(moe.n_expert, "experts");
+    const uint32_t n_pairs = n_tokens * n_used;
+    const auto n_ff = narrow(moe.n_ff, "expert width");
+    const auto n_embd = narrow(x.width, "width");
+    const vulkan::FloatView input = view(x);
+
+    const vulkan::FloatView logits = scratch(n_tokens, n_expert);
+    kernels_.matmul(commands_, device_matrix(*w.router).view(), input, logits);
+    if (!w.router_bias.empty()) kernels_.add(commands_, logits, view(w.router_bias));
+    auto ids = context_.allocate(static_cast<uint64_t>(n_pairs) * sizeof(int32_t));
+    const vulkan::FloatView weights = scratch(n_tokens, n_used);
+    const bool over_all = moe.gating == Gating::kSoftmaxThenTopK && !moe.normalize;
+    kernels_.moe_route(commands_, logits, n_used, over_all, *ids, weights);
+
+    const vulkan::FloatView gate = scratch(n_pairs, n_ff);
+    const vulkan::FloatView up = scratch(n_pairs, n_ff);
+    const vulkan::FloatView down = scratch(n_pairs, n_embd);
+    kernels_.matmul_id(commands_, device_matrix(*w.gate_experts).view(), n_expert, *ids, n_used,
+                       input, false, view(w.gate_bias), gate);
+    kernels_.matmul_id(commands_, device_matrix(*w.up_experts).view(), n_expert, *ids, n_used,
+                       input, false, view(w.up_bias), up);
+    kernels_.glu(commands_, glu_settings(activation), gate, up, gate);
+    kernels_.matmul_id(commands_, device_matrix(*w.down_experts).view(), n_expert, *ids, n_used,
+                       gate, true, view(w.down_bias), down);
+
+    vulkan::FloatView shared;
+    if (moe.n_ff_shared > 0) {
+      const auto n_ff_shared = narrow(moe.n_ff_shared, "shared expert width");
+      const vulkan::FloatView shared_gate = scratch(n_tokens, n_ff_shared);
+      const vulkan::FloatView shared_up = scratch(n_tokens, n_ff_shared);
+      shared = scratch(n_tokens, n_embd);
+      kernels_.matmul(commands_, device_matrix(*w.gate_shared).view(), input, shared_gate);
+      kernels_.matmul(commands_, device_matrix(*w.up_shared).view(), input, shared_up);
+      kernels_.glu(commands_, glu_settings(activation), shared_gate, shared_up, shared_gate);
+      kernels_.matmul(commands_, device_matrix(*w.down_shared).view(), shared_gate, shared);
+    }
+    kernels_.moe_combine(commands_, down, weights, shared, view(w.shared_gate), input, view(out));
+    commands_.hold(std::move(ids));
+    recorded_ = true;
   }
 
   void softcap(Tensor x, float cap) override {
@@ -255,6 +294,18 @@ class VulkanPass final : public Pass {
   }
 
  private:
+  static vulkan::GluSettings glu_settings(const GluParams& params) {
+    return {static_cast<vulkan::GluKind>(params.activation), params.alpha, params.limit};
+  }
+
+  // A buffer of rows x width floats that lives until the command list has run.
+  vulkan::FloatView scratch(uint32_t rows, uint32_t width) {
+    auto buffer = context_.allocate(static_cast<uint64_t>(rows) * width * sizeof(float));
+    const vulkan::FloatView v{buffer.get(), 0, rows, width, width};
+    commands_.hold(std::move(buffer));
+    return v;
+  }
+
   void copy_row(const Tensor& src, int64_t src_row, const Tensor& dst, int64_t dst_row) {
     commands_.copy(device_buffer(src), static_cast<uint64_t>(src.offset + src_row * src.stride) * 4,
                    device_buffer(dst), static_cast<uint64_t>(dst.offset + dst_row * dst.stride) * 4,
@@ -345,11 +396,6 @@ class VulkanBackend final : public Backend {
     std::map<const uint8_t*, WeightMemory> loaded;
     std::vector<std::unique_ptr<Matrix>> out;
     for (const StoredMatrix& m : matrices) {
-      if (m.role == Role::kExperts || m.role == Role::kRouter) {
-        throw Error(
-            "the Vulkan backend cannot run a mixture of experts yet; run this model with "
-            "--device cpu (the default)");
-      }
       if (!supports(m.view.type)) {
         throw Error(str("the Vulkan backend cannot compute with ", type_name(m.view.type),
                         " weights yet; run this model with --device cpu (the default)"));

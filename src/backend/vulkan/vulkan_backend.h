@@ -11,9 +11,9 @@
 namespace bottega::backend {
 
 // Opens vulkanN. Throws Error when there is no loader, no driver or no such device (the message
-// lists the devices there are). Runs every op of a dense decoder; mixtures of experts are refused
-// at load with an Error that says so. On a device that reads system memory, weights in a mapped
-// file are read in place unless import_mapped_weights is false (then, and elsewhere, copied).
+// lists the devices there are). Runs every op of the decoder, mixtures of experts included. On a
+// device that reads system memory, weights in a mapped file are read in place unless
+// import_mapped_weights is false (then, and elsewhere, copied).
 std::unique_ptr<Backend> make_vulkan_backend(size_t device_index = 0,
                                              const std::string& loader = "libvulkan.so.1",
                                              bool import_mapped_weights = true);

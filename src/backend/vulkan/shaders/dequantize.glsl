@@ -164,6 +164,27 @@ void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
   }
 }
 
+#elif defined(WEIGHT_TYPE_MXFP4)
+// 17 bytes: an E8M0 exponent e, then 16 bytes of E2M1 codes (value j in the low nibble, j + 16 in
+// the high one): bit 3 the sign, bits 0..2 index 0, 0.5, 1, 1.5, 2, 3, 4, 6; times 2^(e - 127).
+float mxfp4_value(uint code) {
+  const float magnitude[8] = float[8](0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0);
+  const float m = magnitude[code & 7u];
+  return (code & 8u) != 0u ? -m : m;
+}
+
+void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
+  const uint base = row_byte + chunk * 17u;
+  const uint e = read_u8(base);
+  // 2^(e - 127) as float bits; e = 0 is the subnormal 2^-127.
+  const float d = uintBitsToFloat(e == 0u ? 0x00400000u : e << 23u);
+  for (uint j = 0u; j < 16u; ++j) {
+    const uint codes = read_u8(base + 1u + j);
+    v[j] = d * mxfp4_value(codes & 15u);
+    v[j + 16u] = d * mxfp4_value(codes >> 4u);
+  }
+}
+
 #else
 #error "define one WEIGHT_TYPE_*"
 #endif
