@@ -1,5 +1,6 @@
 #include "backend/vulkan/vulkan_backend.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -321,13 +322,15 @@ class VulkanPass final : public Pass {
     std::vector<int32_t> rows;
     std::vector<int32_t> meta(2 * batch_.size());
     std::vector<int32_t> table_start(tables_.size(), -1);
+    std::vector<int32_t> last_position(tables_.size(), -1);
     for (size_t t = 0; t < batch_.size(); ++t) {
       const BatchToken& token = batch_[t];
       BOTTEGA_CHECK(token.seq >= 0 && static_cast<size_t>(token.seq) < tables_.size(), "sequence ",
                     token.seq, " of ", tables_.size());
       const std::span<const int32_t> table = tables_[static_cast<size_t>(token.seq)];
       rows.push_back(static_cast<int32_t>(cache_.row_in_layer(table, token.pos)));
-      for (int32_t p = 0; p <= token.pos; p += cache_.block_size()) cache_.row_in_layer(table, p);
+      int32_t& last = last_position[static_cast<size_t>(token.seq)];
+      last = std::max(last, token.pos);
       int32_t& start = table_start[static_cast<size_t>(token.seq)];
       if (start < 0) {
         start = static_cast<int32_t>(meta.size());
@@ -335,6 +338,13 @@ class VulkanPass final : public Pass {
       }
       meta[2 * t] = token.pos;
       meta[2 * t + 1] = start;
+    }
+    // Once per sequence, up to its furthest token: row_in_layer throws for an entry outside the
+    // cache or a table too short.
+    for (size_t seq = 0; seq < tables_.size(); ++seq) {
+      for (int32_t p = 0; p <= last_position[seq]; p += cache_.block_size()) {
+        cache_.row_in_layer(tables_[seq], p);
+      }
     }
     kv_rows_ = int_buffer(context_, rows);
     kv_meta_ = int_buffer(context_, meta);
