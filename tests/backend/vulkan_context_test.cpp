@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iterator>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,6 +124,38 @@ TEST(VulkanContext, AllocationBeyondTheDevicesMemoryIsAnErrorNotACrash) {
   EXPECT_NE(message.find("out of"), std::string::npos) << message;
   // The context still works afterwards.
   EXPECT_NE(context.allocate(1024), nullptr);
+}
+
+// Buffers handed back are reused for the same size, so a pass after the first allocates no device
+// memory; other sizes get new buffers, and idle buffers past the cap are freed.
+TEST(VulkanContext, AcquiredBuffersAreReusedBySize) {
+  BOTTEGA_SKIP_WITHOUT_VULKAN();
+  const Context context;
+  const Buffer* first = nullptr;
+  {
+    PooledBuffer a = context.acquire(4096);
+    first = a.get();
+  }
+  const uint64_t made = context.allocations();
+  std::set<const Buffer*> pair;
+  for (int pass = 0; pass < 3; ++pass) {
+    PooledBuffer a = context.acquire(4096);
+    PooledBuffer b = context.acquire(4096);  // a is taken: another buffer
+    EXPECT_NE(a.get(), b.get());
+    if (pass == 0) {
+      EXPECT_EQ(a.get(), first);
+      pair = {a.get(), b.get()};
+    } else {
+      EXPECT_EQ((std::set<const Buffer*>{a.get(), b.get()}), pair) << "pass " << pass;
+    }
+  }
+  EXPECT_EQ(context.allocations(), made + 1) << "only the second buffer of the first pass is new";
+  { PooledBuffer other = context.acquire(8192); }
+  EXPECT_EQ(context.allocations(), made + 2);
+  // Past the idle cap a returned buffer is freed, not kept.
+  { PooledBuffer big = context.acquire(Context::kPoolIdleBytes + 4); }
+  { PooledBuffer again = context.acquire(Context::kPoolIdleBytes + 4); }
+  EXPECT_EQ(context.allocations(), made + 4);
 }
 
 TEST(VulkanContext, UploadsAndDownloadsThroughDeviceAndStagingBuffersAndCopies) {

@@ -42,6 +42,7 @@ uint32_t compute_queue_family(const InstanceFunctions& f, VkPhysicalDevice devic
 Buffer::Buffer(const Context& context, uint64_t bytes, MemoryKind kind)
     : context_(context), bytes_(bytes) {
   BOTTEGA_CHECK(bytes > 0, "empty buffer");
+  ++context.allocations_;
   const DeviceFunctions& f = context.functions();
   const VkDevice device = context.device();
   VkBufferCreateInfo info{};
@@ -88,6 +89,7 @@ Buffer::Buffer(const Context& context, uint64_t bytes, MemoryKind kind)
 
 Buffer::Buffer(const Context& context, HostRange host) : context_(context), bytes_(host.bytes) {
   BOTTEGA_CHECK(host.bytes > 0 && context.can_import_host(), "host import");
+  ++context.allocations_;
   const DeviceFunctions& f = context.functions();
   const VkDevice device = context.device();
   constexpr auto kHandle = VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT;
@@ -208,6 +210,7 @@ Context::Context(const ContextOptions& options)
 Context::~Context() {
   // Work still queued (an exception between submit and wait) must finish before teardown.
   functions_.device_wait_idle(device_);
+  idle_.clear();
   functions_.destroy_fence(device_, fence_, nullptr);
   functions_.destroy_command_pool(device_, command_pool_, nullptr);
   functions_.destroy_device(device_, nullptr);
@@ -269,6 +272,32 @@ std::unique_ptr<Buffer> Context::import_host(std::span<const std::byte> bytes,
   } catch (const Error&) {
     return nullptr;  // the caller copies instead
   }
+}
+
+PooledBuffer Context::acquire(uint64_t bytes) const {
+  {
+    const std::lock_guard<std::mutex> lock(pool_mutex_);
+    const auto found = idle_.find(bytes);
+    if (found != idle_.end()) {
+      std::unique_ptr<Buffer> buffer = std::move(found->second);
+      idle_.erase(found);
+      idle_bytes_ -= bytes;
+      return PooledBuffer(buffer.release(), Recycle{this});
+    }
+  }
+  return PooledBuffer(allocate(bytes).release(), Recycle{this});
+}
+
+void Context::recycle(Buffer* buffer) const {
+  std::unique_ptr<Buffer> owned(buffer);
+  const std::lock_guard<std::mutex> lock(pool_mutex_);
+  if (idle_bytes_ + owned->bytes() > kPoolIdleBytes) return;  // freed here
+  idle_bytes_ += owned->bytes();
+  idle_.emplace(owned->bytes(), std::move(owned));
+}
+
+void Recycle::operator()(Buffer* buffer) const {
+  if (buffer != nullptr) context->recycle(buffer);
 }
 
 CommandList Context::begin() const {

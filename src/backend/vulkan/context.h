@@ -4,9 +4,12 @@
 
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 
@@ -62,6 +65,13 @@ class Buffer {
 
 class CommandList;
 
+// Hands a buffer back to its context's pool instead of freeing it.
+struct Recycle {
+  const Context* context = nullptr;
+  void operator()(Buffer* buffer) const;
+};
+using PooledBuffer = std::unique_ptr<Buffer, Recycle>;
+
 class Context {
  public:
   // Throws bottega::Error with an actionable message: no loader, no device, an index past the
@@ -75,6 +85,13 @@ class Context {
   std::string name() const { return "vulkan" + std::to_string(index_); }
 
   std::unique_ptr<Buffer> allocate(uint64_t bytes, MemoryKind kind = MemoryKind::kDevice) const;
+  // A device buffer of exactly `bytes`, reused from those handed back when one is idle. A forward
+  // pass needs the same activation buffers token after token, and a driver's allocation costs far
+  // more than a token's dispatch on a GPU; up to kPoolIdleBytes of idle buffers are kept.
+  PooledBuffer acquire(uint64_t bytes) const;
+  static constexpr uint64_t kPoolIdleBytes = uint64_t{512} << 20;
+  // Device memory allocations made so far (each Buffer made), for tests and statistics.
+  uint64_t allocations() const { return allocations_.load(); }
   // Whether import_host can work: the device reads system memory and has
   // VK_EXT_external_memory_host with an alignment no larger than a page.
   bool can_import_host() const { return import_alignment_ > 0; }
@@ -115,6 +132,14 @@ class Context {
   VkCommandPool command_pool_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   uint64_t import_alignment_ = 0;  // 0: no import
+
+  friend struct Recycle;
+  friend class Buffer;
+  void recycle(Buffer* buffer) const;
+  mutable std::atomic<uint64_t> allocations_{0};
+  mutable std::mutex pool_mutex_;
+  mutable std::multimap<uint64_t, std::unique_ptr<Buffer>> idle_;  // by size
+  mutable uint64_t idle_bytes_ = 0;
 };
 
 }  // namespace bottega::vulkan

@@ -18,13 +18,13 @@ namespace {
 class VulkanBuffer final : public Buffer {
  public:
   VulkanBuffer(const vulkan::Context& context, int64_t n)
-      : size_(n), buffer_(context.allocate(static_cast<uint64_t>(std::max<int64_t>(n, 1)) * 4)) {}
+      : size_(n), buffer_(context.acquire(static_cast<uint64_t>(std::max<int64_t>(n, 1)) * 4)) {}
   int64_t size() const override { return size_; }
   vulkan::Buffer& device() const { return *buffer_; }
 
  private:
   int64_t size_;
-  std::unique_ptr<vulkan::Buffer> buffer_;
+  vulkan::PooledBuffer buffer_;
 };
 
 // Weights in a device buffer: a copy, or the file's own pages imported (starting `offset` bytes
@@ -75,9 +75,9 @@ const VulkanMatrix& device_matrix(const Matrix& m) {
   return *matrix;
 }
 
-std::unique_ptr<vulkan::Buffer> int_buffer(const vulkan::Context& context,
-                                           const std::vector<int32_t>& values) {
-  auto buffer = context.allocate(std::max<size_t>(values.size(), 1) * 4);
+vulkan::PooledBuffer int_buffer(const vulkan::Context& context,
+                                const std::vector<int32_t>& values) {
+  auto buffer = context.acquire(std::max<size_t>(values.size(), 1) * 4);
   context.upload(*buffer, 0, std::as_bytes(std::span(values)));
   return buffer;
 }
@@ -174,11 +174,11 @@ class VulkanPass final : public Pass {
     settings.yarn_low = params.yarn_low;
     settings.yarn_high = params.yarn_high;
     if (!params.freq_factors.empty()) {
-      auto factors = context_.allocate(params.freq_factors.size() * 4);
+      vulkan::PooledBuffer factors = context_.acquire(params.freq_factors.size() * 4);
       context_.upload(*factors, 0, std::as_bytes(params.freq_factors));
       settings.freq_factors = {factors.get(), 0, 1, narrow(params.n_rot / 2, "pairs"),
                                narrow(params.n_rot / 2, "pairs")};
-      commands_.hold(std::move(factors));
+      held_.push_back(std::move(factors));
     }
     kernels_.rope(commands_, view(x), *positions_, 0, settings);
     recorded_ = true;
@@ -228,7 +228,7 @@ class VulkanPass final : public Pass {
     const vulkan::FloatView logits = scratch(n_tokens, n_expert);
     kernels_.matmul(commands_, device_matrix(*w.router).view(), input, logits);
     if (!w.router_bias.empty()) kernels_.add(commands_, logits, view(w.router_bias));
-    auto ids = context_.allocate(static_cast<uint64_t>(n_pairs) * sizeof(int32_t));
+    vulkan::PooledBuffer ids = context_.acquire(static_cast<uint64_t>(n_pairs) * sizeof(int32_t));
     const vulkan::FloatView weights = scratch(n_tokens, n_used);
     const bool over_all = moe.gating == Gating::kSoftmaxThenTopK && !moe.normalize;
     kernels_.moe_route(commands_, logits, n_used, over_all, *ids, weights);
@@ -256,7 +256,7 @@ class VulkanPass final : public Pass {
       kernels_.matmul(commands_, device_matrix(*w.down_shared).view(), shared_gate, shared);
     }
     kernels_.moe_combine(commands_, down, weights, shared, view(w.shared_gate), input, view(out));
-    commands_.hold(std::move(ids));
+    held_.push_back(std::move(ids));
     recorded_ = true;
   }
 
@@ -299,11 +299,13 @@ class VulkanPass final : public Pass {
     return {static_cast<vulkan::GluKind>(params.activation), params.alpha, params.limit};
   }
 
-  // A buffer of rows x width floats that lives until the command list has run.
+  // A buffer of rows x width floats that lives as long as the pass (which runs what it recorded
+  // before its buffers go back to the pool).
   vulkan::FloatView scratch(uint32_t rows, uint32_t width) {
-    auto buffer = context_.allocate(static_cast<uint64_t>(rows) * width * sizeof(float));
+    vulkan::PooledBuffer buffer =
+        context_.acquire(static_cast<uint64_t>(rows) * width * sizeof(float));
     const vulkan::FloatView v{buffer.get(), 0, rows, width, width};
-    commands_.hold(std::move(buffer));
+    held_.push_back(std::move(buffer));
     return v;
   }
 
@@ -377,7 +379,8 @@ class VulkanPass final : public Pass {
   std::span<const std::span<const int32_t>> tables_;
   KvCache& cache_;
   vulkan::CommandList commands_;
-  std::unique_ptr<vulkan::Buffer> tokens_, positions_, kv_rows_, kv_meta_;
+  vulkan::PooledBuffer tokens_, positions_, kv_rows_, kv_meta_;
+  std::vector<vulkan::PooledBuffer> held_;  // the pass's intermediates
   bool recorded_ = false;
 };
 
