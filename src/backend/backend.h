@@ -140,8 +140,11 @@ class Backend {
   virtual std::string name() const = 0;
   // What the hardware calls itself ("AMD Radeon 8060S Graphics"); the name for the CPU.
   virtual std::string device_name() const { return name(); }
-  // Where the loaded weights are, for a line at load time ("1.2 GiB of weights copied to
-  // vulkan0"); empty when there is nothing to say.
+  // Bytes per second the device reads its own memory at, measured now (a second or so); 0 for
+  // the CPU, whose bandwidth `bottega hw` measures.
+  virtual double measure_read_bandwidth() { return 0.0; }
+  // Where the weights of the last load_matrices call are, for a line at load time ("1.2 GiB of
+  // weights copied to vulkan0"); empty when there is nothing to say.
   virtual std::string describe_weights() const { return ""; }
   // Whether matmul and get_rows read weights of this type.
   virtual bool supports(TensorType type) const = 0;

@@ -309,10 +309,21 @@ class BandwidthCache {
     measured_[pool.size()] = bytes_per_s;
     return bytes_per_s;
   }
+  // The device's own read bandwidth, measured once: the roofline of runs entirely on it.
+  double device(backend::Backend& device) {
+    if (device_ > 0.0) return device_;
+    std::fprintf(stderr, "bottega: measuring %s's read bandwidth\n", device.name().c_str());
+    device_ = device.measure_read_bandwidth();
+    bench::reset_peak_resident();  // the probe's buffer is not the model's
+    std::fprintf(stderr, "bottega: %s read bandwidth %.2f GB/s\n", device.name().c_str(),
+                 device_ / 1e9);
+    return device_;
+  }
 
  private:
   double given_gbps_;
   std::map<int, double> measured_;
+  double device_ = 0.0;
 };
 
 std::vector<bench::TestSpec> tests_of(const BenchOptions& options) {
@@ -354,16 +365,20 @@ void bench_model(const std::string& path, const LoadOptions& load_options,
       options.threads.empty() ? std::vector<int>{default_thread_count()} : options.threads;
   for (int threads : thread_counts) {
     ThreadPool pool(threads);
-    row.bandwidth_bytes_per_s = bandwidth.get(pool);
+    // The roofline is the memory the weights are read from: the CPU's when no layer is on the
+    // device, the device's when every layer and the head are; a split has none.
+    const bool all_on_device = row.n_gpu_layers > model->info().n_layer;
+    row.bandwidth_bytes_per_s =
+        all_on_device ? bandwidth.device(*load_options.backend) : bandwidth.get(pool);
+    const bool roofline = row.n_gpu_layers == 0 || all_on_device;
     for (const bench::TestSpec& spec : tests) {
       std::fprintf(stderr, "bottega: %s %s, threads: %d\n", path.c_str(),
                    bench::test_name(spec).c_str(), threads);
       row.result = bench::run_test(*model, pool, spec, run_options);
       // GB/s and GFLOP/s count what a token really reads: a mixture's active experts only.
-      // The measured bandwidth is the CPU's memory: a roofline for runs on the CPU alone.
       row.derived =
           bench::derive_metrics(row.result, model->active_weight_bytes(), model->active_params(),
-                                row.n_gpu_layers == 0 ? row.bandwidth_bytes_per_s : 0.0);
+                                roofline ? row.bandwidth_bytes_per_s : 0.0);
       printer.row(row);
     }
   }

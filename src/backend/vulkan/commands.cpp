@@ -127,6 +127,10 @@ void CommandList::copy(const Buffer& source, uint64_t source_offset, const Buffe
                                         &region);
 }
 
+void CommandList::fill(const Buffer& buffer, uint32_t value) {
+  context_->functions().cmd_fill_buffer(command_buffer_, buffer.handle(), 0, VK_WHOLE_SIZE, value);
+}
+
 void CommandList::hold(std::unique_ptr<Buffer> buffer) {
   held_.push_back(std::move(buffer));
 }

@@ -44,6 +44,8 @@ class CommandList {
   void barrier();
   void copy(const Buffer& source, uint64_t source_offset, const Buffer& destination,
             uint64_t destination_offset, uint64_t bytes);
+  // Sets every 4-byte word of buffer to value.
+  void fill(const Buffer& buffer, uint32_t value);
   // Keeps a buffer (a staging copy) alive until the list has run.
   void hold(std::unique_ptr<Buffer> buffer);
 

@@ -379,6 +379,21 @@ void Kernels::matmul_id(CommandList& commands, const WeightView& experts, uint32
   commands.barrier();
 }
 
+void Kernels::read_all(CommandList& commands, const Buffer& source, const Buffer& sums) {
+  constexpr uint64_t kVectorsPerGroup = (uint64_t{1} << 20) / 16;
+  const uint64_t vectors = source.bytes() / 16;
+  const uint32_t groups = div_up(vectors, kVectorsPerGroup);
+  BOTTEGA_CHECK(vectors > 0 && vectors <= UINT32_MAX && groups <= kMaxGroups &&
+                    groups * sizeof(uint32_t) <= sums.bytes(),
+                "read_all of ", source.bytes(), " bytes");
+  const struct {
+    uint32_t vectors, per_group;
+  } constants{static_cast<uint32_t>(vectors), static_cast<uint32_t>(kVectorsPerGroup)};
+  const Pipeline& p = pipeline("read_bandwidth", 2, sizeof constants);
+  commands.dispatch(p, {&source, &sums}, constants, {groups, 1, 1});
+  commands.barrier();
+}
+
 void Kernels::moe_combine(CommandList& commands, FloatView experts, FloatView weights,
                           FloatView shared, FloatView gate, FloatView x, FloatView out) {
   check_view(experts, "expert outputs");

@@ -139,6 +139,9 @@ class Kernels {
   void matmul_id(CommandList& commands, const WeightView& experts, uint32_t n_expert,
                  const Buffer& ids, uint32_t n_used, FloatView x, bool x_per_pair, FloatView bias,
                  FloatView y);
+  // Reads every byte of source (whole 16-byte vectors) once, for the bandwidth probe; sums gets a
+  // word per 1 MiB read.
+  void read_all(CommandList& commands, const Buffer& source, const Buffer& sums);
   // out[t] = sum_s weights[t][s] * experts[t * n_used + s] (+ shared[t], scaled by
   // sigmoid(gate . x[t]) when gate is given); shared and gate may be absent.
   void moe_combine(CommandList& commands, FloatView experts, FloatView weights, FloatView shared,
