@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -87,6 +88,22 @@ TEST(Device, AnUnknownDeviceIsRefusedNamingTheAcceptedOnes) {
   const auto negative = run_bottega({"run", "-m", model(), "-p", "x", "-ngl", "-2"});
   EXPECT_EQ(negative.exit_code, 2);
   EXPECT_NE(negative.err.find("--n-gpu-layers"), std::string::npos) << negative.err;
+}
+
+// A machine whose Vulkan loader finds no driver: --device vulkan0 is a one-line error that says
+// what to install, before any output.
+TEST(Device, NoVulkanDriverIsAnErrorSayingWhatToInstall) {
+  REQUIRE_VULKAN();
+  testing::EnvVars vars = hw_env();
+  vars.emplace_back("VK_ICD_FILENAMES", "/nonexistent/icd.json");
+  vars.emplace_back("VK_DRIVER_FILES", "/nonexistent/icd.json");
+  const auto r =
+      run_bottega({"run", "-m", model(), "-p", "Once", "-n", "4", "--device", "vulkan0"}, vars);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("no Vulkan driver"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mesa-vulkan-drivers"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 // One run per -ngl value with an ngl column, as llama-bench prints them.
