@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -578,6 +579,15 @@ uint64_t heap_in_use_bytes() {
   return info.uordblks + info.hblkhd;
 }
 
+// Resident pages of mapped files (the model's), from /proc/self/status.
+uint64_t resident_file_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("RssFile:", 0) == 0) return std::stoull(line.substr(8)) * 1024;  // kB
+  }
+  return 0;
+}
+
 // On a device that reads system memory (lavapipe here, Strix Halo or Apple for users), a model's
 // weights are read in place from the mapped file: loading adds no second copy to the process's
 // memory. With the import turned off, the copy shows up as that many more bytes of device memory
@@ -606,8 +616,11 @@ TEST(DecoderOnVulkan, MappedWeightsAreReadInPlaceOnUnifiedMemory) {
     LoadOptions options{kContext};
     options.backend = backend::open_device("vulkan0", import);
     const uint64_t before = heap_in_use_bytes();
+    const uint64_t file_before = resident_file_bytes();
     auto model = load_model(gguf::File::open(synth.out), options);
     const auto grown = static_cast<double>(heap_in_use_bytes()) - static_cast<double>(before);
+    const auto file_pages =
+        static_cast<double>(resident_file_bytes()) - static_cast<double>(file_before);
     const auto weights = static_cast<double>(model->weight_bytes());
     ASSERT_GT(weights, 60e6);
     if (import) {
@@ -618,6 +631,8 @@ TEST(DecoderOnVulkan, MappedWeightsAreReadInPlaceOnUnifiedMemory) {
       EXPECT_NE(model->placement().find("of weights copied to vulkan0"), std::string::npos)
           << model->placement();
       EXPECT_GT(grown, 0.9 * weights) << model->placement();
+      // Copied, the file's pages are let go: the weights are not resident twice.
+      EXPECT_LT(file_pages, 0.1 * weights) << model->placement();
     }
     const auto prompt = sequence(model->info().n_vocab, 12, 4);
     const auto tokens = greedy(*model, prompt, prompt.size(), 8, pool);

@@ -52,7 +52,8 @@ void check(VkResult result, std::string_view what) {
                       "or run on the CPU"));
     case VK_ERROR_OUT_OF_DEVICE_MEMORY:
       throw Error(str("the GPU ran out of memory (VK_ERROR_OUT_OF_DEVICE_MEMORY) while ", what,
-                      ": use a smaller model, context or batch, or run on the CPU"));
+                      ": use a smaller model, context or batch, put fewer layers on the GPU (-ngl), or run on "
+                      "the CPU"));
     case VK_ERROR_OUT_OF_HOST_MEMORY:
       throw Error(str("out of host memory (VK_ERROR_OUT_OF_HOST_MEMORY) while ", what,
                       ": close other programs or use a smaller model"));

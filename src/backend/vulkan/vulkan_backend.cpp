@@ -439,6 +439,8 @@ class VulkanBackend final : public Backend {
     memory.offset = 0;
     context_.upload(*memory.buffer, 0, data);
     copied_bytes_ += bytes;
+    // The device has its copy: the file's pages need not stay in this process's memory.
+    if (file != nullptr) file->release(std::span(w.data, static_cast<size_t>(bytes)));
     return memory;
   }
 
