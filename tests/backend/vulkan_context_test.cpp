@@ -178,6 +178,28 @@ TEST(VulkanContext, UploadsAndDownloadsThroughDeviceAndStagingBuffersAndCopies) 
   EXPECT_EQ(copied, values);
 }
 
+// Uploads recorded into a command list reach a device buffer the host cannot write (as on a
+// discrete GPU): the copy from staging runs before the list's later commands, and the staging
+// memory lives until the list has run.
+TEST(VulkanContext, UploadsRecordedIntoACommandListArriveBeforeLaterCommands) {
+  BOTTEGA_SKIP_WITHOUT_VULKAN();
+  ContextOptions options;
+  options.map_device_buffers = false;
+  const Context context(options);
+  std::vector<float> values(300);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 1.5f * static_cast<float>(i) - 99.0f;
+  const auto target = context.allocate(values.size() * sizeof(float));
+  ASSERT_EQ(target->mapped(), nullptr);
+  const auto copy = context.allocate(values.size() * sizeof(float));
+  CommandList commands = context.begin();
+  context.upload(commands, *target, 0, std::as_bytes(std::span(values)));
+  commands.copy(*target, 0, *copy, 0, values.size() * sizeof(float));
+  context.submit(commands);
+  std::vector<float> back(values.size());
+  context.download(*copy, 0, std::as_writable_bytes(std::span(back)));
+  EXPECT_EQ(back, values);
+}
+
 TEST(VulkanContext, RecordsSeveralDependentDispatchesIntoOneSubmission) {
   BOTTEGA_SKIP_WITHOUT_VULKAN();
   const Context context;

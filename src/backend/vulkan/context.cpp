@@ -73,7 +73,8 @@ Buffer::Buffer(const Context& context, uint64_t bytes, MemoryKind kind)
     result = f.allocate_memory(device, &allocate, nullptr, &memory_);
     if (result >= 0) result = f.bind_buffer_memory(device, buffer_, memory_, 0);
     const VkMemoryPropertyFlags flags = context.memory_flags(allocate.memoryTypeIndex);
-    if (result >= 0 && (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0) {
+    const bool map = kind == MemoryKind::kStaging || context.maps_device_buffers();
+    if (result >= 0 && map && (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0) {
       void* pointer = nullptr;
       result = f.map_memory(device, memory_, 0, VK_WHOLE_SIZE, 0, &pointer);
       mapped_ = static_cast<std::byte*>(pointer);
@@ -143,7 +144,9 @@ Buffer::~Buffer() {
 }
 
 Context::Context(const ContextOptions& options)
-    : instance_(std::make_unique<Instance>(options.loader_library)), index_(options.device_index) {
+    : instance_(std::make_unique<Instance>(options.loader_library)),
+      index_(options.device_index),
+      map_device_buffers_(options.map_device_buffers) {
   const std::vector<DeviceInfo>& devices = instance_->devices();
   if (devices.empty()) {
     throw Error(
@@ -331,6 +334,22 @@ void Context::upload(Buffer& buffer, uint64_t offset, std::span<const std::byte>
   CommandList commands = begin();
   commands.copy(*staging, 0, buffer, offset, bytes.size());
   submit(commands);
+}
+
+void Context::upload(CommandList& commands, Buffer& buffer, uint64_t offset,
+                     std::span<const std::byte> bytes) const {
+  BOTTEGA_CHECK(offset + bytes.size() <= buffer.bytes(), "upload of ", bytes.size(), " bytes at ",
+                offset, " into a buffer of ", buffer.bytes());
+  if (bytes.empty()) return;
+  if (buffer.mapped() != nullptr && buffer.host_coherent()) {
+    std::memcpy(buffer.mapped() + offset, bytes.data(), bytes.size());
+    return;
+  }
+  std::unique_ptr<Buffer> staging = allocate(bytes.size(), MemoryKind::kStaging);
+  std::memcpy(staging->mapped(), bytes.data(), bytes.size());
+  commands.copy(*staging, 0, buffer, offset, bytes.size());
+  commands.barrier();
+  commands.hold(std::move(staging));
 }
 
 void Context::download(const Buffer& buffer, uint64_t offset, std::span<std::byte> bytes) const {

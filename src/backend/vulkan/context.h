@@ -21,6 +21,9 @@ namespace bottega::vulkan {
 struct ContextOptions {
   std::string loader_library = "libvulkan.so.1";  // tests name a missing one
   size_t device_index = 0;                        // vulkan0, vulkan1, ...
+  // false: device buffers are never mapped, even in host-visible memory, so every upload and
+  // download goes through staging memory as on a discrete GPU without resizable BAR (tests).
+  bool map_device_buffers = true;
 };
 
 enum class MemoryKind {
@@ -104,6 +107,11 @@ class Context {
   // buffers are written directly; others through a staging buffer and one copy command.
   void upload(Buffer& buffer, uint64_t offset, std::span<const std::byte> bytes) const;
   void download(const Buffer& buffer, uint64_t offset, std::span<std::byte> bytes) const;
+  // The same as upload, but a copy through staging memory is recorded into `commands` (followed
+  // by a barrier) instead of submitted on its own: a pass's inputs then cost no extra round trip
+  // to the GPU. The buffer must not be in use by work already submitted.
+  void upload(CommandList& commands, Buffer& buffer, uint64_t offset,
+              std::span<const std::byte> bytes) const;
   // Starts recording dispatches and copies, to be run by submit().
   CommandList begin() const;
   // Runs the list's commands once and waits for them (fence); the list can be recorded again.
@@ -117,6 +125,7 @@ class Context {
   uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
                        VkMemoryPropertyFlags preferred) const;
   VkMemoryPropertyFlags memory_flags(uint32_t type_index) const;
+  bool maps_device_buffers() const { return map_device_buffers_; }
   VkCommandBuffer allocate_command_buffer() const;
   void free_command_buffer(VkCommandBuffer command_buffer) const;
 
@@ -132,6 +141,7 @@ class Context {
   VkCommandPool command_pool_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   uint64_t import_alignment_ = 0;  // 0: no import
+  bool map_device_buffers_ = true;
 
   friend struct Recycle;
   friend class Buffer;

@@ -51,9 +51,10 @@ void check(VkResult result, std::string_view what) {
                       ": the driver reset it; run again, and if it repeats update the GPU driver "
                       "or run on the CPU"));
     case VK_ERROR_OUT_OF_DEVICE_MEMORY:
-      throw Error(str("the GPU ran out of memory (VK_ERROR_OUT_OF_DEVICE_MEMORY) while ", what,
-                      ": use a smaller model, context or batch, put fewer layers on the GPU (-ngl), or run on "
-                      "the CPU"));
+      throw Error(str(
+          "the GPU ran out of memory (VK_ERROR_OUT_OF_DEVICE_MEMORY) while ", what,
+          ": use a smaller model, context or batch, put fewer layers on the GPU (-ngl), or run on "
+          "the CPU"));
     case VK_ERROR_OUT_OF_HOST_MEMORY:
       throw Error(str("out of host memory (VK_ERROR_OUT_OF_HOST_MEMORY) while ", what,
                       ": close other programs or use a smaller model"));

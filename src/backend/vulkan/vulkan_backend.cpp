@@ -76,10 +76,11 @@ const VulkanMatrix& device_matrix(const Matrix& m) {
   return *matrix;
 }
 
-vulkan::PooledBuffer int_buffer(const vulkan::Context& context,
+// A pass's integer inputs, copied in by the pass's own command list.
+vulkan::PooledBuffer int_buffer(const vulkan::Context& context, vulkan::CommandList& commands,
                                 const std::vector<int32_t>& values) {
   auto buffer = context.acquire(std::max<size_t>(values.size(), 1) * 4);
-  context.upload(*buffer, 0, std::as_bytes(std::span(values)));
+  context.upload(commands, *buffer, 0, std::as_bytes(std::span(values)));
   return buffer;
 }
 
@@ -113,8 +114,8 @@ class VulkanPass final : public Pass {
       tokens.push_back(t.token);
       positions.push_back(t.pos);
     }
-    tokens_ = int_buffer(context, tokens);
-    positions_ = int_buffer(context, positions);
+    tokens_ = int_buffer(context, commands_, tokens);
+    positions_ = int_buffer(context, commands_, positions);
   }
 
   // Runs what is still recorded; an error here has no caller to go to, and read() reports the
@@ -176,7 +177,7 @@ class VulkanPass final : public Pass {
     settings.yarn_high = params.yarn_high;
     if (!params.freq_factors.empty()) {
       vulkan::PooledBuffer factors = context_.acquire(params.freq_factors.size() * 4);
-      context_.upload(*factors, 0, std::as_bytes(params.freq_factors));
+      context_.upload(commands_, *factors, 0, std::as_bytes(params.freq_factors));
       settings.freq_factors = {factors.get(), 0, 1, narrow(params.n_rot / 2, "pairs"),
                                narrow(params.n_rot / 2, "pairs")};
       held_.push_back(std::move(factors));
@@ -349,8 +350,8 @@ class VulkanPass final : public Pass {
         cache_.row_in_layer(tables_[seq], p);
       }
     }
-    kv_rows_ = int_buffer(context_, rows);
-    kv_meta_ = int_buffer(context_, meta);
+    kv_rows_ = int_buffer(context_, commands_, rows);
+    kv_meta_ = int_buffer(context_, commands_, meta);
   }
 
   const VulkanKvLayer& layer_memory(int layer) {
