@@ -355,6 +355,18 @@ TEST_P(OpsTest, MatmulOfEveryWeightTypeWithRowAndTokenTails) {
       const std::vector<float> y = read(*pass, yb->tensor(n_tokens, n_out));
       expect_product(y, m.values, x, n_in, n_out, n_tokens, type,
                      std::string(type_name(type)) + " x " + std::to_string(n_tokens));
+      // A token's row is the same bits multiplied alone (decode) as in a batch (a prompt, the
+      // server's mixed batches), whatever kernel each size takes.
+      const int64_t t = n_tokens - 1;
+      use_batch(1);
+      const std::vector<float> x_alone(x.begin() + t * n_in, x.end());
+      auto xa = upload(x_alone);
+      auto ya = backend_->allocate(n_out);
+      auto alone_pass = begin();
+      alone_pass->matmul(*loaded[0], xa->tensor(1, n_in), ya->tensor(1, n_out));
+      const std::vector<float> y_alone = read(*alone_pass, ya->tensor(1, n_out));
+      EXPECT_TRUE(std::equal(y_alone.begin(), y_alone.end(), y.begin() + t * n_out))
+          << type_name(type) << ": the last of " << n_tokens << " tokens differs alone";
     }
   }
 }

@@ -68,6 +68,7 @@ constexpr uint32_t kMatmulIdRows = 4;     // matmul_id.comp's kRows
 // element-wise shaders.
 constexpr uint32_t kMatmulRows = 2;
 constexpr uint32_t kMatmulTokens = 4;
+constexpr uint32_t kMatmulWideTokens = 16;  // the matmul16 variants, for batches this large
 constexpr uint32_t kElementwiseWorkgroup = 64;
 constexpr uint32_t kChunk = 32;                 // values dequantize_chunk decodes at once
 constexpr uint32_t kMaxGroups = 65535;          // per dimension, the least Vulkan guarantees
@@ -197,9 +198,12 @@ void Kernels::matmul(CommandList& commands, const WeightView& w, FloatView x, Fl
                                   x.stride,
                                   y.offset,
                                   y.stride};
-  const Pipeline& p = pipeline(variant_name("matmul", w.type), 3, sizeof constants);
+  const bool wide = x.rows >= kMatmulWideTokens;
+  const uint32_t tokens = wide ? kMatmulWideTokens : kMatmulTokens;
+  const Pipeline& p =
+      pipeline(variant_name(wide ? "matmul16" : "matmul", w.type), 3, sizeof constants);
   commands.dispatch(p, {w.buffer, x.buffer, y.buffer}, constants,
-                    spread(div_up(w.n_out, kMatmulRows), div_up(x.rows, kMatmulTokens)));
+                    spread(div_up(w.n_out, kMatmulRows), div_up(x.rows, tokens)));
   commands.barrier();
 }
 

@@ -5,9 +5,15 @@
 // over the rows' 32-value chunks, each chunk decoded once and used for every token, and the
 // partial sums meet in shared memory. One weight type per compiled variant (WEIGHT_TYPE_*).
 
+// Prompts compile a variant with more tokens per workgroup (MATMUL_TOKENS): each chunk is decoded
+// once for all of them. A value's sum runs in the same order whatever the count, so a token's
+// result is the same bits in either variant.
+#ifndef MATMUL_TOKENS
+#define MATMUL_TOKENS 4u
+#endif
 const uint kWorkgroup = 64u;
 const uint kRows = 2u;
-const uint kTokens = 4u;
+const uint kTokens = MATMUL_TOKENS;
 const uint kSums = kRows * kTokens;
 layout(local_size_x = 64) in;
 
