@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -88,6 +89,33 @@ TEST(Device, AnUnknownDeviceIsRefusedNamingTheAcceptedOnes) {
   const auto negative = run_bottega({"run", "-m", model(), "-p", "x", "-ngl", "-2"});
   EXPECT_EQ(negative.exit_code, 2);
   EXPECT_NE(negative.err.find("--n-gpu-layers"), std::string::npos) << negative.err;
+}
+
+// perplexity on the GPU, whole and split, scores a text as the CPU does: the shared model's F32
+// weights are multiplied in float on both, so only the order of additions differs.
+TEST(Device, PerplexityOnVulkanEqualsTheCpus) {
+  REQUIRE_VULKAN();
+  testing::TempDir dir;
+  const auto text_path = (dir / "story.txt").string();
+  {
+    std::ofstream text(text_path);
+    for (int i = 0; i < 12; ++i) {
+      text << "Once upon a time there was a little girl who lived in a village near the forest. "
+              "She liked to play with her dog and to look at the birds in the tall trees.\n";
+    }
+  }
+  auto perplexity_of = [&](const std::vector<std::string>& device_flags) {
+    std::vector<std::string> args = {"perplexity", "-m", model(), "-f", text_path, "-c", "64"};
+    args.insert(args.end(), device_flags.begin(), device_flags.end());
+    const auto r = run_bottega(args, hw_env());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const size_t at = r.out.find("PPL = ");
+    return at == std::string::npos ? -1.0 : std::stod(r.out.substr(at + 6));
+  };
+  const double on_cpu = perplexity_of({});
+  ASSERT_GT(on_cpu, 1.0);
+  EXPECT_NEAR(perplexity_of({"--device", "vulkan0"}), on_cpu, 1e-3 * on_cpu);
+  EXPECT_NEAR(perplexity_of({"--device", "vulkan0", "-ngl", "2"}), on_cpu, 1e-3 * on_cpu);
 }
 
 // A machine whose Vulkan loader finds no driver: --device vulkan0 is a one-line error that says
