@@ -22,14 +22,9 @@ namespace {
 using testing::hw_env;
 using testing::run_bottega;
 
-bool vulkan_under_test() {
-  const char* setting = std::getenv("BOTTEGA_VULKAN_TESTS");
-  return backend::has_vulkan() && (setting == nullptr || std::string(setting) != "skip");
-}
-
-#define REQUIRE_VULKAN()                                                             \
-  if (!vulkan_under_test()) {                                                        \
-    GTEST_SKIP() << "no Vulkan backend in this build, or BOTTEGA_VULKAN_TESTS=skip"; \
+#define REQUIRE_VULKAN()                                               \
+  if (!backend::has_vulkan() || testing::vulkan_tests_skipped()) {     \
+    GTEST_SKIP() << "no Vulkan backend, or BOTTEGA_VULKAN_TESTS=skip"; \
   }
 
 std::string model() {

@@ -191,8 +191,7 @@ TEST_F(FitCli, EveryFamilyPredictedWithinTenPercentOfMeasuredPeak) {
 // for a full offload and for half the layers; the device's share of the KV cache follows -ngl.
 TEST_F(FitCli, WithADevicePredictedSystemMemoryWithinTenPercentOfMeasuredPeak) {
   if (kSanitized) GTEST_SKIP() << "resident memory is meaningless under the sanitizers";
-  const char* skip = std::getenv("BOTTEGA_VULKAN_TESTS");
-  if (skip != nullptr && std::string(skip) == "skip") GTEST_SKIP() << "BOTTEGA_VULKAN_TESTS=skip";
+  if (testing::vulkan_tests_skipped()) GTEST_SKIP() << "BOTTEGA_VULKAN_TESTS=skip";
   const std::string model = synth({512, 8, 8, 4, 1536}, "Q8_0", "device.gguf");
   for (const char* ngl : {"99", "4"}) {
     const std::string label = std::string("-ngl ") + ngl;

@@ -471,14 +471,9 @@ TEST(DecoderForward, RouterTiesGoToTheLowerExpertInEveryPath) {
 
 // The decoder on the first Vulkan device (lavapipe in CI, which has no GPU; a missing device fails
 // there). BOTTEGA_VULKAN_TESTS=skip skips these on a machine without one.
-bool vulkan_under_test() {
-  const char* setting = std::getenv("BOTTEGA_VULKAN_TESTS");
-  return backend::has_vulkan() && (setting == nullptr || std::string(setting) != "skip");
-}
-
-#define REQUIRE_VULKAN()                                                             \
-  if (!vulkan_under_test()) {                                                        \
-    GTEST_SKIP() << "no Vulkan backend in this build, or BOTTEGA_VULKAN_TESTS=skip"; \
+#define REQUIRE_VULKAN()                                               \
+  if (!backend::has_vulkan() || testing::vulkan_tests_skipped()) {     \
+    GTEST_SKIP() << "no Vulkan backend, or BOTTEGA_VULKAN_TESTS=skip"; \
   }
 
 // Every dense family against the same reference and bound as on the CPU. The GPU multiplies

@@ -152,6 +152,11 @@ CommandResult run_bottega(const std::vector<std::string>& args, const EnvVars& e
   return result;
 }
 
+bool vulkan_tests_skipped() {
+  const char* setting = std::getenv("BOTTEGA_VULKAN_TESTS");
+  return setting != nullptr && std::string(setting) == "skip";
+}
+
 EnvVars hw_env(EnvVars env) {
   env.emplace_back("ASAN_OPTIONS", "detect_leaks=0");
   return env;

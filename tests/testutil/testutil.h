@@ -15,6 +15,10 @@ std::filesystem::path shared_file(const std::string& relative);
 // The repository checkout the tests were built from (for scripts and tests/npm/node_modules).
 std::filesystem::path source_dir();
 
+// BOTTEGA_VULKAN_TESTS=skip: a machine without a Vulkan device opts out of the tests that need one
+// (CI has lavapipe, so there a missing device fails them).
+bool vulkan_tests_skipped();
+
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:

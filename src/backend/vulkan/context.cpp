@@ -39,6 +39,21 @@ uint32_t compute_queue_family(const InstanceFunctions& f, VkPhysicalDevice devic
 
 }  // namespace
 
+namespace {
+
+// Checks that bytes fit the buffer at offset and, when the host can write the buffer directly
+// (mapped and coherent) or there is nothing to write, does so: true when nothing is left to copy.
+bool written_through_mapping(Buffer& buffer, uint64_t offset, std::span<const std::byte> bytes) {
+  BOTTEGA_CHECK(offset + bytes.size() <= buffer.bytes(), "upload of ", bytes.size(), " bytes at ",
+                offset, " into a buffer of ", buffer.bytes());
+  if (bytes.empty()) return true;
+  if (buffer.mapped() == nullptr || !buffer.host_coherent()) return false;
+  std::memcpy(buffer.mapped() + offset, bytes.data(), bytes.size());
+  return true;
+}
+
+}  // namespace
+
 Buffer::Buffer(const Context& context, uint64_t bytes, MemoryKind kind)
     : context_(context), bytes_(bytes) {
   BOTTEGA_CHECK(bytes > 0, "empty buffer");
@@ -322,29 +337,15 @@ void Context::submit(CommandList& commands) const {
 }
 
 void Context::upload(Buffer& buffer, uint64_t offset, std::span<const std::byte> bytes) const {
-  BOTTEGA_CHECK(offset + bytes.size() <= buffer.bytes(), "upload of ", bytes.size(), " bytes at ",
-                offset, " into a buffer of ", buffer.bytes());
-  if (bytes.empty()) return;
-  if (buffer.mapped() != nullptr && buffer.host_coherent()) {
-    std::memcpy(buffer.mapped() + offset, bytes.data(), bytes.size());
-    return;
-  }
-  std::unique_ptr<Buffer> staging = allocate(bytes.size(), MemoryKind::kStaging);
-  std::memcpy(staging->mapped(), bytes.data(), bytes.size());
+  if (written_through_mapping(buffer, offset, bytes)) return;
   CommandList commands = begin();
-  commands.copy(*staging, 0, buffer, offset, bytes.size());
+  upload(commands, buffer, offset, bytes);
   submit(commands);
 }
 
 void Context::upload(CommandList& commands, Buffer& buffer, uint64_t offset,
                      std::span<const std::byte> bytes) const {
-  BOTTEGA_CHECK(offset + bytes.size() <= buffer.bytes(), "upload of ", bytes.size(), " bytes at ",
-                offset, " into a buffer of ", buffer.bytes());
-  if (bytes.empty()) return;
-  if (buffer.mapped() != nullptr && buffer.host_coherent()) {
-    std::memcpy(buffer.mapped() + offset, bytes.data(), bytes.size());
-    return;
-  }
+  if (written_through_mapping(buffer, offset, bytes)) return;
   std::unique_ptr<Buffer> staging = allocate(bytes.size(), MemoryKind::kStaging);
   std::memcpy(staging->mapped(), bytes.data(), bytes.size());
   commands.copy(*staging, 0, buffer, offset, bytes.size());
