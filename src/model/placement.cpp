@@ -1,6 +1,5 @@
 #include "model/placement.h"
 
-
 #include "core/error.h"
 
 namespace bottega {
@@ -27,7 +26,8 @@ Placement place_layers(int n_block, bool have_device, int offload) {
   }
   placement.segments.push_back(
       {true, first_device_block == 0, first_device_block, n_block, placement.head_on_device});
-  if (!placement.head_on_device) placement.segments.push_back({false, false, n_block, n_block, true});
+  if (!placement.head_on_device)
+    placement.segments.push_back({false, false, n_block, n_block, true});
   return placement;
 }
 
