@@ -40,6 +40,10 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 TEST(Device, RunOnVulkanAndEverySplitContinuesAsTheCpuDoes) {
   REQUIRE_VULKAN();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "run by the optimised build: each run starts lavapipe, whose shader compiler is "
+                  "slow under the sanitizers";
+#endif
   const std::vector<std::string> run = {"run", "-m", model(),  "-p", "Once upon a time",
                                         "-n",  "24", "--temp", "0"};
   const auto on_cpu = run_bottega(run);
@@ -90,6 +94,10 @@ TEST(Device, AnUnknownDeviceIsRefusedNamingTheAcceptedOnes) {
 // weights are multiplied in float on both, so only the order of additions differs.
 TEST(Device, PerplexityOnVulkanEqualsTheCpus) {
   REQUIRE_VULKAN();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "run by the optimised build: each run starts lavapipe, whose shader compiler is "
+                  "slow under the sanitizers";
+#endif
   testing::TempDir dir;
   const auto text_path = (dir / "story.txt").string();
   {
@@ -132,6 +140,10 @@ TEST(Device, NoVulkanDriverIsAnErrorSayingWhatToInstall) {
 // One run per -ngl value with an ngl column, as llama-bench prints them.
 TEST(Device, BenchRunsEachSplitAndLabelsIt) {
   REQUIRE_VULKAN();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "run by the optimised build: each run starts lavapipe, whose shader compiler is "
+                  "slow under the sanitizers";
+#endif
   const auto r = run_bottega({"bench", "-m", model(), "-p", "8", "-n", "4", "-r", "1",
                               "--bandwidth", "10", "--device", "vulkan0", "-ngl", "0,2,99"},
                              hw_env());
