@@ -32,7 +32,11 @@ struct PreparedMatrices {
   std::vector<WeightMatrix> matrices;
 };
 
-PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out) {
+// Layouts: as the loader lays out a dense matrix (interleaved where this CPU prefers it), or as
+// expert matrices stay (the stored layout, read from the file mapping).
+enum class Layout { kDense, kExpert };
+
+PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out, Layout kind) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> values(static_cast<size_t>(n_in * n_out));
@@ -40,7 +44,7 @@ PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out) {
   std::vector<uint8_t> stored(bottega::row_bytes(type, n_in) * static_cast<size_t>(n_out));
   bottega::type_traits(type).quantize(values.data(), stored.data(), n_in * n_out);
   WeightMatrix matrix{type, n_in, n_out, stored.data(), false};
-  const bool interleave = bottega::kernels::prefers_interleaved(matrix);
+  const bool interleave = kind == Layout::kDense && bottega::kernels::prefers_interleaved(matrix);
   std::vector<uint8_t> layout = stored;
   if (interleave) {
     layout.resize(bottega::kernels::interleaved_bytes(matrix));
@@ -59,12 +63,12 @@ PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out) {
 }
 
 // Arguments: n_in, n_out, tokens, threads.
-void run(benchmark::State& state, TensorType type) {
+void run_layout(benchmark::State& state, TensorType type, Layout kind) {
   const int64_t n_in = state.range(0);
   const int64_t n_out = state.range(1);
   const int64_t n_tokens = state.range(2);
   const auto n_threads = static_cast<int>(state.range(3));
-  const PreparedMatrices p = prepare(type, n_in, n_out);
+  const PreparedMatrices p = prepare(type, n_in, n_out, kind);
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
@@ -83,6 +87,14 @@ void run(benchmark::State& state, TensorType type) {
   const auto weight_bytes = static_cast<double>(bottega::row_bytes(type, n_in) * n_out);
   state.counters["bytes"] =
       benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void run(benchmark::State& state, TensorType type) {
+  run_layout(state, type, Layout::kDense);
+}
+
+void run_expert(benchmark::State& state, TensorType type) {
+  run_layout(state, type, Layout::kExpert);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
@@ -108,6 +120,18 @@ void expert_shapes(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+// One expert's gate/up matrix of Qwen3-30B-A3B (2048 in, 768 out; 128 experts, 8 used), with a
+// prompt's share (512 tokens x 8 of 128 = 32), a few, one.
+void small_expert_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"in", "out", "tokens", "threads"});
+  b->Args({2048, 768, 32, 1});
+  b->Args({2048, 768, 8, 1});
+  b->Args({2048, 768, 4, 1});
+  b->Args({2048, 768, 2, 1});
+  b->Args({2048, 768, 1, 1});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
 }  // namespace
 
 BENCHMARK_CAPTURE(run, Q4_0, TensorType::Q4_0)->Apply(shapes);
@@ -117,5 +141,7 @@ BENCHMARK_CAPTURE(run, Q5_K, TensorType::Q5_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, Q6_K, TensorType::Q6_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, F16, TensorType::F16)->Apply(shapes);
 BENCHMARK_CAPTURE(run, MXFP4, TensorType::MXFP4)->Apply(expert_shapes);
+BENCHMARK_CAPTURE(run_expert, Q4_K_expert, TensorType::Q4_K)->Apply(small_expert_shapes);
+BENCHMARK_CAPTURE(run_expert, Q6_K_expert, TensorType::Q6_K)->Apply(small_expert_shapes);
 
 BENCHMARK_MAIN();

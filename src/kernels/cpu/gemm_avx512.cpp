@@ -645,9 +645,12 @@ constexpr std::array kInterleaved = {
     IsaInterleavedKernel{T::Q4_1, paired_tile<T::Q4_1, PackedQ4_1, 32, kBlockTile, Q4_1Pair>},
     IsaInterleavedKernel{T::Q5_1, paired_tile<T::Q5_1, PackedQ5_1, 32, kBlockTile, Q5_1Pair>},
     IsaInterleavedKernel{T::Q8_0, paired_tile<T::Q8_0, PackedQ8_0, 32, kBlockTile, Q8_0Pair>},
-    IsaInterleavedKernel{T::Q4_K, paired_tile<T::Q4_K, PackedQ4_K, kQK_K, kSuperTile, Q4_KPair>},
-    IsaInterleavedKernel{T::Q5_K, paired_tile<T::Q5_K, PackedQ5_K, kQK_K, kSuperTile, Q5_KPair>},
-    IsaInterleavedKernel{T::Q6_K, paired_tile<T::Q6_K, PackedQ6_K, kQK_K, kSuperTile, Q6_KPair>},
+    IsaInterleavedKernel{T::Q4_K, paired_tile<T::Q4_K, PackedQ4_K, kQK_K, kSuperTile, Q4_KPair>,
+                         true},
+    IsaInterleavedKernel{T::Q5_K, paired_tile<T::Q5_K, PackedQ5_K, kQK_K, kSuperTile, Q5_KPair>,
+                         true},
+    IsaInterleavedKernel{T::Q6_K, paired_tile<T::Q6_K, PackedQ6_K, kQK_K, kSuperTile, Q6_KPair>,
+                         true},
 };
 
 }  // namespace

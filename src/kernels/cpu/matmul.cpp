@@ -31,11 +31,16 @@ void dequantize_row(const WeightMatrix& w, int64_t r, float* out) {
 
 namespace {
 
-InterleavedTileFn interleaved_kernel(TensorType type, Isa isa) {
+const IsaInterleavedKernel* interleaved_entry(TensorType type, Isa isa) {
   for (const IsaInterleavedKernel& k : simd_interleaved_kernels(isa)) {
-    if (k.weight == type) return k.tile;
+    if (k.weight == type) return &k;
   }
   return nullptr;
+}
+
+InterleavedTileFn interleaved_kernel(TensorType type, Isa isa) {
+  const IsaInterleavedKernel* entry = interleaved_entry(type, isa);
+  return entry != nullptr ? entry->tile : nullptr;
 }
 
 PackingTileFn packing_kernel(TensorType type, Isa isa) {
@@ -48,6 +53,11 @@ PackingTileFn packing_kernel(TensorType type, Isa isa) {
 // Packing 16 rows costs about what two tokens' dot products with them cost; below this many
 // tokens the stored-layout tiles are faster.
 constexpr int64_t kMinPackingTokens = 3;
+// Interleaving rows on the fly (plain stores, no SIMD) costs a few tokens' dot products.
+constexpr int64_t kMinRepackingTokens = 3;
+// Row groups interleaved at a time: a chunk (about 76 KB of 2048-wide Q4_K) stays in L2 while
+// every token passes over it.
+constexpr int64_t kRepackGroups = 8;
 
 // Prompt tiling: each thread owns a contiguous range of row blocks and walks it once per block
 // of tokens. 64 activation rows of a 4096-wide Q8_0 matrix are 278 KB, so a token block stays in
@@ -124,6 +134,25 @@ std::vector<uint8_t> widen_rows(const uint8_t* act, size_t act_stride, int64_t n
   return wide;
 }
 
+// The activation rows in the blocks the interleaved kernels read (repack.h), where they differ
+// from the quantizer's; act and act_stride are moved to them.
+std::vector<uint8_t> widen_for_interleaved(const WeightMatrix& w, const DotKernel& k,
+                                           const uint8_t*& act, size_t& act_stride,
+                                           int64_t n_tokens) {
+  std::vector<uint8_t> wide;
+  const int64_t nb = w.n_in / 32;
+  if (k.activation == TensorType::Q8_0) {
+    wide = widen_rows<BlockQ8_0, ActivationQ8>(act, act_stride, nb, n_tokens);
+  } else if (k.activation == TensorType::Q8_1) {
+    wide = widen_rows<BlockQ8_1, ActivationQ8_1>(act, act_stride, nb, n_tokens);
+  }
+  if (!wide.empty()) {
+    act_stride = wide.size() / static_cast<size_t>(n_tokens);
+    act = wide.data();
+  }
+  return wide;
+}
+
 // w interleaved: each thread runs the ISA's kernel on a contiguous share of the row groups; the
 // reference path extracts rows and uses the reference dot, so BOTTEGA_ISA=ref and tests can check
 // the layout itself.
@@ -142,17 +171,7 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
     });
     return;
   }
-  std::vector<uint8_t> wide;
-  const int64_t nb = w.n_in / 32;
-  if (k.activation == TensorType::Q8_0) {
-    wide = widen_rows<BlockQ8_0, ActivationQ8>(act, act_stride, nb, n_tokens);
-  } else if (k.activation == TensorType::Q8_1) {
-    wide = widen_rows<BlockQ8_1, ActivationQ8_1>(act, act_stride, nb, n_tokens);
-  }
-  if (!wide.empty()) {
-    act_stride = wide.size() / static_cast<size_t>(n_tokens);
-    act = wide.data();
-  }
+  const std::vector<uint8_t> wide = widen_for_interleaved(w, k, act, act_stride, n_tokens);
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;
   const int64_t token_block = interleaved_token_block(act_stride);
@@ -161,6 +180,31 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
       tile(w.n_in, w.data + static_cast<size_t>(begin) * group_bytes, end - begin,
            act + static_cast<size_t>(t0) * act_stride, act_stride,
            std::min(token_block, n_tokens - t0), y + t0 * w.n_out + begin * kRowGroup, w.n_out);
+    }
+  });
+}
+
+// w stored (an expert in the file mapping), its type's interleaved kernel matching the row dot:
+// each thread interleaves its share of row groups a chunk at a time into a buffer of its own and
+// runs every token over the chunk, so the weights are read once and the stored matrix is left as
+// it is.
+void matmul_repacking(const WeightMatrix& w, const DotKernel& k, InterleavedTileFn tile,
+                      const uint8_t* act, size_t act_stride, int64_t n_tokens, float* y,
+                      ThreadPool& pool) {
+  const std::vector<uint8_t> wide = widen_for_interleaved(w, k, act, act_stride, n_tokens);
+  const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
+  const int64_t n_groups = w.n_out / kRowGroup;
+  const int64_t token_block = interleaved_token_block(act_stride);
+  pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t> chunk(static_cast<size_t>(std::min(kRepackGroups, end - begin)) *
+                               group_bytes);
+    for (int64_t g0 = begin; g0 < end; g0 += kRepackGroups) {
+      const int64_t groups = std::min(kRepackGroups, end - g0);
+      interleave_rows(w.type, w.n_in, groups * kRowGroup, w.row(g0 * kRowGroup), chunk.data());
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+        tile(w.n_in, chunk.data(), groups, act + static_cast<size_t>(t0) * act_stride, act_stride,
+             std::min(token_block, n_tokens - t0), y + t0 * w.n_out + g0 * kRowGroup, w.n_out);
+      }
     }
   });
 }
@@ -242,6 +286,13 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     return;
   }
 
+  if (n_tokens >= kMinRepackingTokens && can_interleave(w.type, w.n_out)) {
+    const IsaInterleavedKernel* entry = interleaved_entry(w.type, isa);
+    if (entry != nullptr && entry->row_dot_matches) {
+      matmul_repacking(w, k, entry->tile, act, act_stride, n_tokens, y, pool);
+      return;
+    }
+  }
   // The packing kernels gather 16 rows' bytes with 32-bit offsets.
   if (n_tokens >= kMinPackingTokens &&
       16 * w.row_stride() <= static_cast<size_t>(std::numeric_limits<int32_t>::max())) {

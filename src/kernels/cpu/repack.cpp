@@ -135,20 +135,8 @@ void unpack_q5_k(const PackedQ5_K& in, int64_t r, BlockQ5_K& out) {
   gather_runs(&in.qh[0][0], 32, r, out.qh);
 }
 
-// The 256 6-bit quants of a Q6_K block, in element order (layout in blocks.h).
-void q6_k_values(const BlockQ6_K& in, uint8_t q[kQK_K]) {
-  for (int h = 0; h < 2; ++h) {
-    for (int k = 0; k < 4; ++k) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t ql = in.ql[64 * h + l + 32 * (k % 2)];
-        const int low = k < 2 ? ql & 0xf : ql >> 4;
-        const int high = (in.qh[32 * h + l] >> (2 * k)) & 3;
-        q[128 * h + 32 * k + l] = static_cast<uint8_t>(low | (high << 4));
-      }
-    }
-  }
-}
-
+// The 256 6-bit quants of a Q6_K block, in element order, written back in the stored layout
+// (blocks.h).
 void store_q6_k_values(const uint8_t q[kQK_K], BlockQ6_K& out) {
   std::memset(out.ql, 0, sizeof(out.ql));
   std::memset(out.qh, 0, sizeof(out.qh));
@@ -163,27 +151,27 @@ void store_q6_k_values(const uint8_t q[kQK_K], BlockQ6_K& out) {
   }
 }
 
+// Byte for byte from the stored block (layout in blocks.h), no values in between: prompts over
+// expert matrices pack rows on the fly (matmul.cpp). Stored ql byte l of half h holds the low bits
+// of element 128 h + l (low nibble) and 128 h + 64 + l (high), byte 32 + l those of 128 h + 32 + l
+// and 128 h + 96 + l; chunk p = 2 h + s takes the nibbles of elements 64 p + l and 64 p + 32 + l.
+// The qh bytes are in the packed order already, 32 per half.
 void pack_q6_k(const BlockQ6_K* rows[kRowGroup], int64_t b, PackedQ6_K& out) {
-  std::memset(out.qh, 0, sizeof(out.qh));
   for (int r = 0; r < kRowGroup; ++r) {
     const BlockQ6_K& in = rows[r][b];
     out.d[r] = in.d;
     for (int j = 0; j < 16; ++j) out.scales[j / 2][r][j % 2] = in.scales[j];
-    uint8_t q[kQK_K];
-    q6_k_values(in, q);
-    for (int k = 0; k < 8; ++k) {
-      for (int i = 0; i < 4; ++i) {
-        for (int p = 0; p < 4; ++p) {
-          out.ql[p][k][4 * r + i] = static_cast<uint8_t>((q[64 * p + 4 * k + i] & 0xf) |
-                                                         (q[64 * p + 32 + 4 * k + i] & 0xf) << 4);
-        }
-        for (int h = 0; h < 2; ++h) {
-          for (int t = 0; t < 4; ++t) {
-            out.qh[h][k][4 * r + i] |=
-                static_cast<uint8_t>((q[128 * h + 32 * t + 4 * k + i] >> 4) << (2 * t));
-          }
-        }
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* first = in.ql + 64 * h;
+      const uint8_t* second = first + 32;
+      uint8_t low_chunk[32], high_chunk[32];
+      for (int l = 0; l < 32; ++l) {
+        low_chunk[l] = static_cast<uint8_t>((first[l] & 0x0f) | (second[l] << 4));
+        high_chunk[l] = static_cast<uint8_t>((first[l] >> 4) | (second[l] & 0xf0));
       }
+      scatter_runs(low_chunk, 32, r, &out.ql[2 * h][0][0]);
+      scatter_runs(high_chunk, 32, r, &out.ql[2 * h + 1][0][0]);
+      scatter_runs(in.qh + 32 * h, 32, r, &out.qh[h][0][0]);
     }
   }
 }

@@ -33,6 +33,13 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  return _mm_cvtsi128_si32(s);
+}
+
 inline __m256i load32(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
@@ -352,12 +359,22 @@ inline int32_t min_correction(const ScalesMins& s, const BlockQ8_K& y) {
   return sum;
 }
 
+// The K-quant dots add each super-block's exact integer sums to one float total in the order
+// and with the roundings of the interleaved kernels (gemm_avx2.cpp, gemm_avx512.cpp), so a row
+// gives the same bits here as in an interleaved or packed matrix: expert matrices stay in this
+// layout for decode and are packed for prompts (matmul.cpp), and a token's logits must not
+// depend on how many tokens share its expert.
+inline float add_affine_k_block(float acc, float d_act, uint16_t d, uint16_t dmin, int32_t sum,
+                                int32_t mins) {
+  acc = std::fma(d_act * half_to_float(d), static_cast<float>(sum), acc);
+  return std::fma(-(d_act * half_to_float(dmin)), static_cast<float>(mins), acc);
+}
+
 float dot_q4_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ4_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0.0f;
+  float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const ScalesMins s = unpack_scales_mins(x[b].scales);
     __m256i sum = _mm256_setzero_si256();
@@ -373,11 +390,10 @@ float dot_q4_k(int64_t n, const void* w, const void* a) {
           sum,
           _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(s.scale[2 * p + 1]))));
     }
-    const float d = y[b].d * half_to_float(x[b].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
-    mins += y[b].d * half_to_float(x[b].dmin) * static_cast<float>(min_correction(s, y[b]));
+    acc =
+        add_affine_k_block(acc, y[b].d, x[b].d, x[b].dmin, hsum_i32(sum), min_correction(s, y[b]));
   }
-  return hsum(acc) - mins;
+  return acc;
 }
 
 float dot_q5_k(int64_t n, const void* w, const void* a) {
@@ -385,8 +401,7 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
   const auto* y = static_cast<const BlockQ8_K*>(a);
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0.0f;
+  float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const ScalesMins s = unpack_scales_mins(x[b].scales);
     __m256i high = load32(x[b].qh);  // bit 2p / 2p + 1 of qh[l]: bit 4 of pair p's values
@@ -407,11 +422,10 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
           sum,
           _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(s.scale[2 * p + 1]))));
     }
-    const float d = y[b].d * half_to_float(x[b].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
-    mins += y[b].d * half_to_float(x[b].dmin) * static_cast<float>(min_correction(s, y[b]));
+    acc =
+        add_affine_k_block(acc, y[b].d, x[b].d, x[b].dmin, hsum_i32(sum), min_correction(s, y[b]));
   }
-  return hsum(acc) - mins;
+  return acc;
 }
 
 float dot_q6_k(int64_t n, const void* w, const void* a) {
@@ -420,7 +434,7 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
   const __m256i two_bits = _mm256_set1_epi8(3);
   const __m256i offset = _mm256_set1_epi8(32);
-  __m256 acc = _mm256_setzero_ps();
+  float acc = 0.0f;  // in the interleaved kernels' order (add_affine_k_block)
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     __m256i sum = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
@@ -446,10 +460,9 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
         sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, scales));
       }
     }
-    const float d = y[b].d * half_to_float(x[b].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sum), acc);
+    acc = std::fma(y[b].d * half_to_float(x[b].d), static_cast<float>(hsum_i32(sum)), acc);
   }
-  return hsum(acc);
+  return acc;
 }
 
 // ---- Float weights with float activations ----

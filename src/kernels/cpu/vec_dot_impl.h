@@ -37,10 +37,14 @@ float f16_f32(int64_t n, const void* w, const void* a);
 float bf16_f32(int64_t n, const void* w, const void* a);
 }  // namespace dot_ref
 
-// The kernels an ISA has for the interleaved layouts (repack.h).
+// The kernels an ISA has for the interleaved layouts (repack.h). row_dot_matches: the ISA's row
+// dot (IsaKernel) gives a row the same bits as this kernel, so a matrix kept in the stored layout
+// (experts, read from the file mapping) may be packed into this layout a few rows at a time for
+// prompts while decode reads the stored rows, and no token's result depends on its batch.
 struct IsaInterleavedKernel {
   TensorType weight;
   InterleavedTileFn tile;
+  bool row_dot_matches = false;
 };
 
 // Kernels for prompts over a matrix in the stored row layout (MXFP4 experts, which stay in the file
