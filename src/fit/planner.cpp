@@ -344,17 +344,22 @@ PerToken per_token(const gguf::File& file, const ModelShape& s) {
 }
 
 // Experts stay in the file's row layout. MXFP4 ones have kernels for that layout (the shares above
-// were measured on them); other types run the row-by-row dot products instead of the interleaved
-// kernels the shares above were measured with. Factors: measured over predicted on the qwen3moe
-// synth model of docs/performance.md (Q4_K_M, 1024 wide, 8 layers, 16 experts, top 4; the 2-core
-// Zen 5 VM, 2026-12-05 06:45 UTC, one pass).
-struct ExpertFactors {
-  double decode = 1.0;
-  double prompt = 1.0;
-};
-ExpertFactors stored_experts(const ModelShape& s, const PerToken& p) {
-  if (s.n_expert <= 0 || p.experts == TensorType::MXFP4) return {};
-  return {0.709, 0.252};
+// were measured on them). K-quant ones are packed into the interleaved layout on the fly for
+// prompts: the packing costs about what 31 tokens' products cost, so the share of the prompt
+// kernels' speed grows with the tokens each expert gets (m = 512 x used / experts): 1.25 m /
+// (m + 31), at most 1. Other types run the row-by-row dot products instead of the interleaved
+// kernels (a quarter of their speed). Measured over predicted on two qwen3moe Q4_K_M synth models
+// (the 2-core Zen 5 VM, 2026-12-06 06:35 UTC): 12 layers of Qwen3-30B-A3B's shape (2048 wide, 128
+// experts of 768, top 8; m = 32) and 1024 wide with 16 experts, top 4 (m = 128). Decode needs no
+// factor on the first (52.1 measured, 52.6 predicted); on the second, whose 30 MB of weights
+// outside the experts weigh more, it predicts 1.4 times the measured speed.
+double expert_prompt_factor(const ModelShape& s, const PerToken& p) {
+  if (s.n_expert <= 0 || p.experts == TensorType::MXFP4) return 1.0;
+  const bool packed = p.experts == TensorType::Q4_K || p.experts == TensorType::Q5_K ||
+                      p.experts == TensorType::Q6_K;
+  if (!packed) return 0.252;
+  const double tokens_per_expert = static_cast<double>(kBenchPrompt) * s.n_expert_used / s.n_expert;
+  return std::min(1.0, 1.25 * tokens_per_expert / (tokens_per_expert + 31.0));
 }
 
 SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const Config& config,
@@ -369,7 +374,7 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
     // earlier positions.
     const double bytes =
         static_cast<double>(p.bytes_read) + static_cast<double>(kv_row) * (kBenchGen / 2.0);
-    speed.tg128_tps = stream * efficiency(p.dominant).decode * stored_experts(s, p).decode / bytes;
+    speed.tg128_tps = stream * efficiency(p.dominant).decode / bytes;
   }
   const double peak =
       computes_in_floats(p.dominant) ? machine.f32_flops_per_second : machine.int8_ops_per_second;
@@ -381,7 +386,7 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
     const double flops = 2.0 * static_cast<double>(p.matrix_params) + attention;
     const Efficiency e = efficiency(p.dominant);
     const double gain = machine.avx512_kernels ? e.avx512_prompt : 1.0;
-    speed.pp512_tps = peak * e.prompt * gain * stored_experts(s, p).prompt / flops;
+    speed.pp512_tps = peak * e.prompt * gain * expert_prompt_factor(s, p) / flops;
   }
   return speed;
 }
