@@ -77,8 +77,9 @@ constexpr const char* kPhi3 = R"({%- for message in messages -%}
 {%- if add_generation_prompt -%}{{ '<|assistant|>\n' }}{%- else -%}{{ eos_token }}{%- endif -%}
 )";
 
-// gpt-oss's harmony format: a system header the model was trained with (identity, knowledge
-// cutoff, reasoning effort, the channels), the request's system text as developer instructions,
+// gpt-oss's harmony format, as the official template (openai-gpt-oss-120b.jinja) renders chats
+// without tools: a system header the model was trained with (identity, knowledge cutoff, today's
+// date, reasoning effort, the channels), the request's system text as developer instructions,
 // earlier answers in the final channel, and a turn opened for the assistant, which then writes
 // <|channel|>analysis<|message|>...<|end|><|start|>assistant<|channel|>final<|message|>...<|return|>.
 // reasoning_effort (low, medium, high) comes from the request's chat_template_kwargs.
@@ -86,10 +87,10 @@ constexpr const char* kHarmony = R"({%- set ns = namespace(instructions='') -%}
 {%- for message in messages if message.role in ['system', 'developer'] -%}
 {%- set ns.instructions = ns.instructions + ('\n\n' if ns.instructions else '') + text(message.content) -%}
 {%- endfor -%}
-{{- '<|start|>system<|message|>' + (model_identity if model_identity is defined else 'You are ChatGPT, a large language model trained by OpenAI.') + '\nKnowledge cutoff: 2024-06\n\n' -}}
+{{- '<|start|>system<|message|>' + (model_identity if model_identity is defined else 'You are ChatGPT, a large language model trained by OpenAI.') + '\nKnowledge cutoff: 2024-06\nCurrent date: ' + strftime_now('%Y-%m-%d') + '\n\n' -}}
 {{- 'Reasoning: ' + (reasoning_effort if reasoning_effort is defined else 'medium') + '\n\n' -}}
 {{- '# Valid channels: analysis, commentary, final. Channel must be included for every message.<|end|>' -}}
-{%- if ns.instructions -%}{{ '<|start|>developer<|message|># Instructions\n\n' + ns.instructions + '<|end|>' }}{%- endif -%}
+{%- if ns.instructions -%}{{ '<|start|>developer<|message|># Instructions\n\n' + ns.instructions + '\n\n<|end|>' }}{%- endif -%}
 {%- for message in messages -%}
 {%- if message.role == 'user' -%}
 {{ '<|start|>user<|message|>' + text(message.content) + '<|end|>' }}

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <functional>
+
 #include "core/error.h"
 
 namespace bottega {
@@ -41,26 +44,57 @@ TEST(ChatTemplate, BuiltinsRenderTheirFormats) {
             "<|user|>\nBye<|end|>\n<|endoftext|>");
 }
 
+std::string utc_date_today() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[16];
+  std::strftime(text, sizeof(text), "%Y-%m-%d", &utc);
+  return text;
+}
+
+// The rendering with today's date in the header; a date read before and one after the rendering
+// cover a call that crosses midnight.
+void expect_harmony(const std::function<std::string()>& render,
+                    const std::function<std::string(const std::string&)>& expected) {
+  const std::string before = utc_date_today();
+  const std::string rendered = render();
+  const std::string after = utc_date_today();
+  if (rendered != expected(before)) {
+    EXPECT_EQ(rendered, expected(after));
+  }
+}
+
 // gpt-oss: the system header it was trained with, system text as developer instructions, earlier
-// answers in the final channel, the assistant's turn left open for its channel header.
+// answers in the final channel, the assistant's turn left open for its channel header; as the
+// official template (openai-gpt-oss-120b.jinja) writes chats without tools.
 TEST(ChatTemplate, HarmonyRendersGptOssTurns) {
   const ChatTemplate harmony = ChatTemplate::builtin("harmony", "<|startoftext|>", "<|return|>");
-  const std::string header =
-      "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
-      "Knowledge cutoff: 2024-06\n\n";
+  const auto header = [](const std::string& date) {
+    return "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+           "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: " +
+           date + "\n\n";
+  };
   const std::string channels =
       "# Valid channels: analysis, commentary, final. Channel must be included for every "
       "message.<|end|>";
-  EXPECT_EQ(harmony.apply(kMessages, nullptr, true),
-            header + "Reasoning: medium\n\n" + channels +
-                "<|start|>developer<|message|># Instructions\n\nBe brief.<|end|>"
-                "<|start|>user<|message|>Hi<|end|>"
-                "<|start|>assistant<|channel|>final<|message|>Hello<|end|>"
-                "<|start|>user<|message|>Bye<|end|><|start|>assistant");
+  expect_harmony([&] { return harmony.apply(kMessages, nullptr, true); },
+                 [&](const std::string& date) {
+                   return header(date) + "Reasoning: medium\n\n" + channels +
+                          "<|start|>developer<|message|># Instructions\n\nBe brief.\n\n<|end|>"
+                          "<|start|>user<|message|>Hi<|end|>"
+                          "<|start|>assistant<|channel|>final<|message|>Hello<|end|>"
+                          "<|start|>user<|message|>Bye<|end|><|start|>assistant";
+                 });
   const json user_only = json::parse(R"([{"role": "user", "content": "2+2?"}])");
-  EXPECT_EQ(harmony.apply(user_only, nullptr, true, {{"reasoning_effort", "high"}}),
-            header + "Reasoning: high\n\n" + channels +
-                "<|start|>user<|message|>2+2?<|end|><|start|>assistant");
+  expect_harmony(
+      [&] {
+        return harmony.apply(user_only, nullptr, true, {{"reasoning_effort", "high"}});
+      },
+      [&](const std::string& date) {
+        return header(date) + "Reasoning: high\n\n" + channels +
+               "<|start|>user<|message|>2+2?<|end|><|start|>assistant";
+      });
 }
 
 TEST(ChatTemplate, UnknownBuiltinListsTheNames) {
