@@ -74,7 +74,7 @@ inline __m512i bytes_to_i32_pair(const uint8_t* first, const uint8_t* second) {
   return _mm512_cvtepu8_epi32(both);
 }
 
-inline __m512i broadcast4(const int8_t* p) {
+inline __m512i broadcast4(const void* p) {
   int32_t word;
   std::memcpy(&word, p, 4);
   return _mm512_set1_epi32(word);
@@ -202,12 +202,14 @@ void block32_pair(int64_t nb, const Packed* w0, const Packed* w1, const uint8_t*
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
 }
 
-// Q8_0: both operands are signed; vpdpbusd gets |w| (as unsigned bytes, so -128 would still be
-// right) and the activation with w's sign. The quants are exact, so the result is too.
+// Q8_0: both operands are signed, and vpdpbusd wants one unsigned. The activations come offset by
+// 128 (paired_tile converts them once per call, ActivationQ8Unsigned), so each product needs no
+// per-token work; the offset adds 128 times the sum of each row's quants, which one more vpdpbusd
+// per weight register (with 128 as the unsigned operand) takes back. The sums are exact.
 template <int NC>
 void q8_0_pair(int64_t nb, const PackedQ8_0* w0, const PackedQ8_0* w1, const uint8_t* a,
                size_t a_stride, float* y, int64_t y_stride) {
-  const __m512i zero = _mm512_setzero_si512();
+  const __m512i offset = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NC];
   for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -215,25 +217,24 @@ void q8_0_pair(int64_t nb, const PackedQ8_0* w0, const PackedQ8_0* w1, const uin
     const PackedQ8_0& b1 = w1[b];
     prefetch_block(w0, b + kSmallBlocksAhead);
     prefetch_block(w1, b + kSmallBlocksAhead);
-    const ActivationQ8* act[NC];
+    const ActivationQ8Unsigned* act[NC];
     for (int c = 0; c < NC; ++c) {
-      act[c] = reinterpret_cast<const ActivationQ8*>(a + c * a_stride) + b;
+      act[c] = reinterpret_cast<const ActivationQ8Unsigned*>(a + c * a_stride) + b;
     }
     __m512i sum[NC];
-    for (int c = 0; c < NC; ++c) sum[c] = zero;
+    for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
+    __m512i offset_sum = _mm512_setzero_si512();
     for (int g = 0; g < 8; ++g) {
       const __m512i q = load_pair(b0.qs + 32 * g, b1.qs + 32 * g);
-      const __m512i magnitude = _mm512_abs_epi8(q);
-      const __mmask64 negative = _mm512_movepi8_mask(q);
+      offset_sum = _mm512_dpbusd_epi32(offset_sum, offset, q);
       for (int c = 0; c < NC; ++c) {
-        const __m512i x = broadcast4(act[c]->qs + 4 * g);
-        sum[c] = _mm512_dpbusd_epi32(sum[c], magnitude, _mm512_mask_sub_epi8(x, negative, zero, x));
+        sum[c] = _mm512_dpbusd_epi32(sum[c], broadcast4(act[c]->qs + 4 * g), q);
       }
     }
     const __m512 dw = scales_pair(b0.d, b1.d);
     for (int c = 0; c < NC; ++c) {
       acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act[c]->d)),
-                               _mm512_cvtepi32_ps(sum[c]), acc[c]);
+                               _mm512_cvtepi32_ps(_mm512_sub_epi32(sum[c], offset_sum)), acc[c]);
     }
   }
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
@@ -432,6 +433,23 @@ InterleavedTileFn avx2_tile(TensorType type) {
   return nullptr;
 }
 
+// n_cols rows of nb ActivationQ8 blocks (a_stride bytes apart) with their quants offset by 128.
+std::vector<ActivationQ8Unsigned> offset_activations(const uint8_t* a, size_t a_stride, int64_t nb,
+                                                     int64_t n_cols) {
+  std::vector<ActivationQ8Unsigned> out(static_cast<size_t>(nb * n_cols));
+  const __m256i offset = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t c = 0; c < n_cols; ++c) {
+    const auto* row = reinterpret_cast<const ActivationQ8*>(a + static_cast<size_t>(c) * a_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      ActivationQ8Unsigned& o = out[static_cast<size_t>(c * nb + b)];
+      o.d = row[b].d;
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[b].qs));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs), _mm256_xor_si256(q, offset));
+    }
+  }
+  return out;
+}
+
 // Every pair of groups against every activation row, kMaxCols rows at a time; a pair's weights
 // (a few KB to a few tens of KB) stay in L1 while the token tiles pass over them.
 template <TensorType kType, class Packed, int kValues, int kMaxCols, template <int> class Kernel>
@@ -447,13 +465,24 @@ void paired_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t
   }
   const int64_t nb = n_in / kValues;
   const auto* groups = reinterpret_cast<const Packed*>(w);
+  // The Q8_0 kernel takes its activations offset by 128 (q8_0_pair); the AVX2 kernel below, the
+  // signed ones.
+  const uint8_t* pair_act = a;
+  size_t pair_stride = a_stride;
+  std::vector<ActivationQ8Unsigned> offset_act;
+  if constexpr (kType == T::Q8_0) {
+    offset_act = offset_activations(a, a_stride, nb, n_cols);
+    pair_act = reinterpret_cast<const uint8_t*>(offset_act.data());
+    pair_stride = static_cast<size_t>(nb) * sizeof(ActivationQ8Unsigned);
+  }
   int64_t g = 0;
   for (; g + 2 <= n_groups; g += 2) {
     const Packed* w0 = groups + g * nb;
     float* yg = y + g * kRowGroup;
     for (int64_t c = 0; c < n_cols; c += kMaxCols) {
       const auto cols = static_cast<int>(std::min<int64_t>(kMaxCols, n_cols - c));
-      kKernels[cols - 1](nb, w0, w0 + nb, a + c * a_stride, a_stride, yg + c * y_stride, y_stride);
+      kKernels[cols - 1](nb, w0, w0 + nb, pair_act + c * pair_stride, pair_stride,
+                         yg + c * y_stride, y_stride);
     }
   }
   if (g < n_groups) {
