@@ -41,6 +41,13 @@ std::vector<QueryTile> query_tiles(std::span<const BatchToken> batch) {
   return tiles;
 }
 
+// The first n floats of v, grown when too short and never shrunk: a shorter request leaves the
+// rest in place, so a longer one later does not zero it again.
+float* at_least(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
 // Where one KV head's values sit in an encoded cache row: inside the whole blocks of the cache
 // type that cover them (a head need not start on a block boundary).
 struct HeadSlice {
@@ -67,28 +74,22 @@ struct HeadSlice {
     } else if (skip == 0 && n_decoded == head_dim) {
       kernels::decode_row(type, row + byte_offset, dst, n_decoded);
     } else {
-      scratch.resize(static_cast<size_t>(n_decoded));
-      kernels::decode_row(type, row + byte_offset, scratch.data(), n_decoded);
-      std::memcpy(dst, scratch.data() + skip, static_cast<size_t>(head_dim) * sizeof(float));
+      float* decoded = at_least(scratch, static_cast<size_t>(n_decoded));
+      kernels::decode_row(type, row + byte_offset, decoded, n_decoded);
+      std::memcpy(dst, decoded + skip, static_cast<size_t>(head_dim) * sizeof(float));
     }
   }
 };
 
-// Per-thread buffers, reused across the tasks a thread claims.
-struct Scratch {
-  std::vector<float> keys;    // [n_pos][head_dim], one KV head's cached keys as floats
-  std::vector<float> values;  // same for the values
-  std::vector<float> scores;  // one query's probabilities over the positions
-  std::vector<float> decode;  // a covering block range of a row (quantized cache types)
-};
+using Scratch = AttentionScratch::Thread;
 
 // Gathers positions first..end-1 of one KV head from the paged cache into contiguous float rows.
 template <typename RowAt>
 void gather_head(const HeadSlice& slice, int32_t first, int32_t end, int32_t block_size,
                  size_t row_bytes, RowAt row_at, std::vector<float>& dst,
                  std::vector<float>& scratch) {
-  dst.resize(static_cast<size_t>(end - first) * static_cast<size_t>(slice.head_dim));
-  float* out = dst.data();
+  float* out =
+      at_least(dst, static_cast<size_t>(end - first) * static_cast<size_t>(slice.head_dim));
   for (int32_t p = first; p < end;) {
     const uint8_t* rows = row_at(p);  // position p and the rest of its block follow it
     const int32_t run = std::min(block_size - p % block_size, end - p);
@@ -143,7 +144,7 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
       },
       s.values, s.decode);
 
-  s.scores.resize(static_cast<size_t>(end - begin) + 1);  // + 1: room for a sink
+  float* scores = at_least(s.scores, static_cast<size_t>(end - begin) + 1);  // + 1: for a sink
   for (int64_t t = tile.first; t < tile.first + tile.count; ++t) {
     const int32_t pos = task.batch[static_cast<size_t>(t)].pos;
     const int32_t skip = first_visible(pos, shape.window) - begin;
@@ -152,19 +153,18 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
     const float* token_values = s.values.data() + static_cast<int64_t>(skip) * head_dim;
     for (int64_t g = 0; g < group; ++g) {
       const int64_t offset = t * q_dim + (kv_head * group + g) * head_dim;
-      kernels::dot_rows(task.q + offset, token_keys, n_visible, head_dim, shape.scale,
-                        s.scores.data());
-      if (shape.softcap > 0.0f) kernels::softcap(s.scores.data(), n_visible, shape.softcap);
+      kernels::dot_rows(task.q + offset, token_keys, n_visible, head_dim, shape.scale, scores);
+      if (shape.softcap > 0.0f) kernels::softcap(scores, n_visible, shape.softcap);
       if (shape.sinks != nullptr) {
         // The sink is one more score in the softmax, whose probability no value row receives.
-        s.scores[static_cast<size_t>(n_visible)] = shape.sinks[kv_head * group + g];
-        kernels::softmax(s.scores.data(), n_visible + 1);
+        scores[n_visible] = shape.sinks[kv_head * group + g];
+        kernels::softmax(scores, n_visible + 1);
       } else {
-        kernels::softmax(s.scores.data(), n_visible);
+        kernels::softmax(scores, n_visible);
       }
       float* o = task.out + offset;
       std::fill_n(o, head_dim, 0.0f);
-      kernels::accumulate_rows(s.scores.data(), token_values, n_visible, head_dim, o);
+      kernels::accumulate_rows(scores, token_values, n_visible, head_dim, o);
     }
   }
 }
@@ -174,19 +174,22 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
 void paged_attention(std::span<const BatchToken> batch,
                      std::span<const std::span<const int32_t>> tables, const KvCache& cache,
                      int layer, const AttentionShape& shape, const float* q, float* out,
-                     ThreadPool& pool) {
+                     ThreadPool& pool, AttentionScratch& scratch) {
   const std::vector<QueryTile> tiles = query_tiles(batch);
   const TileTask task{batch, tables, cache, layer, shape, q, out};
   const auto n_tasks = static_cast<int64_t>(tiles.size()) * shape.n_head_kv;
   // Tasks are claimed one at a time, so threads stay busy although causal tiles differ in cost;
   // the last tiles (the most positions) go first so that no long task starts at the end.
   std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
-    Scratch scratch;
+  if (scratch.threads.size() < static_cast<size_t>(pool.size())) {
+    scratch.threads.resize(static_cast<size_t>(pool.size()));
+  }
+  pool.run([&](int thread, int) {
+    Scratch& own = scratch.threads[static_cast<size_t>(thread)];
     for (int64_t claimed = next.fetch_add(1); claimed < n_tasks; claimed = next.fetch_add(1)) {
       const int64_t index = n_tasks - 1 - claimed;
       attend_tile(task, tiles[static_cast<size_t>(index / shape.n_head_kv)],
-                  index % shape.n_head_kv, scratch);
+                  index % shape.n_head_kv, own);
     }
   });
 }

@@ -1,6 +1,9 @@
 // The CPU backend: host memory, the kernels of kernels/cpu on the caller's thread pool, and the
 // interleaved weight layout those kernels read fastest.
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "backend/backend.h"
@@ -65,8 +68,12 @@ void for_rows(ThreadPool& pool, int64_t rows, const Fn& fn) {
 class CpuPass final : public Pass {
  public:
   CpuPass(std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
-          KvCache& cache, ThreadPool& pool)
-      : batch_(batch), tables_(tables), cache_(cache), pool_(pool) {}
+          KvCache& cache, ThreadPool& pool, cpu::AttentionScratch& attention_scratch)
+      : batch_(batch),
+        tables_(tables),
+        cache_(cache),
+        pool_(pool),
+        attention_scratch_(attention_scratch) {}
 
   void get_rows(const Matrix& table, Tensor out, float scale) override {
     const WeightMatrix& w = host(table);
@@ -166,7 +173,8 @@ class CpuPass final : public Pass {
     const cpu::AttentionShape shape{params.n_head,     params.n_head_kv, params.head_dim,
                                     params.scale,      params.window,    params.softcap,
                                     host(params.sinks)};
-    cpu::paged_attention(batch_, tables_, cache_, layer, shape, host(q), host(out), pool_);
+    cpu::paged_attention(batch_, tables_, cache_, layer, shape, host(q), host(out), pool_,
+                         attention_scratch_);
   }
 
   void softcap(Tensor x, float cap) override {
@@ -236,6 +244,7 @@ class CpuPass final : public Pass {
   std::span<const std::span<const int32_t>> tables_;
   KvCache& cache_;
   ThreadPool& pool_;
+  cpu::AttentionScratch& attention_scratch_;
 };
 
 class CpuBackend final : public Backend {
@@ -257,10 +266,21 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Pass> begin(std::span<const BatchToken> batch,
                               std::span<const std::span<const int32_t>> tables, KvCache& cache,
                               ThreadPool& threads) override {
-    return std::make_unique<CpuPass>(batch, tables, cache, threads);
+    return std::make_unique<CpuPass>(batch, tables, cache, threads, attention_scratch(threads));
   }
 
  private:
+  // Attention buffers kept from pass to pass, one set per thread pool: a pool runs one loop at a
+  // time, so its set is never in use twice at once.
+  cpu::AttentionScratch& attention_scratch(const ThreadPool& pool) {
+    const std::lock_guard lock(scratch_mutex_);
+    std::unique_ptr<cpu::AttentionScratch>& entry = attention_scratch_[&pool];
+    if (entry == nullptr) entry = std::make_unique<cpu::AttentionScratch>();
+    return *entry;
+  }
+
+  std::mutex scratch_mutex_;
+  std::map<const ThreadPool*, std::unique_ptr<cpu::AttentionScratch>> attention_scratch_;
   // Matrices rewritten in the interleaved layout; they no longer point into the file mapping.
   std::vector<std::unique_ptr<uint8_t[]>> interleaved_;
 };
