@@ -335,30 +335,6 @@ void tile_mxfp4(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, co
 
 // ---- K-quants with Q8_K activations ----
 
-struct ScalesMins {
-  int scale[8];
-  int min[8];
-};
-
-// The 6-bit scales and mins of a Q4_K/Q5_K super-block (layout in blocks.h).
-inline ScalesMins unpack_scales_mins(const uint8_t* p) {
-  ScalesMins s;
-  for (int j = 0; j < 4; ++j) {
-    s.scale[j] = p[j] & 63;
-    s.min[j] = p[j + 4] & 63;
-    s.scale[j + 4] = (p[j + 8] & 0xf) | ((p[j] >> 6) << 4);
-    s.min[j + 4] = (p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4);
-  }
-  return s;
-}
-
-// sum_j min[j] * (sum of the activation quants of sub-block j of 32).
-inline int32_t min_correction(const ScalesMins& s, const BlockQ8_K& y) {
-  int32_t sum = 0;
-  for (int j = 0; j < 8; ++j) sum += s.min[j] * (y.bsums[2 * j] + y.bsums[2 * j + 1]);
-  return sum;
-}
-
 // The K-quant dots add each super-block's exact integer sums to one float total in the order
 // and with the roundings of the interleaved kernels (gemm_avx2.cpp, gemm_avx512.cpp), so a row
 // gives the same bits here as in an interleaved or packed matrix: expert matrices stay in this
@@ -370,28 +346,68 @@ inline float add_affine_k_block(float acc, float d_act, uint16_t d, uint16_t dmi
   return std::fma(-(d_act * half_to_float(dmin)), static_cast<float>(mins), acc);
 }
 
+// A Q4_K/Q5_K super-block's 6-bit scales and mins (layout in blocks.h) as 16 bytes, scales in
+// bytes 0..7 and mins in 8..15, worked out four at a time in 32-bit words.
+inline __m128i scales_mins_bytes(const uint8_t* p) {
+  uint32_t word[3];
+  std::memcpy(word, p, sizeof(word));
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  const uint32_t scales_low = word[0] & kLow6;
+  const uint32_t mins_low = word[1] & kLow6;
+  const uint32_t scales_high = (word[2] & kLow4) | (((word[0] >> 6) & kLow2) << 4);
+  const uint32_t mins_high = ((word[2] >> 4) & kLow4) | (((word[1] >> 6) & kLow2) << 4);
+  return _mm_set_epi32(static_cast<int32_t>(mins_high), static_cast<int32_t>(mins_low),
+                       static_cast<int32_t>(scales_high), static_cast<int32_t>(scales_low));
+}
+
+// The integer parts of a Q4_K/Q5_K super-block's dot product with a Q8_K block: the quants'
+// products summed per sub-block times its scale (sum), and the mins times the activation's
+// sub-block sums (mins). `Unpack` gives chunk p's 64 unsigned quants as two registers (low:
+// sub-block 2p, high: 2p + 1).
+struct AffineKSums {
+  int32_t sum;
+  int32_t mins;
+};
+
+template <class Unpack>
+inline AffineKSums affine_k_sums(const uint8_t* scales, const BlockQ8_K& y, Unpack unpack) {
+  const __m128i bytes = scales_mins_bytes(scales);
+  // Each sub-block's scale in both 16-bit halves of every 32-bit lane, for madd.
+  const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
+  __m256i sum = _mm256_setzero_si256();
+  for (int p = 0; p < 4; ++p) {
+    __m256i lo, hi;
+    unpack(p, lo, hi);
+    const __m256i lo_scale = _mm256_shuffle_epi8(
+        scales16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p))));
+    const __m256i hi_scale = _mm256_shuffle_epi8(
+        scales16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p + 1))));
+    const __m256i p_lo = _mm256_maddubs_epi16(lo, load32(y.qs + 64 * p));
+    const __m256i p_hi = _mm256_maddubs_epi16(hi, load32(y.qs + 64 * p + 32));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p_lo, lo_scale));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p_hi, hi_scale));
+  }
+  // min j applies to the activation's sums of 16 numbers 2j and 2j + 1.
+  const __m128i mins_twice = _mm_shuffle_epi8(
+      bytes, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+  const __m256i mins =
+      _mm256_madd_epi16(_mm256_cvtepu8_epi16(mins_twice),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
+  return {hsum_i32(sum), hsum_i32(mins)};
+}
+
 float dot_q4_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ4_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const ScalesMins s = unpack_scales_mins(x[b].scales);
-    __m256i sum = _mm256_setzero_si256();
-    for (int p = 0; p < 4; ++p) {  // 64 values: sub-blocks 2p (low nibbles) and 2p + 1 (high)
+    const AffineKSums s = affine_k_sums(x[b].scales, y[b], [&](int p, __m256i& lo, __m256i& hi) {
       const __m256i q = load32(x[b].qs + 32 * p);
-      const __m256i lo = _mm256_and_si256(q, low_mask);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
-      const __m256i p_lo = _mm256_maddubs_epi16(lo, load32(y[b].qs + 64 * p));
-      const __m256i p_hi = _mm256_maddubs_epi16(hi, load32(y[b].qs + 64 * p + 32));
-      sum = _mm256_add_epi32(
-          sum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(s.scale[2 * p]))));
-      sum = _mm256_add_epi32(
-          sum,
-          _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(s.scale[2 * p + 1]))));
-    }
-    acc =
-        add_affine_k_block(acc, y[b].d, x[b].d, x[b].dmin, hsum_i32(sum), min_correction(s, y[b]));
+      lo = _mm256_and_si256(q, low_mask);
+      hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+    });
+    acc = add_affine_k_block(acc, y[b].d, x[b].d, x[b].dmin, s.sum, s.mins);
   }
   return acc;
 }
@@ -403,27 +419,18 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
   const __m256i one = _mm256_set1_epi8(1);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const ScalesMins s = unpack_scales_mins(x[b].scales);
-    __m256i high = load32(x[b].qh);  // bit 2p / 2p + 1 of qh[l]: bit 4 of pair p's values
-    __m256i sum = _mm256_setzero_si256();
-    for (int p = 0; p < 4; ++p) {
+    // Bits 2p and 2p + 1 of qh[l] are bit 4 of chunk p's values l (low) and 32 + l (high). Bits
+    // are masked per byte before shifting 16-bit lanes, so no bit crosses a byte.
+    const __m256i high = load32(x[b].qh);
+    const AffineKSums s = affine_k_sums(x[b].scales, y[b], [&](int p, __m256i& lo, __m256i& hi) {
       const __m256i q = load32(x[b].qs + 32 * p);
-      // Bits are masked per byte before shifting 16-bit lanes, so no bit crosses a byte.
-      const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(high, one), 4);
-      const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4);
-      high = _mm256_srli_epi16(high, 2);
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), h_lo);
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), h_hi);
-      const __m256i p_lo = _mm256_maddubs_epi16(lo, load32(y[b].qs + 64 * p));
-      const __m256i p_hi = _mm256_maddubs_epi16(hi, load32(y[b].qs + 64 * p + 32));
-      sum = _mm256_add_epi32(
-          sum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(s.scale[2 * p]))));
-      sum = _mm256_add_epi32(
-          sum,
-          _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(s.scale[2 * p + 1]))));
-    }
-    acc =
-        add_affine_k_block(acc, y[b].d, x[b].d, x[b].dmin, hsum_i32(sum), min_correction(s, y[b]));
+      const __m256i bits = _mm256_srl_epi16(high, _mm_cvtsi32_si128(2 * p));
+      const __m256i h_lo = _mm256_slli_epi16(_mm256_and_si256(bits, one), 4);
+      const __m256i h_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 1), one), 4);
+      lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), h_lo);
+      hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), h_hi);
+    });
+    acc = add_affine_k_block(acc, y[b].d, x[b].d, x[b].dmin, s.sum, s.mins);
   }
   return acc;
 }
