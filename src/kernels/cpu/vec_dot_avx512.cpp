@@ -6,8 +6,10 @@
 
 #include <array>
 #include <climits>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/mxfp4_avx512_inl.h"
@@ -233,10 +235,149 @@ void tile_mxfp4(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, co
   }
 }
 
+// ---- Q4_K in the stored row layout (experts): the products of few tokens ----
+
+// A chunk p of 64 values: the row's 32 bytes hold sub-block 2p in the low nibbles and 2p + 1 in
+// the high ones. With the low nibbles in the lower 256 bits and the high ones above, a register
+// lines up with the activation's 64 values as stored, and vpdpbusd leaves lanes 0..7 with partial
+// sums of sub-block 2p and lanes 8..15 with those of 2p + 1. A lane's sum (4 products of at most
+// 15 x 127) fits 16 bits, so vpmaddwd against the scales (in the low half of each lane) scales it
+// exactly. The integers and the float steps are the AVX2 row dot's (vec_dot_avx2.cpp,
+// add_affine_k_block), so a row gets the same bits on either ISA and in the interleaved kernels.
+struct AffineKSums {
+  int32_t sum;
+  int32_t mins;
+};
+
+inline AffineKSums q4_k_block_sums(const BlockQ4_K& x, const BlockQ8_K& y) {
+  uint32_t word[3];
+  std::memcpy(word, x.scales, sizeof(word));
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  const __m128i bytes = _mm_set_epi32(
+      static_cast<int32_t>(((word[2] >> 4) & kLow4) | (((word[1] >> 6) & kLow2) << 4)),
+      static_cast<int32_t>(word[1] & kLow6),
+      static_cast<int32_t>((word[2] & kLow4) | (((word[0] >> 6) & kLow2) << 4)),
+      static_cast<int32_t>(word[0] & kLow6));
+  const __m512i scales = _mm512_cvtepu8_epi32(bytes);  // lanes 0..7 the scales, 8..15 the mins
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  __m512i sum = _mm512_setzero_si512();
+  for (int p = 0; p < 4; ++p) {
+    const __m512i q =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * p)));
+    const __m512i quants =
+        _mm512_and_si512(_mm512_mask_blend_epi64(0xf0, q, _mm512_srli_epi16(q, 4)), low_mask);
+    const __m512i partial =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), quants, _mm512_loadu_si512(y.qs + 64 * p));
+    const __m512i scale = _mm512_permutexvar_epi32(
+        _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * p), _mm512_set1_epi32(2 * p + 1)),
+        scales);
+    sum = _mm512_add_epi32(sum, _mm512_madd_epi16(partial, scale));
+  }
+  // min j applies to the activation's sums of 16 numbers 2j and 2j + 1.
+  const __m128i mins_twice = _mm_shuffle_epi8(
+      bytes, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+  const __m256i mins =
+      _mm256_madd_epi16(_mm256_cvtepu8_epi16(mins_twice),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
+  __m128i mins4 = _mm_add_epi32(_mm256_castsi256_si128(mins), _mm256_extracti128_si256(mins, 1));
+  mins4 = _mm_add_epi32(mins4, _mm_unpackhi_epi64(mins4, mins4));
+  mins4 = _mm_add_epi32(mins4, _mm_shuffle_epi32(mins4, 1));
+  return {_mm512_reduce_add_epi32(sum), _mm_cvtsi128_si32(mins4)};
+}
+
+void tile_q4_k(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* a,
+               size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const int64_t nb = n / kQK_K;
+  for (int64_t c = 0; c < n_cols; ++c) {
+    const auto* act = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(c) * a_stride);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const auto* x = reinterpret_cast<const BlockQ4_K*>(w + static_cast<size_t>(r) * w_stride);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        const AffineKSums s = q4_k_block_sums(x[b], act[b]);
+        acc = std::fma(act[b].d * _cvtsh_ss(x[b].d), static_cast<float>(s.sum), acc);
+        acc = std::fma(-(act[b].d * _cvtsh_ss(x[b].dmin)), static_cast<float>(s.mins), acc);
+      }
+      y[c * y_stride + r] = acc;
+    }
+  }
+}
+
+// ---- Q6_K in the stored row layout: the same for its 6-bit quants ----
+
+// Half h of a super-block (128 values) as two registers of 64: values 0..63 (groups k = 0, 1 of
+// 32) and 64..127 (k = 2, 3). ql bytes 64 h .. 64 h + 63 hold k = 0 and 1 in their low nibbles and
+// k = 2 and 3 in their high ones; qh byte 32 h + l holds the top two bits of value 32 k + l at
+// bits 2k, 2k + 1. vpdpbusd's lane i then sums 4 values of sub-block 8h + i / 4 (first register)
+// or 8h + 4 + i / 4 (second); a lane's sum (at most 4 x 63 x 127) fits 16 bits, and the signed
+// scales sit in the low halves only, so vpmaddwd scales it exactly. The offset of 32 applies once
+// per super-block through the activation's sums of 16. The integer and the float step are the
+// AVX2 row dot's (dot_q6_k), so a row gets the same bits on either ISA and interleaved.
+inline int32_t q6_k_block_sum(const BlockQ6_K& x, const BlockQ8_K& y) {
+  const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.scales));
+  const __m512i scales =
+      _mm512_and_si512(_mm512_cvtepi8_epi32(scale_bytes), _mm512_set1_epi32(0xffff));
+  const __m512i low_mask = _mm512_set1_epi8(0x0f);
+  const __m512i two_bits = _mm512_set1_epi8(3);
+  const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512i sum = _mm512_setzero_si512();
+  for (int h = 0; h < 2; ++h) {
+    const __m512i ql = _mm512_loadu_si512(x.ql + 64 * h);
+    const __m512i qh =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qh + 32 * h)));
+    const __m512i high_first =
+        _mm512_and_si512(_mm512_mask_blend_epi64(0xf0, qh, _mm512_srli_epi16(qh, 2)), two_bits);
+    const __m512i high_second = _mm512_and_si512(
+        _mm512_mask_blend_epi64(0xf0, _mm512_srli_epi16(qh, 4), _mm512_srli_epi16(qh, 6)),
+        two_bits);
+    const __m512i first =
+        _mm512_or_si512(_mm512_and_si512(ql, low_mask), _mm512_slli_epi16(high_first, 4));
+    const __m512i second = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low_mask),
+                                           _mm512_slli_epi16(high_second, 4));
+    const __m512i partial_first =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), first, _mm512_loadu_si512(y.qs + 128 * h));
+    const __m512i partial_second = _mm512_dpbusd_epi32(_mm512_setzero_si512(), second,
+                                                       _mm512_loadu_si512(y.qs + 128 * h + 64));
+    const __m512i scale_first =
+        _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h)), scales);
+    const __m512i scale_second =
+        _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(8 * h + 4)), scales);
+    sum = _mm512_add_epi32(sum, _mm512_madd_epi16(partial_first, scale_first));
+    sum = _mm512_add_epi32(sum, _mm512_madd_epi16(partial_second, scale_second));
+  }
+  const __m256i offset =
+      _mm256_madd_epi16(_mm256_cvtepi8_epi16(scale_bytes),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums)));
+  __m128i offset4 =
+      _mm_add_epi32(_mm256_castsi256_si128(offset), _mm256_extracti128_si256(offset, 1));
+  offset4 = _mm_add_epi32(offset4, _mm_unpackhi_epi64(offset4, offset4));
+  offset4 = _mm_add_epi32(offset4, _mm_shuffle_epi32(offset4, 1));
+  return _mm512_reduce_add_epi32(sum) - 32 * _mm_cvtsi128_si32(offset4);
+}
+
+void tile_q6_k(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* a,
+               size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const int64_t nb = n / kQK_K;
+  for (int64_t c = 0; c < n_cols; ++c) {
+    const auto* act = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(c) * a_stride);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const auto* x = reinterpret_cast<const BlockQ6_K*>(w + static_cast<size_t>(r) * w_stride);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        acc = std::fma(act[b].d * _cvtsh_ss(x[b].d),
+                       static_cast<float>(q6_k_block_sum(x[b], act[b])), acc);
+      }
+      y[c * y_stride + r] = acc;
+    }
+  }
+}
+
 constexpr std::array kKernels = {
     IsaKernel{T::F32, nullptr, tile_float<LoadF32>},
     IsaKernel{T::F16, nullptr, tile_float<LoadF16>},
     IsaKernel{T::MXFP4, nullptr, tile_mxfp4},
+    IsaKernel{T::Q4_K, nullptr, tile_q4_k},
+    IsaKernel{T::Q6_K, nullptr, tile_q6_k},
 };
 
 }  // namespace
