@@ -41,13 +41,6 @@ std::vector<QueryTile> query_tiles(std::span<const BatchToken> batch) {
   return tiles;
 }
 
-// The first n floats of v, grown when too short and never shrunk: a shorter request leaves the
-// rest in place, so a longer one later does not zero it again.
-float* at_least(std::vector<float>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
-}
-
 // Where one KV head's values sit in an encoded cache row: inside the whole blocks of the cache
 // type that cover them (a head need not start on a block boundary).
 struct HeadSlice {
@@ -81,8 +74,6 @@ struct HeadSlice {
   }
 };
 
-using Scratch = AttentionScratch::Thread;
-
 // Gathers positions first..end-1 of one KV head from the paged cache into contiguous float rows.
 template <typename RowAt>
 void gather_head(const HeadSlice& slice, int32_t first, int32_t end, int32_t block_size,
@@ -115,7 +106,7 @@ int32_t first_visible(int32_t pos, int32_t window) {
   return window > 0 ? std::max(0, pos - window + 1) : 0;
 }
 
-void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, Scratch& s) {
+void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, Scratch::Thread& s) {
   const AttentionShape& shape = task.shape;
   const int64_t head_dim = shape.head_dim;
   const int64_t q_dim = shape.n_head * head_dim;
@@ -174,18 +165,16 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
 void paged_attention(std::span<const BatchToken> batch,
                      std::span<const std::span<const int32_t>> tables, const KvCache& cache,
                      int layer, const AttentionShape& shape, const float* q, float* out,
-                     ThreadPool& pool, AttentionScratch& scratch) {
+                     ThreadPool& pool, Scratch& scratch) {
   const std::vector<QueryTile> tiles = query_tiles(batch);
   const TileTask task{batch, tables, cache, layer, shape, q, out};
   const auto n_tasks = static_cast<int64_t>(tiles.size()) * shape.n_head_kv;
   // Tasks are claimed one at a time, so threads stay busy although causal tiles differ in cost;
   // the last tiles (the most positions) go first so that no long task starts at the end.
   std::atomic<int64_t> next{0};
-  if (scratch.threads.size() < static_cast<size_t>(pool.size())) {
-    scratch.threads.resize(static_cast<size_t>(pool.size()));
-  }
+  scratch.grow_threads(pool.size());
   pool.run([&](int thread, int) {
-    Scratch& own = scratch.threads[static_cast<size_t>(thread)];
+    Scratch::Thread& own = scratch.threads[static_cast<size_t>(thread)];
     for (int64_t claimed = next.fetch_add(1); claimed < n_tasks; claimed = next.fetch_add(1)) {
       const int64_t index = n_tasks - 1 - claimed;
       attend_tile(task, tiles[static_cast<size_t>(index / shape.n_head_kv)],

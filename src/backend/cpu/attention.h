@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/batch.h"
+#include "backend/cpu/scratch.h"
 #include "backend/kv_cache.h"
 #include "core/thread_pool.h"
 
@@ -29,23 +30,9 @@ struct AttentionShape {
 // token's attended values in the same layout. A token at position p attends to the cached
 // positions 0..p of its own sequence (p - window + 1..p with a window), which must already hold
 // this layer's keys and values.
-// Buffers that each thread of a pool keeps from one paged_attention call to the next. When they
-// were allocated per call, the C library handed their pages back after each layer and faulted
-// fresh zeroed ones in at the next: about 400 page faults per token of a 1B model, a fifth of
-// its decode time at a few hundred positions.
-struct AttentionScratch {
-  struct Thread {
-    std::vector<float> keys;    // [n_pos][head_dim], one KV head's cached keys as floats
-    std::vector<float> values;  // same for the values
-    std::vector<float> scores;  // one query's probabilities over the positions
-    std::vector<float> decode;  // a covering block range of a row (quantized cache types)
-  };
-  std::vector<Thread> threads;  // one per thread of the pool, grown to its size
-};
-
 void paged_attention(std::span<const BatchToken> batch,
                      std::span<const std::span<const int32_t>> tables, const KvCache& cache,
                      int layer, const AttentionShape& shape, const float* q, float* out,
-                     ThreadPool& pool, AttentionScratch& scratch);
+                     ThreadPool& pool, Scratch& scratch);
 
 }  // namespace bottega::backend::cpu

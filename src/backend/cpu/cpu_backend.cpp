@@ -68,12 +68,8 @@ void for_rows(ThreadPool& pool, int64_t rows, const Fn& fn) {
 class CpuPass final : public Pass {
  public:
   CpuPass(std::span<const BatchToken> batch, std::span<const std::span<const int32_t>> tables,
-          KvCache& cache, ThreadPool& pool, cpu::AttentionScratch& attention_scratch)
-      : batch_(batch),
-        tables_(tables),
-        cache_(cache),
-        pool_(pool),
-        attention_scratch_(attention_scratch) {}
+          KvCache& cache, ThreadPool& pool, cpu::Scratch& scratch)
+      : batch_(batch), tables_(tables), cache_(cache), pool_(pool), scratch_(scratch) {}
 
   void get_rows(const Matrix& table, Tensor out, float scale) override {
     const WeightMatrix& w = host(table);
@@ -174,7 +170,7 @@ class CpuPass final : public Pass {
                                     params.scale,      params.window,    params.softcap,
                                     host(params.sinks)};
     cpu::paged_attention(batch_, tables_, cache_, layer, shape, host(q), host(out), pool_,
-                         attention_scratch_);
+                         scratch_);
   }
 
   void softcap(Tensor x, float cap) override {
@@ -225,7 +221,8 @@ class CpuPass final : public Pass {
     w.up_bias = host(weights.up_bias);
     w.down_bias = host(weights.down_bias);
     w.shared_gate = host(weights.shared_gate);
-    cpu::mixture_of_experts(w, moe, activation, host(x), x.rows, x.width, host(out), pool_);
+    cpu::mixture_of_experts(w, moe, activation, host(x), x.rows, x.width, host(out), pool_,
+                            scratch_);
   }
 
   void read(Tensor src, std::span<float> dst) override {
@@ -244,7 +241,7 @@ class CpuPass final : public Pass {
   std::span<const std::span<const int32_t>> tables_;
   KvCache& cache_;
   ThreadPool& pool_;
-  cpu::AttentionScratch& attention_scratch_;
+  cpu::Scratch& scratch_;
 };
 
 class CpuBackend final : public Backend {
@@ -266,21 +263,20 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Pass> begin(std::span<const BatchToken> batch,
                               std::span<const std::span<const int32_t>> tables, KvCache& cache,
                               ThreadPool& threads) override {
-    return std::make_unique<CpuPass>(batch, tables, cache, threads, attention_scratch(threads));
+    return std::make_unique<CpuPass>(batch, tables, cache, threads, scratch_for(threads));
   }
 
  private:
-  // Attention buffers kept from pass to pass, one set per thread pool: a pool runs one loop at a
-  // time, so its set is never in use twice at once.
-  cpu::AttentionScratch& attention_scratch(const ThreadPool& pool) {
+  // The ops' buffers kept from pass to pass, one set per thread pool (cpu/scratch.h).
+  cpu::Scratch& scratch_for(const ThreadPool& pool) {
     const std::lock_guard lock(scratch_mutex_);
-    std::unique_ptr<cpu::AttentionScratch>& entry = attention_scratch_[&pool];
-    if (entry == nullptr) entry = std::make_unique<cpu::AttentionScratch>();
+    std::unique_ptr<cpu::Scratch>& entry = scratch_by_pool_[&pool];
+    if (entry == nullptr) entry = std::make_unique<cpu::Scratch>();
     return *entry;
   }
 
   std::mutex scratch_mutex_;
-  std::map<const ThreadPool*, std::unique_ptr<cpu::AttentionScratch>> attention_scratch_;
+  std::map<const ThreadPool*, std::unique_ptr<cpu::Scratch>> scratch_by_pool_;
   // Matrices rewritten in the interleaved layout; they no longer point into the file mapping.
   std::vector<std::unique_ptr<uint8_t[]>> interleaved_;
 };

@@ -68,22 +68,23 @@ void activate(const GluParams& params, float* gate, const float* up, int64_t n_r
   });
 }
 
-// One expert's input, gate and up rows, sized to the tokens routed to it.
-struct ExpertScratch {
-  std::vector<float> in, gate, up;
-};
-
 class MixtureRun {
  public:
   MixtureRun(const MoeHostWeights& w, const MoeConfig& moe, const GluParams& activation,
-             const float* x, int64_t n_tokens, int64_t n_embd)
-      : w_(w), moe_(moe), activation_(activation), x_(x), n_tokens_(n_tokens), n_embd_(n_embd) {}
+             const float* x, int64_t n_tokens, int64_t n_embd, Scratch& scratch)
+      : w_(w),
+        moe_(moe),
+        activation_(activation),
+        x_(x),
+        n_tokens_(n_tokens),
+        n_embd_(n_embd),
+        scratch_(scratch) {}
 
   void run(float* out, ThreadPool& pool);
 
  private:
   // One expert's FFN for the tokens routed to it (rows of x), written to out (a row per token).
-  void run_expert(int e, const ServedTokens& tokens, ExpertScratch& s, float* out,
+  void run_expert(int e, const ServedTokens& tokens, Scratch::Thread& s, float* out,
                   ThreadPool& pool) const;
   void experts_across_threads(const std::vector<int>& active,
                               const std::vector<ServedTokens>& served,
@@ -97,17 +98,18 @@ class MixtureRun {
   const float* x_;
   int64_t n_tokens_;
   int64_t n_embd_;
+  Scratch& scratch_;
 };
 
 void MixtureRun::run(float* out, ThreadPool& pool) {
-  std::vector<float> router(static_cast<size_t>(n_tokens_ * moe_.n_expert));
-  kernels::matmul(w_.router, x_, n_tokens_, router.data(), pool);
+  float* router = at_least(scratch_.router, static_cast<size_t>(n_tokens_ * moe_.n_expert));
+  kernels::matmul(w_.router, x_, n_tokens_, router, pool);
   // The tokens each expert serves, so that its rows are read once for the whole batch.
   std::vector<ServedTokens> served(static_cast<size_t>(moe_.n_expert));
   std::vector<int> chosen;
   std::vector<float> weights;
   for (int64_t t = 0; t < n_tokens_; ++t) {
-    float* logits = router.data() + t * moe_.n_expert;
+    float* logits = router + t * moe_.n_expert;
     if (w_.router_bias != nullptr) kernels::add(logits, w_.router_bias, moe_.n_expert);
     route(logits, moe_, chosen, weights);
     for (size_t i = 0; i < chosen.size(); ++i) {
@@ -127,10 +129,11 @@ void MixtureRun::run(float* out, ThreadPool& pool) {
     if (m > 0) active.push_back(e);
     n_rows += m;
   }
-  std::vector<float> outputs(static_cast<size_t>(n_rows * n_embd_));
-  auto run_one = [&](int e, ExpertScratch& scratch, ThreadPool& threads) {
+  float* outputs = at_least(scratch_.expert_outputs, static_cast<size_t>(n_rows * n_embd_));
+  scratch_.grow_threads(pool.size());
+  auto run_one = [&](int e, Scratch::Thread& scratch, ThreadPool& threads) {
     run_expert(e, served[static_cast<size_t>(e)], scratch,
-               outputs.data() + first_row[static_cast<size_t>(e)] * n_embd_, threads);
+               outputs + first_row[static_cast<size_t>(e)] * n_embd_, threads);
   };
   if (static_cast<int>(active.size()) >= 2 * pool.size()) {
     // The busiest experts first, so that no long one starts last.
@@ -138,23 +141,22 @@ void MixtureRun::run(float* out, ThreadPool& pool) {
       return served[static_cast<size_t>(a)].size() > served[static_cast<size_t>(b)].size();
     });
     std::atomic<size_t> next{0};
-    pool.run([&](int, int) {
+    pool.run([&](int thread, int) {
       ThreadPool alone(1);
-      ExpertScratch scratch;
+      Scratch::Thread& own = scratch_.threads[static_cast<size_t>(thread)];
       for (size_t i = next.fetch_add(1); i < active.size(); i = next.fetch_add(1)) {
-        run_one(active[i], scratch, alone);
+        run_one(active[i], own, alone);
       }
     });
   } else if (pool.size() > 1) {
-    experts_across_threads(active, served, first_row, outputs.data(), pool);
+    experts_across_threads(active, served, first_row, outputs, pool);
   } else {
-    ExpertScratch scratch;
-    for (int e : active) run_one(e, scratch, pool);
+    for (int e : active) run_one(e, scratch_.threads[0], pool);
   }
   std::fill_n(out, n_tokens_ * n_embd_, 0.0f);
   for (int e = 0; e < moe_.n_expert; ++e) {
     const ServedTokens& tokens = served[static_cast<size_t>(e)];
-    const float* rows = outputs.data() + first_row[static_cast<size_t>(e)] * n_embd_;
+    const float* rows = outputs + first_row[static_cast<size_t>(e)] * n_embd_;
     for (size_t i = 0; i < tokens.size(); ++i) {
       const auto& [t, weight] = tokens[i];
       float* dst = out + t * n_embd_;
@@ -269,25 +271,24 @@ void MixtureRun::experts_across_threads(const std::vector<int>& active,
   });
 }
 
-void MixtureRun::run_expert(int e, const ServedTokens& tokens, ExpertScratch& s, float* out,
+void MixtureRun::run_expert(int e, const ServedTokens& tokens, Scratch::Thread& s, float* out,
                             ThreadPool& pool) const {
   const int64_t n_ff = moe_.n_ff;
   const auto m = static_cast<int64_t>(tokens.size());
-  s.in.resize(static_cast<size_t>(m * n_embd_));
-  s.gate.resize(static_cast<size_t>(m * n_ff));
-  s.up.resize(static_cast<size_t>(m * n_ff));
+  float* in = at_least(s.expert_in, static_cast<size_t>(m * n_embd_));
+  float* gate = at_least(s.expert_gate, static_cast<size_t>(m * n_ff));
+  float* up = at_least(s.expert_up, static_cast<size_t>(m * n_ff));
   for (int64_t i = 0; i < m; ++i) {
-    std::copy_n(x_ + tokens[static_cast<size_t>(i)].first * n_embd_, n_embd_,
-                s.in.data() + i * n_embd_);
+    std::copy_n(x_ + tokens[static_cast<size_t>(i)].first * n_embd_, n_embd_, in + i * n_embd_);
   }
-  kernels::matmul(expert_matrix(w_.gate_experts, e, n_ff), s.in.data(), m, s.gate.data(), pool);
-  kernels::matmul(expert_matrix(w_.up_experts, e, n_ff), s.in.data(), m, s.up.data(), pool);
+  kernels::matmul(expert_matrix(w_.gate_experts, e, n_ff), in, m, gate, pool);
+  kernels::matmul(expert_matrix(w_.up_experts, e, n_ff), in, m, up, pool);
   if (w_.gate_bias != nullptr) {
-    add_bias_rows(s.gate.data(), m, w_.gate_bias + e * n_ff, n_ff);
-    add_bias_rows(s.up.data(), m, w_.up_bias + e * n_ff, n_ff);
+    add_bias_rows(gate, m, w_.gate_bias + e * n_ff, n_ff);
+    add_bias_rows(up, m, w_.up_bias + e * n_ff, n_ff);
   }
-  activate(activation_, s.gate.data(), s.up.data(), m, n_ff, s.gate.data(), pool);
-  kernels::matmul(expert_matrix(w_.down_experts, e, n_embd_), s.gate.data(), m, out, pool);
+  activate(activation_, gate, up, m, n_ff, gate, pool);
+  kernels::matmul(expert_matrix(w_.down_experts, e, n_embd_), gate, m, out, pool);
   if (w_.down_bias != nullptr) add_bias_rows(out, m, w_.down_bias + e * n_embd_, n_embd_);
 }
 
@@ -309,8 +310,8 @@ void glu_row(const GluParams& params, const float* gate, const float* up, float*
 
 void mixture_of_experts(const MoeHostWeights& weights, const MoeConfig& moe,
                         const GluParams& activation, const float* x, int64_t n_tokens,
-                        int64_t n_embd, float* out, ThreadPool& pool) {
-  MixtureRun(weights, moe, activation, x, n_tokens, n_embd).run(out, pool);
+                        int64_t n_embd, float* out, ThreadPool& pool, Scratch& scratch) {
+  MixtureRun(weights, moe, activation, x, n_tokens, n_embd, scratch).run(out, pool);
 }
 
 }  // namespace bottega::backend::cpu

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "backend/cpu/scratch.h"
 #include "backend/op_params.h"
 #include "core/thread_pool.h"
 #include "tensor/weight_matrix.h"
@@ -27,7 +28,7 @@ struct MoeHostWeights {
 // expert's output. x and out are n_tokens rows of n_embd; out must not alias x.
 void mixture_of_experts(const MoeHostWeights& weights, const MoeConfig& moe,
                         const GluParams& activation, const float* x, int64_t n_tokens,
-                        int64_t n_embd, float* out, ThreadPool& pool);
+                        int64_t n_embd, float* out, ThreadPool& pool, Scratch& scratch);
 
 // out = act(gate) * up for one row of n values; out may alias gate.
 void glu_row(const GluParams& params, const float* gate, const float* up, float* out, int64_t n);
