@@ -344,22 +344,18 @@ PerToken per_token(const gguf::File& file, const ModelShape& s) {
 }
 
 // Experts stay in the file's row layout. MXFP4 ones have kernels for that layout (the shares above
-// were measured on them). K-quant ones are packed into the interleaved layout on the fly for
-// prompts: the packing costs about what 31 tokens' products cost, so the share of the prompt
-// kernels' speed grows with the tokens each expert gets (m = 512 x used / experts): 1.25 m /
-// (m + 31), at most 1. Other types run the row-by-row dot products instead of the interleaved
-// kernels (a quarter of their speed). Measured over predicted on two qwen3moe Q4_K_M synth models
-// (the 2-core Zen 5 VM, 2026-12-06 06:35 UTC): 12 layers of Qwen3-30B-A3B's shape (2048 wide, 128
-// experts of 768, top 8; m = 32) and 1024 wide with 16 experts, top 4 (m = 128). Decode needs no
-// factor on the first (52.1 measured, 52.6 predicted); on the second, whose 30 MB of weights
-// outside the experts weigh more, it predicts 1.4 times the measured speed.
+// were measured on them). K-quant ones are interleaved on the fly for prompts, a chunk of rows at
+// a time, which costs them about an eighth of the dense kernels' speed; other types run the
+// row-by-row dot products instead of the interleaved kernels (a quarter of their speed). Decode
+// needs no factor. Measured over predicted on two qwen3moe Q4_K_M synth models (the 2-core Zen 5
+// VM, 2026-12-06 07:30 UTC, docs/performance.md): 12 layers of Qwen3-30B-A3B's shape (2048 wide,
+// 128 experts of 768, top 8) and 1024 wide with 16 experts, top 4: prompts 0.83 and 0.90, decode
+// 1.03 and 1.04.
 double expert_prompt_factor(const ModelShape& s, const PerToken& p) {
   if (s.n_expert <= 0 || p.experts == TensorType::MXFP4) return 1.0;
   const bool packed = p.experts == TensorType::Q4_K || p.experts == TensorType::Q5_K ||
                       p.experts == TensorType::Q6_K;
-  if (!packed) return 0.252;
-  const double tokens_per_expert = static_cast<double>(kBenchPrompt) * s.n_expert_used / s.n_expert;
-  return std::min(1.0, 1.25 * tokens_per_expert / (tokens_per_expert + 31.0));
+  return packed ? 0.87 : 0.252;
 }
 
 SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const Config& config,
