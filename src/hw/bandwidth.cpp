@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "hw/rates.h"
 
 namespace bottega::hw {
@@ -76,12 +77,15 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int sweeps) {
   const size_t n_words = windows_per_sweep * window_words;
   // Left uninitialised here: each thread writes the slices it will read first, so the operating
   // system places those pages near that thread.
-  std::unique_ptr<uint64_t[]> buffer(new (std::nothrow) uint64_t[n_words]);
-  if (!buffer) {
+  // On huge pages like the weights the model streams (core/host_memory.h).
+  HostMemory buffer;
+  try {
+    buffer = HostMemory(n_words * sizeof(uint64_t));
+  } catch (const std::bad_alloc&) {
     throw Error(str("cannot allocate ", n_words * sizeof(uint64_t) >> 20,
                     " MiB for the bandwidth measurement; ask for a smaller buffer"));
   }
-  uint64_t* words = buffer.get();
+  auto* words = reinterpret_cast<uint64_t*>(buffer.data());
   pool.run([&](int index, int n_threads) {
     const Slice s = slice_of(window_lines, index, n_threads);
     for (size_t w = 0; w < windows_per_sweep; ++w) {

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "core/host_memory.h"
 #include "hw/rates.h"
 #include "kernels/cpu/matmul.h"
 #include "tensor/blocks.h"
@@ -51,18 +52,21 @@ double measure_decode_stream(ThreadPool& pool, size_t bytes, int sweeps) {
   const bool interleave = kernels::prefers_interleaved(w);
   const size_t matrix_bytes = interleave ? kernels::interleaved_bytes(w) : stored.size();
   const size_t copies = std::max<size_t>(2, bytes / matrix_bytes);
-  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[copies * matrix_bytes]);
-  if (!buffer) {
+  // On huge pages, as the CPU backend keeps a model's matrices (backend/cpu/interleave.h).
+  HostMemory buffer;
+  try {
+    buffer = HostMemory(copies * matrix_bytes);
+  } catch (const std::bad_alloc&) {
     throw Error(str("cannot allocate ", copies * matrix_bytes >> 20,
                     " MiB for the decode measurement; ask for a smaller buffer"));
   }
   if (interleave) {
-    kernels::interleave(w, buffer.get());
+    kernels::interleave(w, buffer.data());
   } else {
-    std::memcpy(buffer.get(), stored.data(), matrix_bytes);
+    std::memcpy(buffer.data(), stored.data(), matrix_bytes);
   }
   for (size_t c = 1; c < copies; ++c) {
-    std::memcpy(buffer.get() + c * matrix_bytes, buffer.get(), matrix_bytes);
+    std::memcpy(buffer.data() + c * matrix_bytes, buffer.data(), matrix_bytes);
   }
 
   std::vector<float> x(kInputs);
@@ -72,7 +76,7 @@ double measure_decode_stream(ThreadPool& pool, size_t bytes, int sweeps) {
   std::vector<double> rates;
   for (size_t i = 0; i < copies * static_cast<size_t>(sweeps); ++i) {
     kernels::WeightMatrix copy = w;
-    copy.data = buffer.get() + (i % copies) * matrix_bytes;
+    copy.data = buffer.data() + (i % copies) * matrix_bytes;
     copy.interleaved = interleave;
     const auto start = std::chrono::steady_clock::now();
     kernels::matmul(copy, x.data(), 1, y.data(), pool);

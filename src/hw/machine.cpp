@@ -40,10 +40,10 @@ json read_json(const std::filesystem::path& file) {
 // Names how read_bytes_per_second was measured. The planner's decode shares are calibrated against
 // this probe, so an entry measured another way (the best of whole-buffer passes, before
 // 2026-11-25) is measured again rather than used.
-constexpr const char* kReadProbe = "median of 64 MiB windows";
+constexpr const char* kReadProbe = "median of 64 MiB windows, huge pages";
 // The same for decode_bytes_per_second, which the decode shares are calibrated against since
 // 2026-12-01.
-constexpr const char* kDecodeProbe = "median Q4_0 2048x5632 matrix-vector product";
+constexpr const char* kDecodeProbe = "median Q4_0 2048x5632 matrix-vector product, huge pages";
 
 std::string entry_key(const std::string& identity, int threads) {
   return identity + " | " + std::to_string(threads) + " threads";

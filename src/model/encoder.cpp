@@ -80,7 +80,7 @@ std::vector<TokenPlace> places(std::span<const std::vector<int32_t>> inputs) {
 struct Encoder::Weights {
   Slots model;
   std::vector<Slots> layers;
-  std::vector<std::unique_ptr<uint8_t[]>> interleaved;  // matrices in the kernels' layout
+  HostMemory copies;  // the matrices in the kernels' layout
 };
 
 Encoder::Encoder(gguf::File file)
@@ -111,7 +111,7 @@ Encoder::Encoder(gguf::File file)
       for (int64_t r = 0; r < m.n_out; ++r) kernels::dequantize_row(m, r, v.data() + r * m.n_in);
     }
   }
-  w.interleaved = backend::cpu::interleave_for_cpu(&file_, matmul_inputs);
+  w.copies = backend::cpu::copy_for_cpu(&file_, matmul_inputs);
 }
 
 Encoder::~Encoder() = default;

@@ -277,14 +277,14 @@ class CpuBackend final : public Backend {
 
   std::mutex scratch_mutex_;
   std::map<const ThreadPool*, std::unique_ptr<cpu::Scratch>> scratch_by_pool_;
-  // Matrices rewritten in the interleaved layout; they no longer point into the file mapping.
-  std::vector<std::unique_ptr<uint8_t[]>> interleaved_;
+  // The projections' own copies (cpu/interleave.h), one region per load_matrices call.
+  std::vector<HostMemory> copies_;
 };
 
-// Projections the kernels run faster interleaved are rewritten into buffers of their own (the
-// mapping's pages released); an embedding tied to such a head reads the same copy. Expert tensors
-// and embeddings stay in the mapping: a token reads few of their rows, and a copy would make every
-// one resident.
+// Projections are moved into memory of the backend's own, interleaved where the kernels run faster
+// so (the mapping's pages released; cpu/interleave.h); an embedding tied to such a head reads the
+// same copy. Expert tensors and embeddings stay in the mapping: a token reads few of their rows,
+// and a copy would make every one resident.
 std::vector<std::unique_ptr<Matrix>> CpuBackend::load_matrices(
     const gguf::File* file, std::span<const StoredMatrix> matrices) {
   std::vector<WeightMatrix> views;
@@ -295,9 +295,7 @@ std::vector<std::unique_ptr<Matrix>> CpuBackend::load_matrices(
       projections.push_back(&views[i]);
     }
   }
-  for (auto& buffer : cpu::interleave_for_cpu(file, projections)) {
-    interleaved_.push_back(std::move(buffer));
-  }
+  copies_.push_back(cpu::copy_for_cpu(file, projections));
   for (size_t i = 0; i < views.size(); ++i) {
     if (matrices[i].role != Role::kEmbedding) continue;
     for (size_t j = 0; j < views.size(); ++j) {

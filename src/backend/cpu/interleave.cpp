@@ -1,6 +1,7 @@
 #include "backend/cpu/interleave.h"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <thread>
@@ -10,18 +11,33 @@
 #include "kernels/cpu/matmul.h"
 
 namespace bottega::backend::cpu {
+namespace {
 
-std::vector<std::unique_ptr<uint8_t[]>> interleave_for_cpu(
-    const gguf::File* file, const std::vector<WeightMatrix*>& matrices) {
+constexpr size_t kAlignment = 64;  // each matrix starts on a cache line
+
+// Copies a tensor a few MB at a time, releasing each part's pages of the mapping once copied, so
+// a large tensor (a tied F16 head) is not resident twice while it is copied.
+void copy_releasing(const gguf::File* file, const uint8_t* from, size_t bytes, uint8_t* to) {
+  constexpr size_t kPart = size_t{4} << 20;
+  for (size_t offset = 0; offset < bytes; offset += kPart) {
+    const size_t n = std::min(kPart, bytes - offset);
+    std::memcpy(to + offset, from + offset, n);
+    if (file != nullptr) file->release({from + offset, n});
+  }
+}
+
+}  // namespace
+
+HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>& matrices) {
   // First decide what to convert (each tensor once), then convert on every core: conversion and
   // the page faults of the new buffers dominate load time.
   struct Job {
     WeightMatrix* target;
     WeightMatrix stored;
-    uint8_t* buffer;
+    size_t offset;  // into the one region every matrix is copied to
   };
-  std::vector<std::unique_ptr<uint8_t[]>> buffers;
   std::vector<Job> jobs;
+  size_t total = 0;
   std::map<const uint8_t*, size_t> job_of_tensor;  // shared tensors (a tied head) convert once
   std::vector<std::pair<WeightMatrix*, size_t>> sharers;
   for (WeightMatrix* w : matrices) {
@@ -30,11 +46,14 @@ std::vector<std::unique_ptr<uint8_t[]>> interleave_for_cpu(
       sharers.emplace_back(w, it->second);
       continue;
     }
-    if (!kernels::prefers_interleaved(*w)) continue;
-    buffers.emplace_back(new uint8_t[kernels::interleaved_bytes(*w)]);
+    const size_t bytes = kernels::prefers_interleaved(*w)
+                             ? kernels::interleaved_bytes(*w)
+                             : w->row_stride() * static_cast<size_t>(w->n_out);
     job_of_tensor.emplace(w->data, jobs.size());
-    jobs.push_back({w, *w, buffers.back().get()});
+    jobs.push_back({w, *w, total});
+    total += (bytes + kAlignment - 1) / kAlignment * kAlignment;
   }
+  HostMemory memory(total);
   const auto n_threads = static_cast<size_t>(std::max(1, default_thread_count()));
   std::vector<std::exception_ptr> errors(n_threads);
   std::vector<std::thread> threads;
@@ -43,7 +62,14 @@ std::vector<std::unique_ptr<uint8_t[]>> interleave_for_cpu(
       try {
         for (size_t i = t; i < jobs.size(); i += n_threads) {
           const Job& job = jobs[i];
-          *job.target = kernels::interleave(job.stored, job.buffer);
+          uint8_t* buffer = memory.data() + job.offset;
+          if (kernels::prefers_interleaved(job.stored)) {
+            *job.target = kernels::interleave(job.stored, buffer);
+          } else {
+            copy_releasing(file, job.stored.data,
+                           job.stored.row_stride() * static_cast<size_t>(job.stored.n_out), buffer);
+            job.target->data = buffer;
+          }
           if (file != nullptr)
             file->release(
                 {job.stored.data, job.stored.row_stride() * static_cast<size_t>(job.stored.n_out)});
@@ -58,7 +84,7 @@ std::vector<std::unique_ptr<uint8_t[]>> interleave_for_cpu(
     if (error) std::rethrow_exception(error);
   }
   for (const auto& [w, job] : sharers) *w = *jobs[job].target;
-  return buffers;
+  return memory;
 }
 
 }  // namespace bottega::backend::cpu
