@@ -375,14 +375,16 @@ TEST(HwCache, EntryWithoutTheInt8PeakIsMeasuredAgain) {
 // them.
 TEST(HwCache, BandwidthFromAnotherProbeIsMeasuredAgain) {
   const CacheRerun rerun = rerun_after_editing_cache([](json& entry) {
-    ASSERT_EQ(entry.value("read_probe", ""), "median of 64 MiB windows, huge pages") << entry.dump();
+    ASSERT_EQ(entry.value("read_probe", ""), "median of 64 MiB windows, huge pages")
+        << entry.dump();
     entry.erase("read_probe");
     entry["read_bytes_per_second"] = 1e15;  // what no probe of this machine can read
   });
   EXPECT_FALSE(rerun.report["cached"].get<bool>());
   EXPECT_LT(rerun.report["bandwidth"]["read_gb_per_s"].get<double>(), 1e5);
   for (const auto& entry : rerun.cache["machines"]) {
-    EXPECT_EQ(entry.value("read_probe", ""), "median of 64 MiB windows, huge pages") << entry.dump();
+    EXPECT_EQ(entry.value("read_probe", ""), "median of 64 MiB windows, huge pages")
+        << entry.dump();
     EXPECT_LT(entry.value("read_bytes_per_second", 0.0), 1e14) << entry.dump();
   }
 }
