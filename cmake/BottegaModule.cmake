@@ -54,6 +54,10 @@ function(bottega_test name)
     # The tests' own code is mostly GoogleTest macros, which take 2.5 times as long to compile
     # optimised under the sanitizers; the code under test keeps the preset's -O2.
     target_compile_options(${name}_test PRIVATE -O0)
+    target_sources(${name}_test PRIVATE ${PROJECT_SOURCE_DIR}/tests/testutil/keep_vulkan_driver_loaded.cpp)
+    set_source_files_properties(${PROJECT_SOURCE_DIR}/tests/testutil/keep_vulkan_driver_loaded.cpp
+                                PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+    target_link_libraries(${name}_test PRIVATE ${CMAKE_DL_LIBS})
     add_test(NAME ${name}_test COMMAND ${name}_test --gtest_brief=1)
     set_tests_properties(${name}_test PROPERTIES ENVIRONMENT "${environment}")
     if(ARG_SANITIZER_COST)
