@@ -34,7 +34,9 @@ HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>
   struct Job {
     WeightMatrix* target;
     WeightMatrix stored;
-    size_t offset;  // into the one region every matrix is copied to
+    size_t stored_bytes;  // of the tensor in the file
+    bool interleave;      // else copied as stored
+    size_t offset;        // into the one region every matrix is copied to
   };
   std::vector<Job> jobs;
   size_t total = 0;
@@ -46,11 +48,11 @@ HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>
       sharers.emplace_back(w, it->second);
       continue;
     }
-    const size_t bytes = kernels::prefers_interleaved(*w)
-                             ? kernels::interleaved_bytes(*w)
-                             : w->row_stride() * static_cast<size_t>(w->n_out);
+    const size_t stored_bytes = w->row_stride() * static_cast<size_t>(w->n_out);
+    const bool interleave = kernels::prefers_interleaved(*w);
+    const size_t bytes = interleave ? kernels::interleaved_bytes(*w) : stored_bytes;
     job_of_tensor.emplace(w->data, jobs.size());
-    jobs.push_back({w, *w, total});
+    jobs.push_back({w, *w, stored_bytes, interleave, total});
     total += (bytes + kAlignment - 1) / kAlignment * kAlignment;
   }
   HostMemory memory(total);
@@ -63,16 +65,13 @@ HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>
         for (size_t i = t; i < jobs.size(); i += n_threads) {
           const Job& job = jobs[i];
           uint8_t* buffer = memory.data() + job.offset;
-          if (kernels::prefers_interleaved(job.stored)) {
+          if (job.interleave) {
             *job.target = kernels::interleave(job.stored, buffer);
+            if (file != nullptr) file->release({job.stored.data, job.stored_bytes});
           } else {
-            copy_releasing(file, job.stored.data,
-                           job.stored.row_stride() * static_cast<size_t>(job.stored.n_out), buffer);
+            copy_releasing(file, job.stored.data, job.stored_bytes, buffer);
             job.target->data = buffer;
           }
-          if (file != nullptr)
-            file->release(
-                {job.stored.data, job.stored.row_stride() * static_cast<size_t>(job.stored.n_out)});
         }
       } catch (...) {
         errors[t] = std::current_exception();
