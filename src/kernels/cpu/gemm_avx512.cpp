@@ -433,6 +433,14 @@ InterleavedTileFn avx2_tile(TensorType type) {
   return nullptr;
 }
 
+// One token: gemv_avx512.cpp's one-group kernel where it has one, else AVX2's.
+InterleavedTileFn decode_tile(TensorType type) {
+  for (const IsaInterleavedKernel& k : avx512_decode_kernels()) {
+    if (k.weight == type) return k.tile;
+  }
+  return avx2_tile(type);
+}
+
 // n_cols rows of nb ActivationQ8 blocks (a_stride bytes apart) with their quants offset by 128.
 std::vector<ActivationQ8Unsigned> offset_activations(const uint8_t* a, size_t a_stride, int64_t nb,
                                                      int64_t n_cols) {
@@ -458,9 +466,10 @@ void paired_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t
   static constexpr std::array<PairFn<Packed>, kMaxCols> kKernels =
       pair_kernels<Packed, kMaxCols, Kernel>();
   if (n_cols == 1) {
-    // Decode streams each weight once for one token: AVX2's one-group kernels read one stream
-    // and streamed 20 to 40% faster than the pairs here (bench_matmul, tokens:1, on Zen 5).
-    avx2_tile(kType)(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
+    // Decode streams each weight once for one token: one-group kernels read one stream, and
+    // AVX2's streamed 20 to 40% faster than the pairs here (bench_matmul, tokens:1, on Zen 5).
+    static const InterleavedTileFn kDecode = decode_tile(kType);
+    kDecode(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
     return;
   }
   const int64_t nb = n_in / kValues;

@@ -79,6 +79,9 @@ std::span<const IsaInterleavedKernel> avx2_interleaved_kernels();
 std::span<const IsaKernel> avx512_kernels();
 std::span<const IsaInterleavedKernel> avx512_interleaved_kernels();
 std::span<const IsaPackingKernel> avx512_packing_kernels();
+// gemv_avx512.cpp: one token against the interleaved layouts, one row group at a time; the
+// interleaved kernels above call them for a single token.
+std::span<const IsaInterleavedKernel> avx512_decode_kernels();
 
 // vec_dot_neon.cpp: kernels and quantizers (byte-identical to the reference) in base AArch64
 // NEON; vec_dot_neon_dotprod.cpp: the integer dots again with the dotprod instructions.
