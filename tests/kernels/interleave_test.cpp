@@ -16,9 +16,10 @@
 // reference dot's own decomposition, per block d * dy * sum(q * q8) + m * s in double, and S the
 // sum of |d * dy * q * q8| and |m * s|: 1e-5 * S again.
 //
-// Random data rarely drives the int16 sums to their limits, so the 5-bit types also run with
-// every quant at 31 against activations all at +-127: a kernel that summed more maddubs pairs in
-// int16 than fit would saturate there and miss the bound by far.
+// Random data rarely drives the int16 sums to their limits, so every type also runs with every
+// quant at its largest magnitude against activations all at +-127: a kernel that summed more
+// products in int16 than fit (maddubs pairs, or a sum vpdpwssd scales) would saturate or wrap
+// there and miss the bound by far.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,21 +56,48 @@ constexpr TensorType kInterleavedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, 
                                             TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                             TensorType::Q5_K, TensorType::Q6_K};
 
-// Every quant at its maximum, 31: all bytes of the blocks set, then the scales made finite.
-Matrix saturated_5_bit_matrix(TensorType type, int64_t n_in, int64_t n_out) {
+// Every quant at its largest magnitude (all quant bits set; Q8_0 at -128, Q6_K's scales at 127),
+// scales made finite: the largest integer sums each kernel forms.
+Matrix saturated_matrix(TensorType type, int64_t n_in, int64_t n_out) {
   Matrix m;
   m.stored.assign(row_bytes(type, n_in) * static_cast<size_t>(n_out), 0xff);
   const uint16_t one = 0x3c00;  // half 1.0
   const int64_t nb = n_in / type_traits(type).block_size * n_out;
+  uint8_t* data = m.stored.data();
   for (int64_t b = 0; b < nb; ++b) {
-    if (type == TensorType::Q5_0) {
-      reinterpret_cast<BlockQ5_0*>(m.stored.data())[b].d = one;
-    } else if (type == TensorType::Q5_1) {
-      reinterpret_cast<BlockQ5_1*>(m.stored.data())[b].d = one;
-      reinterpret_cast<BlockQ5_1*>(m.stored.data())[b].m = one;
-    } else {
-      reinterpret_cast<BlockQ5_K*>(m.stored.data())[b].d = one;
-      reinterpret_cast<BlockQ5_K*>(m.stored.data())[b].dmin = one;
+    switch (type) {
+      case TensorType::Q4_0:
+        reinterpret_cast<BlockQ4_0*>(data)[b].d = one;
+        break;
+      case TensorType::Q4_1:
+        reinterpret_cast<BlockQ4_1*>(data)[b].d = reinterpret_cast<BlockQ4_1*>(data)[b].m = one;
+        break;
+      case TensorType::Q5_0:
+        reinterpret_cast<BlockQ5_0*>(data)[b].d = one;
+        break;
+      case TensorType::Q5_1:
+        reinterpret_cast<BlockQ5_1*>(data)[b].d = reinterpret_cast<BlockQ5_1*>(data)[b].m = one;
+        break;
+      case TensorType::Q8_0: {
+        BlockQ8_0& block = reinterpret_cast<BlockQ8_0*>(data)[b];
+        block.d = one;
+        std::memset(block.qs, 0x80, sizeof(block.qs));
+        break;
+      }
+      case TensorType::Q4_K:
+        reinterpret_cast<BlockQ4_K*>(data)[b].d = reinterpret_cast<BlockQ4_K*>(data)[b].dmin = one;
+        break;
+      case TensorType::Q5_K:
+        reinterpret_cast<BlockQ5_K*>(data)[b].d = reinterpret_cast<BlockQ5_K*>(data)[b].dmin = one;
+        break;
+      case TensorType::Q6_K: {
+        BlockQ6_K& block = reinterpret_cast<BlockQ6_K*>(data)[b];
+        block.d = one;
+        std::memset(block.scales, 0x7f, sizeof(block.scales));
+        break;
+      }
+      default:
+        ADD_FAILURE() << "no saturated blocks for " << type_name(type);
     }
   }
   m.values.resize(static_cast<size_t>(n_in * n_out));
@@ -237,17 +265,20 @@ TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
   }
 }
 
-TEST(Interleave, FiveBitQuantsAtTheirLimitsDoNotSaturate) {
-  for (TensorType type : {TensorType::Q5_0, TensorType::Q5_1, TensorType::Q5_K}) {
-    const int64_t n_in = type_traits(type).block_size * 3, n_out = 16, n_tokens = 5;
-    const Matrix m = saturated_5_bit_matrix(type, n_in, n_out);
-    // Constant rows quantize to all +127 or all -127; alternate the sign between tokens.
-    std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      for (int64_t i = 0; i < n_in; ++i)
-        x[static_cast<size_t>(t * n_in + i)] = t % 2 ? -1.0f : 1.0f;
+TEST(Interleave, QuantsAtTheirLimitsDoNotOverflow) {
+  for (TensorType type : kInterleavedTypes) {
+    const int64_t n_in = type_traits(type).block_size * 3, n_out = 16;
+    const Matrix m = saturated_matrix(type, n_in, n_out);
+    // One token (the decode kernels) and a tile of several. Constant rows quantize to all +127 or
+    // all -127; the sign alternates between tokens.
+    for (int64_t n_tokens : {1, 5}) {
+      std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t i = 0; i < n_in; ++i)
+          x[static_cast<size_t>(t * n_in + i)] = t % 2 ? -1.0f : 1.0f;
+      }
+      expect_interleaved_matmul_exact(type, m, n_in, n_out, x, n_tokens);
     }
-    expect_interleaved_matmul_exact(type, m, n_in, n_out, x, n_tokens);
   }
 }
 
