@@ -9,6 +9,7 @@
 // differs from vec_dot_ref.cpp.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -524,7 +525,12 @@ void tile_float_fixed(int64_t n, Load load, const uint8_t* w, size_t w_stride, c
   for (int r = 0; r < RM; ++r) {
     for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
   }
+  // One token (decode) streams the rows once, each row a short stream of its own that the
+  // hardware prefetchers barely pick up: the next RM rows, one contiguous region, are fetched
+  // while these are computed (as in vec_dot_avx512.cpp).
+  RowStreamPrefetch next_rows(w, w_stride, RM, std::max<int64_t>(1, body / 8));
   for (int64_t i = 0; i < body; i += 8) {
+    if constexpr (RN == 1) next_rows.at_block(i / 8);
     __m256 wv[RM];
     for (int r = 0; r < RM; ++r) wv[r] = load(w + r * w_stride, i);
     for (int c = 0; c < RN; ++c) {
