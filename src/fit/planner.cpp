@@ -41,7 +41,10 @@ constexpr uint64_t kVulkanRuntime = 77'000'000;
 // norms, the Q6_K output head, one thread handoff per matrix.
 // avx512_prompt: pp512 with the AVX-512 kernels over pp512 with the AVX2 ones on the same machine
 // (`BOTTEGA_ISA=avx2` and `avx512`, `bottega bench -p 512 -n 0 -r 2 -t 2`, the 2-core Zen 5 VM,
-// 2026-12-04 18:52 UTC; docs/performance.md). Decode runs AVX2's kernels on both.
+// 2026-12-04 18:52 UTC; docs/performance.md). Decode then ran AVX2's kernels on both; since
+// 2026-12-06 AVX-512 machines decode with kernels of their own (kernels/cpu/gemv_avx512.cpp),
+// which the decode stream measures for Q4_0; the other types' decode shares, from the AVX2
+// machine, may be low there (Q6_K and F16 decode gained the most).
 struct Efficiency {
   double decode;
   double prompt;

@@ -42,8 +42,10 @@ json read_json(const std::filesystem::path& file) {
 // 2026-11-25) is measured again rather than used.
 constexpr const char* kReadProbe = "median of 64 MiB windows, huge pages";
 // The same for decode_bytes_per_second, which the decode shares are calibrated against since
-// 2026-12-01.
-constexpr const char* kDecodeProbe = "median Q4_0 2048x5632 matrix-vector product, huge pages";
+// 2026-12-01; renamed when the kernel it times changes (2026-12-06: AVX-512 VNNI decode kernels),
+// so cached rates of the old kernel are measured again.
+constexpr const char* kDecodeProbe =
+    "median Q4_0 2048x5632 matrix-vector product, huge pages, one-group VNNI kernel";
 
 std::string entry_key(const std::string& identity, int threads) {
   return identity + " | " + std::to_string(threads) + " threads";
