@@ -40,8 +40,7 @@ enum class Layout { kDense, kExpert };
 // cache (one copy, small enough for L2): the kernel's own speed, without waiting on memory.
 enum class Source { kMemory, kCache };
 
-PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out, Layout kind,
-                         Source source) {
+PreparedMatrices prepare(TensorType type, int64_t n_in, int64_t n_out, Layout kind, Source source) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> values(static_cast<size_t>(n_in * n_out));

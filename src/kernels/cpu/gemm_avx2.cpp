@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/interleaved_steps_inl.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
@@ -31,10 +32,6 @@ inline __m256i broadcast4(const int8_t* p) {
   return _mm256_set1_epi32(word);
 }
 
-inline __m256 row_scales(const uint16_t* d) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
-}
-
 // GCC rebalances a chain of integer adds into a tree to shorten its latency, which with 4 tokens
 // unrolled keeps every maddubs result of a block alive at once and spills most of them to the
 // stack (the 4-token Q4_0 loop ran 48 spill loads and stores per iteration). The chains are short
@@ -48,21 +45,6 @@ inline __m256i add16_in_order(__m256i sum, __m256i x) {
 }
 inline __m256i add32_in_order(__m256i sum, __m256i x) {
   return keep_order(_mm256_add_epi32(sum, x));
-}
-
-// Decode reads every weight once, and the hardware prefetcher alone left it waiting on memory: a
-// packed Q6_K super-block is read as two streams (ql, and qh 1 KiB further on) and the prefetcher
-// does not follow the jump, so decode stalled on the first qh load of every super-block; the
-// other types gained 8 to 17% from fetching ahead as well (docs/performance.md). The address is
-// formed as an integer because the block named may lie past the end of the matrix, which a
-// prefetch may touch (it never faults) but pointer arithmetic may not.
-template <class Packed>
-inline void prefetch_block(const Packed* blocks, int64_t index) {
-  const uintptr_t start =
-      reinterpret_cast<uintptr_t>(blocks) + static_cast<uintptr_t>(index) * sizeof(Packed);
-  for (size_t line = 0; line < sizeof(Packed); line += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(start + line), _MM_HINT_T0);
-  }
 }
 
 // Packed blocks of 32 values (8 rows, 144 to 272 bytes) are fetched this many blocks ahead;
@@ -115,34 +97,6 @@ struct FiveBitQuants {
   }
 };
 
-// Q4_0 / Q5_0: value d (q - kOffset). The offset applies once per block: minus the rows' scales
-// dw times kOffset * d * sum(activation quants), a multiple of the activation's offset8.
-template <int kOffset>
-struct SymmetricOffset {
-  using Activation = ActivationQ8;
-  // acc + dw (d dot - offset): one FMA on the activation's side, one with the rows' scales.
-  template <class Packed>
-  static inline __m256 accumulate(const Packed&, __m256 dw, __m256 dot, const Activation& act,
-                                  __m256 acc) {
-    constexpr float kMultiple = kOffset / 8.0f;
-    const __m256 scaled =
-        _mm256_fmsub_ps(dot, _mm256_set1_ps(act.d), _mm256_set1_ps(kMultiple * act.offset8));
-    return _mm256_fmadd_ps(dw, scaled, acc);
-  }
-};
-
-// Q4_1 / Q5_1: value d q + m. The minimum applies once per block: the rows' m times the
-// activation's s = d * sum(activation quants).
-struct BlockMinimum {
-  using Activation = ActivationQ8_1;
-  template <class Packed>
-  static inline __m256 accumulate(const Packed& blk, __m256 dw, __m256 dot, const Activation& act,
-                                  __m256 acc) {
-    acc = _mm256_fmadd_ps(dw, _mm256_mul_ps(dot, _mm256_set1_ps(act.d)), acc);
-    return _mm256_fmadd_ps(row_scales(blk.m), _mm256_set1_ps(act.s), acc);
-  }
-};
-
 template <class Packed, class Quants, class Offset, int NC>
 void block32_group(int64_t nb, const Packed* w, const uint8_t* a, size_t a_stride, float* y,
                    int64_t y_stride) {
@@ -183,13 +137,14 @@ void block32_group(int64_t nb, const Packed* w, const uint8_t* a, size_t a_strid
 }
 
 template <int NC>
-constexpr auto q4_0_group = block32_group<PackedQ4_0, FourBitQuants, SymmetricOffset<8>, NC>;
+constexpr auto q4_0_group = block32_group<PackedQ4_0, FourBitQuants, rows8::SymmetricOffset<8>, NC>;
 template <int NC>
-constexpr auto q5_0_group = block32_group<PackedQ5_0, FiveBitQuants, SymmetricOffset<16>, NC>;
+constexpr auto q5_0_group =
+    block32_group<PackedQ5_0, FiveBitQuants, rows8::SymmetricOffset<16>, NC>;
 template <int NC>
-constexpr auto q4_1_group = block32_group<PackedQ4_1, FourBitQuants, BlockMinimum, NC>;
+constexpr auto q4_1_group = block32_group<PackedQ4_1, FourBitQuants, rows8::BlockMinimum, NC>;
 template <int NC>
-constexpr auto q5_1_group = block32_group<PackedQ5_1, FiveBitQuants, BlockMinimum, NC>;
+constexpr auto q5_1_group = block32_group<PackedQ5_1, FiveBitQuants, rows8::BlockMinimum, NC>;
 
 inline const ActivationQ8* act_row(const uint8_t* a, size_t a_stride, int c) {
   return reinterpret_cast<const ActivationQ8*>(a + c * a_stride);

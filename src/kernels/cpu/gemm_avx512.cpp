@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/interleaved_steps_inl.h"
 #include "kernels/cpu/mxfp4_avx512_inl.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/row_stream_prefetch.h"
@@ -84,18 +85,7 @@ inline __m512i dot4(__m512i sum, __m512i unsigned_quants, const int8_t* activati
   return _mm512_dpbusd_epi32(sum, unsigned_quants, broadcast4(activation));
 }
 
-// Decode streams the weights once; as in gemm_avx2.cpp the prefetcher alone leaves it waiting on
-// memory, and here two streams (the paired groups) are read. The address is formed as an integer
-// because the block named may lie past the end of the matrix, which a prefetch may touch (it never
-// faults) but pointer arithmetic may not.
-template <class Packed>
-inline void prefetch_block(const Packed* blocks, int64_t index) {
-  const uintptr_t start =
-      reinterpret_cast<uintptr_t>(blocks) + static_cast<uintptr_t>(index) * sizeof(Packed);
-  for (size_t line = 0; line < sizeof(Packed); line += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(start + line), _MM_HINT_T0);
-  }
-}
+// Blocks of 32 are fetched this many blocks ahead in each of the two streams (the paired groups).
 constexpr int64_t kSmallBlocksAhead = 4;
 
 // ---- Blocks of 32: Q4_0, Q5_0, Q4_1, Q5_1 (unsigned quants), Q8_0 (signed) ----

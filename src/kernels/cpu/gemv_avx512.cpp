@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/interleaved_steps_inl.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
@@ -40,25 +41,11 @@ inline __m256i load32(const void* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
 
-inline __m256 row_scales(const uint16_t* d) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
-}
-
 // Bits of a where mask is set, else bits of b: one vpternlogd.
 inline __m256i select_bits(__m256i mask, __m256i a, __m256i b) {
   return _mm256_ternarylogic_epi32(mask, a, b, 0xca);
 }
 
-// As gemm_avx2.cpp: decode reads every weight once, and the hardware prefetcher alone leaves it
-// waiting on memory. Integer addresses: the block named may lie past the matrix.
-template <class Packed>
-inline void prefetch_block(const Packed* blocks, int64_t index) {
-  const uintptr_t start =
-      reinterpret_cast<uintptr_t>(blocks) + static_cast<uintptr_t>(index) * sizeof(Packed);
-  for (size_t line = 0; line < sizeof(Packed); line += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(start + line), _MM_HINT_T0);
-  }
-}
 // Blocks of 32 (8 rows, 144 to 272 bytes) are fetched 16 blocks (2 to 4 KB) ahead, super-blocks
 // (over 1 KiB) two ahead: AVX2's distances (4 and 1) left one Zen 5 core streaming Q4_0 and Q8_0
 // about 15% slower, and Q6_K 12% (bench_matmul, tokens:1, threads:1).
@@ -98,31 +85,6 @@ struct FiveBit {
     const __m256i hi_high = _mm256_srli_epi16(high, j);
     hi = select_bits(low_mask, _mm256_srli_epi16(q, 4),
                      _mm256_and_si256(hi_high, _mm256_set1_epi8(0x10)));
-  }
-};
-
-// The float step of gemm_avx2.cpp's SymmetricOffset: acc + dw (d dot - offset).
-template <int kOffset>
-struct SymmetricOffset {
-  using Activation = ActivationQ8;
-  template <class Packed>
-  static inline __m256 accumulate(const Packed&, __m256 dw, __m256 dot, const Activation& act,
-                                  __m256 acc) {
-    constexpr float kMultiple = kOffset / 8.0f;
-    const __m256 scaled =
-        _mm256_fmsub_ps(dot, _mm256_set1_ps(act.d), _mm256_set1_ps(kMultiple * act.offset8));
-    return _mm256_fmadd_ps(dw, scaled, acc);
-  }
-};
-
-// The float step of gemm_avx2.cpp's BlockMinimum: the rows' minimum times the activation's s.
-struct BlockMinimum {
-  using Activation = ActivationQ8_1;
-  template <class Packed>
-  static inline __m256 accumulate(const Packed& blk, __m256 dw, __m256 dot, const Activation& act,
-                                  __m256 acc) {
-    acc = _mm256_fmadd_ps(dw, _mm256_mul_ps(dot, _mm256_set1_ps(act.d)), acc);
-    return _mm256_fmadd_ps(row_scales(blk.m), _mm256_set1_ps(act.s), acc);
   }
 };
 
@@ -342,14 +304,17 @@ void decode_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t
 
 constexpr std::array kDecode = {
     IsaInterleavedKernel{
-        T::Q4_0, decode_tile<PackedQ4_0, 32, block32_row<PackedQ4_0, FourBit, SymmetricOffset<8>>>},
+        T::Q4_0,
+        decode_tile<PackedQ4_0, 32, block32_row<PackedQ4_0, FourBit, rows8::SymmetricOffset<8>>>},
     IsaInterleavedKernel{
         T::Q5_0,
-        decode_tile<PackedQ5_0, 32, block32_row<PackedQ5_0, FiveBit, SymmetricOffset<16>>>},
+        decode_tile<PackedQ5_0, 32, block32_row<PackedQ5_0, FiveBit, rows8::SymmetricOffset<16>>>},
     IsaInterleavedKernel{
-        T::Q4_1, decode_tile<PackedQ4_1, 32, block32_row<PackedQ4_1, FourBit, BlockMinimum>>},
+        T::Q4_1,
+        decode_tile<PackedQ4_1, 32, block32_row<PackedQ4_1, FourBit, rows8::BlockMinimum>>},
     IsaInterleavedKernel{
-        T::Q5_1, decode_tile<PackedQ5_1, 32, block32_row<PackedQ5_1, FiveBit, BlockMinimum>>},
+        T::Q5_1,
+        decode_tile<PackedQ5_1, 32, block32_row<PackedQ5_1, FiveBit, rows8::BlockMinimum>>},
     IsaInterleavedKernel{T::Q8_0, decode_tile<PackedQ8_0, 32, q8_0_row>},
     IsaInterleavedKernel{T::Q4_K, decode_tile<PackedQ4_K, kQK_K, affine_k_row<Q4K>>, true},
     IsaInterleavedKernel{T::Q6_K, decode_tile<PackedQ6_K, kQK_K, q6_k_row>, true},

@@ -47,7 +47,6 @@ struct LoadF32 {
   }
 };
 
-
 // RM weight rows x RN activation rows over n values: each 16 weights are loaded and widened once
 // for RN tokens. 4 x 6 keeps 24 accumulators, 4 weight registers and an activation in the 32 ZMM
 // registers.
