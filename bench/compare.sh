@@ -10,6 +10,9 @@
 #   LLAMA_BENCH     llama.cpp's llama-bench; unset or empty: llama.cpp is skipped
 #   IK_LLAMA_BENCH  ik_llama.cpp's llama-bench (run with -rtr 1); unset or empty: skipped
 #   THREADS (2), REPS (3), TYPES ("Q4_0 Q8_0 Q4_K_M F16")
+#   ROUNDS (1)      times the engines run in turn on each model; each cell is the median of the
+#                   rounds. On a host whose memory bandwidth moves within minutes, one run per
+#                   engine compares moments more than engines: ROUNDS=3 or 5 interleaves them.
 #   WORK            where the models and raw JSON results go (default /tmp/bottega-compare);
 #                   models already there are reused
 #   BOTTEGA_SHARED  the shared fixtures (default ../shared beside the checkout)
@@ -27,6 +30,7 @@ bottega=${BOTTEGA:-$here/../build/release/bin/bottega}
 shared=${BOTTEGA_SHARED:-$here/../../shared}
 threads=${THREADS:-2}
 reps=${REPS:-3}
+rounds=${ROUNDS:-1}
 types=${TYPES:-"Q4_0 Q8_0 Q4_K_M F16"}
 work=${WORK:-/tmp/bottega-compare}
 shape=${SHAPE:-"--dim 2048 --layers 22 --heads 32 --kv-heads 4 --ffn 5632 --ctx 2048"}
@@ -47,6 +51,7 @@ check_bin bottega "$bottega"
 [[ -z "$llama" ]] || check_bin "llama.cpp llama-bench (LLAMA_BENCH)" "$llama"
 [[ -z "$ik" ]] || check_bin "ik_llama.cpp llama-bench (IK_LLAMA_BENCH)" "$ik"
 [[ -f "$vocab" ]] || die "vocabulary not found: $vocab (set BOTTEGA_SHARED)"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive whole number, not '$rounds'"
 command -v node > /dev/null || die "node is needed to read the JSON results"
 mkdir -p "$work"
 
@@ -70,25 +75,31 @@ for type in "${type_list[@]}"; do
     mv "$model.tmp" "$model"
   fi
   common=(-m "$model" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -o json)
-  run "bottega $type" "$work/bottega-$type.json" "$bottega" bench "${common[@]}" "${bottega_args[@]}"
-  rm -f "$work/llama-$type.json" "$work/ik-$type.json"
-  if [[ -n "$llama" ]]; then
-    run "llama.cpp $type" "$work/llama-$type.json" "$llama" "${common[@]}" "${llama_args[@]}"
-  fi
-  if [[ -n "$ik" ]]; then
-    run "ik_llama.cpp $type" "$work/ik-$type.json" "$ik" "${common[@]}" -rtr 1 "${ik_args[@]}"
-  fi
+  for ((round = 1; round <= rounds; ++round)); do
+    at="$type-r$round"
+    run "bottega $type, round $round" "$work/bottega-$at.json" "$bottega" bench "${common[@]}" \
+      "${bottega_args[@]}"
+    rm -f "$work/llama-$at.json" "$work/ik-$at.json"
+    if [[ -n "$llama" ]]; then
+      run "llama.cpp $type, round $round" "$work/llama-$at.json" "$llama" "${common[@]}" \
+        "${llama_args[@]}"
+    fi
+    if [[ -n "$ik" ]]; then
+      run "ik_llama.cpp $type, round $round" "$work/ik-$at.json" "$ik" "${common[@]}" -rtr 1 \
+        "${ik_args[@]}"
+    fi
+  done
 done
 
 echo
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), threads $threads, reps $reps"
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), threads $threads, reps $reps, rounds $rounds"
 echo "bottega: $(git -C "$here" rev-parse --short HEAD 2> /dev/null || echo unknown)"
 
-node - "$work" "$pp" "$tg" "$([[ -n $llama ]] && echo 1 || echo 0)" \
+node - "$work" "$pp" "$tg" "$rounds" "$([[ -n $llama ]] && echo 1 || echo 0)" \
   "$([[ -n $ik ]] && echo 1 || echo 0)" "${type_list[@]}" <<'JS'
 const fs = require('fs');
-const [work, pp, tg, haveLlama, haveIk, ...types] = process.argv.slice(2);
+const [work, pp, tg, rounds, haveLlama, haveIk, ...types] = process.argv.slice(2);
 const peers = [['llama', 'llama.cpp', haveLlama === '1'], ['ik', 'ik_llama.cpp', haveIk === '1']];
 function load(file) {
   // llama-bench prints one JSON array; tolerate log lines before it.
@@ -97,20 +108,30 @@ function load(file) {
   if (start < 0) throw new Error(`no JSON array in ${file}`);
   return JSON.parse(text.slice(start));
 }
-function rate(rows, nPrompt, nGen) {
-  const row = rows.find(r => Number(r.n_prompt) === nPrompt && Number(r.n_gen) === nGen);
-  return row ? Number(row.avg_ts) : null;
+// The median over the rounds of one engine's rate for a test (null when no round has it).
+function rate(runs, nPrompt, nGen) {
+  const values = runs
+    .map(rows => rows.find(r => Number(r.n_prompt) === nPrompt && Number(r.n_gen) === nGen))
+    .filter(row => row !== undefined)
+    .map(row => Number(row.avg_ts))
+    .sort((a, b) => a - b);
+  if (values.length === 0) return null;
+  const mid = Math.floor(values.length / 2);
+  return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
+const loadRounds = (key, type) =>
+  Array.from({ length: Number(rounds) }, (_, i) => load(`${work}/${key}-${type}-r${i + 1}.json`));
 const fmt = v => (v === null || Number.isNaN(v) ? '-' : v.toFixed(2));
 const commits = {};
 const lines = [];
 for (const type of types) {
-  const results = { bottega: load(`${work}/bottega-${type}.json`) };
+  const results = { bottega: loadRounds('bottega', type) };
   for (const [key, name, on] of peers) {
     if (!on) continue;
-    results[key] = load(`${work}/${key}-${type}.json`);
-    if (results[key][0] && results[key][0].build_commit)
-      commits[name] = `${results[key][0].build_commit} (build ${results[key][0].build_number})`;
+    results[key] = loadRounds(key, type);
+    const first = results[key][0][0];
+    if (first && first.build_commit)
+      commits[name] = `${first.build_commit} (build ${first.build_number})`;
   }
   for (const [test, np, ng] of [[`pp${pp}`, +pp, 0], [`tg${tg}`, 0, +tg]]) {
     const ours = rate(results.bottega, np, ng);
