@@ -63,10 +63,7 @@ struct FourBit {
   }
   template <class Packed>
   static inline void unpack(const Packed& blk, __m256i, int j, __m256i& lo, __m256i& hi) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    const __m256i q = load32(blk.qs + 32 * j);
-    lo = _mm256_and_si256(q, low_mask);
-    hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+    rows8::unpack_nibbles(blk.qs, j, lo, hi);
   }
 };
 

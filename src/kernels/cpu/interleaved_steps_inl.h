@@ -36,8 +36,18 @@ inline __m256 row_scales(const uint16_t* d) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
 }
 
-// How a block of 32's integer dot product dot (8 rows) joins the float accumulator.
 namespace rows8 {
+
+// The 32 packed bytes of a block of 32 at group j (qs byte 32 j + 4 r + i): the low nibbles
+// (element 4 j + i of row r) and the high ones (element 16 + 4 j + i).
+inline void unpack_nibbles(const uint8_t* qs, int j, __m256i& lo, __m256i& hi) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
+  lo = _mm256_and_si256(q, low_mask);
+  hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+}
+
+// How a block of 32's integer dot product dot (8 rows) joins the float accumulator.
 
 // Q4_0 / Q5_0: value d (q - kOffset). The offset applies once per block: minus the rows' scales
 // dw times kOffset * d * sum(activation quants), a multiple of the activation's offset8; one FMA
