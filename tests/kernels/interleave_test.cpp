@@ -2,15 +2,17 @@
 // interleaved matrix, on every ISA this CPU runs, matches a double-precision product of the
 // reference-dequantized weights with the reference-quantized activations.
 //
-// Shapes leave tails everywhere: n_in = 3 and 11 blocks (odd block counts), n_out = 8 and 40
-// (one and five row groups; thread splits fall mid-range), tokens 1, 2, 3, 5, 17 (tails of the
-// 4-token tile) and 70 (more than one of matmul's token blocks for 11 Q4_K blocks), threads 1
-// and 3 (3 splits 5 groups unevenly).
+// Shapes leave tails everywhere: n_in = 3 and 11 blocks (odd block counts; F16: 51 and 187
+// pairs), n_out = 8 and 40 (one and five row groups; thread splits fall mid-range), tokens 1, 2,
+// 3, 5, 17 (tails of the 4-token tile) and 70 (more than one of matmul's token blocks for 11
+// Q4_K blocks), threads 1 and 3 (3 splits 5 groups unevenly).
 //
 // Bound, relative to S = sum_i |w_i * a_i|: each block's integer dot product is exact, so only
 // float rounding of the per-block products and their sum differs from the double result;
 // 1e-5 * S (as for the row-layout kernels in matmul_test). Q4_K's min term, subtracted after the
 // scaled sum, can be ~3x S on its own (see vec_dot_test), which 1e-5 still covers.
+// F16 (float activations, no blocks) sums each row's products in float, in two running sums of
+// n_in / 2 terms; their rounding is what 1e-5 * S bounds (random data stays far below it).
 // Q4_1 and Q5_1 (Q8_1 activations) differ from the dequantized product by design: the activation's
 // block sum s is a half computed from the unrounded scale, so their expected value is the
 // reference dot's own decomposition, per block d * dy * sum(q * q8) + m * s in double, and S the
@@ -52,9 +54,18 @@ Matrix random_matrix(TensorType type, int64_t n_in, int64_t n_out, std::mt19937&
   return m;
 }
 
+constexpr TensorType kQuantizedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                          TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                          TensorType::Q5_K, TensorType::Q6_K};
 constexpr TensorType kInterleavedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                             TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
-                                            TensorType::Q5_K, TensorType::Q6_K};
+                                            TensorType::Q5_K, TensorType::Q6_K, TensorType::F16};
+
+// Row lengths are multiples of this: a block, or for F16 (blockless, moved in pairs) 17 pairs, so
+// odd pair counts run too.
+int64_t length_unit(TensorType type) {
+  return type == TensorType::F16 ? 34 : type_traits(type).block_size;
+}
 
 // Every quant at its largest magnitude (all quant bits set; Q8_0 at -128, Q6_K's scales at 127),
 // scales made finite: the largest integer sums each kernel forms.
@@ -203,22 +214,26 @@ void expect_interleaved_matmul_exact(TensorType type, const Matrix& m, int64_t n
 }
 
 TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
-  EXPECT_TRUE(can_interleave(TensorType::Q4_0, 16));
-  EXPECT_TRUE(can_interleave(TensorType::Q5_0, 8));
-  EXPECT_TRUE(can_interleave(TensorType::Q8_0, 8));
-  EXPECT_TRUE(can_interleave(TensorType::Q4_K, 8));
-  EXPECT_TRUE(can_interleave(TensorType::Q5_K, 8));
-  EXPECT_TRUE(can_interleave(TensorType::Q6_K, 8));
-  EXPECT_FALSE(can_interleave(TensorType::Q4_0, 12));
-  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 20));
-  EXPECT_TRUE(can_interleave(TensorType::Q4_1, 8));
-  EXPECT_TRUE(can_interleave(TensorType::Q5_1, 8));
-  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 12));
-  EXPECT_FALSE(can_interleave(TensorType::Q2_K, 16));
-  EXPECT_FALSE(can_interleave(TensorType::Q3_K, 16));
-  EXPECT_FALSE(can_interleave(TensorType::F16, 16));
+  EXPECT_TRUE(can_interleave(TensorType::Q4_0, 256, 16));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_0, 256, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q8_0, 256, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q4_K, 256, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_K, 256, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q6_K, 256, 8));
+  EXPECT_FALSE(can_interleave(TensorType::Q4_0, 256, 12));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 256, 20));
+  EXPECT_TRUE(can_interleave(TensorType::Q4_1, 256, 8));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_1, 256, 8));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 256, 12));
+  EXPECT_FALSE(can_interleave(TensorType::Q2_K, 256, 16));
+  EXPECT_FALSE(can_interleave(TensorType::Q3_K, 256, 16));
+  EXPECT_TRUE(can_interleave(TensorType::F16, 256, 16));
+  EXPECT_FALSE(can_interleave(TensorType::F16, 255, 16));  // values move in pairs
+  EXPECT_FALSE(can_interleave(TensorType::F16, 256, 12));
+  EXPECT_FALSE(can_interleave(TensorType::F32, 256, 16));
+  EXPECT_FALSE(can_interleave(TensorType::BF16, 256, 16));
   // MXFP4 has no interleaved layout: its matrices stay in rows, computed by the row tiles.
-  EXPECT_FALSE(can_interleave(TensorType::MXFP4, 16));
+  EXPECT_FALSE(can_interleave(TensorType::MXFP4, 256, 16));
   std::vector<uint8_t> rows(row_bytes(TensorType::MXFP4, 64) * 16);
   EXPECT_FALSE(prefers_interleaved(WeightMatrix{TensorType::MXFP4, 64, 16, rows.data()}));
 }
@@ -226,7 +241,7 @@ TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
 TEST(Interleave, EveryRowComesBackByteForByteAndDequantizesAlike) {
   std::mt19937 rng(11);
   for (TensorType type : kInterleavedTypes) {
-    const int64_t n_in = type_traits(type).block_size * 5, n_out = 24;
+    const int64_t n_in = length_unit(type) * 5, n_out = 24;
     const Matrix m = random_matrix(type, n_in, n_out, rng);
     const WeightMatrix stored{type, n_in, n_out, m.stored.data()};
     std::vector<uint8_t> packed(interleaved_bytes(stored));
@@ -251,7 +266,7 @@ TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (TensorType type : kInterleavedTypes) {
-    const int64_t unit = type_traits(type).block_size;
+    const int64_t unit = length_unit(type);
     for (int64_t n_in : {unit * 3, unit * 11}) {
       for (int64_t n_out : {8, 40}) {
         const Matrix m = random_matrix(type, n_in, n_out, rng);
@@ -266,7 +281,7 @@ TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
 }
 
 TEST(Interleave, QuantsAtTheirLimitsDoNotOverflow) {
-  for (TensorType type : kInterleavedTypes) {
+  for (TensorType type : kQuantizedTypes) {
     const int64_t n_in = type_traits(type).block_size * 3, n_out = 16;
     const Matrix m = saturated_matrix(type, n_in, n_out);
     // One token (the decode kernels) and a tile of several. Constant rows quantize to all +127 or

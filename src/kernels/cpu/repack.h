@@ -27,6 +27,9 @@
 //         (ql, as Q4_K's qs: byte 32 k + 4 r + i of chunk p holds q[64 p + 4 k + i] low and
 //         q[64 p + 32 + 4 k + i] high) and 2 high bits (qh: bits 2t, 2t + 1 of byte 32 k + 4 r + i
 //         of half h belong to q[128 h + 32 t + 4 k + i]).
+//   F16:  no blocks; the rows' values in pairs: half 16 j + 2 r + p is row r's element 2 j + p
+//         (n_in even). One 32-byte load widens to a float register of 8 rows x 2 values, which
+//         a broadcast pair of activation values multiplies: no horizontal sums either.
 #pragma once
 
 #include <cstdint>
@@ -135,8 +138,9 @@ using InterleavedTileFn = void (*)(int64_t n_in, const uint8_t* w, int64_t n_gro
                                    const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
                                    int64_t y_stride);
 
-// Whether a matrix of this type and row count has an interleaved layout (n_out a multiple of 8).
-bool can_interleave(TensorType type, int64_t n_out);
+// Whether a matrix of this type and shape has an interleaved layout (n_out a multiple of 8; for
+// F16, n_in even).
+bool can_interleave(TensorType type, int64_t n_in, int64_t n_out);
 
 // Bytes of one group of 8 interleaved rows of n_in values.
 size_t interleaved_group_bytes(TensorType type, int64_t n_in);

@@ -1,0 +1,125 @@
+// F16 rows interleaved 8 at a time (repack.h) against float activations, in AVX-512. Compiled with
+// the AVX-512 flags on x86-64 only and reached through gemm_avx512.cpp's table.
+//
+// A pair of values of 8 rows widens to one register whose lane 2 r + p holds row r's element
+// 2 j + p; a broadcast pair of activation values multiplies it. Each lane sums its products in
+// the order of j and a row is the sum of its two lanes, whatever the number of tokens or rows a
+// call computes: decode and prompts give a token the same bits (batch_invariance_test).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "kernels/cpu/repack.h"
+#include "kernels/cpu/vec_dot_impl.h"
+
+namespace bottega::kernels {
+namespace {
+
+// Tokens per prompt tile: 2 groups x 14 tokens keep 28 accumulators, the 2 widened weight
+// registers and an activation pair in the 32 ZMM registers.
+constexpr int kTokenTile = 14;
+// Groups one token streams side by side in decode: enough independent sums to cover the FMA's
+// latency, few enough streams for the prefetchers.
+constexpr int kDecodeGroups = 8;
+
+constexpr size_t kPairHalves = 2 * kRowGroup;
+
+__m512 widen_pair(const uint16_t* group, int64_t j) {
+  return _mm512_cvtph_ps(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + kPairHalves * j)));
+}
+
+__m512 broadcast_pair(const float* x, int64_t j) {
+  double pair;
+  std::memcpy(&pair, x + 2 * j, sizeof(pair));
+  return _mm512_castpd_ps(_mm512_set1_pd(pair));
+}
+
+// The rows of two groups' lane sums: rows 0..7 of a, then rows 0..7 of b.
+__m512 row_sums(__m512 a, __m512 b) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
+
+// G consecutive groups (G even, or 1) against NT activation rows x (x_stride floats apart);
+// y[t * y_stride + 8 g + r].
+template <int G, int NT>
+void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
+                   int64_t y_stride) {
+  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
+  __m512 acc[G][NT];
+  for (int g = 0; g < G; ++g) {
+    for (int t = 0; t < NT; ++t) acc[g][t] = _mm512_setzero_ps();
+  }
+  for (int64_t j = 0; j < n_in / 2; ++j) {
+    __m512 wv[G];
+    for (int g = 0; g < G; ++g) wv[g] = widen_pair(w + g * group_halves, j);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 xv = broadcast_pair(x + t * x_stride, j);
+      for (int g = 0; g < G; ++g) acc[g][t] = _mm512_fmadd_ps(wv[g], xv, acc[g][t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    if constexpr (G == 1) {
+      const __m512 rows = row_sums(acc[0][t], acc[0][t]);
+      _mm256_storeu_ps(y + t * y_stride, _mm512_castps512_ps256(rows));
+    } else {
+      for (int g = 0; g < G; g += 2) {
+        _mm512_storeu_ps(y + t * y_stride + g * kRowGroup, row_sums(acc[g][t], acc[g + 1][t]));
+      }
+    }
+  }
+}
+
+using TokensFn = void (*)(int64_t, const uint16_t*, const float*, int64_t, float*, int64_t);
+
+template <int G>
+constexpr std::array<TokensFn, kTokenTile> tokens_kernels() {
+  return []<size_t... I>(std::index_sequence<I...>) {
+    return std::array<TokensFn, kTokenTile>{&groups_tokens<G, static_cast<int>(I) + 1>...};
+  }
+  (std::make_index_sequence<kTokenTile>{});
+}
+
+void decode(int64_t n_in, const uint16_t* w, int64_t n_groups, const float* x, float* y) {
+  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
+  int64_t g = 0;
+  for (; g + kDecodeGroups <= n_groups; g += kDecodeGroups) {
+    groups_tokens<kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+  }
+  for (; g < n_groups; ++g) {
+    groups_tokens<1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+  }
+}
+
+}  // namespace
+
+void avx512_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                                 size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const auto* halves = reinterpret_cast<const uint16_t*>(w);
+  const auto* x = reinterpret_cast<const float*>(a);
+  const auto x_stride = static_cast<int64_t>(a_stride / sizeof(float));
+  if (n_cols == 1) {
+    decode(n_in, halves, n_groups, x, y);
+    return;
+  }
+  static constexpr std::array<TokensFn, kTokenTile> kPairs = tokens_kernels<2>();
+  static constexpr std::array<TokensFn, kTokenTile> kSingles = tokens_kernels<1>();
+  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
+  // A pair of groups (32 KB of 2048-wide rows) stays in L2 while the token tiles pass over it.
+  for (int64_t g = 0; g < n_groups; g += 2) {
+    const bool pair = g + 2 <= n_groups;
+    for (int64_t c = 0; c < n_cols; c += kTokenTile) {
+      const auto cols = static_cast<size_t>(std::min<int64_t>(kTokenTile, n_cols - c));
+      (pair ? kPairs : kSingles)[cols - 1](n_in, halves + g * group_halves, x + c * x_stride,
+                                           x_stride, y + c * y_stride + g * kRowGroup, y_stride);
+    }
+  }
+}
+
+}  // namespace bottega::kernels
