@@ -1,0 +1,118 @@
+// F16 rows interleaved 8 at a time (repack.h) against float activations, in AVX2. Compiled with
+// the AVX2 flags on x86-64 only and reached through gemm_avx2.cpp's table.
+//
+// A pair of values of 8 rows widens to two registers, rows 0..3 and rows 4..7, whose lane
+// 2 r + p holds row r's element 2 j + p; a broadcast pair of activation values multiplies both.
+// Each lane sums its products in the order of j and a row is the sum of its two lanes, whatever
+// the number of tokens or rows a call computes: decode and prompts give a token the same bits
+// (batch_invariance_test). The AVX-512 kernel (gemm_f16_avx512.cpp) has the same order.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "kernels/cpu/repack.h"
+#include "kernels/cpu/vec_dot_impl.h"
+
+namespace bottega::kernels {
+namespace {
+
+// Tokens per prompt tile: 6 tokens x 2 registers of one group keep 12 accumulators, the 2 widened
+// weight registers and an activation pair in the 16 YMM registers.
+constexpr int kTokenTile = 6;
+// Groups one token streams side by side in decode: 8 independent sums cover the FMA's latency.
+constexpr int kDecodeGroups = 4;
+
+constexpr size_t kPairHalves = 2 * kRowGroup;
+
+// Rows 4 h .. 4 h + 3 of pair j.
+__m256 widen_half_pair(const uint16_t* group, int64_t j, int h) {
+  return _mm256_cvtph_ps(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + kPairHalves * j + 8 * h)));
+}
+
+__m256 broadcast_pair(const float* x, int64_t j) {
+  double pair;
+  std::memcpy(&pair, x + 2 * j, sizeof(pair));
+  return _mm256_castpd_ps(_mm256_set1_pd(pair));
+}
+
+// The 8 rows of a group from the lane sums of its rows 0..3 and 4..7.
+__m256 row_sums(__m256 low, __m256 high) {
+  // hadd gives rows 0 1 4 5 2 3 6 7; the 64-bit permute puts them in order.
+  const __m256 sums = _mm256_hadd_ps(low, high);
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(sums), 0xd8));
+}
+
+// G consecutive groups against NT activation rows x (x_stride floats apart);
+// y[t * y_stride + 8 g + r].
+template <int G, int NT>
+void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
+                   int64_t y_stride) {
+  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
+  __m256 acc[G][2][NT];
+  for (int g = 0; g < G; ++g) {
+    for (int t = 0; t < NT; ++t) acc[g][0][t] = acc[g][1][t] = _mm256_setzero_ps();
+  }
+  for (int64_t j = 0; j < n_in / 2; ++j) {
+    for (int g = 0; g < G; ++g) {
+      const __m256 low = widen_half_pair(w + g * group_halves, j, 0);
+      const __m256 high = widen_half_pair(w + g * group_halves, j, 1);
+      for (int t = 0; t < NT; ++t) {
+        const __m256 xv = broadcast_pair(x + t * x_stride, j);
+        acc[g][0][t] = _mm256_fmadd_ps(low, xv, acc[g][0][t]);
+        acc[g][1][t] = _mm256_fmadd_ps(high, xv, acc[g][1][t]);
+      }
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    for (int t = 0; t < NT; ++t) {
+      _mm256_storeu_ps(y + t * y_stride + g * kRowGroup, row_sums(acc[g][0][t], acc[g][1][t]));
+    }
+  }
+}
+
+using TokensFn = void (*)(int64_t, const uint16_t*, const float*, int64_t, float*, int64_t);
+
+constexpr std::array<TokensFn, kTokenTile> kTokens = []<size_t... I>(std::index_sequence<I...>) {
+  return std::array<TokensFn, kTokenTile>{&groups_tokens<1, static_cast<int>(I) + 1>...};
+}
+(std::make_index_sequence<kTokenTile>{});
+
+void decode(int64_t n_in, const uint16_t* w, int64_t n_groups, const float* x, float* y) {
+  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
+  int64_t g = 0;
+  for (; g + kDecodeGroups <= n_groups; g += kDecodeGroups) {
+    groups_tokens<kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+  }
+  for (; g < n_groups; ++g) {
+    groups_tokens<1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+  }
+}
+
+}  // namespace
+
+void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                               size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  const auto* halves = reinterpret_cast<const uint16_t*>(w);
+  const auto* x = reinterpret_cast<const float*>(a);
+  const auto x_stride = static_cast<int64_t>(a_stride / sizeof(float));
+  if (n_cols == 1) {
+    decode(n_in, halves, n_groups, x, y);
+    return;
+  }
+  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
+  // A group (32 KB of 2048-wide rows) stays in L1/L2 while the token tiles pass over it.
+  for (int64_t g = 0; g < n_groups; ++g) {
+    for (int64_t c = 0; c < n_cols; c += kTokenTile) {
+      const auto cols = static_cast<size_t>(std::min<int64_t>(kTokenTile, n_cols - c));
+      kTokens[cols - 1](n_in, halves + g * group_halves, x + c * x_stride, x_stride,
+                        y + c * y_stride + g * kRowGroup, y_stride);
+    }
+  }
+}
+
+}  // namespace bottega::kernels
