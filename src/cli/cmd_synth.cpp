@@ -71,7 +71,11 @@ Action add_synth(CLI::App& app) {
                   "Experts per layer (mixture-of-experts families; default: the family's)")
       ->check(kPositive);
   cmd->add_option("--experts-used", s.experts_used, "Experts each token uses")->check(kPositive);
-  cmd->add_option("--vocab-from", s.vocab_from, "GGUF file whose tokenizer to copy")->required();
+  cmd->add_option(
+         "--vocab-from", s.vocab_from,
+         "GGUF file whose tokenizer to copy, or a Hugging Face tokenizer.json (or its directory) "
+         "whose vocabulary to write")
+      ->required();
   std::string types;
   for (const auto& t : convert::synth_file_types()) {
     types += (types.empty() ? "" : ", ") + std::string(t.name);

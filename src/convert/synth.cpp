@@ -14,6 +14,7 @@
 #include "model/architecture.h"
 #include "model/encoder_config.h"
 #include "tensor/blocks.h"
+#include "tokenizer/tokenizer.h"
 
 namespace bottega::convert {
 namespace {
@@ -140,18 +141,31 @@ SynthFileType validated_type(const SynthOptions& o) {
   return *type;
 }
 
-gguf::File open_vocab(const std::filesystem::path& path) {
+// The tokenizer.* metadata of the model: copied from a GGUF file, or a tokenizer.json's
+// vocabulary written as GGUF keys.
+std::vector<gguf::KeyValue> vocab_metadata(const std::filesystem::path& path) {
   std::error_code ec;
-  if (path.empty()) throw Error("--vocab-from is required: a GGUF file whose tokenizer to copy");
-  if (!std::filesystem::is_regular_file(path, ec)) {
+  if (path.empty()) {
+    throw Error("--vocab-from is required: a GGUF file or tokenizer.json whose tokenizer to copy");
+  }
+  const bool json_directory =
+      std::filesystem::is_directory(path, ec) && tokenizer::is_tokenizer_json_path(path.string());
+  if (!json_directory && !std::filesystem::is_regular_file(path, ec)) {
     throw Error(str("--vocab-from '", path.string(), "' does not exist or is not a file"));
+  }
+  if (tokenizer::is_tokenizer_json_path(path.string())) {
+    return tokenizer::gguf_vocab_metadata(tokenizer::tokenizer_json_as_gguf_vocab(path.string()));
   }
   gguf::File file = gguf::File::open(path);
   const gguf::Array* tokens = file.get_array("tokenizer.ggml.tokens");
   if (tokens == nullptr || tokens->elements.empty()) {
     throw Error(str("--vocab-from '", path.string(), "' has no tokenizer.ggml.tokens to copy"));
   }
-  return file;
+  std::vector<gguf::KeyValue> out;
+  for (const gguf::KeyValue& kv : file.metadata()) {
+    if (kv.key.rfind("tokenizer.", 0) == 0) out.push_back(kv);
+  }
+  return out;
 }
 
 // ---- random values ----
@@ -424,17 +438,20 @@ SynthSummary synth_model(const SynthOptions& options, ThreadPool& pool) {
   SynthShape shape = validated_shape(options);
   const SynthFileType file_type = validated_type(options);
   if (options.out.empty()) throw Error("-o/--out is required: the GGUF file to write");
-  const gguf::File vocab = open_vocab(options.vocab_from);
-  shape.n_vocab = static_cast<int64_t>(vocab.get_array("tokenizer.ggml.tokens")->elements.size());
+  const std::vector<gguf::KeyValue> vocab = vocab_metadata(options.vocab_from);
+  const auto tokens = std::find_if(vocab.begin(), vocab.end(), [](const gguf::KeyValue& kv) {
+    return kv.key == "tokenizer.ggml.tokens";
+  });
+  BOTTEGA_CHECK(tokens != vocab.end() && tokens->value.as_array() != nullptr,
+                "the vocabulary has no tokens");
+  shape.n_vocab = static_cast<int64_t>(tokens->value.as_array()->elements.size());
   // Named by what it is rather than by the output path, so that equal options give equal bytes.
   shape.name =
       str("synth-", options.arch, "-", shape.n_embd, "d-", shape.n_layer, "l-", file_type.name);
   gguf::Writer writer;
   const ModelPlan model = describe_model(options.arch, shape, writer);
   set_general_metadata(writer, file_type);
-  for (const gguf::KeyValue& kv : vocab.metadata()) {
-    if (kv.key.rfind("tokenizer.", 0) == 0) writer.set(kv.key, kv.value);
-  }
+  for (const gguf::KeyValue& kv : vocab) writer.set(kv.key, kv.value);
 
   SynthSummary summary;
   summary.arch = options.arch;

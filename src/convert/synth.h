@@ -77,7 +77,9 @@ struct SynthOptions {
   int64_t ctx = 2048;
   std::string type = "F16";
   uint64_t seed = 0;
-  std::filesystem::path vocab_from;  // a GGUF whose tokenizer.* keys are copied
+  // A GGUF whose tokenizer.* keys are copied, or a tokenizer.json whose vocabulary is written as
+  // those keys (byte-level BPE with a pre-tokenizer llama.cpp names).
+  std::filesystem::path vocab_from;
   std::filesystem::path out;
 };
 

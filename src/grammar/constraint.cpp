@@ -26,11 +26,18 @@ TokenVocabulary::TokenVocabulary(std::vector<std::string> token_pieces,
 }
 
 std::shared_ptr<const TokenVocabulary> TokenVocabulary::from_tokenizer(
-    const tokenizer::Tokenizer& tok, const std::vector<int32_t>& rendered) {
+    const tokenizer::Tokenizer& tok, const std::vector<std::pair<int32_t, std::string>>& rendered,
+    bool reserve_private_use) {
   std::vector<std::string> pieces(static_cast<size_t>(tok.n_vocab()));
   for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-    const bool render = std::find(rendered.begin(), rendered.end(), id) != rendered.end();
-    pieces[static_cast<size_t>(id)] = tok.token_to_piece(id, render);
+    std::string piece = tok.token_to_piece(id);
+    // An empty piece is never allowed under a grammar.
+    if (reserve_private_use && piece.find('\xEE') != std::string::npos) piece.clear();
+    pieces[static_cast<size_t>(id)] = std::move(piece);
+  }
+  for (const auto& [id, text] : rendered) {
+    BOTTEGA_CHECK(id >= 0 && id < tok.n_vocab(), "token ", id);
+    pieces[static_cast<size_t>(id)] = text;
   }
   return std::make_shared<const TokenVocabulary>(std::move(pieces), tok.vocab().eog,
                                                  tok.strips_leading_space());

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "grammar/grammar.h"
@@ -25,9 +26,14 @@ struct TokenVocabulary {
 
   TokenVocabulary(std::vector<std::string> token_pieces, const std::vector<int32_t>& end_tokens,
                   bool strips_space);
-  // rendered: control tokens a grammar may produce as their text (tool-call markers).
+  // rendered: control tokens a grammar may produce, each as the text given (tool-call markers).
+  // reserve_private_use: no other token produces a byte 0xEE, the lead byte of U+E000..U+EFFF
+  // (private use), so a rendered text in that range comes from its token alone, never from byte
+  // tokens spelling it (byte-level vocabularies can spell any text).
   static std::shared_ptr<const TokenVocabulary> from_tokenizer(
-      const tokenizer::Tokenizer& tok, const std::vector<int32_t>& rendered = {});
+      const tokenizer::Tokenizer& tok,
+      const std::vector<std::pair<int32_t, std::string>>& rendered = {},
+      bool reserve_private_use = false);
   int32_t n_tokens() const { return static_cast<int32_t>(pieces.size()); }
 };
 

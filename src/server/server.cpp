@@ -137,7 +137,16 @@ struct Server::Impl {
   std::shared_ptr<const grammar::TokenVocabulary> token_vocabulary(bool with_markers) {
     if (with_markers) {
       std::call_once(marker_vocabulary_once, [this] {
-        marker_vocabulary = grammar::TokenVocabulary::from_tokenizer(tokenizer, marker_tokens);
+        std::vector<std::pair<int32_t, std::string>> texts;
+        const std::vector<std::string> markers = tool_markers(tool_format);
+        for (const std::string& marker : markers) {
+          const int32_t id = tokenizer.find_token(marker);
+          if (std::find(marker_tokens.begin(), marker_tokens.end(), id) != marker_tokens.end()) {
+            texts.emplace_back(id, tool_marker_grammar_text(tool_format, marker));
+          }
+        }
+        marker_vocabulary = grammar::TokenVocabulary::from_tokenizer(
+            tokenizer, texts, tool_format == ToolFormat::kHarmony);
       });
       return marker_vocabulary;
     }

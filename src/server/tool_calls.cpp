@@ -1,5 +1,8 @@
 #include "server/tool_calls.h"
 
+#include <algorithm>
+
+#include "core/error.h"
 #include "grammar/json_schema.h"
 
 namespace bottega::server {
@@ -100,6 +103,20 @@ std::string tools_system_prompt(const json& tools) {
   return text;
 }
 
+std::string tool_marker_grammar_text(ToolFormat format, std::string_view marker) {
+  if (format != ToolFormat::kHarmony) return std::string(marker);
+  const std::vector<std::string> markers = tool_markers(format);
+  const auto it = std::find(markers.begin(), markers.end(), marker);
+  BOTTEGA_CHECK(it != markers.end(), "not a harmony tool marker: ", marker);
+  const auto code_point = static_cast<uint32_t>(0xE000 + (it - markers.begin()));
+  // Three UTF-8 bytes: 1110xxxx 10xxxxxx 10xxxxxx.
+  std::string text;
+  text += static_cast<char>(0xE0 | (code_point >> 12));
+  text += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
+  text += static_cast<char>(0x80 | (code_point & 0x3F));
+  return text;
+}
+
 std::string new_tool_call_id(ToolFormat format, const std::function<uint32_t()>& random) {
   static constexpr char kAlphabet[] =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -139,7 +156,10 @@ std::string tool_call_grammar(ToolFormat format, const json& tools, bool paralle
       case ToolFormat::kHarmony:  // after harmony_call_prefix()
         call = tools.size() == 1
                    ? args
-                   : GbnfBuilder::literal(name + " <|constrain|>json<|message|>") + " " + args;
+                   : GbnfBuilder::literal(
+                         name + " " + tool_marker_grammar_text(format, "<|constrain|>") + "json" +
+                         tool_marker_grammar_text(format, "<|message|>")) +
+                         " " + args;
         break;
       case ToolFormat::kMistral:
         call = GbnfBuilder::literal("{\"name\": " + quoted_name + ", \"arguments\": ") + " " +

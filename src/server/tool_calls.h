@@ -30,6 +30,11 @@ ToolFormat detect_tool_format(const std::string& template_source);
 bool template_renders_tools(const std::string& template_source);
 // The special tokens whose text the format needs to see in the output (e.g. "[TOOL_CALLS]").
 std::vector<std::string> tool_markers(ToolFormat format);
+// A marker as the format's grammars see its token: its text, except for harmony, whose splitter
+// reads the markers by token id, so a forced call must produce the tokens themselves and not their
+// spelling in ordinary tokens: there each is a private-use character (U+E000 on), which the
+// grammar vocabulary keeps other tokens from spelling (TokenVocabulary's reserve_private_use).
+std::string tool_marker_grammar_text(ToolFormat format, std::string_view marker);
 
 // Tools a template that knows none should still learn about: a system message in Hermes style.
 std::string tools_system_prompt(const nlohmann::ordered_json& tools);

@@ -77,27 +77,77 @@ constexpr const char* kPhi3 = R"({%- for message in messages -%}
 {%- if add_generation_prompt -%}{{ '<|assistant|>\n' }}{%- else -%}{{ eos_token }}{%- endif -%}
 )";
 
-// gpt-oss's harmony format, as the official template (openai-gpt-oss-120b.jinja) renders chats
-// without tools: a system header the model was trained with (identity, knowledge cutoff, today's
-// date, reasoning effort, the channels), the request's system text as developer instructions,
-// earlier answers in the final channel, and a turn opened for the assistant, which then writes
+// gpt-oss's harmony format, as the official template (openai-gpt-oss-120b.jinja) renders chats:
+// a system header the model was trained with (identity, knowledge cutoff, today's date, reasoning
+// effort, the channels), the request's system text as developer instructions, the tools as a
+// TypeScript namespace `functions` after them, earlier answers in the final channel, earlier calls
+// as messages to functions.NAME in the commentary channel ending in <|call|>, tool results as
+// messages from functions.NAME, and a turn opened for the assistant, which then writes
 // <|channel|>analysis<|message|>...<|end|><|start|>assistant<|channel|>final<|message|>...<|return|>.
 // reasoning_effort (low, medium, high) comes from the request's chat_template_kwargs.
-constexpr const char* kHarmony = R"({%- set ns = namespace(instructions='') -%}
+constexpr const char* kHarmony = R"({%- macro schema_type(s) -%}
+{%- if s.enum is defined -%}{%- for v in s.enum -%}{{ (' | ' if not loop.first else '') + (v | tojson) }}{%- endfor -%}
+{%- elif s.type is not defined -%}any
+{%- elif s.type == 'string' -%}string
+{%- elif s.type == 'number' or s.type == 'integer' -%}number
+{%- elif s.type == 'boolean' -%}boolean
+{%- elif s.type == 'null' -%}null
+{%- elif s.type == 'array' -%}{{ (schema_type(s['items']) if s['items'] is defined else 'any') + '[]' }}
+{%- elif s.type == 'object' -%}object
+{%- else -%}any
+{%- endif -%}
+{%- endmacro -%}
+{%- macro render_tools(tools) -%}
+{{- '# Tools\n\n## functions\n\nnamespace functions {\n\n' -}}
+{%- for tool in tools -%}
+{%- set f = tool.function if tool.function is defined else tool -%}
+{%- if f.description is defined and f.description -%}{{ '// ' + f.description + '\n' }}{%- endif -%}
+{%- if f.parameters is defined and f.parameters.properties is defined and f.parameters.properties -%}
+{{- 'type ' + f.name + ' = (_: {\n' -}}
+{%- for name, prop in f.parameters.properties.items() -%}
+{%- if prop.description is defined and prop.description -%}{{ '// ' + prop.description + '\n' }}{%- endif -%}
+{{- name + ('' if f.parameters.required is defined and name in f.parameters.required else '?') + ': ' + schema_type(prop) + ',' -}}
+{%- if prop.default is defined -%}{{ ' // default: ' + (prop.default | tojson) }}{%- endif -%}
+{{- '\n' -}}
+{%- endfor -%}
+{{- '}) => any;\n\n' -}}
+{%- else -%}
+{{- 'type ' + f.name + ' = () => any;\n\n' -}}
+{%- endif -%}
+{%- endfor -%}
+{{- '} // namespace functions' -}}
+{%- endmacro -%}
+{%- set ns = namespace(instructions='', last_call='') -%}
 {%- for message in messages if message.role in ['system', 'developer'] -%}
 {%- set ns.instructions = ns.instructions + ('\n\n' if ns.instructions else '') + text(message.content) -%}
 {%- endfor -%}
 {{- '<|start|>system<|message|>' + (model_identity if model_identity is defined else 'You are ChatGPT, a large language model trained by OpenAI.') + '\nKnowledge cutoff: 2024-06\nCurrent date: ' + strftime_now('%Y-%m-%d') + '\n\n' -}}
 {{- 'Reasoning: ' + (reasoning_effort if reasoning_effort is defined else 'medium') + '\n\n' -}}
-{{- '# Valid channels: analysis, commentary, final. Channel must be included for every message.<|end|>' -}}
-{%- if ns.instructions -%}{{ '<|start|>developer<|message|># Instructions\n\n' + ns.instructions + '\n\n<|end|>' }}{%- endif -%}
+{{- '# Valid channels: analysis, commentary, final. Channel must be included for every message.' -}}
+{%- if tools -%}{{ "\nCalls to these tools must go to the commentary channel: 'functions'." }}{%- endif -%}
+{{- '<|end|>' -}}
+{%- if ns.instructions or tools -%}
+{{- '<|start|>developer<|message|>' -}}
+{%- if ns.instructions -%}{{ '# Instructions\n\n' + ns.instructions + '\n\n' }}{%- endif -%}
+{%- if tools -%}{{ render_tools(tools) }}{%- endif -%}
+{{- '<|end|>' -}}
+{%- endif -%}
 {%- for message in messages -%}
 {%- if message.role == 'user' -%}
 {{ '<|start|>user<|message|>' + text(message.content) + '<|end|>' }}
+{%- elif message.role == 'assistant' and message.tool_calls is defined and message.tool_calls -%}
+{%- if message.content is defined and message.content and text(message.content) -%}
+{{ '<|start|>assistant<|channel|>analysis<|message|>' + text(message.content) + '<|end|>' }}
+{%- endif -%}
+{%- for call in message.tool_calls -%}
+{%- set fn = call.function if call.function is defined else call -%}
+{%- set ns.last_call = fn.name -%}
+{{ '<|start|>assistant<|channel|>commentary to=functions.' + fn.name + ' <|constrain|>json<|message|>' + (fn.arguments if fn.arguments is string else (fn.arguments | tojson)) + '<|call|>' }}
+{%- endfor -%}
 {%- elif message.role == 'assistant' -%}
 {{ '<|start|>assistant<|channel|>final<|message|>' + text(message.content) + '<|end|>' }}
 {%- elif message.role == 'tool' -%}
-{{ '<|start|>functions.' + (message.name if message.name is defined else 'tool') + ' to=assistant<|channel|>commentary<|message|>' + text(message.content) + '<|end|>' }}
+{{ '<|start|>functions.' + (message.name if message.name is defined else (ns.last_call if ns.last_call else 'tool')) + ' to=assistant<|channel|>commentary<|message|>' + text(message.content) + '<|end|>' }}
 {%- endif -%}
 {%- endfor -%}
 {%- if add_generation_prompt -%}{{ '<|start|>assistant' }}{%- endif -%}

@@ -90,6 +90,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const gguf::File& file);
 // fallback (Gemma) are supported. Throws bottega::Error naming the file and the JSON field for
 // anything malformed or not supported.
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path);
+// The vocabulary of a tokenizer.json (and its tokenizer_config.json) as a GGUF file would carry
+// it: tokens, types, merges, special ids, chat template, and as `pre` the tokenizer.ggml.pre name
+// whose patterns its pre-tokenizer uses. Throws bottega::Error when the pipeline has no GGUF
+// equivalent (not byte-level BPE, a normalizer, patterns of no named pre-tokenizer).
+Vocab tokenizer_json_as_gguf_vocab(const std::string& path);
 // Whether path names a tokenizer.json (by file name) or a directory that holds one.
 bool is_tokenizer_json_path(const std::string& path);
 

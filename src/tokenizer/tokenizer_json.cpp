@@ -7,6 +7,7 @@
 // the BPE model's vocab and merges fill the Vocab; TemplateProcessing (or tokenizer_config.json's
 // add_bos_token/add_eos_token) decides add_bos/add_eos. Anything else is refused by name, never
 // silently approximated.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -15,6 +16,7 @@
 
 #include "core/error.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bottega::tokenizer {
@@ -389,8 +391,14 @@ bool is_tokenizer_json_path(const std::string& path) {
   return fs::path(path).filename() == "tokenizer.json" || fs::path(path).extension() == ".json";
 }
 
-std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
-  const fs::path file = tokenizer_json_file(path);
+namespace {
+
+struct ParsedTokenizerJson {
+  Vocab vocab;
+  BpeOptions options;
+};
+
+ParsedTokenizerJson parse_tokenizer_json(const fs::path& file) {
   const Json root = parse_file(file);
   try {
     if (!root.is_object()) throw Error("expected a JSON object");
@@ -398,8 +406,9 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
     const Json none;
     const Json& added = root.contains("added_tokens") ? root["added_tokens"] : none;
 
-    Vocab vocab;
-    BpeOptions options;
+    ParsedTokenizerJson parsed;
+    Vocab& vocab = parsed.vocab;
+    BpeOptions& options = parsed.options;
     options.byte_level = false;
     read_model(model, options);
     read_vocab(model, added, vocab);
@@ -418,13 +427,62 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
     vocab.pre = "tokenizer.json";
     vocab.leftmost_special_match = true;
     vocab.strip_unicode_whitespace = true;  // tokenizers strips regex \s: Unicode White_Space
-    finalize_vocab(vocab);
-    return std::make_unique<BpeTokenizer>(std::move(vocab), std::move(options));
+    return parsed;
   } catch (const Json::exception& e) {
     throw Error(str(file.string(), ": unexpected JSON structure (", e.what(), ")"));
   } catch (const Error& e) {
     throw Error(str(file.string(), ": ", e.what()));
   }
+}
+
+// The tokenizer.ggml.pre name whose patterns are these splits, or "" when none is. ignore_merges
+// is left to the name, as llama.cpp's converter leaves it: o200k's tokenizer.json sets it, and
+// gpt-oss files carry "gpt-4o", whose words all go through the merges.
+std::string gguf_pre_tokenizer_name(const BpeOptions& options) {
+  for (const auto& rule : options.splits) {
+    if (rule.literal || rule.behavior != SplitRule::Behavior::kIsolated) return "";
+  }
+  for (std::string_view name : supported_pre_tokenizers()) {
+    const PreTokenizerSpec& spec = pre_tokenizer_spec(name);
+    if (spec.regexes.size() != options.splits.size()) continue;
+    if (std::equal(
+            spec.regexes.begin(), spec.regexes.end(), options.splits.begin(),
+            [](std::string_view regex, const SplitRule& rule) { return regex == rule.pattern; })) {
+      return std::string(name);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
+  const fs::path file = tokenizer_json_file(path);
+  ParsedTokenizerJson parsed = parse_tokenizer_json(file);
+  try {
+    finalize_vocab(parsed.vocab);
+    return std::make_unique<BpeTokenizer>(std::move(parsed.vocab), std::move(parsed.options));
+  } catch (const Error& e) {
+    throw Error(str(file.string(), ": ", e.what()));
+  }
+}
+
+Vocab tokenizer_json_as_gguf_vocab(const std::string& path) {
+  const fs::path file = tokenizer_json_file(path);
+  ParsedTokenizerJson parsed = parse_tokenizer_json(file);
+  const auto refuse = [&](std::string_view why) {
+    throw Error(str(file.string(), ": ", why,
+                    ", which a GGUF vocabulary cannot name (it stores byte-level BPE with one of "
+                    "llama.cpp's tokenizer.ggml.pre names and no normalizer)"));
+  };
+  if (!parsed.options.byte_level) refuse("the tokenizer is not byte-level BPE");
+  if (!parsed.options.normalizer.empty()) refuse("the tokenizer has a normalizer");
+  parsed.vocab.pre = gguf_pre_tokenizer_name(parsed.options);
+  if (parsed.vocab.pre.empty()) refuse("its pre-tokenizer patterns match no named pre-tokenizer");
+  // As GGUF readers find them: the rules a GGUF vocabulary implies, not tokenizer.json's.
+  parsed.vocab.leftmost_special_match = false;
+  parsed.vocab.strip_unicode_whitespace = false;
+  return std::move(parsed.vocab);
 }
 
 }  // namespace bottega::tokenizer

@@ -328,6 +328,37 @@ void finalize_vocab(Vocab& vocab) {
   derive_end_of_generation(vocab);
 }
 
+std::vector<gguf::KeyValue> gguf_vocab_metadata(const Vocab& vocab) {
+  std::vector<gguf::KeyValue> out;
+  const auto set = [&](std::string_view key, gguf::Value value) {
+    out.push_back({std::string(key), std::move(value)});
+  };
+  set(kModelKey, gguf::Value::string(vocab.model));
+  if (!vocab.pre.empty()) set(kPreKey, gguf::Value::string(vocab.pre));
+  set(kTokensKey, gguf::Value::strings(vocab.tokens));
+  std::vector<int32_t> types;
+  types.reserve(vocab.types.size());
+  for (Vocab::TokenType type : vocab.types) types.push_back(static_cast<int32_t>(type));
+  if (!types.empty()) set(kTypesKey, gguf::Value::i32s(types));
+  if (!vocab.merges.empty()) set(kMergesKey, gguf::Value::strings(vocab.merges));
+  if (std::any_of(vocab.scores.begin(), vocab.scores.end(), [](float v) { return v != 0.0f; })) {
+    set(kScoresKey, gguf::Value::f32s(vocab.scores));
+  }
+  const std::pair<std::string_view, int32_t> ids[] = {
+      {kBosKey, vocab.bos}, {kEosKey, vocab.eos}, {kUnkKey, vocab.unk},
+      {kPadKey, vocab.pad}, {kEotKey, vocab.eot},
+  };
+  for (const auto& [key, id] : ids) {
+    if (id >= 0) set(key, gguf::Value::u32(static_cast<uint32_t>(id)));
+  }
+  set(kAddBosKey, gguf::Value::boolean(vocab.add_bos));
+  set(kAddEosKey, gguf::Value::boolean(vocab.add_eos));
+  if (!vocab.chat_template.empty()) {
+    set("tokenizer.chat_template", gguf::Value::string(vocab.chat_template));
+  }
+  return out;
+}
+
 Vocab load_vocab(const gguf::File& file) {
   Vocab vocab;
   try {

@@ -13,7 +13,8 @@
 
 namespace bottega::gguf {
 class File;
-}
+struct KeyValue;
+}  // namespace bottega::gguf
 
 namespace bottega::tokenizer {
 
@@ -80,6 +81,11 @@ struct Vocab {
 // naming the key for a missing token list, arrays whose lengths disagree, values of the wrong type
 // and special ids out of range.
 Vocab load_vocab(const gguf::File& file);
+
+// The tokenizer.* keys a GGUF file carries for this vocabulary, which load_vocab() reads back:
+// model, pre, tokens, types, merges (BPE), scores (when any is non-zero), the special ids that are
+// set, add_bos/add_eos, and the chat template when there is one.
+std::vector<gguf::KeyValue> gguf_vocab_metadata(const Vocab& vocab);
 
 // Completes and checks a vocabulary (also one built in code): fills absent scores (0) and types
 // (kNormal), checks array lengths and special ids (bottega::Error naming the GGUF key), finds the

@@ -172,12 +172,20 @@ TEST(ToolCallGrammar, ForcesValidCallsInEachFormat) {
                                "[TOOL_CALLS][{\"name\": \"now\", \"arguments\": {}, "
                                "\"id\": \"short\"}]"));
   // Harmony: after harmony_call_prefix(), the function's name (when several) and its arguments.
+  // The header's markers are the tokens themselves (private-use characters in the grammar's
+  // vocabulary): their spelling in ordinary tokens would leave the splitter in the header.
   const std::string harmony = tool_call_grammar(ToolFormat::kHarmony, kTools, true);
   EXPECT_EQ(harmony_call_prefix(kTools), "<|channel|>commentary to=functions.");
-  EXPECT_TRUE(grammar_accepts(harmony, "now <|constrain|>json<|message|>{}"));
-  EXPECT_TRUE(
-      grammar_accepts(harmony, "get_weather <|constrain|>json<|message|>{\"city\": \"Z\"}"));
-  EXPECT_FALSE(grammar_accepts(harmony, "get_weather <|constrain|>json<|message|>{}"));
+  const std::string constrain = tool_marker_grammar_text(ToolFormat::kHarmony, "<|constrain|>");
+  const std::string message = tool_marker_grammar_text(ToolFormat::kHarmony, "<|message|>");
+  EXPECT_EQ(constrain, "\xEE\x80\x80");  // U+E000
+  EXPECT_EQ(message, "\xEE\x80\x81");
+  EXPECT_EQ(tool_marker_grammar_text(ToolFormat::kHermes, "<tool_call>"), "<tool_call>");
+  EXPECT_TRUE(grammar_accepts(harmony, "now " + constrain + "json" + message + "{}"));
+  EXPECT_TRUE(grammar_accepts(harmony,
+                              "get_weather " + constrain + "json" + message + "{\"city\": \"Z\"}"));
+  EXPECT_FALSE(grammar_accepts(harmony, "get_weather " + constrain + "json" + message + "{}"));
+  EXPECT_FALSE(grammar_accepts(harmony, "now <|constrain|>json<|message|>{}"));
   const json one = json::array({kTools[1]});
   EXPECT_EQ(harmony_call_prefix(one),
             "<|channel|>commentary to=functions.now <|constrain|>json<|message|>");

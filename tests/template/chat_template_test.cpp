@@ -97,6 +97,49 @@ TEST(ChatTemplate, HarmonyRendersGptOssTurns) {
       });
 }
 
+// With tools: the channel rule for calls in the system header, the functions as a TypeScript
+// namespace after the instructions (required parameters without "?", enums as unions, defaults as
+// comments, a function without parameters as "() => any"), an earlier call as a message to
+// functions.NAME ending in <|call|> and its result as a message from it (named by the call when
+// the tool message has no name).
+TEST(ChatTemplate, HarmonyRendersToolsCallsAndResults) {
+  const ChatTemplate harmony = ChatTemplate::builtin("harmony", "<|startoftext|>", "<|return|>");
+  const nlohmann::ordered_json tools = nlohmann::ordered_json::parse(R"([
+    {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+      "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "description": "The city"},
+        "unit": {"enum": ["celsius", "fahrenheit"], "default": "celsius"},
+        "days": {"type": "array", "items": {"type": "integer"}}},
+      "required": ["city"]}}},
+    {"type": "function", "function": {"name": "get_time"}}])");
+  const nlohmann::ordered_json messages = nlohmann::ordered_json::parse(R"([
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Weather?"},
+    {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function",
+      "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "21 degrees"}])");
+  expect_harmony(
+      [&] { return harmony.apply(messages, tools, true, nlohmann::ordered_json::object()); },
+      [&](const std::string& date) {
+        return "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+               "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: " +
+               date +
+               "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. Channel "
+               "must be included for every message.\nCalls to these tools must go to the "
+               "commentary channel: 'functions'.<|end|>"
+               "<|start|>developer<|message|># Instructions\n\nBe brief.\n\n# Tools\n\n"
+               "## functions\n\nnamespace functions {\n\n// Weather in a city\n"
+               "type get_weather = (_: {\n// The city\ncity: string,\n"
+               "unit?: \"celsius\" | \"fahrenheit\", // default: \"celsius\"\ndays?: number[],\n"
+               "}) => any;\n\ntype get_time = () => any;\n\n} // namespace functions<|end|>"
+               "<|start|>user<|message|>Weather?<|end|>"
+               "<|start|>assistant<|channel|>commentary to=functions.get_weather "
+               "<|constrain|>json<|message|>{\"city\": \"Paris\"}<|call|>"
+               "<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>21 "
+               "degrees<|end|><|start|>assistant";
+      });
+}
+
 TEST(ChatTemplate, UnknownBuiltinListsTheNames) {
   try {
     ChatTemplate::builtin("nope", "", "");

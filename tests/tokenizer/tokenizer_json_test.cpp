@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "gguf/gguf.h"
 #include "testutil/testutil.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -420,6 +421,48 @@ TEST(TokenizerJsonHarmony, GptOssEndsGenerationAtReturnAndCallNotAtEnd) {
   EXPECT_TRUE(tokenizer->is_eog(ret));
   EXPECT_TRUE(tokenizer->is_eog(call));
   EXPECT_EQ(tokenizer->vocab().eot, ret);
+}
+
+// A tokenizer.json written as GGUF keys (what `synth --vocab-from tokenizer.json` stores) reads
+// back, through the GGUF path and its named pre-tokenizer, as a tokenizer giving the same ids:
+// gpt-oss's o200k file names "gpt-4o", the end-of-generation tokens and the special ids survive.
+TEST(TokenizerJsonAsGguf, GptOssVocabularyReadsBackAsTheSameTokenizer) {
+  const std::string json_path = (package_dir("gptoss") / "tokenizer.json").string();
+  const Vocab vocab = tokenizer_json_as_gguf_vocab(json_path);
+  EXPECT_EQ(vocab.model, "gpt2");
+  EXPECT_EQ(vocab.pre, "gpt-4o");
+  const testing::TempDir dir;
+  gguf::Writer writer;
+  for (gguf::KeyValue& kv : gguf_vocab_metadata(vocab)) writer.set(kv.key, std::move(kv.value));
+  writer.write(dir / "vocab.gguf");
+  const std::unique_ptr<Tokenizer> from_gguf = load_tokenizer(gguf::File::open(dir / "vocab.gguf"));
+  const std::unique_ptr<Tokenizer> from_json = load_tokenizer_json(json_path);
+  ASSERT_EQ(from_gguf->n_vocab(), from_json->n_vocab());
+  for (const std::string& text : kHardStrings) {
+    EXPECT_EQ(from_gguf->encode(text, false, true), from_json->encode(text, false, true)) << text;
+  }
+  EXPECT_EQ(from_gguf->vocab().bos, from_json->vocab().bos);
+  EXPECT_EQ(from_gguf->vocab().eos, from_json->vocab().eos);
+  EXPECT_EQ(from_gguf->vocab().eog, from_json->vocab().eog);
+}
+
+// What a GGUF vocabulary cannot name is refused, saying why.
+TEST(TokenizerJsonAsGguf, RefusesPatternsWithoutAName) {
+  const testing::TempDir dir;
+  std::ofstream(dir / "tokenizer.json") << R"({
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+      {"type": "Split", "pattern": {"Regex": "[ab]+"}, "behavior": "Isolated", "invert": false},
+      {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]},
+    "decoder": {"type": "ByteLevel"}})";
+  EXPECT_NE(load_tokenizer_json((dir / "tokenizer.json").string()), nullptr);  // readable as such
+  try {
+    tokenizer_json_as_gguf_vocab((dir / "tokenizer.json").string());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("match no named pre-tokenizer"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
