@@ -1,12 +1,13 @@
-// Every model family through the commands a user runs: synth, quantize, run, chat, bench, fit and
-// perplexity, on small random-weight models (serve: tests/server/families_e2e.test.mjs; logits
-// against a reference: tests/model/decoder_forward_test.cpp).
+// Every model family through the commands a user runs: synth, quantize, show, run, chat, bench,
+// fit and perplexity, on small random-weight models (serve: tests/server/families_e2e.test.mjs;
+// logits against a reference: tests/model/decoder_forward_test.cpp).
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gguf/gguf.h"
@@ -130,6 +131,21 @@ TEST(Families, QuantizeToMxfp4KeepsRoutersAndBiasesInFloat) {
   EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
+// What a token reads: every tensor, a mixture's expert tensors (stacked, and their biases) at
+// expert_used_count of expert_count; what bench's GB/s counts.
+double active_bytes(const std::string& path, const std::string& arch) {
+  const gguf::File file = gguf::File::open(path);
+  const auto used = static_cast<double>(file.get_int(arch + ".expert_used_count").value_or(1));
+  const auto count = static_cast<double>(file.get_int(arch + ".expert_count").value_or(1));
+  double bytes = 0.0;
+  for (const auto& t : file.tensors()) {
+    const bool expert = t.name.find("_exps.") != std::string::npos;
+    bytes +=
+        expert ? static_cast<double>(t.n_bytes) / count * used : static_cast<double>(t.n_bytes);
+  }
+  return bytes;
+}
+
 TEST(Families, RunChatBenchFitAndPerplexityWork) {
   TempDir dir;
   const std::string text_path = (dir / "text.txt").string();
@@ -143,9 +159,20 @@ TEST(Families, RunChatBenchFitAndPerplexityWork) {
   const auto hw =
       run_bottega({"hw", "--json", "--buffer-mib", "32", "-r", "1"}, testing::hw_env(home));
   ASSERT_EQ(hw.exit_code, 0) << hw.err;
-  for (const Family& family : kFamilies) {
-    const std::string& arch = family.name;  // named in failure messages
-    const std::string model = synth(dir, family, "Q8_0");
+  // Every family in Q8_0, and gpt-oss also as its files come, with MXFP4 experts.
+  std::vector<std::pair<Family, std::string>> models;
+  for (const Family& family : kFamilies) models.emplace_back(family, "Q8_0");
+  models.emplace_back(kGptOss, "MXFP4_MOE");
+  for (const auto& [family, type] : models) {
+    const std::string arch = family.name + " " + type;  // named in failure messages
+    const std::string model = synth(dir, family, type);
+
+    const auto show = run_bottega({"show", model});
+    ASSERT_EQ(show.exit_code, 0) << arch << ": " << show.err;
+    EXPECT_NE(show.out.find("architecture: " + family.arch), std::string::npos) << show.out;
+    if (type == "MXFP4_MOE") {
+      EXPECT_NE(show.out.find("MXFP4 x"), std::string::npos) << show.out;
+    }
 
     const auto run = run_bottega(
         {"run", "-m", model, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "2"});
@@ -163,6 +190,16 @@ TEST(Families, RunChatBenchFitAndPerplexityWork) {
     const json rows = json::parse(bench.out);
     ASSERT_EQ(rows.size(), 2u) << bench.out;
     for (const json& row : rows) EXPECT_GT(row["avg_ts"].get<double>(), 0.0) << arch;
+    // GB/s of decode from the bytes a token reads: a mixture's active experts only.
+    const json& tg = rows[1];
+    ASSERT_EQ(tg["n_gen"], 8) << bench.out;
+    const double read = tg["gb_per_s"].get<double>() * 1e9 / tg["avg_ts"].get<double>();
+    const double expected = active_bytes(model, family.arch);
+    EXPECT_NEAR(read, expected, 0.001 * expected) << arch;
+    if (!family.extra_flags.empty() || family.arch.find("moe") != std::string::npos ||
+        family.arch == "gpt-oss") {
+      EXPECT_LT(expected, 0.8 * tg["model_size"].get<double>()) << arch;
+    }
 
     const auto fit = run_bottega({"fit", model, "--ctx", "256", "--json"}, home);
     ASSERT_EQ(fit.exit_code, 0) << arch << ": " << fit.err;
