@@ -515,6 +515,38 @@ TEST(DecoderOnVulkan, EveryFamilyMatchesTheReference) {
 // families have F32 weights: with quantized ones the CPU rounds activations to 8 bits and the GPU
 // does not, and a random model's top logits are often closer than that rounding (Q8_0 llama
 // and qwen2 changed their 8th token), which says nothing about either backend.
+// Router ties go to the lower expert on the GPU too (shaders/moe_route.comp), as on the CPU; in
+// both gatings: softmax then top-k (qwen3moe) and top-k then softmax (gpt-oss).
+TEST(DecoderOnVulkan, RouterTiesGoToTheLowerExpert) {
+  REQUIRE_VULKAN();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "run by the optimised build";
+#endif
+  const std::shared_ptr<backend::Backend> device = backend::open_device("vulkan0");
+  TempDir dir;
+  for (const Family& family : families()) {
+    if (family.label != "qwen3moe" && family.label != "gpt-oss") continue;
+    const auto path = write_family(dir, family, "F32");
+    tie_routers(path);
+    const ReferenceModel reference = testing::load_reference(path);
+    LoadOptions options{kContext};
+    options.backend = device;
+    auto model = load_model(gguf::File::open(path), options);
+    const auto a = sequence(model->info().n_vocab, 40, 1);
+    const auto b = sequence(model->info().n_vocab, 40, 2);
+    const Reference expected = reference_run(reference, a, b);
+    const double bound = bound_for(reference, expected, a, b, true);
+    ThreadPool pool(2);
+    const EngineRun engine = run_engine(*model, a, b, pool);
+    EXPECT_LE(std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b)), bound)
+        << family.label;
+    ReferenceModel higher = reference;
+    higher.quirks.ties_to_lower_expert = false;
+    EXPECT_GT(max_diff(engine.a, testing::reference_logits(higher, a, kContext)), 10.0 * bound)
+        << family.label << ": no tie straddled the k-th place";
+  }
+}
+
 TEST(DecoderOnVulkan, GreedyOutputEqualsTheCpus) {
   REQUIRE_VULKAN();
 #if defined(__SANITIZE_ADDRESS__)
