@@ -225,9 +225,10 @@ Action add_chat(CLI::App& app) {
   auto options = std::make_shared<ChatOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "Chat with a model, turn by turn");
   cmd->add_option("-m,--model", options->model, "GGUF model file or pulled model")->required();
-  cmd->add_option("--chat-template", options->chat_template,
-                  "Built-in template name (chatml, llama3, llama2, mistral, gemma, phi3) or a "
-                  ".jinja file (default: the model's own)");
+  cmd->add_option(
+      "--chat-template", options->chat_template,
+      "Built-in template name (chatml, llama3, llama2, mistral, gemma, phi3, harmony) or a "
+      ".jinja file (default: the model's own)");
   cmd->add_option("-p,--prompt", options->prompt, "Answer this one message and exit");
   cmd->add_option("--system", options->system, "System prompt");
   cmd->add_option("-n,--n-predict", options->n_predict,

@@ -146,6 +146,27 @@ double active_bytes(const std::string& path, const std::string& arch) {
   return bytes;
 }
 
+// A gpt-oss file without a chat template (as synth writes one, here with gpt-oss's own o200k
+// vocabulary from its tokenizer.json) chats through the built-in harmony template, which the run
+// says on stderr.
+TEST(Families, GptOssChatsThroughTheHarmonyTemplate) {
+  TempDir dir;
+  const std::string model = (dir / "gpt-oss-o200k.gguf").string();
+  const std::string vocab = (testing::source_dir() / "tests" / "npm" / "node_modules" / "@lenml" /
+                             "tokenizer-gptoss" / "models" / "tokenizer.json")
+                                .string();
+  const auto made = run_bottega(
+      {"synth", "--arch",       "gpt-oss", "--dim", "64", "--layers",  "2", "--heads",
+       "4",     "--kv-heads",   "2",       "--ffn", "64", "--experts", "4", "--experts-used",
+       "2",     "--vocab-from", vocab,     "-o",    model});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto chat =
+      run_bottega({"chat", "-m", model, "-p", "Hello", "-n", "8", "--temp", "0", "-t", "2"});
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_NE(chat.err.find("using the built-in 'harmony'"), std::string::npos) << chat.err;
+  EXPECT_FALSE(chat.out.empty());
+}
+
 TEST(Families, RunChatBenchFitAndPerplexityWork) {
   TempDir dir;
   const std::string text_path = (dir / "text.txt").string();
