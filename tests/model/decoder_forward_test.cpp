@@ -481,6 +481,65 @@ TEST(DecoderForward, RouterTiesGoToTheLowerExpertInEveryPath) {
   }
 }
 
+// A mixture whose file disagrees with itself is refused at load with the key or tensor at fault:
+// more experts used than there are, a stacked expert tensor with one expert too few, a missing
+// router.
+TEST(DecoderForward, MixtureFilesThatDisagreeWithThemselvesAreRefused) {
+  TempDir dir;
+  const Family& gpt_oss = *std::find_if(families().begin(), families().end(),
+                                        [](const Family& f) { return f.label == "gpt-oss"; });
+  const auto path = write_family(dir, gpt_oss, "MXFP4_MOE");
+  const gguf::File file = gguf::File::open(path);
+  const auto rewrite =
+      [&](const std::string& name, const std::function<void(gguf::Writer&)>& keys,
+          const std::function<bool(gguf::Writer&, const gguf::TensorInfo&)>& tensor) {
+        gguf::Writer writer;
+        writer.copy_metadata(file);
+        keys(writer);
+        for (const auto& info : file.tensors()) {
+          if (!tensor(writer, info)) {
+            writer.add_tensor_view(info.name, info.type, info.shape, file.tensor_data(info));
+          }
+        }
+        writer.write(dir / name);
+        return dir / name;
+      };
+  const auto expect_refused = [](const std::filesystem::path& bad, const std::string& needle) {
+    try {
+      load_model(gguf::File::open(bad), LoadOptions{kContext});
+      ADD_FAILURE() << bad.filename() << ": expected an error mentioning '" << needle << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const auto keep = [](gguf::Writer&, const gguf::TensorInfo&) { return false; };
+  expect_refused(
+      rewrite(
+          "used.gguf",
+          [](gguf::Writer& w) { w.set("gpt-oss.expert_used_count", gguf::Value::u32(9)); }, keep),
+      "expert_used_count 9 of expert_count 8");
+  std::vector<uint8_t> fewer;
+  expect_refused(rewrite(
+                     "fewer.gguf", [](gguf::Writer&) {},
+                     [&](gguf::Writer& w, const gguf::TensorInfo& info) {
+                       if (info.name != "blk.1.ffn_down_exps.weight") return false;
+                       auto shape = info.shape;
+                       --shape[2];
+                       const auto data = file.tensor_data(info);
+                       fewer.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(
+                                                                     data.size() / 8 * 7));
+                       w.add_tensor_view(info.name, info.type, shape, fewer);
+                       return true;
+                     }),
+                 "'blk.1.ffn_down_exps.weight' has shape");
+  expect_refused(rewrite(
+                     "router.gguf", [](gguf::Writer&) {},
+                     [](gguf::Writer&, const gguf::TensorInfo& info) {
+                       return info.name == "blk.0.ffn_gate_inp.weight";
+                     }),
+                 "tensor 'blk.0.ffn_gate_inp.weight' is missing");
+}
+
 // The decoder on the first Vulkan device (lavapipe in CI, which has no GPU; a missing device fails
 // there). BOTTEGA_VULKAN_TESTS=skip skips these on a machine without one.
 #define REQUIRE_VULKAN()                                               \
