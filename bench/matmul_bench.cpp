@@ -160,6 +160,7 @@ BENCHMARK_CAPTURE(run, Q4_K, TensorType::Q4_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, Q5_K, TensorType::Q5_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, Q6_K, TensorType::Q6_K)->Apply(shapes);
 BENCHMARK_CAPTURE(run, F16, TensorType::F16)->Apply(shapes);
+BENCHMARK_CAPTURE(run, BF16, TensorType::BF16)->Apply(shapes);
 BENCHMARK_CAPTURE(run, MXFP4, TensorType::MXFP4)->Apply(expert_shapes);
 BENCHMARK_CAPTURE(run_expert, Q4_K_expert, TensorType::Q4_K)->Apply(small_expert_shapes);
 BENCHMARK_CAPTURE(run_expert, Q6_K_expert, TensorType::Q6_K)->Apply(small_expert_shapes);

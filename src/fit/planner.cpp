@@ -54,13 +54,13 @@ struct Efficiency {
 Efficiency efficiency(TensorType dominant) {
   switch (dominant) {
     case TensorType::F16:
+    case TensorType::BF16:  // the same kernels since 2026-12-07 (BF16 ran scalar before)
       // Since 2026-12-07 F16 matrices are interleaved for kernels of their own: pp512 with AVX2's
       // rose 1.335x (60.6 -> 80.9 t/s, `BOTTEGA_ISA=avx2 bottega bench -p 512 -n 0 -r 1 -t 2`,
       // old and new binaries alternated on the Zen 5 VM), AVX-512's by 2 to 17% in two
       // alternated pairs, within the host's noise: the AVX-512 prediction stays as calibrated.
       return {0.824, 0.535 * 1.335, 1.846 / 1.335};
     case TensorType::F32:
-    case TensorType::BF16:
       return {0.824, 0.535, 1.846};
     case TensorType::Q8_0:
       return {0.832, 0.484, 1.816};

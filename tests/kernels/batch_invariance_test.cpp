@@ -36,9 +36,10 @@ TEST(BatchInvariance, EachTokensRowIsIndependentOfTheBatch) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   ThreadPool pool(2);
-  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q4_0,
-                          TensorType::Q5_0, TensorType::Q4_1, TensorType::Q5_1, TensorType::Q4_K,
-                          TensorType::Q6_K, TensorType::Q5_K, TensorType::MXFP4}) {
+  for (TensorType type :
+       {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
+        TensorType::Q5_0, TensorType::Q4_1, TensorType::Q5_1, TensorType::Q4_K, TensorType::Q6_K,
+        TensorType::Q5_K, TensorType::MXFP4}) {
     const int64_t n_in = 512, n_out = 40, n_tokens = 11;
     std::vector<float> source(static_cast<size_t>(n_in * n_out));
     for (float& v : source) v = dist(rng);

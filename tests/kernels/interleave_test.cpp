@@ -2,21 +2,21 @@
 // interleaved matrix, on every ISA this CPU runs, matches a double-precision product of the
 // reference-dequantized weights with the reference-quantized activations.
 //
-// Shapes leave tails everywhere: n_in = 3 and 11 blocks (odd block counts; F16: 51 and 187
-// pairs), n_out = 8 and 40 (one and five row groups; thread splits fall mid-range), tokens 1, 2,
-// 3, 5, 17 (tails of the 4-token tile) and 70 (more than one of matmul's token blocks for 11
+// Shapes leave tails everywhere: n_in = 3 and 11 blocks (odd block counts; F16 and BF16: 51
+// and 187 pairs), n_out = 8 and 40 (one and five row groups; thread splits fall mid-range), tokens
+// 1, 2, 3, 5, 17 (tails of the 4-token tile) and 70 (more than one of matmul's token blocks for 11
 // Q4_K blocks), threads 1 and 3 (3 splits 5 groups unevenly).
 //
 // Bound, relative to S = sum_i |w_i * a_i|: each block's integer dot product is exact, so only
 // float rounding of the per-block products and their sum differs from the double result;
 // 1e-5 * S (as for the row-layout kernels in matmul_test). Q4_K's min term, subtracted after the
 // scaled sum, can be ~3x S on its own (see vec_dot_test), which 1e-5 still covers.
-// F16 (float activations, no blocks) sums each row's products in float, in two running sums of
-// n_in / 2 terms; their rounding is what 1e-5 * S bounds (random data stays far below it).
-// Q4_1 and Q5_1 (Q8_1 activations) differ from the dequantized product by design: the activation's
-// block sum s is a half computed from the unrounded scale, so their expected value is the
-// reference dot's own decomposition, per block d * dy * sum(q * q8) + m * s in double, and S the
-// sum of |d * dy * q * q8| and |m * s|: 1e-5 * S again.
+// F16 and BF16 (float activations, no blocks) sum each row's products in float, in two running sums
+// of n_in / 2 terms; their rounding is what 1e-5 * S bounds (random data stays far below it). Q4_1
+// and Q5_1 (Q8_1 activations) differ from the dequantized product by design: the activation's block
+// sum s is a half computed from the unrounded scale, so their expected value is the reference dot's
+// own decomposition, per block d * dy * sum(q * q8) + m * s in double, and S the sum of |d * dy * q
+// * q8| and |m * s|: 1e-5 * S again.
 //
 // Random data rarely drives the int16 sums to their limits, so every type also runs with every
 // quant at its largest magnitude against activations all at +-127: a kernel that summed more
@@ -57,14 +57,14 @@ Matrix random_matrix(TensorType type, int64_t n_in, int64_t n_out, std::mt19937&
 constexpr TensorType kQuantizedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                           TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                           TensorType::Q5_K, TensorType::Q6_K};
-constexpr TensorType kInterleavedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                            TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
-                                            TensorType::Q5_K, TensorType::Q6_K, TensorType::F16};
+constexpr TensorType kInterleavedTypes[] = {
+    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::F16,  TensorType::BF16};
 
-// Row lengths are multiples of this: a block, or for F16 (blockless, moved in pairs) 17 pairs, so
-// odd pair counts run too.
+// Row lengths are multiples of this: a block, or for F16 and BF16 (blockless, moved in pairs) 17
+// pairs, so odd pair counts run too.
 int64_t length_unit(TensorType type) {
-  return type == TensorType::F16 ? 34 : type_traits(type).block_size;
+  return type == TensorType::F16 || type == TensorType::BF16 ? 34 : type_traits(type).block_size;
 }
 
 // Every quant at its largest magnitude (all quant bits set; Q8_0 at -128, Q6_K's scales at 127),
@@ -231,7 +231,8 @@ TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
   EXPECT_FALSE(can_interleave(TensorType::F16, 255, 16));  // values move in pairs
   EXPECT_FALSE(can_interleave(TensorType::F16, 256, 12));
   EXPECT_FALSE(can_interleave(TensorType::F32, 256, 16));
-  EXPECT_FALSE(can_interleave(TensorType::BF16, 256, 16));
+  EXPECT_TRUE(can_interleave(TensorType::BF16, 256, 16));
+  EXPECT_FALSE(can_interleave(TensorType::BF16, 255, 16));
   // MXFP4 has no interleaved layout: its matrices stay in rows, computed by the row tiles.
   EXPECT_FALSE(can_interleave(TensorType::MXFP4, 256, 16));
   std::vector<uint8_t> rows(row_bytes(TensorType::MXFP4, 64) * 16);

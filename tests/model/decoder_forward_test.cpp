@@ -2,13 +2,13 @@
 // independent double-precision reference in reference_decoder.cpp.
 //
 // Shapes are small (256 wide, 4 heads of which 2 KV heads, 3 layers; 6 for Gemma 3 so that one
-// layer is global; 8 experts for the mixtures, 2 or 4 per token, in F32, F16, Q8_0, Q4_K_M and
-// with MXFP4 experts) with a sliding window of 16 positions, shorter than the 40-token sequences,
-// so windowed layers must drop positions. Prompts run as one batch with logits at every position,
-// then tokens are decoded one at a time, and two sequences share a batch.
+// layer is global; 8 experts for the mixtures, 2 or 4 per token, in F32, F16, BF16, Q8_0, Q4_K_M
+// and with MXFP4 experts) with a sliding window of 16 positions, shorter than the 40-token
+// sequences, so windowed layers must drop positions. Prompts run as one batch with logits at every
+// position, then tokens are decoded one at a time, and two sequences share a batch.
 //
-// Bounds, as in llama_forward_test: float weights (F32, F16) differ from the reference only by
-// float32 rounding, |logit - reference| <= 1e-3 * max(1, max|reference|). Quantized weights make
+// Bounds, as in llama_forward_test: float weights (F32, F16, BF16) differ from the reference only
+// by float32 rounding, |logit - reference| <= 1e-3 * max(1, max|reference|). Quantized weights make
 // matmul quantize its inputs (Q8_0/Q8_K), and a value within float rounding of a quantization
 // boundary can round to a neighbouring level in one and not the other; the bound adds twice the
 // effect of that rounding on the reference itself (the reference with and without it).
@@ -270,8 +270,9 @@ void expect_family_matches(const Family& family, const std::string& type, bool p
   ThreadPool pool(2);
   const EngineRun engine = run_engine(*model, a, b, pool);
   const Reference expected = reference_run(reference, a, b);
-  // F16 weights are exact in float and the activations stay float: nothing is rounded either.
-  const double bound = bound_for(reference, expected, a, b, type == "F32" || type == "F16");
+  // F16 and BF16 weights are exact in float and the activations stay float: nothing is rounded.
+  const bool float_weights = type == "F32" || type == "F16" || type == "BF16";
+  const double bound = bound_for(reference, expected, a, b, float_weights);
   const double diff = std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b));
   EXPECT_LE(diff, bound) << family.label << " " << type
                          << (device != nullptr ? " on " + device->name() : "");
@@ -292,14 +293,15 @@ TEST(DecoderForward, EveryFamilyMatchesTheReferenceWithFloatWeights) {
   for (const Family& family : families()) expect_family_matches(family, "F32", true);
 }
 
-// F16 as files come: projections interleaved for the CPU's F16 kernels, experts read in the
-// stored layout from the mapping. The sanitizer build runs the families with experts.
+// F16 and BF16 as files come: projections interleaved for the CPU's 16-bit float kernels, experts
+// read in the stored layout from the mapping. The sanitizer build runs the families with experts.
 TEST(DecoderForward, EveryFamilyMatchesTheReferenceWithHalfWeights) {
   for (const Family& family : families()) {
 #if defined(__SANITIZE_ADDRESS__)
     if (family.experts == 0) continue;
 #endif
     expect_family_matches(family, "F16", false);
+    expect_family_matches(family, "BF16", false);
   }
 }
 

@@ -669,6 +669,7 @@ constexpr std::array kPacking = {IsaPackingKernel{T::MXFP4, mxfp4_packing_tile}}
 
 constexpr std::array kInterleaved = {
     IsaInterleavedKernel{T::F16, avx512_f16_interleaved_tile},
+    IsaInterleavedKernel{T::BF16, avx512_bf16_interleaved_tile},
     IsaInterleavedKernel{T::Q4_0, paired_tile<T::Q4_0, PackedQ4_0, 32, kBlockTile, Q4_0Pair>},
     IsaInterleavedKernel{T::Q5_0, paired_tile<T::Q5_0, PackedQ5_0, 32, kBlockTile, Q5_0Pair>},
     IsaInterleavedKernel{T::Q4_1, paired_tile<T::Q4_1, PackedQ4_1, 32, kBlockTile, Q4_1Pair>},

@@ -221,8 +221,8 @@ void extract(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row, Unpac
   for (int64_t b = 0; b < nb; ++b) unpack(group[b], r % kRowGroup, out[b]);
 }
 
-// F16 moves values in pairs (repack.h): pair j of row r of a group is half 16 j + 2 r.
-void interleave_f16(int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst) {
+// F16 and BF16 move values in pairs (repack.h): pair j of row r of a group is value 16 j + 2 r.
+void interleave_pairs16(int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst) {
   const size_t row_bytes = static_cast<size_t>(n_in) * sizeof(uint16_t);
   for (int64_t g = 0; g < n_out / kRowGroup; ++g) {
     uint8_t* group = dst + static_cast<size_t>(g) * kRowGroup * row_bytes;
@@ -233,7 +233,7 @@ void interleave_f16(int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* ds
   }
 }
 
-void extract_f16(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
+void extract_pairs16(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
   const size_t row_bytes = static_cast<size_t>(n_in) * sizeof(uint16_t);
   const uint8_t* group = packed + static_cast<size_t>(r / kRowGroup) * kRowGroup * row_bytes;
   for (int64_t j = 0; j < n_in / 2; ++j) {
@@ -244,8 +244,9 @@ void extract_f16(int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
 }  // namespace
 
 bool can_interleave(TensorType type, int64_t n_in, int64_t n_out) {
-  if (type == TensorType::F16 && n_in % 2 != 0) return false;
-  return (type == TensorType::F16 || type == TensorType::Q4_0 || type == TensorType::Q4_1 ||
+  const bool pairs16 = type == TensorType::F16 || type == TensorType::BF16;
+  if (pairs16 && n_in % 2 != 0) return false;
+  return (pairs16 || type == TensorType::Q4_0 || type == TensorType::Q4_1 ||
           type == TensorType::Q5_0 || type == TensorType::Q5_1 || type == TensorType::Q8_0 ||
           type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K) &&
          n_out > 0 && n_out % kRowGroup == 0;
@@ -270,6 +271,7 @@ size_t interleaved_group_bytes(TensorType type, int64_t n_in) {
     case TensorType::Q6_K:
       return static_cast<size_t>(n_in / kQK_K) * sizeof(PackedQ6_K);
     case TensorType::F16:
+    case TensorType::BF16:
       return static_cast<size_t>(n_in) * kRowGroup * sizeof(uint16_t);
     default:
       throw Error(str("no interleaved layout for ", type_name(type)));
@@ -280,8 +282,8 @@ void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t
                      uint8_t* dst) {
   BOTTEGA_CHECK(can_interleave(type, n_in, n_out), "no interleaved layout for ", type_name(type),
                 " with ", n_out, " rows of ", n_in);
-  if (type == TensorType::F16) {
-    interleave_f16(n_in, n_out, src, dst);
+  if (type == TensorType::F16 || type == TensorType::BF16) {
+    interleave_pairs16(n_in, n_out, src, dst);
   } else if (type == TensorType::Q4_0) {
     interleave<BlockQ4_0, PackedQ4_0>(n_in, n_out, src, dst, pack_block32<BlockQ4_0, PackedQ4_0>);
   } else if (type == TensorType::Q5_0) {
@@ -302,8 +304,8 @@ void interleave_rows(TensorType type, int64_t n_in, int64_t n_out, const uint8_t
 }
 
 void extract_row(TensorType type, int64_t n_in, const uint8_t* packed, int64_t r, uint8_t* row) {
-  if (type == TensorType::F16) {
-    extract_f16(n_in, packed, r, row);
+  if (type == TensorType::F16 || type == TensorType::BF16) {
+    extract_pairs16(n_in, packed, r, row);
   } else if (type == TensorType::Q4_0) {
     extract<BlockQ4_0, PackedQ4_0>(n_in, packed, r, row, unpack_block32<PackedQ4_0, BlockQ4_0>);
   } else if (type == TensorType::Q5_0) {

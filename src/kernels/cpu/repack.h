@@ -27,9 +27,9 @@
 //         (ql, as Q4_K's qs: byte 32 k + 4 r + i of chunk p holds q[64 p + 4 k + i] low and
 //         q[64 p + 32 + 4 k + i] high) and 2 high bits (qh: bits 2t, 2t + 1 of byte 32 k + 4 r + i
 //         of half h belong to q[128 h + 32 t + 4 k + i]).
-//   F16:  no blocks; the rows' values in pairs: half 16 j + 2 r + p is row r's element 2 j + p
-//         (n_in even). One 32-byte load widens to a float register of 8 rows x 2 values, which
-//         a broadcast pair of activation values multiplies: no horizontal sums either.
+//   F16, BF16: no blocks; the rows' values in pairs: value 16 j + 2 r + p is row r's element
+//         2 j + p (n_in even). One 32-byte load widens to a float register of 8 rows x 2 values,
+//         which a broadcast pair of activation values multiplies: no horizontal sums either.
 #pragma once
 
 #include <cstdint>
@@ -139,7 +139,7 @@ using InterleavedTileFn = void (*)(int64_t n_in, const uint8_t* w, int64_t n_gro
                                    int64_t y_stride);
 
 // Whether a matrix of this type and shape has an interleaved layout (n_out a multiple of 8; for
-// F16, n_in even).
+// F16 and BF16, n_in even).
 bool can_interleave(TensorType type, int64_t n_in, int64_t n_out);
 
 // Bytes of one group of 8 interleaved rows of n_in values.

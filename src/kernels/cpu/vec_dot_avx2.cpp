@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/half.h"
 #include "kernels/cpu/row_stream_prefetch.h"
 #include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
@@ -514,6 +515,21 @@ float dot_f16(int64_t n, const void* w, const void* a) {
   return sum;
 }
 
+__m256 widen_bf16(const uint16_t* x) {  // a BF16 value is the top half of its float
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+float dot_bf16(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const uint16_t*>(w);
+  const auto* y = static_cast<const float*>(a);
+  const int64_t body = n - n % 8;
+  float sum = dot_float(
+      body, [x](int64_t i) { return widen_bf16(x + i); }, y);
+  for (int64_t i = body; i < n; ++i) sum += bf16_to_f32(x[i]) * y[i];
+  return sum;
+}
+
 // A tile of float-weight rows (RM) x float activation rows (RN): each 8 weights are loaded and
 // widened once for RN tokens; the activations come straight from memory into the FMAs, so the
 // RM * RN accumulators and RM weight registers fit the 16 YMM registers for 3 x 4.
@@ -587,6 +603,14 @@ struct LoadF16 {
   }
   float one(const uint8_t* row, int64_t i) const {
     return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]);
+  }
+};
+struct LoadBF16 {
+  __m256 operator()(const uint8_t* row, int64_t i) const {
+    return widen_bf16(reinterpret_cast<const uint16_t*>(row) + i);
+  }
+  float one(const uint8_t* row, int64_t i) const {
+    return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[i]);
   }
 };
 struct LoadF32 {
@@ -712,6 +736,7 @@ constexpr std::array kKernels = {
     IsaKernel{T::Q6_K, dot_q6_k, nullptr},
     IsaKernel{T::F32, dot_f32, tile_float<LoadF32>},
     IsaKernel{T::F16, dot_f16, tile_float<LoadF16>},
+    IsaKernel{T::BF16, dot_bf16, tile_float<LoadBF16>},
 };
 
 constexpr std::array kQuantizers = {

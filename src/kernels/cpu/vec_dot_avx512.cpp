@@ -37,6 +37,20 @@ struct LoadF16 {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, h));
   }
 };
+struct LoadBF16 {  // a BF16 value is the top half of its float
+  static constexpr size_t kBytes = 2;
+  static __m512 full(const uint8_t* row, int64_t i) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
+    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+  }
+  static __m512 masked(const uint8_t* row, int64_t i, __mmask16 mask) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
+    return widen(_mm256_maskz_loadu_epi16(mask, h));
+  }
+  static __m512 widen(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
 struct LoadF32 {
   static constexpr size_t kBytes = 4;
   static __m512 full(const uint8_t* row, int64_t i) {
@@ -370,6 +384,7 @@ void tile_q6_k(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, con
 constexpr std::array kKernels = {
     IsaKernel{T::F32, nullptr, tile_float<LoadF32>},
     IsaKernel{T::F16, nullptr, tile_float<LoadF16>},
+    IsaKernel{T::BF16, nullptr, tile_float<LoadBF16>},
     IsaKernel{T::MXFP4, nullptr, tile_mxfp4},
     IsaKernel{T::Q4_K, nullptr, tile_q4_k},
     IsaKernel{T::Q6_K, nullptr, tile_q6_k},

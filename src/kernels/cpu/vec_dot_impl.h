@@ -79,13 +79,18 @@ std::span<const IsaInterleavedKernel> avx2_interleaved_kernels();
 std::span<const IsaKernel> avx512_kernels();
 std::span<const IsaInterleavedKernel> avx512_interleaved_kernels();
 std::span<const IsaPackingKernel> avx512_packing_kernels();
-// gemm_f16_avx2.cpp, gemm_f16_avx512.cpp: F16's interleaved kernels (InterleavedTileFns over
-// float activations, the same bits), listed in avx2_interleaved_kernels() and
-// avx512_interleaved_kernels().
+// gemm_float16_avx2.cpp, gemm_float16_avx512.cpp: the interleaved kernels of F16 and BF16
+// (InterleavedTileFns over float activations, the same bits on both ISAs), listed in
+// avx2_interleaved_kernels() and avx512_interleaved_kernels().
 void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
                                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride);
+void avx2_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride);
 void avx512_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
                                  size_t a_stride, int64_t n_cols, float* y, int64_t y_stride);
+void avx512_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
+                                  const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
+                                  int64_t y_stride);
 // gemv_avx512.cpp: one token against the interleaved layouts, one row group at a time; the
 // interleaved kernels above call them for a single token.
 std::span<const IsaInterleavedKernel> avx512_decode_kernels();

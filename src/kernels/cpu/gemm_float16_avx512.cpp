@@ -1,10 +1,11 @@
-// F16 rows interleaved 8 at a time (repack.h) against float activations, in AVX-512. Compiled with
-// the AVX-512 flags on x86-64 only and reached through gemm_avx512.cpp's table.
+// F16 and BF16 rows interleaved 8 at a time (repack.h) against float activations, in AVX-512.
+// Compiled with the AVX-512 flags on x86-64 only and reached through gemm_avx512.cpp's table.
 //
-// A pair of values of 8 rows widens to one register whose lane 2 r + p holds row r's element
-// 2 j + p; a broadcast pair of activation values multiplies it. Each lane sums its products in
-// the order of j and a row is the sum of its two lanes, whatever the number of tokens or rows a
-// call computes: decode and prompts give a token the same bits (batch_invariance_test).
+// A pair of values of 8 rows widens (exactly, for both types) to one register whose lane 2 r + p
+// holds row r's element 2 j + p; a broadcast pair of activation values multiplies it. Each lane
+// sums its products in the order of j and a row is the sum of its two lanes, whatever the number
+// of tokens or rows a call computes: decode and prompts give a token the same bits
+// (batch_invariance_test).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,15 +24,26 @@ namespace {
 // registers and an activation pair in the 32 ZMM registers.
 constexpr int kTokenTile = 14;
 // Groups one token streams side by side in decode: enough independent sums to cover the FMA's
-// latency, few enough streams for the prefetchers.
+// latency, few enough streams for the prefetchers (2 and 4 streamed slower on Zen 5).
 constexpr int kDecodeGroups = 8;
 
 constexpr size_t kPairHalves = 2 * kRowGroup;
 
-__m512 widen_pair(const uint16_t* group, int64_t j) {
-  return _mm512_cvtph_ps(
-      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + kPairHalves * j)));
+__m256i load_pair(const uint16_t* group, int64_t j) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + kPairHalves * j));
 }
+
+// The 16 values of pair j of a group, as floats.
+struct WidenF16 {
+  static __m512 pair(const uint16_t* group, int64_t j) {
+    return _mm512_cvtph_ps(load_pair(group, j));
+  }
+};
+struct WidenBF16 {  // a BF16 value is the top half of its float
+  static __m512 pair(const uint16_t* group, int64_t j) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load_pair(group, j)), 16));
+  }
+};
 
 __m512 broadcast_pair(const float* x, int64_t j) {
   double pair;
@@ -48,7 +60,7 @@ __m512 row_sums(__m512 a, __m512 b) {
 
 // G consecutive groups (G even, or 1) against NT activation rows x (x_stride floats apart);
 // y[t * y_stride + 8 g + r].
-template <int G, int NT>
+template <class Widen, int G, int NT>
 void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
                    int64_t y_stride) {
   const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
@@ -58,7 +70,7 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
   }
   for (int64_t j = 0; j < n_in / 2; ++j) {
     __m512 wv[G];
-    for (int g = 0; g < G; ++g) wv[g] = widen_pair(w + g * group_halves, j);
+    for (int g = 0; g < G; ++g) wv[g] = Widen::pair(w + g * group_halves, j);
     for (int t = 0; t < NT; ++t) {
       const __m512 xv = broadcast_pair(x + t * x_stride, j);
       for (int g = 0; g < G; ++g) acc[g][t] = _mm512_fmadd_ps(wv[g], xv, acc[g][t]);
@@ -78,38 +90,38 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
 
 using TokensFn = void (*)(int64_t, const uint16_t*, const float*, int64_t, float*, int64_t);
 
-template <int G>
+template <class Widen, int G>
 constexpr std::array<TokensFn, kTokenTile> tokens_kernels() {
   return []<size_t... I>(std::index_sequence<I...>) {
-    return std::array<TokensFn, kTokenTile>{&groups_tokens<G, static_cast<int>(I) + 1>...};
+    return std::array<TokensFn, kTokenTile>{&groups_tokens<Widen, G, static_cast<int>(I) + 1>...};
   }
   (std::make_index_sequence<kTokenTile>{});
 }
 
+template <class Widen>
 void decode(int64_t n_in, const uint16_t* w, int64_t n_groups, const float* x, float* y) {
   const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
   int64_t g = 0;
   for (; g + kDecodeGroups <= n_groups; g += kDecodeGroups) {
-    groups_tokens<kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+    groups_tokens<Widen, kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
   }
   for (; g < n_groups; ++g) {
-    groups_tokens<1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+    groups_tokens<Widen, 1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
   }
 }
 
-}  // namespace
-
-void avx512_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
-                                 size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+template <class Widen>
+void interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                      size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
   const auto* halves = reinterpret_cast<const uint16_t*>(w);
   const auto* x = reinterpret_cast<const float*>(a);
   const auto x_stride = static_cast<int64_t>(a_stride / sizeof(float));
   if (n_cols == 1) {
-    decode(n_in, halves, n_groups, x, y);
+    decode<Widen>(n_in, halves, n_groups, x, y);
     return;
   }
-  static constexpr std::array<TokensFn, kTokenTile> kPairs = tokens_kernels<2>();
-  static constexpr std::array<TokensFn, kTokenTile> kSingles = tokens_kernels<1>();
+  static constexpr std::array<TokensFn, kTokenTile> kPairs = tokens_kernels<Widen, 2>();
+  static constexpr std::array<TokensFn, kTokenTile> kSingles = tokens_kernels<Widen, 1>();
   const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
   // A pair of groups (32 KB of 2048-wide rows) stays in L2 while the token tiles pass over it.
   for (int64_t g = 0; g < n_groups; g += 2) {
@@ -120,6 +132,19 @@ void avx512_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_group
                                            x_stride, y + c * y_stride + g * kRowGroup, y_stride);
     }
   }
+}
+
+}  // namespace
+
+void avx512_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                                 size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  interleaved_tile<WidenF16>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
+}
+
+void avx512_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
+                                  const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
+                                  int64_t y_stride) {
+  interleaved_tile<WidenBF16>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
 }
 
 }  // namespace bottega::kernels

@@ -1,11 +1,11 @@
-// F16 rows interleaved 8 at a time (repack.h) against float activations, in AVX2. Compiled with
-// the AVX2 flags on x86-64 only and reached through gemm_avx2.cpp's table.
+// F16 and BF16 rows interleaved 8 at a time (repack.h) against float activations, in AVX2.
+// Compiled with the AVX2 flags on x86-64 only and reached through gemm_avx2.cpp's table.
 //
 // A pair of values of 8 rows widens to two registers, rows 0..3 and rows 4..7, whose lane
 // 2 r + p holds row r's element 2 j + p; a broadcast pair of activation values multiplies both.
 // Each lane sums its products in the order of j and a row is the sum of its two lanes, whatever
 // the number of tokens or rows a call computes: decode and prompts give a token the same bits
-// (batch_invariance_test). The AVX-512 kernel (gemm_f16_avx512.cpp) has the same order.
+// (batch_invariance_test). The AVX-512 kernel (gemm_float16_avx512.cpp) has the same order.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,11 +28,22 @@ constexpr int kDecodeGroups = 4;
 
 constexpr size_t kPairHalves = 2 * kRowGroup;
 
-// Rows 4 h .. 4 h + 3 of pair j.
-__m256 widen_half_pair(const uint16_t* group, int64_t j, int h) {
-  return _mm256_cvtph_ps(
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + kPairHalves * j + 8 * h)));
+__m128i load_half_pair(const uint16_t* group, int64_t j, int h) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + kPairHalves * j + 8 * h));
 }
+
+// Rows 4 h .. 4 h + 3 of pair j, as floats.
+struct WidenF16 {
+  static __m256 half_pair(const uint16_t* group, int64_t j, int h) {
+    return _mm256_cvtph_ps(load_half_pair(group, j, h));
+  }
+};
+struct WidenBF16 {  // a BF16 value is the top half of its float
+  static __m256 half_pair(const uint16_t* group, int64_t j, int h) {
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(load_half_pair(group, j, h)), 16));
+  }
+};
 
 __m256 broadcast_pair(const float* x, int64_t j) {
   double pair;
@@ -49,7 +60,7 @@ __m256 row_sums(__m256 low, __m256 high) {
 
 // G consecutive groups against NT activation rows x (x_stride floats apart);
 // y[t * y_stride + 8 g + r].
-template <int G, int NT>
+template <class Widen, int G, int NT>
 void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
                    int64_t y_stride) {
   const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
@@ -59,8 +70,8 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
   }
   for (int64_t j = 0; j < n_in / 2; ++j) {
     for (int g = 0; g < G; ++g) {
-      const __m256 low = widen_half_pair(w + g * group_halves, j, 0);
-      const __m256 high = widen_half_pair(w + g * group_halves, j, 1);
+      const __m256 low = Widen::half_pair(w + g * group_halves, j, 0);
+      const __m256 high = Widen::half_pair(w + g * group_halves, j, 1);
       for (int t = 0; t < NT; ++t) {
         const __m256 xv = broadcast_pair(x + t * x_stride, j);
         acc[g][0][t] = _mm256_fmadd_ps(low, xv, acc[g][0][t]);
@@ -77,33 +88,37 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
 
 using TokensFn = void (*)(int64_t, const uint16_t*, const float*, int64_t, float*, int64_t);
 
-constexpr std::array<TokensFn, kTokenTile> kTokens = []<size_t... I>(std::index_sequence<I...>) {
-  return std::array<TokensFn, kTokenTile>{&groups_tokens<1, static_cast<int>(I) + 1>...};
+template <class Widen>
+constexpr std::array<TokensFn, kTokenTile> tokens_kernels() {
+  return []<size_t... I>(std::index_sequence<I...>) {
+    return std::array<TokensFn, kTokenTile>{&groups_tokens<Widen, 1, static_cast<int>(I) + 1>...};
+  }
+  (std::make_index_sequence<kTokenTile>{});
 }
-(std::make_index_sequence<kTokenTile>{});
 
+template <class Widen>
 void decode(int64_t n_in, const uint16_t* w, int64_t n_groups, const float* x, float* y) {
   const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
   int64_t g = 0;
   for (; g + kDecodeGroups <= n_groups; g += kDecodeGroups) {
-    groups_tokens<kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+    groups_tokens<Widen, kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
   }
   for (; g < n_groups; ++g) {
-    groups_tokens<1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
+    groups_tokens<Widen, 1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
   }
 }
 
-}  // namespace
-
-void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
-                               size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+template <class Widen>
+void interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                      size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
   const auto* halves = reinterpret_cast<const uint16_t*>(w);
   const auto* x = reinterpret_cast<const float*>(a);
   const auto x_stride = static_cast<int64_t>(a_stride / sizeof(float));
   if (n_cols == 1) {
-    decode(n_in, halves, n_groups, x, y);
+    decode<Widen>(n_in, halves, n_groups, x, y);
     return;
   }
+  static constexpr std::array<TokensFn, kTokenTile> kTokens = tokens_kernels<Widen>();
   const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
   // A group (32 KB of 2048-wide rows) stays in L1/L2 while the token tiles pass over it.
   for (int64_t g = 0; g < n_groups; ++g) {
@@ -113,6 +128,18 @@ void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
                         y + c * y_stride + g * kRowGroup, y_stride);
     }
   }
+}
+
+}  // namespace
+
+void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                               size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  interleaved_tile<WidenF16>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
+}
+
+void avx2_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
+                                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
+  interleaved_tile<WidenBF16>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
 }
 
 }  // namespace bottega::kernels
