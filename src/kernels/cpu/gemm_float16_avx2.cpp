@@ -8,23 +8,15 @@
 // (batch_invariance_test). The AVX-512 kernel (gemm_float16_avx512.cpp) has the same order.
 #include <immintrin.h>
 
-#include <algorithm>
-#include <array>
 #include <cstdint>
 #include <cstring>
-#include <utility>
 
+#include "kernels/cpu/float16_tiles_inl.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
 namespace bottega::kernels {
 namespace {
-
-// Tokens per prompt tile: 6 tokens x 2 registers of one group keep 12 accumulators, the 2 widened
-// weight registers and an activation pair in the 16 YMM registers.
-constexpr int kTokenTile = 6;
-// Groups one token streams side by side in decode: 8 independent sums cover the FMA's latency.
-constexpr int kDecodeGroups = 4;
 
 constexpr size_t kPairHalves = 2 * kRowGroup;
 
@@ -86,60 +78,32 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
   }
 }
 
-using TokensFn = void (*)(int64_t, const uint16_t*, const float*, int64_t, float*, int64_t);
-
+// The kernels the loops of float16_tiles_inl.h run.
 template <class Widen>
-constexpr std::array<TokensFn, kTokenTile> tokens_kernels() {
-  return []<size_t... I>(std::index_sequence<I...>) {
-    return std::array<TokensFn, kTokenTile>{&groups_tokens<Widen, 1, static_cast<int>(I) + 1>...};
+struct Tiles {
+  // Tokens per prompt tile: 6 tokens x 2 registers of one group keep 12 accumulators, the 2 widened
+  // weight registers and an activation pair in the 16 YMM registers.
+  static constexpr int kTokenTile = 6;
+  static constexpr int kTileGroups = 1;
+  // Groups one token streams side by side in decode: 8 independent sums cover the FMA's latency.
+  static constexpr int kDecodeGroups = 4;
+  template <int G, int NT>
+  static void run(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
+                  int64_t y_stride) {
+    groups_tokens<Widen, G, NT>(n_in, w, x, x_stride, y, y_stride);
   }
-  (std::make_index_sequence<kTokenTile>{});
-}
-
-template <class Widen>
-void decode(int64_t n_in, const uint16_t* w, int64_t n_groups, const float* x, float* y) {
-  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
-  int64_t g = 0;
-  for (; g + kDecodeGroups <= n_groups; g += kDecodeGroups) {
-    groups_tokens<Widen, kDecodeGroups, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
-  }
-  for (; g < n_groups; ++g) {
-    groups_tokens<Widen, 1, 1>(n_in, w + g * group_halves, x, 0, y + g * kRowGroup, 0);
-  }
-}
-
-template <class Widen>
-void interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
-                      size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
-  const auto* halves = reinterpret_cast<const uint16_t*>(w);
-  const auto* x = reinterpret_cast<const float*>(a);
-  const auto x_stride = static_cast<int64_t>(a_stride / sizeof(float));
-  if (n_cols == 1) {
-    decode<Widen>(n_in, halves, n_groups, x, y);
-    return;
-  }
-  static constexpr std::array<TokensFn, kTokenTile> kTokens = tokens_kernels<Widen>();
-  const size_t group_halves = static_cast<size_t>(n_in) * kRowGroup;
-  // A group (32 KB of 2048-wide rows) stays in L1/L2 while the token tiles pass over it.
-  for (int64_t g = 0; g < n_groups; ++g) {
-    for (int64_t c = 0; c < n_cols; c += kTokenTile) {
-      const auto cols = static_cast<size_t>(std::min<int64_t>(kTokenTile, n_cols - c));
-      kTokens[cols - 1](n_in, halves + g * group_halves, x + c * x_stride, x_stride,
-                        y + c * y_stride + g * kRowGroup, y_stride);
-    }
-  }
-}
+};
 
 }  // namespace
 
 void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
                                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
-  interleaved_tile<WidenF16>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
+  float16_tiles::tile<Tiles<WidenF16>>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
 }
 
 void avx2_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
                                 size_t a_stride, int64_t n_cols, float* y, int64_t y_stride) {
-  interleaved_tile<WidenBF16>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
+  float16_tiles::tile<Tiles<WidenBF16>>(n_in, w, n_groups, a, a_stride, n_cols, y, y_stride);
 }
 
 }  // namespace bottega::kernels

@@ -89,9 +89,9 @@ void run_tile(const DotKernel& k, int64_t n, const uint8_t* w, size_t w_stride, 
 }
 
 // Tokens whose activation rows stay in L2 (about 160 KB) while a thread's weight groups stream
-// past them. Float activations (F16's and BF16's kernels) take 4 bytes a value: their budget keeps the
-// 6- and 14-token tiles of AVX2 and AVX-512 full for the wide rows of FFN down (5632 values:
-// 8 tokens ran at 26 GMAC/s on AVX2, 23 at 38).
+// past them. Float activations (F16's and BF16's kernels) take 4 bytes a value: their budget keeps
+// the 6- and 14-token tiles of AVX2 and AVX-512 full for the wide rows of FFN down (5632 values: 8
+// tokens ran at 26 GMAC/s on AVX2, 23 at 38).
 int64_t interleaved_token_block(const DotKernel& k, size_t act_row_bytes) {
   if (k.quantize == nullptr) {
     return std::clamp<int64_t>(static_cast<int64_t>(512 * 1024 / act_row_bytes), 4, kTokenBlock);
