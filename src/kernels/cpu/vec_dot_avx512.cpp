@@ -26,31 +26,30 @@ using namespace mxfp4_avx512;  // NOLINT: this file's MXFP4 helpers
 
 // 16 weights from element i of a row; masked loads read only the lanes a tail has, so no tail
 // loop is needed and nothing past the row is touched.
-struct LoadF16 {
-  static constexpr size_t kBytes = 2;
-  static __m512 full(const uint8_t* row, int64_t i) {
-    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
-  }
-  static __m512 masked(const uint8_t* row, int64_t i, __mmask16 mask) {
-    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, h));
-  }
+// 16-bit floats, widened exactly: F16 by the conversion instruction, BF16 (the top half of its
+// float) by a shift.
+struct WidenF16 {
+  static __m512 widen(__m256i h) { return _mm512_cvtph_ps(h); }
 };
-struct LoadBF16 {  // a BF16 value is the top half of its float
-  static constexpr size_t kBytes = 2;
-  static __m512 full(const uint8_t* row, int64_t i) {
-    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
-    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
-  }
-  static __m512 masked(const uint8_t* row, int64_t i, __mmask16 mask) {
-    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
-    return widen(_mm256_maskz_loadu_epi16(mask, h));
-  }
+struct WidenBF16 {
   static __m512 widen(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
 };
+template <class Widen>
+struct Load16 {
+  static constexpr size_t kBytes = 2;
+  static __m512 full(const uint8_t* row, int64_t i) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
+    return Widen::widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+  }
+  static __m512 masked(const uint8_t* row, int64_t i, __mmask16 mask) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + i;
+    return Widen::widen(_mm256_maskz_loadu_epi16(mask, h));
+  }
+};
+using LoadF16 = Load16<WidenF16>;
+using LoadBF16 = Load16<WidenBF16>;
 struct LoadF32 {
   static constexpr size_t kBytes = 4;
   static __m512 full(const uint8_t* row, int64_t i) {
