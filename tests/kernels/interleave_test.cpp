@@ -11,8 +11,10 @@
 // float rounding of the per-block products and their sum differs from the double result;
 // 1e-5 * S (as for the row-layout kernels in matmul_test). Q4_K's min term, subtracted after the
 // scaled sum, can be ~3x S on its own (see vec_dot_test), which 1e-5 still covers.
-// F16 and BF16 (float activations, no blocks) sum each row's products in float, in two running sums
-// of n_in / 2 terms; their rounding is what 1e-5 * S bounds (random data stays far below it). Q4_1
+// F16 and BF16 (no blocks; BF16's activations rounded to BF16, so every product is exact in float)
+// sum each row's products in float, in two running sums of n_in / 2 terms (F16, and BF16 without
+// AVX512_BF16) or one sum of pairs (vdpbf16ps); their rounding is what 1e-5 * S bounds (random data
+// stays far below it). Q4_1
 // and Q5_1 (Q8_1 activations) differ from the dequantized product by design: the activation's block
 // sum s is a half computed from the unrounded scale, so their expected value is the reference dot's
 // own decomposition, per block d * dy * sum(q * q8) + m * s in double, and S the sum of |d * dy * q

@@ -90,13 +90,28 @@ TEST(VecDot, EveryTypeOnEveryIsaMatchesReference) {
       const int64_t n = unit * blocks + (traits.block_size == 1 ? 3 : 0);
       const std::vector<uint8_t> w = random_weights(type, n, rng);
       const std::vector<float> x = uniform(static_cast<size_t>(n), rng);
-      std::vector<uint8_t> a(row_bytes(act_type, n));
-      type_traits(act_type).quantize(x.data(), a.data(), n);
+      // The activation row as matmul writes it (BF16's as floats holding BF16 values).
+      const DotKernel reference = dot_kernel(type, Isa::kRef);
+      std::vector<uint8_t> a(reference.activation_row_bytes(n));
+      if (reference.quantize == nullptr) {
+        std::memcpy(a.data(), x.data(), a.size());
+      } else {
+        reference.quantize(x.data(), a.data(), n);
+      }
 
       // S = sum |w_i x_i| over the values the kernels see.
       std::vector<float> wd(static_cast<size_t>(n)), xd(static_cast<size_t>(n));
       traits.dequantize(w.data(), wd.data(), n);
-      type_traits(act_type).dequantize(a.data(), xd.data(), n);
+      if (reference.float_rows()) {
+        std::memcpy(xd.data(), a.data(), a.size());
+      } else {
+        type_traits(act_type).dequantize(a.data(), xd.data(), n);
+      }
+      if (act_type == TensorType::BF16) {
+        for (size_t i = 0; i < xd.size(); ++i) {
+          ASSERT_EQ(xd[i], bf16_to_f32(f32_to_bf16(x[i]))) << "activation " << i;
+        }
+      }
       double scale = 0.0, exact = 0.0;
       for (size_t i = 0; i < wd.size(); ++i) {
         scale += std::fabs(static_cast<double>(wd[i]) * xd[i]);

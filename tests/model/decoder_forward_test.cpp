@@ -270,8 +270,9 @@ void expect_family_matches(const Family& family, const std::string& type, bool p
   ThreadPool pool(2);
   const EngineRun engine = run_engine(*model, a, b, pool);
   const Reference expected = reference_run(reference, a, b);
-  // F16 and BF16 weights are exact in float and the activations stay float: nothing is rounded.
-  const bool float_weights = type == "F32" || type == "F16" || type == "BF16";
+  // F16 and BF16 weights are exact in float; F16's activations stay float, BF16's are rounded to
+  // BF16, where the engine's and the reference's last bits may round a value to neighbours.
+  const bool float_weights = type == "F32" || type == "F16";
   const double bound = bound_for(reference, expected, a, b, float_weights);
   const double diff = std::max(max_diff(engine.a, expected.a), max_diff(engine.b, expected.b));
   EXPECT_LE(diff, bound) << family.label << " " << type

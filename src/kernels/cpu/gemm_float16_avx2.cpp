@@ -81,6 +81,7 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
 // The kernels the loops of float16_tiles_inl.h run.
 template <class Widen>
 struct Tiles {
+  using Act = float;
   // Tokens per prompt tile: 6 tokens x 2 registers of one group keep 12 accumulators, the 2 widened
   // weight registers and an activation pair in the 16 YMM registers.
   static constexpr int kTokenTile = 6;

@@ -82,6 +82,7 @@ void groups_tokens(int64_t n_in, const uint16_t* w, const float* x, int64_t x_st
 // The kernels the loops of float16_tiles_inl.h run.
 template <class Widen>
 struct Tiles {
+  using Act = float;
   // Tokens per prompt tile: 2 groups x 14 tokens keep 28 accumulators, the 2 widened weight
   // registers and an activation pair in the 32 ZMM registers.
   static constexpr int kTokenTile = 14;

@@ -39,9 +39,27 @@ std::vector<IsaKernel> avx512_table() {
   return table;
 }
 
+bool cpu_has_avx512_bf16() {
+  return __builtin_cpu_supports("avx512bf16");
+}
+
 std::vector<IsaInterleavedKernel> avx512_interleaved_table() {
   std::vector<IsaInterleavedKernel> table(avx512_interleaved_kernels().begin(),
                                           avx512_interleaved_kernels().end());
+  if (cpu_has_avx512_bf16()) {
+    // vdpbf16ps sums a pair of products in one step, so the stored-layout row dots (float FMAs)
+    // give other bits: stored matrices are not packed into this layout on the fly.
+    const auto bf16 = std::find_if(table.begin(), table.end(), [](const IsaInterleavedKernel& e) {
+      return e.weight == TensorType::BF16;
+    });
+    const IsaInterleavedKernel dot_pairs{TensorType::BF16, avx512bf16_bf16_interleaved_tile, false,
+                                         true};
+    if (bf16 == table.end()) {
+      table.push_back(dot_pairs);
+    } else {
+      *bf16 = dot_pairs;
+    }
+  }
   for (const IsaInterleavedKernel& k : avx2_interleaved_kernels()) {
     const bool own = std::any_of(table.begin(), table.end(), [&](const IsaInterleavedKernel& e) {
       return e.weight == k.weight;

@@ -38,11 +38,6 @@ const IsaInterleavedKernel* interleaved_entry(TensorType type, Isa isa) {
   return nullptr;
 }
 
-InterleavedTileFn interleaved_kernel(TensorType type, Isa isa) {
-  const IsaInterleavedKernel* entry = interleaved_entry(type, isa);
-  return entry != nullptr ? entry->tile : nullptr;
-}
-
 PackingTileFn packing_kernel(TensorType type, Isa isa) {
   for (const IsaPackingKernel& k : simd_packing_kernels(isa)) {
     if (k.weight == type) return k.tile;
@@ -91,10 +86,13 @@ void run_tile(const DotKernel& k, int64_t n, const uint8_t* w, size_t w_stride, 
 // Tokens whose activation rows stay in L2 (about 160 KB) while a thread's weight groups stream
 // past them. Float activations (F16's and BF16's kernels) take 4 bytes a value: their budget keeps
 // the 6- and 14-token tiles of AVX2 and AVX-512 full for the wide rows of FFN down (5632 values: 8
-// tokens ran at 26 GMAC/s on AVX2, 23 at 38).
-int64_t interleaved_token_block(const DotKernel& k, size_t act_row_bytes) {
-  if (k.quantize == nullptr) {
-    return std::clamp<int64_t>(static_cast<int64_t>(512 * 1024 / act_row_bytes), 4, kTokenBlock);
+// tokens ran at 26 GMAC/s on AVX2, 23 at 38); a kernel that narrows them to BF16 holds half that
+// (2048 x 5632 on one Zen 5 core: 97 GMAC/s with 64 tokens a block, 105 with 128).
+int64_t interleaved_token_block(const DotKernel& k, const IsaInterleavedKernel& kernel,
+                                size_t act_row_bytes) {
+  if (k.float_rows()) {
+    const size_t budget = kernel.narrows_to_bf16 ? 1024 * 1024 : 512 * 1024;
+    return std::clamp<int64_t>(static_cast<int64_t>(budget / act_row_bytes), 4, kTokenBlock);
   }
   return std::max<int64_t>(4, static_cast<int64_t>(160 * 1024 / act_row_bytes) / 4 * 4);
 }
@@ -163,8 +161,8 @@ std::vector<uint8_t> widen_for_interleaved(const WeightMatrix& w, const DotKerne
 // the layout itself.
 void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t* act,
                         size_t act_stride, int64_t n_tokens, float* y, ThreadPool& pool, Isa isa) {
-  const InterleavedTileFn tile = interleaved_kernel(w.type, isa);
-  if (tile == nullptr) {
+  const IsaInterleavedKernel* entry = interleaved_entry(w.type, isa);
+  if (entry == nullptr) {
     pool.parallel_for(w.n_out, [&](int64_t begin, int64_t end) {
       std::vector<uint8_t> row(w.row_stride());
       for (int64_t r = begin; r < end; ++r) {
@@ -179,12 +177,13 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
   const std::vector<uint8_t> wide = widen_for_interleaved(w, k, act, act_stride, n_tokens);
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;
-  const int64_t token_block = interleaved_token_block(k, act_stride);
+  const int64_t token_block = interleaved_token_block(k, *entry, act_stride);
   pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
-      tile(w.n_in, w.data + static_cast<size_t>(begin) * group_bytes, end - begin,
-           act + static_cast<size_t>(t0) * act_stride, act_stride,
-           std::min(token_block, n_tokens - t0), y + t0 * w.n_out + begin * kRowGroup, w.n_out);
+      entry->tile(w.n_in, w.data + static_cast<size_t>(begin) * group_bytes, end - begin,
+                  act + static_cast<size_t>(t0) * act_stride, act_stride,
+                  std::min(token_block, n_tokens - t0), y + t0 * w.n_out + begin * kRowGroup,
+                  w.n_out);
     }
   });
 }
@@ -193,13 +192,13 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
 // each thread interleaves its share of row groups a chunk at a time into a buffer of its own and
 // runs every token over the chunk, so the weights are read once and the stored matrix is left as
 // it is.
-void matmul_repacking(const WeightMatrix& w, const DotKernel& k, InterleavedTileFn tile,
+void matmul_repacking(const WeightMatrix& w, const DotKernel& k, const IsaInterleavedKernel& kernel,
                       const uint8_t* act, size_t act_stride, int64_t n_tokens, float* y,
                       ThreadPool& pool) {
   const std::vector<uint8_t> wide = widen_for_interleaved(w, k, act, act_stride, n_tokens);
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;
-  const int64_t token_block = interleaved_token_block(k, act_stride);
+  const int64_t token_block = interleaved_token_block(k, kernel, act_stride);
   pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> chunk(static_cast<size_t>(std::min(kRepackGroups, end - begin)) *
                                group_bytes);
@@ -207,8 +206,9 @@ void matmul_repacking(const WeightMatrix& w, const DotKernel& k, InterleavedTile
       const int64_t groups = std::min(kRepackGroups, end - g0);
       interleave_rows(w.type, w.n_in, groups * kRowGroup, w.row(g0 * kRowGroup), chunk.data());
       for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
-        tile(w.n_in, chunk.data(), groups, act + static_cast<size_t>(t0) * act_stride, act_stride,
-             std::min(token_block, n_tokens - t0), y + t0 * w.n_out + g0 * kRowGroup, w.n_out);
+        kernel.tile(w.n_in, chunk.data(), groups, act + static_cast<size_t>(t0) * act_stride,
+                    act_stride, std::min(token_block, n_tokens - t0),
+                    y + t0 * w.n_out + g0 * kRowGroup, w.n_out);
       }
     }
   });
@@ -257,34 +257,34 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const DotKernel k = dot_kernel(w.type, isa);
   const int64_t n_in = w.n_in;
 
-  // Activation rows: x itself for float kernels, else one quantized row per token.
+  // Activation rows: x itself for F32 kernels, else one row per token in the activation type.
   const auto* act = reinterpret_cast<const uint8_t*>(x);
-  size_t act_stride = static_cast<size_t>(n_in) * sizeof(float);
-  std::vector<uint8_t> quantized;
-  if (k.quantize == nullptr && n_tokens > 1 && act_stride % kAliasingStride == 0) {
+  size_t act_stride = k.activation_row_bytes(n_in);
+  std::vector<uint8_t> act_rows;
+  if (k.float_rows() && n_tokens > 1 && act_stride % kAliasingStride == 0) {
     // Rows a multiple of 4 KB apart fall in the same L1 set; the float tiles read several
     // activation rows (and weight rows, 4 KB apart in 2048-wide F16 matrices) at once, and more
     // streams than the cache has ways evict each other. A row of padding spreads them.
-    const size_t padded = act_stride + 64;
-    quantized.resize(padded * static_cast<size_t>(n_tokens));
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      std::memcpy(quantized.data() + static_cast<size_t>(t) * padded, x + t * n_in, act_stride);
-    }
-    act = quantized.data();
-    act_stride = padded;
-  } else if (k.quantize != nullptr) {
-    act_stride = row_bytes(k.activation, n_in);
-    quantized.resize(act_stride * static_cast<size_t>(n_tokens));
+    act_stride += 64;
+  }
+  if (k.quantize != nullptr || act_stride != k.activation_row_bytes(n_in)) {
+    act_rows.resize(act_stride * static_cast<size_t>(n_tokens));
+    const auto write_row = [&](int64_t t) {
+      uint8_t* dst = act_rows.data() + static_cast<size_t>(t) * act_stride;
+      if (k.quantize != nullptr) {
+        k.quantize(x + t * n_in, dst, n_in);
+      } else {
+        std::memcpy(dst, x + t * n_in, static_cast<size_t>(n_in) * sizeof(float));
+      }
+    };
     if (n_tokens == 1) {
-      k.quantize(x, quantized.data(), n_in);
+      write_row(0);
     } else {
       pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) {
-          k.quantize(x + t * n_in, quantized.data() + static_cast<size_t>(t) * act_stride, n_in);
-        }
+        for (int64_t t = begin; t < end; ++t) write_row(t);
       });
     }
-    act = quantized.data();
+    act = act_rows.data();
   }
   if (w.interleaved) {
     matmul_interleaved(w, k, act, act_stride, n_tokens, y, pool, isa);
@@ -294,7 +294,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   if (n_tokens >= kMinRepackingTokens && can_interleave(w.type, w.n_in, w.n_out)) {
     const IsaInterleavedKernel* entry = interleaved_entry(w.type, isa);
     if (entry != nullptr && entry->row_dot_matches) {
-      matmul_repacking(w, k, entry->tile, act, act_stride, n_tokens, y, pool);
+      matmul_repacking(w, k, *entry, act, act_stride, n_tokens, y, pool);
       return;
     }
   }
@@ -336,7 +336,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 
 bool prefers_interleaved(const WeightMatrix& w) {
   return !w.interleaved && can_interleave(w.type, w.n_in, w.n_out) &&
-         interleaved_kernel(w.type, best_isa()) != nullptr;
+         interleaved_entry(w.type, best_isa()) != nullptr;
 }
 
 size_t interleaved_bytes(const WeightMatrix& w) {

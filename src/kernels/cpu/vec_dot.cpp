@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
 namespace bottega::kernels {
@@ -22,10 +23,17 @@ struct RefRow {
   VecDotFn dot;
 };
 
+// The activation rows' writer where it is not the activation type's own encoder.
+ActivationQuantizeFn activation_writer(TensorType activation) {
+  if (activation == T::F32) return nullptr;
+  if (activation == T::BF16) return round_to_bf16_values;
+  return type_traits(activation).quantize;
+}
+
 // One row per weight type the engine computes with; a type missing here cannot be multiplied.
 constexpr std::array kRefRows = {
     RefRow{T::F32, T::F32, dot_ref::f32_f32},     RefRow{T::F16, T::F32, dot_ref::f16_f32},
-    RefRow{T::BF16, T::F32, dot_ref::bf16_f32},   RefRow{T::Q4_0, T::Q8_0, dot_ref::q4_0_q8_0},
+    RefRow{T::BF16, T::BF16, dot_ref::bf16_f32},  RefRow{T::Q4_0, T::Q8_0, dot_ref::q4_0_q8_0},
     RefRow{T::Q4_1, T::Q8_1, dot_ref::q4_1_q8_1}, RefRow{T::Q5_0, T::Q8_0, dot_ref::q5_0_q8_0},
     RefRow{T::Q5_1, T::Q8_1, dot_ref::q5_1_q8_1}, RefRow{T::Q8_0, T::Q8_0, dot_ref::q8_0_q8_0},
     RefRow{T::Q8_1, T::Q8_0, dot_ref::q8_1_q8_0}, RefRow{T::Q2_K, T::Q8_K, dot_ref::q2_k_q8_k},
@@ -69,6 +77,15 @@ const std::vector<Isa>& isas() {
 
 }  // namespace
 
+void round_to_bf16_values(const float* src, void* dst, int64_t n) {
+  auto* out = static_cast<float*>(dst);
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(f32_to_bf16(src[i]));
+}
+
+size_t DotKernel::activation_row_bytes(int64_t n) const {
+  return float_rows() ? static_cast<size_t>(n) * sizeof(float) : row_bytes(activation, n);
+}
+
 const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::kRef:
@@ -108,7 +125,7 @@ DotKernel dot_kernel(TensorType weight, Isa isa) {
   DotKernel kernel;
   kernel.activation = row.activation;
   kernel.dot = row.dot;
-  if (row.activation != T::F32) kernel.quantize = type_traits(row.activation).quantize;
+  kernel.quantize = activation_writer(row.activation);
   for (const IsaKernel& k : simd_kernels(isa)) {
     if (k.weight != weight) continue;
     if (k.dot != nullptr) kernel.dot = k.dot;

@@ -7,7 +7,11 @@
 // tests can run every path the machine supports.
 //
 // Activation types: Q8_0 for Q4_0/Q5_0/Q8_0/MXFP4, Q8_1 for Q4_1/Q5_1 (its per-block sum applies
-// the weights' minimum), Q8_K for the K-quants, F32 (plain floats, no conversion) for F32/F16/BF16.
+// the weights' minimum), Q8_K for the K-quants, F32 (plain floats, no conversion) for F32/F16, and
+// BF16 for BF16, as llama.cpp computes it: each product is then exact in float, and CPUs with
+// AVX512_BF16 take two of them per lane in one instruction (vdpbf16ps). BF16 activation rows are
+// kept as floats, each rounded to the nearest BF16 value, so the float kernels read them as they
+// are; the vdpbf16ps kernel narrows them, exactly.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +51,17 @@ struct DotKernel {
   ActivationQuantizeFn quantize = nullptr;  // nullptr when activation is F32 (used as is)
   VecDotFn dot = nullptr;
   TileFn tile = nullptr;
+
+  // F32 and BF16 activation rows are floats (BF16's rounded to BF16 values).
+  bool float_rows() const {
+    return activation == TensorType::F32 || activation == TensorType::BF16;
+  }
+  size_t activation_row_bytes(int64_t n) const;
 };
+
+// The BF16 activation "quantizer": each of n floats rounded to the nearest BF16 value (ties to
+// even), written as a float.
+void round_to_bf16_values(const float* src, void* dst, int64_t n);
 
 // The SIMD kernels one ISA file provides; a missing function falls back to the reference one.
 struct IsaKernel {

@@ -31,7 +31,7 @@ float q4_k_q8_k(int64_t n, const void* w, const void* a);
 float q5_k_q8_k(int64_t n, const void* w, const void* a);
 float q6_k_q8_k(int64_t n, const void* w, const void* a);
 float q8_k_q8_k(int64_t n, const void* w, const void* a);
-// Float weights, float activations.
+// Float weights, float activations (for BF16 weights, floats rounded to BF16 values).
 float f32_f32(int64_t n, const void* w, const void* a);
 float f16_f32(int64_t n, const void* w, const void* a);
 float bf16_f32(int64_t n, const void* w, const void* a);
@@ -41,10 +41,13 @@ float bf16_f32(int64_t n, const void* w, const void* a);
 // dot (IsaKernel) gives a row the same bits as this kernel, so a matrix kept in the stored layout
 // (experts, read from the file mapping) may be packed into this layout a few rows at a time for
 // prompts while decode reads the stored rows, and no token's result depends on its batch.
+// narrows_to_bf16: the kernel copies its float activation rows (BF16 values) to BF16, so a token
+// takes half the cache and matmul gives it twice the tokens a block.
 struct IsaInterleavedKernel {
   TensorType weight;
   InterleavedTileFn tile;
   bool row_dot_matches = false;
+  bool narrows_to_bf16 = false;
 };
 
 // Kernels for prompts over a matrix in the stored row layout (MXFP4 experts, which stay in the file
@@ -91,6 +94,11 @@ void avx512_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_group
 void avx512_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
                                   const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
                                   int64_t y_stride);
+// gemm_bf16_avx512bf16.cpp: BF16's interleaved kernel with vdpbf16ps (BF16 activations), which
+// isa_x86.cpp puts in the AVX-512 table where the CPU has AVX512_BF16.
+void avx512bf16_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
+                                      const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
+                                      int64_t y_stride);
 // gemv_avx512.cpp: one token against the interleaved layouts, one row group at a time; the
 // interleaved kernels above call them for a single token.
 std::span<const IsaInterleavedKernel> avx512_decode_kernels();
