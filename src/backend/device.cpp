@@ -99,8 +99,9 @@ GpuList list_gpus() {
 }
 
 std::shared_ptr<Backend> open_device(std::string_view name,
-                                     [[maybe_unused]] bool import_mapped_weights) {
-  if (name == "cpu") return make_cpu_backend();
+                                     [[maybe_unused]] bool import_mapped_weights,
+                                     const CpuOptions& cpu) {
+  if (name == "cpu") return make_cpu_backend(cpu);
   constexpr std::string_view kVulkan = "vulkan";
   if (name.substr(0, kVulkan.size()) == kVulkan) {
     const std::string_view digits = name.substr(kVulkan.size());

@@ -16,7 +16,8 @@ namespace bottega::backend {
 // Vulkan layer's own message when the device cannot be opened.
 // import_mapped_weights: a GPU that reads system memory reads the weights in the mapped file
 // instead of copying them (false copies, as on a discrete GPU).
-std::shared_ptr<Backend> open_device(std::string_view name, bool import_mapped_weights = true);
+std::shared_ptr<Backend> open_device(std::string_view name, bool import_mapped_weights = true,
+                                     const CpuOptions& cpu = {});
 
 // Whether this build has the Vulkan backend (BOTTEGA_VULKAN at configure time).
 bool has_vulkan();

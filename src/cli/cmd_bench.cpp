@@ -39,6 +39,7 @@ struct BenchOptions {
   CacheTypeOptions cache;
   std::string device = "cpu";
   std::vector<int> offload_layers = {-1};  // -ngl, one run per value
+  bool f16_as_bf16 = false;
 };
 
 // Everything one output line needs about the model and the run.
@@ -388,7 +389,8 @@ int bench_command(const BenchOptions& options) {
   const std::vector<bench::TestSpec> tests = tests_of(options);
   BandwidthCache bandwidth(options.bandwidth_gbps);
   LoadOptions load_options;
-  load_options.backend = backend::open_device(options.device);
+  load_options.cpu = cpu_options(options.f16_as_bf16);
+  load_options.backend = backend::open_device(options.device, true, load_options.cpu);
   const bool on_cpu = load_options.backend->name() == "cpu";
   Printer printer(options.output, !on_cpu);
   printer.header();
@@ -444,6 +446,7 @@ Action add_bench(CLI::App& app) {
                   "(default: all)")
       ->delimiter(',')
       ->check(CLI::Range(-1, 1 << 20));
+  add_f16_as_bf16_flag(*cmd, options->f16_as_bf16);
   return [options] { return bench_command(*options); };
 }
 

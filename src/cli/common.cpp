@@ -11,6 +11,7 @@
 
 #include "backend/device.h"
 #include "core/error.h"
+#include "kernels/cpu/matmul.h"
 #include "model/architecture.h"
 #include "store/pull.h"
 
@@ -50,12 +51,30 @@ void add_device_options(CLI::App& cmd, DeviceOptions& options) {
                  "-ngl N: with a GPU --device, run the last N layers there and the rest on the CPU "
                  "(default: all)")
       ->check(CLI::Range(-1, 1 << 20));
+  add_f16_as_bf16_flag(cmd, options.f16_as_bf16);
+}
+
+void add_f16_as_bf16_flag(CLI::App& cmd, bool& flag) {
+  cmd.add_flag("--f16-as-bf16", flag,
+               "Round F16 weights to BF16 at load (8 significant bits instead of 11) to use the "
+               "CPU's BF16 dot products (AVX512_BF16): prompts about twice as fast, results "
+               "slightly different; no effect on CPUs without them");
+}
+
+backend::CpuOptions cpu_options(bool f16_as_bf16) {
+  if (f16_as_bf16 && !kernels::bf16_dot_products()) {
+    std::fprintf(stderr,
+                 "bottega: --f16-as-bf16 changes nothing here: this CPU has no BF16 dot products "
+                 "(AVX512_BF16); F16 weights stay F16\n");
+  }
+  return backend::CpuOptions{f16_as_bf16};
 }
 
 std::unique_ptr<Model> load_model_on_device(gguf::File file, int64_t n_ctx,
                                             const DeviceOptions& device) {
   LoadOptions options{n_ctx};
-  options.backend = backend::open_device(device.device);
+  options.cpu = cpu_options(device.f16_as_bf16);
+  options.backend = backend::open_device(device.device, true, options.cpu);
   options.offload_layers = device.offload_layers;
   std::unique_ptr<Model> model = load_model(std::move(file), options);
   if (device.device != "cpu") std::fprintf(stderr, "bottega: %s\n", model->placement().c_str());

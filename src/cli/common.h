@@ -29,9 +29,15 @@ int32_t choose_context(int64_t requested, int64_t n_ctx_train);
 // model, and how many of its last layers go there when it is a GPU (the rest run on the CPU).
 struct DeviceOptions {
   std::string device = "cpu";
-  int offload_layers = -1;  // -1: all of them
+  int offload_layers = -1;   // -1: all of them
+  bool f16_as_bf16 = false;  // --f16-as-bf16 (backend::CpuOptions)
 };
 void add_device_options(CLI::App& cmd, DeviceOptions& options);
+
+// --f16-as-bf16 (in add_device_options; bench registers it on its own), and the CPU backend's
+// options it gives, with a note on stderr where the CPU cannot use it.
+void add_f16_as_bf16_flag(CLI::App& cmd, bool& flag);
+backend::CpuOptions cpu_options(bool f16_as_bf16);
 
 // Opens the device (an Error naming the accepted devices when it is not one) and loads the model
 // on it with the given context (0: the model's); a line on stderr says where the layers went when

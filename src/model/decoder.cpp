@@ -124,8 +124,9 @@ class Decoder final : public Model {
     const bool cpu_needed = std::any_of(placement_.segments.begin(), placement_.segments.end(),
                                         [](const Segment& s) { return !s.on_device; });
     if (cpu_needed) {
-      backends_.push_back(options.backend != nullptr && !have_device ? options.backend
-                                                                     : backend::make_cpu_backend());
+      backends_.push_back(options.backend != nullptr && !have_device
+                              ? options.backend
+                              : backend::make_cpu_backend(options.cpu));
     }
     if (have_device && placement_.device_blocks + (placement_.head_on_device ? 1 : 0) > 0) {
       backends_.push_back(options.backend);

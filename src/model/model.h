@@ -69,6 +69,9 @@ struct LoadOptions {
   // llama.cpp's -ngl when `backend` is a device: its last N layers run there and the rest on the
   // CPU; N above the layer count also moves the output head. Negative: everything on the device.
   int offload_layers = -1;
+  // How the CPU backend the loader makes keeps the weights (the layers a device does not run);
+  // a CPU `backend` passed in keeps its own.
+  backend::CpuOptions cpu;
 };
 
 // Opens the architecture named by general.architecture; throws Error naming an unsupported

@@ -241,6 +241,24 @@ TEST(Interleave, OnlyKnownTypesWithWholeRowGroups) {
   EXPECT_FALSE(prefers_interleaved(WeightMatrix{TensorType::MXFP4, 64, 16, rows.data()}));
 }
 
+// --f16-as-bf16's conversion: the interleaved F16 matrix rounded value by value (to nearest, ties
+// to even) is the interleaved BF16 matrix of those values, byte for byte.
+TEST(Interleave, F16RoundedToBf16IsTheBf16MatrixOfTheRoundedValues) {
+  std::mt19937 rng(23);
+  const int64_t n_in = 102, n_out = 24;
+  const Matrix f16 = random_matrix(TensorType::F16, n_in, n_out, rng);
+  std::vector<uint8_t> bf16(row_bytes(TensorType::BF16, n_in) * static_cast<size_t>(n_out));
+  type_traits(TensorType::BF16).quantize(f16.values.data(), bf16.data(), n_in * n_out);
+  const WeightMatrix stored_f16{TensorType::F16, n_in, n_out, f16.stored.data()};
+  const WeightMatrix stored_bf16{TensorType::BF16, n_in, n_out, bf16.data()};
+  std::vector<uint8_t> rounded(interleaved_bytes(stored_f16)), expected(rounded.size());
+  const WeightMatrix w = interleave_as_bf16(stored_f16, rounded.data());
+  interleave(stored_bf16, expected.data());
+  EXPECT_EQ(w.type, TensorType::BF16);
+  EXPECT_TRUE(w.interleaved);
+  EXPECT_EQ(rounded, expected);
+}
+
 TEST(Interleave, EveryRowComesBackByteForByteAndDequantizesAlike) {
   std::mt19937 rng(11);
   for (TensorType type : kInterleavedTypes) {

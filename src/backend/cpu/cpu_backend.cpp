@@ -246,6 +246,7 @@ class CpuPass final : public Pass {
 
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(const CpuOptions& options) : options_(options) {}
   std::string name() const override { return "cpu"; }
   bool supports(TensorType type) const override { return is_computable(type); }
 
@@ -267,6 +268,7 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  CpuOptions options_;
   // The ops' buffers kept from pass to pass, one set per thread pool (cpu/scratch.h).
   cpu::Scratch& scratch_for(const ThreadPool& pool) {
     const std::lock_guard lock(scratch_mutex_);
@@ -295,7 +297,7 @@ std::vector<std::unique_ptr<Matrix>> CpuBackend::load_matrices(
       projections.push_back(&views[i]);
     }
   }
-  copies_.push_back(cpu::copy_for_cpu(file, projections));
+  copies_.push_back(cpu::copy_for_cpu(file, projections, options_.f16_as_bf16));
   for (size_t i = 0; i < views.size(); ++i) {
     if (matrices[i].role != Role::kEmbedding) continue;
     for (size_t j = 0; j < views.size(); ++j) {
@@ -313,8 +315,8 @@ std::vector<std::unique_ptr<Matrix>> CpuBackend::load_matrices(
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() {
-  return std::make_unique<CpuBackend>();
+std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& options) {
+  return std::make_unique<CpuBackend>(options);
 }
 
 }  // namespace bottega::backend

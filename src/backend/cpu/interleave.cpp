@@ -28,7 +28,8 @@ void copy_releasing(const gguf::File* file, const uint8_t* from, size_t bytes, u
 
 }  // namespace
 
-HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>& matrices) {
+HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>& matrices,
+                        bool f16_as_bf16) {
   // First decide what to convert (each tensor once), then convert on every core: conversion and
   // the page faults of the new buffers dominate load time.
   struct Job {
@@ -36,6 +37,7 @@ HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>
     WeightMatrix stored;
     size_t stored_bytes;  // of the tensor in the file
     bool interleave;      // else copied as stored
+    bool to_bf16;         // F16 rounded to BF16 as it is interleaved
     size_t offset;        // into the one region every matrix is copied to
   };
   std::vector<Job> jobs;
@@ -50,9 +52,11 @@ HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>
     }
     const size_t stored_bytes = w->row_stride() * static_cast<size_t>(w->n_out);
     const bool interleave = kernels::prefers_interleaved(*w);
+    const bool to_bf16 =
+        f16_as_bf16 && interleave && w->type == TensorType::F16 && kernels::bf16_dot_products();
     const size_t bytes = interleave ? kernels::interleaved_bytes(*w) : stored_bytes;
     job_of_tensor.emplace(w->data, jobs.size());
-    jobs.push_back({w, *w, stored_bytes, interleave, total});
+    jobs.push_back({w, *w, stored_bytes, interleave, to_bf16, total});
     total += (bytes + kAlignment - 1) / kAlignment * kAlignment;
   }
   HostMemory memory(total);
@@ -66,7 +70,8 @@ HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>
           const Job& job = jobs[i];
           uint8_t* buffer = memory.data() + job.offset;
           if (job.interleave) {
-            *job.target = kernels::interleave(job.stored, buffer);
+            *job.target = job.to_bf16 ? kernels::interleave_as_bf16(job.stored, buffer)
+                                      : kernels::interleave(job.stored, buffer);
             if (file != nullptr) file->release({job.stored.data, job.stored_bytes});
           } else {
             copy_releasing(file, job.stored.data, job.stored_bytes, buffer);

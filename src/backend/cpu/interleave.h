@@ -18,7 +18,9 @@ namespace bottega::backend::cpu {
 // the file's page cache (docs/performance.md, 2026-12-06). Returns the memory, one region on huge
 // pages where the system gives them (core/host_memory.h), which must outlive the matrices.
 // Matrices must point into `file` (or into memory of the caller's when it is null, whose pages are
-// then left alone); matrices sharing a tensor share its conversion.
-HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>& matrices);
+// then left alone); matrices sharing a tensor share its conversion. f16_as_bf16: F16 matrices are
+// rounded to BF16 where the CPU has BF16 dot products (kernels::bf16_dot_products).
+HostMemory copy_for_cpu(const gguf::File* file, const std::vector<WeightMatrix*>& matrices,
+                        bool f16_as_bf16 = false);
 
 }  // namespace bottega::backend::cpu

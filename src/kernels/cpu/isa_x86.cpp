@@ -52,8 +52,9 @@ std::vector<IsaInterleavedKernel> avx512_interleaved_table() {
     const auto bf16 = std::find_if(table.begin(), table.end(), [](const IsaInterleavedKernel& e) {
       return e.weight == TensorType::BF16;
     });
-    const IsaInterleavedKernel dot_pairs{TensorType::BF16, avx512bf16_bf16_interleaved_tile, false,
-                                         true};
+    const IsaInterleavedKernel dot_pairs{.weight = TensorType::BF16,
+                                         .tile = avx512bf16_bf16_interleaved_tile,
+                                         .narrows_to_bf16 = true};
     if (bf16 == table.end()) {
       table.push_back(dot_pairs);
     } else {

@@ -352,4 +352,19 @@ WeightMatrix interleave(const WeightMatrix& w, uint8_t* dst) {
   return out;
 }
 
+bool bf16_dot_products() {
+  const IsaInterleavedKernel* entry = interleaved_entry(TensorType::BF16, best_isa());
+  return entry != nullptr && entry->narrows_to_bf16;
+}
+
+WeightMatrix interleave_as_bf16(const WeightMatrix& w, uint8_t* dst) {
+  BOTTEGA_CHECK(w.type == TensorType::F16, "only F16 matrices are rounded to BF16");
+  WeightMatrix out = interleave(w, dst);
+  auto* values = reinterpret_cast<uint16_t*>(dst);
+  const size_t n = interleaved_bytes(w) / sizeof(uint16_t);
+  for (size_t i = 0; i < n; ++i) values[i] = f32_to_bf16(f16_to_f32(values[i]));
+  out.type = TensorType::BF16;
+  return out;
+}
+
 }  // namespace bottega::kernels

@@ -23,6 +23,14 @@ size_t interleaved_bytes(const WeightMatrix& w);
 // interleaved_bytes(w); returns the matrix that points at dst.
 WeightMatrix interleave(const WeightMatrix& w, uint8_t* dst);
 
+// Whether this CPU multiplies BF16 matrices with BF16 dot-product instructions (AVX512_BF16's
+// vdpbf16ps), twice the products an instruction of F16's float FMAs.
+bool bf16_dot_products();
+
+// interleave() for an F16 matrix, every value rounded to the nearest BF16 (ties to even): the
+// returned matrix is BF16 (the two types share the interleaved layout and its size).
+WeightMatrix interleave_as_bf16(const WeightMatrix& w, uint8_t* dst);
+
 // Writes row r of w as n_in floats.
 void dequantize_row(const WeightMatrix& w, int64_t r, float* out);
 
