@@ -14,6 +14,7 @@
 #include "fit/planner.h"
 #include "hw/machine.h"
 #include "hw/memory.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/vec_dot.h"
 #include "store/store.h"
 
@@ -77,6 +78,8 @@ fit::Machine machine_of(const FitOptions& options, bool quiet) {
   machine.f32_flops_per_second = roofline.f32_flops_per_second;
   machine.int8_ops_per_second = roofline.int8_ops_per_second;
   machine.avx512_kernels = kernels::best_isa() == kernels::Isa::kAvx512;
+  machine.bf16_dot_products = kernels::bf16_dot_products();
+  machine.f16_as_bf16 = options.device.f16_as_bf16;
   return machine;
 }
 

@@ -79,6 +79,10 @@ struct Machine {
   // Whether the matrix kernels run the AVX-512 ISA (kernels/cpu/vec_dot.h). The peaks are probed
   // with AVX2 instructions, and prompts on AVX-512 run faster against them by a gain per type.
   bool avx512_kernels = false;
+  // Whether BF16 matrices multiply with BF16 dot products (AVX512_BF16; kernels/cpu/matmul.h),
+  // and whether the run rounds F16 weights to BF16 to use them (--f16-as-bf16).
+  bool bf16_dot_products = false;
+  bool f16_as_bf16 = false;
 };
 
 // A GPU that runs the last layers of the model (--device vulkanN, -ngl N).

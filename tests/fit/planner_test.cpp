@@ -111,6 +111,33 @@ TEST(Planner, Avx512KernelsRaiseOnlyThePromptEstimate) {
   }
 }
 
+// BF16 dot products (AVX512_BF16) raise the prompt estimate of BF16 files, and of F16 files only
+// when the run rounds them to BF16 (--f16-as-bf16); decode and the other types keep theirs.
+TEST(Planner, Bf16DotProductsRaiseTheBf16PromptEstimate) {
+  const Machine plain{uint64_t{1} << 40, 10e9, 100e9, 200e9, 8e9, true};
+  Machine dots = plain;
+  dots.bf16_dot_products = true;
+  Machine dots_f16 = dots;
+  dots_f16.f16_as_bf16 = true;
+  Config config;
+  config.n_ctx = 512;
+  for (TensorType type : {TensorType::BF16, TensorType::F16, TensorType::Q8_0}) {
+    TempDir dir;
+    const gguf::File file = gguf::File::open(write_model(dir, true, type));
+    const SpeedEstimate base = make_plan(file, config, plain).speed;
+    const SpeedEstimate with_dots = make_plan(file, config, dots).speed;
+    const SpeedEstimate rounding = make_plan(file, config, dots_f16).speed;
+    const double expected = type == TensorType::BF16 ? 1.834 : 1.0;
+    EXPECT_NEAR(with_dots.pp512_tps, expected * base.pp512_tps, 1e-9 * base.pp512_tps)
+        << type_name(type);
+    const double rounded = type == TensorType::Q8_0 ? 1.0 : 1.834;
+    EXPECT_NEAR(rounding.pp512_tps, rounded * base.pp512_tps, 1e-9 * base.pp512_tps)
+        << type_name(type);
+    EXPECT_EQ(with_dots.tg128_tps, base.tg128_tps) << type_name(type);
+    EXPECT_EQ(rounding.tg128_tps, base.tg128_tps) << type_name(type);
+  }
+}
+
 // Decode speed follows the decode kernel's measured streaming rate where `hw` measured one, and
 // only then the read bandwidth; it scales with the rate and with nothing else.
 TEST(Planner, DecodeSpeedFollowsTheDecodeStream) {
