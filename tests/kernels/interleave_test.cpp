@@ -3,7 +3,8 @@
 // reference-dequantized weights with the reference-quantized activations.
 //
 // Shapes leave tails everywhere: n_in = 3 and 11 blocks (odd block counts; F16 and BF16: 51
-// and 187 pairs), n_out = 8 and 40 (one and five row groups; thread splits fall mid-range), tokens
+// and 187 pairs), n_out = 8 and 40 (one and five row groups; thread splits fall mid-range; F16 and
+// BF16 also 136, 17 groups), tokens
 // 1, 2, 3, 5, 17 (tails of the 4-token tile) and 70 (more than one of matmul's token blocks for 11
 // Q4_K blocks), threads 1 and 3 (3 splits 5 groups unevenly).
 //
@@ -289,7 +290,11 @@ TEST(Interleave, MatmulMatchesDoubleProductOnEveryIsa) {
   for (TensorType type : kInterleavedTypes) {
     const int64_t unit = length_unit(type);
     for (int64_t n_in : {unit * 3, unit * 11}) {
-      for (int64_t n_out : {8, 40}) {
+      // 17 groups for the 16-bit float kernels, whose decode steps take 8 groups and prompt tiles
+      // up to 4: whole steps and remainders in every thread's share.
+      const bool float16 = type == TensorType::F16 || type == TensorType::BF16;
+      for (int64_t n_out : {int64_t{8}, int64_t{40}, float16 ? int64_t{136} : int64_t{0}}) {
+        if (n_out == 0) continue;
         const Matrix m = random_matrix(type, n_in, n_out, rng);
         for (int64_t n_tokens : {1, 2, 3, 5, 17, 70}) {
           std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
