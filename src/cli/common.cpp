@@ -64,8 +64,9 @@ void add_f16_as_bf16_flag(CLI::App& cmd, bool& flag) {
 backend::CpuOptions cpu_options(bool f16_as_bf16) {
   if (f16_as_bf16 && !kernels::bf16_dot_products()) {
     std::fprintf(stderr,
-                 "bottega: --f16-as-bf16 changes nothing here: this CPU has no BF16 dot products "
-                 "(AVX512_BF16); F16 weights stay F16\n");
+                 "bottega: --f16-as-bf16 changes nothing here: the instruction set in use has no "
+                 "BF16 dot products (AVX512_BF16; see `bottega hw`, BOTTEGA_ISA); F16 weights "
+                 "stay F16\n");
   }
   return backend::CpuOptions{f16_as_bf16};
 }
