@@ -6,15 +6,13 @@
 //
 // Pair j of two groups (32 bytes each) fills one register: lanes 0..7 hold rows 0..7 of the first
 // group, lanes 8..15 those of the second, each lane its row's elements 2 j and 2 j + 1, which is
-// what one broadcast pair of activation values multiplies. Each lane is a whole row's sum, taken
-// in the order of j: decode and prompts give a token the same bits (batch_invariance_test), and
-// the float FMA kernels (no vdpbf16ps) add the same exact products in another order.
+// what one broadcast pair of activation values multiplies (matmul hands the kernel BF16 rows,
+// IsaInterleavedKernel::bf16_activations). Each lane is a whole row's sum, taken in the order of j:
+// decode and prompts give a token the same bits (batch_invariance_test), and the float FMA kernels
+// (no vdpbf16ps) add the same exact products in another order.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <vector>
 
 #include "kernels/cpu/float16_tiles_inl.h"
 #include "kernels/cpu/repack.h"
@@ -87,41 +85,14 @@ struct Tiles {
   }
 };
 
-// n floats that are BF16 values (as matmul rounds them) to those BF16 values, exactly, n / 2
-// pairs at out.
-void narrow(const float* x, int64_t n, uint32_t* out) {
-  auto* bytes = reinterpret_cast<unsigned char*>(out);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
-    std::memcpy(bytes + 2 * i, &h, sizeof(h));
-  }
-  for (; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, x + i, sizeof(bits));
-    const auto half = static_cast<uint16_t>(bits >> 16);
-    std::memcpy(bytes + 2 * i, &half, sizeof(half));
-  }
-}
-
 }  // namespace
 
 void avx512bf16_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
                                       const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
                                       int64_t y_stride) {
-  // Narrowed here rather than once per matmul: a token block's rows are a few hundred KB at most,
-  // against the tens of MFLOP each thread runs on them.
-  // Rows a multiple of 4 KB apart share an L1 set, and a tile reads 14 of them at once: a cache
-  // line of padding spreads them (2048-wide rows ran 20% slower without).
-  const int64_t row_pairs = n_in / 2;
-  const int64_t stride = (row_pairs * 4) % 4096 == 0 ? row_pairs + 16 : row_pairs;
-  std::vector<uint32_t> pairs(static_cast<size_t>(stride * n_cols));
-  for (int64_t c = 0; c < n_cols; ++c) {
-    narrow(reinterpret_cast<const float*>(a + static_cast<size_t>(c) * a_stride), n_in,
-           pairs.data() + c * stride);
-  }
-  float16_tiles::groups_rows<Tiles>(n_in, reinterpret_cast<const uint16_t*>(w), n_groups,
-                                    pairs.data(), stride, n_cols, y, y_stride);
+  float16_tiles::groups_rows<Tiles>(
+      n_in, reinterpret_cast<const uint16_t*>(w), n_groups, reinterpret_cast<const uint32_t*>(a),
+      static_cast<int64_t>(a_stride / sizeof(uint32_t)), n_cols, y, y_stride);
 }
 
 }  // namespace bottega::kernels

@@ -54,7 +54,7 @@ std::vector<IsaInterleavedKernel> avx512_interleaved_table() {
     });
     const IsaInterleavedKernel dot_pairs{.weight = TensorType::BF16,
                                          .tile = avx512bf16_bf16_interleaved_tile,
-                                         .narrows_to_bf16 = true};
+                                         .bf16_activations = true};
     if (bf16 == table.end()) {
       table.push_back(dot_pairs);
     } else {

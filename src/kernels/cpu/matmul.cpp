@@ -84,15 +84,13 @@ void run_tile(const DotKernel& k, int64_t n, const uint8_t* w, size_t w_stride, 
 }
 
 // Tokens whose activation rows stay in L2 (about 160 KB) while a thread's weight groups stream
-// past them. Float activations (F16's and BF16's kernels) take 4 bytes a value: their budget keeps
-// the 6- and 14-token tiles of AVX2 and AVX-512 full for the wide rows of FFN down (5632 values: 8
-// tokens ran at 26 GMAC/s on AVX2, 23 at 38); a kernel that narrows them to BF16 holds half that
-// (2048 x 5632 on one Zen 5 core: 97 GMAC/s with 64 tokens a block, 105 with 128).
-int64_t interleaved_token_block(const DotKernel& k, const IsaInterleavedKernel& kernel,
-                                size_t act_row_bytes) {
+// past them. Float activations (F16's and BF16's kernels) take 4 bytes a value (2 narrowed to
+// BF16): their budget keeps the 6- and 14-token tiles of AVX2 and AVX-512 full for the wide rows
+// of FFN down (5632 values: 8 tokens ran at 26 GMAC/s on AVX2, 23 at 38; narrowed rows, 2048 x 5632
+// on one Zen 5 core: 97 GMAC/s with 64 tokens a block, 105 with 128).
+int64_t interleaved_token_block(const DotKernel& k, size_t act_row_bytes) {
   if (k.float_rows()) {
-    const size_t budget = kernel.narrows_to_bf16 ? 1024 * 1024 : 512 * 1024;
-    return std::clamp<int64_t>(static_cast<int64_t>(budget / act_row_bytes), 4, kTokenBlock);
+    return std::clamp<int64_t>(static_cast<int64_t>(512 * 1024 / act_row_bytes), 4, kTokenBlock);
   }
   return std::max<int64_t>(4, static_cast<int64_t>(160 * 1024 / act_row_bytes) / 4 * 4);
 }
@@ -137,20 +135,44 @@ std::vector<uint8_t> widen_rows(const uint8_t* act, size_t act_stride, int64_t n
   return wide;
 }
 
-// The activation rows in the blocks the interleaved kernels read (repack.h), where they differ
+// Float rows of BF16 values narrowed to BF16 rows, exactly. Rows a multiple of 4 KB apart share an
+// L1 set and a prompt tile reads 14 of them at once: a cache line of padding spreads them
+// (2048-wide rows ran at 78 GMAC/s without it, 97 with it).
+std::vector<uint8_t> narrow_rows(const uint8_t* act, size_t act_stride, int64_t n_in,
+                                 int64_t n_tokens, size_t& stride) {
+  stride = static_cast<size_t>(n_in) * sizeof(uint16_t);
+  if (stride % kAliasingStride == 0) stride += 64;
+  std::vector<uint8_t> rows(stride * static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const uint8_t* from = act + static_cast<size_t>(t) * act_stride;
+    uint8_t* to = rows.data() + static_cast<size_t>(t) * stride;
+    for (int64_t i = 0; i < n_in; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, from + 4 * i, sizeof(bits));
+      const auto half = static_cast<uint16_t>(bits >> 16);
+      std::memcpy(to + 2 * i, &half, sizeof(half));
+    }
+  }
+  return rows;
+}
+
+// The activation rows in the blocks the interleaved kernel reads (repack.h), where they differ
 // from the quantizer's; act and act_stride are moved to them.
 std::vector<uint8_t> widen_for_interleaved(const WeightMatrix& w, const DotKernel& k,
-                                           const uint8_t*& act, size_t& act_stride,
-                                           int64_t n_tokens) {
+                                           const IsaInterleavedKernel& kernel, const uint8_t*& act,
+                                           size_t& act_stride, int64_t n_tokens) {
   std::vector<uint8_t> wide;
+  size_t wide_stride = 0;
   const int64_t nb = w.n_in / 32;
-  if (k.activation == TensorType::Q8_0) {
+  if (kernel.bf16_activations) {
+    wide = narrow_rows(act, act_stride, w.n_in, n_tokens, wide_stride);
+  } else if (k.activation == TensorType::Q8_0) {
     wide = widen_rows<BlockQ8_0, ActivationQ8>(act, act_stride, nb, n_tokens);
   } else if (k.activation == TensorType::Q8_1) {
     wide = widen_rows<BlockQ8_1, ActivationQ8_1>(act, act_stride, nb, n_tokens);
   }
   if (!wide.empty()) {
-    act_stride = wide.size() / static_cast<size_t>(n_tokens);
+    act_stride = wide_stride != 0 ? wide_stride : wide.size() / static_cast<size_t>(n_tokens);
     act = wide.data();
   }
   return wide;
@@ -174,10 +196,10 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
     });
     return;
   }
-  const std::vector<uint8_t> wide = widen_for_interleaved(w, k, act, act_stride, n_tokens);
+  const std::vector<uint8_t> wide = widen_for_interleaved(w, k, *entry, act, act_stride, n_tokens);
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;
-  const int64_t token_block = interleaved_token_block(k, *entry, act_stride);
+  const int64_t token_block = interleaved_token_block(k, act_stride);
   pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
       entry->tile(w.n_in, w.data + static_cast<size_t>(begin) * group_bytes, end - begin,
@@ -195,10 +217,10 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
 void matmul_repacking(const WeightMatrix& w, const DotKernel& k, const IsaInterleavedKernel& kernel,
                       const uint8_t* act, size_t act_stride, int64_t n_tokens, float* y,
                       ThreadPool& pool) {
-  const std::vector<uint8_t> wide = widen_for_interleaved(w, k, act, act_stride, n_tokens);
+  const std::vector<uint8_t> wide = widen_for_interleaved(w, k, kernel, act, act_stride, n_tokens);
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;
-  const int64_t token_block = interleaved_token_block(k, kernel, act_stride);
+  const int64_t token_block = interleaved_token_block(k, act_stride);
   pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> chunk(static_cast<size_t>(std::min(kRepackGroups, end - begin)) *
                                group_bytes);
@@ -354,7 +376,7 @@ WeightMatrix interleave(const WeightMatrix& w, uint8_t* dst) {
 
 bool bf16_dot_products() {
   const IsaInterleavedKernel* entry = interleaved_entry(TensorType::BF16, best_isa());
-  return entry != nullptr && entry->narrows_to_bf16;
+  return entry != nullptr && entry->bf16_activations;
 }
 
 WeightMatrix interleave_as_bf16(const WeightMatrix& w, uint8_t* dst) {

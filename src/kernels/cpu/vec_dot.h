@@ -11,7 +11,7 @@
 // BF16 for BF16, as llama.cpp computes it: each product is then exact in float, and CPUs with
 // AVX512_BF16 take two of them per lane in one instruction (vdpbf16ps). BF16 activation rows are
 // kept as floats, each rounded to the nearest BF16 value, so the float kernels read them as they
-// are; the vdpbf16ps kernel narrows them, exactly.
+// are; matmul narrows them, exactly, for the vdpbf16ps kernel.
 #pragma once
 
 #include <cstddef>

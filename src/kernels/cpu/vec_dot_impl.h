@@ -41,13 +41,13 @@ float bf16_f32(int64_t n, const void* w, const void* a);
 // dot (IsaKernel) gives a row the same bits as this kernel, so a matrix kept in the stored layout
 // (experts, read from the file mapping) may be packed into this layout a few rows at a time for
 // prompts while decode reads the stored rows, and no token's result depends on its batch.
-// narrows_to_bf16: the kernel copies its float activation rows (BF16 values) to BF16, so a token
-// takes half the cache and matmul gives it twice the tokens a block.
+// bf16_activations: the kernel reads BF16 activation rows, which matmul narrows (exactly) from
+// its float rows of BF16 values once per call.
 struct IsaInterleavedKernel {
   TensorType weight;
   InterleavedTileFn tile;
   bool row_dot_matches = false;
-  bool narrows_to_bf16 = false;
+  bool bf16_activations = false;
 };
 
 // Kernels for prompts over a matrix in the stored row layout (MXFP4 experts, which stay in the file
