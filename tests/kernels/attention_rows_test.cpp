@@ -118,5 +118,131 @@ TEST(AttentionRows, SoftmaxMatchesExactProbabilitiesOnEveryIsa) {
   }
 }
 
+// The lane kernels: queries side by side in lanes. Widths of 8, 16 and 24 (a pair of blocks and
+// a lone one), odd dims and row counts (the tails of the 6- and 12-row and -value tiles). The dot
+// and the weighted sum fuse their multiply-adds in one order per lane, so every ISA matches the
+// reference exactly; the reference meets the float-sum bound above against double precision.
+TEST(AttentionRows, DotLanesMatchTheReferenceExactlyAndExactSumsWithinBound) {
+  std::mt19937 rng(53);
+  const AttentionRowKernels ref = attention_row_kernels(Isa::kRef);
+  for (int64_t width : {8, 16, 24}) {
+    for (int64_t dim : {1, 7, 64, 67}) {
+      for (int64_t n_rows : {1, 5, 6, 13, 31}) {
+        const auto q_t = random_floats(static_cast<size_t>(dim * width), rng);
+        const auto rows = random_floats(static_cast<size_t>(dim * n_rows), rng);
+        std::vector<float> expected(static_cast<size_t>(n_rows * width));
+        ref.dot_lanes(q_t.data(), rows.data(), n_rows, dim, width, expected.data());
+        for (int64_t r = 0; r < n_rows; ++r) {
+          for (int64_t l = 0; l < width; ++l) {
+            double exact = 0.0, magnitude = 0.0;
+            for (int64_t d = 0; d < dim; ++d) {
+              const double term = static_cast<double>(q_t[static_cast<size_t>(d * width + l)]) *
+                                  rows[static_cast<size_t>(r * dim + d)];
+              exact += term;
+              magnitude += std::fabs(term);
+            }
+            EXPECT_NEAR(expected[static_cast<size_t>(r * width + l)], exact,
+                        (static_cast<double>(dim) + 2) * kEpsilon * magnitude);
+          }
+        }
+        for (Isa isa : available_isas()) {
+          const AttentionRowKernels k = attention_row_kernels(isa);
+          if (k.dot_lanes == nullptr) continue;
+          std::vector<float> out(static_cast<size_t>(n_rows * width) + 1, 7.0f);
+          k.dot_lanes(q_t.data(), rows.data(), n_rows, dim, width, out.data());
+          EXPECT_EQ(out.back(), 7.0f) << "wrote past the last row";
+          out.pop_back();
+          EXPECT_EQ(out, expected)
+              << isa_name(isa) << " width " << width << " dim " << dim << " rows " << n_rows;
+        }
+      }
+    }
+  }
+}
+
+TEST(AttentionRows, WeightedSumLanesMatchTheReferenceExactlyAndExactSumsWithinBound) {
+  std::mt19937 rng(59);
+  const AttentionRowKernels ref = attention_row_kernels(Isa::kRef);
+  for (int64_t width : {8, 16, 24}) {
+    for (int64_t dim : {1, 5, 7, 64, 67, 128}) {
+      for (int64_t n_rows : {1, 2, 17}) {
+        const auto weights_t = random_floats(static_cast<size_t>(n_rows * width), rng);
+        const auto rows = random_floats(static_cast<size_t>(dim * n_rows), rng);
+        std::vector<float> expected(static_cast<size_t>(dim * width));
+        ref.weighted_sum_lanes(weights_t.data(), rows.data(), n_rows, dim, width, expected.data());
+        for (int64_t d = 0; d < dim; ++d) {
+          for (int64_t l = 0; l < width; ++l) {
+            double exact = 0.0, magnitude = 0.0;
+            for (int64_t r = 0; r < n_rows; ++r) {
+              const double term =
+                  static_cast<double>(weights_t[static_cast<size_t>(r * width + l)]) *
+                  rows[static_cast<size_t>(r * dim + d)];
+              exact += term;
+              magnitude += std::fabs(term);
+            }
+            EXPECT_NEAR(expected[static_cast<size_t>(d * width + l)], exact,
+                        (static_cast<double>(n_rows) + 2) * kEpsilon * magnitude);
+          }
+        }
+        for (Isa isa : available_isas()) {
+          const AttentionRowKernels k = attention_row_kernels(isa);
+          if (k.weighted_sum_lanes == nullptr) continue;
+          std::vector<float> out(static_cast<size_t>(dim * width) + 1, 7.0f);
+          k.weighted_sum_lanes(weights_t.data(), rows.data(), n_rows, dim, width, out.data());
+          EXPECT_EQ(out.back(), 7.0f) << "wrote past the last value";
+          out.pop_back();
+          EXPECT_EQ(out, expected)
+              << isa_name(isa) << " width " << width << " dim " << dim << " rows " << n_rows;
+        }
+      }
+    }
+  }
+}
+
+// Each lane is its own softmax, with the bound of the row softmax above; a lane's -inf entries
+// get exactly 0 and its probabilities sum to 1.
+TEST(AttentionRows, SoftmaxLanesMatchExactProbabilitiesOnEveryIsa) {
+  std::mt19937 rng(61);
+  std::uniform_real_distribution<float> dist(-40.0f, 40.0f);
+  for (Isa isa : available_isas()) {
+    const AttentionRowKernels k = attention_row_kernels(isa);
+    if (k.softmax_lanes == nullptr) continue;
+    for (int64_t width : {8, 16}) {
+      for (int64_t n : {1, 5, 9, 100}) {
+        std::vector<float> x(static_cast<size_t>(n * width));
+        for (float& v : x) v = dist(rng);
+        for (int64_t l = 1; l < width && n > 1; l += 3) {
+          x[static_cast<size_t>((l % n) * width + l)] = -INFINITY;  // never a lane's only entry
+          if (n > 1 && l % n == 0) x[static_cast<size_t>(width + l)] = -INFINITY;
+        }
+        const std::vector<float> original = x;
+        k.softmax_lanes(x.data(), n, width);
+        for (int64_t l = 0; l < width; ++l) {
+          double max_value = -INFINITY, total = 0.0, sum = 0.0;
+          for (int64_t i = 0; i < n; ++i) {
+            max_value = std::max<double>(max_value, original[static_cast<size_t>(i * width + l)]);
+          }
+          for (int64_t i = 0; i < n; ++i) {
+            total += std::exp(original[static_cast<size_t>(i * width + l)] - max_value);
+          }
+          for (int64_t i = 0; i < n; ++i) {
+            const auto at = static_cast<size_t>(i * width + l);
+            if (std::isinf(original[at])) {
+              EXPECT_EQ(x[at], 0.0f) << isa_name(isa);
+              continue;
+            }
+            const double exact = std::exp(original[at] - max_value) / total;
+            const double bound =
+                exact * (1e-6 + std::fabs(original[at] - max_value) * kEpsilon) + 1e-37;
+            EXPECT_NEAR(x[at], exact, bound) << isa_name(isa) << " n " << n << " lane " << l;
+            sum += x[at];
+          }
+          EXPECT_NEAR(sum, 1.0, 1e-5) << isa_name(isa) << " n " << n << " lane " << l;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bottega::kernels

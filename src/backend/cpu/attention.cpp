@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "kernels/cpu/attention_rows.h"
@@ -12,6 +13,10 @@
 
 namespace bottega::backend::cpu {
 namespace {
+
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+// The smallest group of query heads per KV head that attends in lanes.
+constexpr int64_t kMinLaneGroup = 4;
 
 // Consecutive batch tokens of one sequence at consecutive positions (a prompt chunk) read the
 // same cached rows, so they are attended together: the rows are decoded once per tile, not once
@@ -106,11 +111,111 @@ int32_t first_visible(int32_t pos, int32_t window) {
   return window > 0 ? std::max(0, pos - window + 1) : 0;
 }
 
+// The gathered key and value rows of one KV head, from position `begin` on.
+struct TileRows {
+  const float* keys;
+  const float* values;
+  int32_t begin;
+};
+
+// Where query i of a tile (token i / group, head i % group of the KV head's group) sits in q and
+// out, and which of the tile's rows it sees: [skip, skip + n_visible).
+struct TileQuery {
+  int64_t offset;
+  int32_t skip;
+  int32_t n_visible;
+  float sink;  // its sink's score, or -inf where the model has none
+};
+
+TileQuery tile_query(const TileTask& task, const QueryTile& tile, int64_t kv_head, int32_t begin,
+                     int64_t i) {
+  const AttentionShape& shape = task.shape;
+  const int64_t group = shape.n_head / shape.n_head_kv;
+  const int64_t t = tile.first + i / group;
+  const int64_t head = kv_head * group + i % group;
+  const int32_t pos = task.batch[static_cast<size_t>(t)].pos;
+  const int32_t skip = first_visible(pos, shape.window) - begin;
+  return {t * shape.n_head * shape.head_dim + head * shape.head_dim, skip, pos + 1 - begin - skip,
+          shape.sinks != nullptr ? shape.sinks[head] : -std::numeric_limits<float>::infinity()};
+}
+
+// One query at a time: its scores, their softmax and the weighted sum of the value rows.
+void attend_one_by_one(const TileTask& task, const QueryTile& tile, int64_t kv_head,
+                       const TileRows& rows, Scratch::Thread& s) {
+  const AttentionShape& shape = task.shape;
+  const int64_t head_dim = shape.head_dim;
+  const int64_t n_queries = tile.count * (shape.n_head / shape.n_head_kv);
+  const int32_t n_rows =
+      task.batch[static_cast<size_t>(tile.first + tile.count - 1)].pos + 1 - rows.begin;
+  float* scores = at_least(s.scores, static_cast<size_t>(n_rows) + 1);  // + 1: for a sink
+  for (int64_t i = 0; i < n_queries; ++i) {
+    const TileQuery query = tile_query(task, tile, kv_head, rows.begin, i);
+    const int32_t n_visible = query.n_visible;
+    const float* keys = rows.keys + static_cast<int64_t>(query.skip) * head_dim;
+    const float* values = rows.values + static_cast<int64_t>(query.skip) * head_dim;
+    kernels::dot_rows(task.q + query.offset, keys, n_visible, head_dim, shape.scale, scores);
+    if (shape.softcap > 0.0f) kernels::softcap(scores, n_visible, shape.softcap);
+    if (shape.sinks != nullptr) {
+      // The sink is one more score in the softmax, whose probability no value row receives.
+      scores[n_visible] = query.sink;
+      kernels::softmax(scores, n_visible + 1);
+    } else {
+      kernels::softmax(scores, n_visible);
+    }
+    float* o = task.out + query.offset;
+    std::fill_n(o, head_dim, 0.0f);
+    kernels::accumulate_rows(scores, values, n_visible, head_dim, o);
+  }
+}
+
+// Blocks of up to 16 queries side by side in float lanes, every block over all of the tile's
+// rows; what a query may not see is masked to -inf before the softmax.
+void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
+                  const TileRows& rows, const kernels::AttentionRowKernels& k, Scratch::Thread& s) {
+  constexpr int64_t kBlockQueries = 2 * kernels::kQueryLanes;
+  const AttentionShape& shape = task.shape;
+  const int64_t head_dim = shape.head_dim;
+  const int64_t n_queries = tile.count * (shape.n_head / shape.n_head_kv);
+  const int32_t n_rows =
+      task.batch[static_cast<size_t>(tile.first + tile.count - 1)].pos + 1 - rows.begin;
+  const bool has_sinks = shape.sinks != nullptr;
+  const int64_t n_scored = n_rows + (has_sinks ? 1 : 0);  // the sinks' scores as one more row
+  float* q_t = at_least(s.queries_t, static_cast<size_t>(head_dim * kBlockQueries));
+  float* out_t = at_least(s.outputs_t, static_cast<size_t>(head_dim * kBlockQueries));
+  float* scores_t = at_least(s.scores, static_cast<size_t>(n_scored * kBlockQueries));
+  TileQuery queries[kBlockQueries];
+  for (int64_t first = 0; first < n_queries; first += kBlockQueries) {
+    const int64_t count = std::min(kBlockQueries, n_queries - first);
+    const int64_t width =
+        (count + kernels::kQueryLanes - 1) / kernels::kQueryLanes * kernels::kQueryLanes;
+    for (int64_t l = 0; l < width; ++l) {
+      // Lanes past the last query repeat it, so that every lane's softmax has a finite score.
+      queries[l] = tile_query(task, tile, kv_head, rows.begin, first + std::min(l, count - 1));
+      const float* q = task.q + queries[l].offset;
+      for (int64_t d = 0; d < head_dim; ++d) q_t[d * width + l] = q[d] * shape.scale;
+    }
+    k.dot_lanes(q_t, rows.keys, n_rows, head_dim, width, scores_t);
+    if (shape.softcap > 0.0f) kernels::softcap(scores_t, n_rows * width, shape.softcap);
+    for (int64_t l = 0; l < width; ++l) {
+      const TileQuery& query = queries[l];
+      for (int32_t r = 0; r < query.skip; ++r) scores_t[r * width + l] = -kInfinity;
+      for (int32_t r = query.skip + query.n_visible; r < n_rows; ++r) {
+        scores_t[r * width + l] = -kInfinity;
+      }
+      if (has_sinks) scores_t[n_rows * width + l] = query.sink;
+    }
+    k.softmax_lanes(scores_t, n_scored, width);
+    k.weighted_sum_lanes(scores_t, rows.values, n_rows, head_dim, width, out_t);
+    for (int64_t l = 0; l < count; ++l) {
+      float* o = task.out + queries[l].offset;
+      for (int64_t d = 0; d < head_dim; ++d) o[d] = out_t[d * width + l];
+    }
+  }
+}
+
 void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, Scratch::Thread& s) {
   const AttentionShape& shape = task.shape;
   const int64_t head_dim = shape.head_dim;
-  const int64_t q_dim = shape.n_head * head_dim;
-  const int64_t group = shape.n_head / shape.n_head_kv;
   const BatchToken& first = task.batch[static_cast<size_t>(tile.first)];
   const BatchToken& last = task.batch[static_cast<size_t>(tile.first + tile.count - 1)];
   const auto table = task.tables[static_cast<size_t>(last.seq)];
@@ -135,28 +240,15 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
       },
       s.values, s.decode);
 
-  float* scores = at_least(s.scores, static_cast<size_t>(end - begin) + 1);  // + 1: for a sink
-  for (int64_t t = tile.first; t < tile.first + tile.count; ++t) {
-    const int32_t pos = task.batch[static_cast<size_t>(t)].pos;
-    const int32_t skip = first_visible(pos, shape.window) - begin;
-    const int32_t n_visible = pos + 1 - begin - skip;
-    const float* token_keys = s.keys.data() + static_cast<int64_t>(skip) * head_dim;
-    const float* token_values = s.values.data() + static_cast<int64_t>(skip) * head_dim;
-    for (int64_t g = 0; g < group; ++g) {
-      const int64_t offset = t * q_dim + (kv_head * group + g) * head_dim;
-      kernels::dot_rows(task.q + offset, token_keys, n_visible, head_dim, shape.scale, scores);
-      if (shape.softcap > 0.0f) kernels::softcap(scores, n_visible, shape.softcap);
-      if (shape.sinks != nullptr) {
-        // The sink is one more score in the softmax, whose probability no value row receives.
-        scores[n_visible] = shape.sinks[kv_head * group + g];
-        kernels::softmax(scores, n_visible + 1);
-      } else {
-        kernels::softmax(scores, n_visible);
-      }
-      float* o = task.out + offset;
-      std::fill_n(o, head_dim, 0.0f);
-      kernels::accumulate_rows(scores, token_values, n_visible, head_dim, o);
-    }
+  const TileRows tile_rows{s.keys.data(), s.values.data(), begin};
+  const kernels::AttentionRowKernels& k = kernels::best_attention_row_kernels();
+  // Chosen by the model's shape alone, never by the tile, so that a token's result is the same
+  // in a prompt tile and alone (batch invariance): groups of 4 or more heads fill half a block of
+  // lanes or more when a token decodes alone, and there the lanes run no slower than the rows.
+  if (k.dot_lanes != nullptr && shape.n_head / shape.n_head_kv >= kMinLaneGroup) {
+    attend_lanes(task, tile, kv_head, tile_rows, k, s);
+  } else {
+    attend_one_by_one(task, tile, kv_head, tile_rows, s);
   }
 }
 

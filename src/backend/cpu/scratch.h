@@ -22,7 +22,8 @@ struct Scratch {
   struct Thread {
     std::vector<float> keys;    // attention: [n_pos][head_dim], one KV head's keys as floats
     std::vector<float> values;  // same for the values
-    std::vector<float> scores;  // one query's probabilities over the positions
+    std::vector<float> scores;  // one query's probabilities over the positions, or a block's
+    std::vector<float> queries_t, outputs_t;  // a block of queries and their outputs, transposed
     std::vector<float> decode;  // a covering block range of a row (quantized cache types)
     std::vector<float> expert_in, expert_gate, expert_up;  // one expert's rows
   };

@@ -19,15 +19,41 @@ using AccumulateRowsFn = void (*)(const float* weights, const float* rows, int64
 // Softmax in place over n values; -inf entries get probability 0.
 using SoftmaxFn = void (*)(float* x, int64_t n);
 
+// The same inner loops for a block of queries that share their key and value rows (the heads of
+// a grouped-query group, the tokens of a prompt tile): the queries sit side by side, one per float
+// lane of `width` (a multiple of kQueryLanes), so one broadcast key or value number serves all of
+// them. Every lane's sums run in one order, over d or over rows from the first, whatever shares
+// its block, so a query's result does not depend on its neighbours.
+constexpr int64_t kQueryLanes = 8;
+
+// scores_t[r * width + l] = sum over d < dim of rows[r * dim + d] * q_t[d * width + l], each
+// lane's sum fused multiply-adds from d = 0 up.
+using DotLanesFn = void (*)(const float* q_t, const float* rows, int64_t n_rows, int64_t dim,
+                            int64_t width, float* scores_t);
+// Softmax in place down each lane of x_t ([n][width]); -inf entries get probability 0. Every lane
+// needs a finite entry.
+using SoftmaxLanesFn = void (*)(float* x_t, int64_t n, int64_t width);
+// out_t[d * width + l] = sum over r < n_rows of weights_t[r * width + l] * rows[r * dim + d],
+// each lane's sum fused multiply-adds from r = 0 up.
+using WeightedSumLanesFn = void (*)(const float* weights_t, const float* rows, int64_t n_rows,
+                                    int64_t dim, int64_t width, float* out_t);
+
 struct AttentionRowKernels {
   DotRowsFn dot_rows = nullptr;
   AccumulateRowsFn accumulate_rows = nullptr;
   SoftmaxFn softmax = nullptr;
+  // nullptr where the ISA has no SIMD lane kernels: attention then runs query by query.
+  DotLanesFn dot_lanes = nullptr;
+  SoftmaxLanesFn softmax_lanes = nullptr;
+  WeightedSumLanesFn weighted_sum_lanes = nullptr;
 };
 
 // The kernels of `isa` (one of available_isas(), checked); kRef's are plain loops that define
-// the results up to float rounding order.
+// the results up to float rounding order (the lane kernels' dot and weighted sum exactly).
 AttentionRowKernels attention_row_kernels(Isa isa);
+
+// The best ISA's kernels.
+const AttentionRowKernels& best_attention_row_kernels();
 
 // The same on the best ISA.
 void dot_rows(const float* x, const float* rows, int64_t n_rows, int64_t dim, float scale,

@@ -152,10 +152,146 @@ void softmax_avx2(float* x, int64_t n) {
   for (int64_t i = vector_n; i < n; ++i) x[i] *= 1.0f / sum;
 }
 
+// Rows x lanes of scores in registers: kRows rows of keys against kBlocks 8-lane blocks of
+// queries, one broadcast key number and kBlocks query loads per step of d.
+template <int kRows, int kBlocks>
+void dot_lanes_tile(const float* q_t, const float* rows, int64_t dim, int64_t width,
+                    float* scores_t) {
+  __m256 acc[kRows * kBlocks];
+  // Unrolled so that the zeroing stays in registers (a loop becomes a memset of a stack copy).
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows * kBlocks; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < dim; ++d) {
+    const __m256 q0 = _mm256_loadu_ps(q_t + d * width);
+    const __m256 q1 = kBlocks > 1 ? _mm256_loadu_ps(q_t + d * width + 8) : q0;
+#pragma GCC unroll 16
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 k = _mm256_broadcast_ss(rows + r * dim + d);
+      acc[r * kBlocks] = _mm256_fmadd_ps(k, q0, acc[r * kBlocks]);
+      if (kBlocks > 1) acc[r * kBlocks + 1] = _mm256_fmadd_ps(k, q1, acc[r * kBlocks + 1]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r) {
+    for (int b = 0; b < kBlocks; ++b) {
+      _mm256_storeu_ps(scores_t + r * width + 8 * b, acc[r * kBlocks + b]);
+    }
+  }
+}
+
+template <int kRows, int kBlocks>
+void dot_lanes_blocks(const float* q_t, const float* rows, int64_t n_rows, int64_t dim,
+                      int64_t width, float* scores_t) {
+  int64_t r = 0;
+  for (; r + kRows <= n_rows; r += kRows) {
+    dot_lanes_tile<kRows, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
+  }
+  // The rest in as few passes over q_t as possible.
+  if (r + 4 <= n_rows) {
+    dot_lanes_tile<4, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
+    r += 4;
+  }
+  if (r + 2 <= n_rows) {
+    dot_lanes_tile<2, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
+    r += 2;
+  }
+  for (; r < n_rows; ++r) {
+    dot_lanes_tile<1, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
+  }
+}
+
+void dot_lanes_avx2(const float* q_t, const float* rows, int64_t n_rows, int64_t dim, int64_t width,
+                    float* scores_t) {
+  int64_t lane = 0;
+  for (; lane + 16 <= width; lane += 16) {
+    dot_lanes_blocks<6, 2>(q_t + lane, rows, n_rows, dim, width, scores_t + lane);
+  }
+  if (lane < width) dot_lanes_blocks<12, 1>(q_t + lane, rows, n_rows, dim, width, scores_t + lane);
+}
+
+void softmax_lanes_avx2(float* x_t, int64_t n, int64_t width) {
+  for (int64_t lane = 0; lane < width; lane += 8) {
+    float* x = x_t + lane;
+    __m256 max8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int64_t i = 0; i < n; ++i) max8 = _mm256_max_ps(max8, _mm256_loadu_ps(x + i * width));
+    __m256 sum8 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; ++i) {
+      const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + i * width), max8));
+      _mm256_storeu_ps(x + i * width, e);
+      sum8 = _mm256_add_ps(sum8, e);
+    }
+    const __m256 inverse = _mm256_div_ps(_mm256_set1_ps(1.0f), sum8);
+    for (int64_t i = 0; i < n; ++i) {
+      _mm256_storeu_ps(x + i * width, _mm256_mul_ps(_mm256_loadu_ps(x + i * width), inverse));
+    }
+  }
+}
+
+// Values x lanes of outputs in registers: kValues values of every row against kBlocks 8-lane
+// blocks of weights, one broadcast value and kBlocks weight loads per row.
+template <int kValues, int kBlocks>
+void weighted_sum_lanes_tile(const float* weights_t, const float* rows, int64_t n_rows, int64_t dim,
+                             int64_t width, float* out_t) {
+  __m256 acc[kValues * kBlocks];
+  // Unrolled so that the zeroing stays in registers (a loop becomes a memset of a stack copy).
+#pragma GCC unroll 16
+  for (int i = 0; i < kValues * kBlocks; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const __m256 w0 = _mm256_loadu_ps(weights_t + r * width);
+    const __m256 w1 = kBlocks > 1 ? _mm256_loadu_ps(weights_t + r * width + 8) : w0;
+#pragma GCC unroll 16
+    for (int v = 0; v < kValues; ++v) {
+      const __m256 x = _mm256_broadcast_ss(rows + r * dim + v);
+      acc[v * kBlocks] = _mm256_fmadd_ps(w0, x, acc[v * kBlocks]);
+      if (kBlocks > 1) acc[v * kBlocks + 1] = _mm256_fmadd_ps(w1, x, acc[v * kBlocks + 1]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int v = 0; v < kValues; ++v) {
+    for (int b = 0; b < kBlocks; ++b) {
+      _mm256_storeu_ps(out_t + v * width + 8 * b, acc[v * kBlocks + b]);
+    }
+  }
+}
+
+template <int kValues, int kBlocks>
+void weighted_sum_lanes_blocks(const float* weights_t, const float* rows, int64_t n_rows,
+                               int64_t dim, int64_t width, float* out_t) {
+  int64_t d = 0;
+  for (; d + kValues <= dim; d += kValues) {
+    weighted_sum_lanes_tile<kValues, kBlocks>(weights_t, rows + d, n_rows, dim, width,
+                                              out_t + d * width);
+  }
+  // The rest in as few passes over weights_t as possible (64-wide heads leave 4 of 6).
+  if (d + 4 <= dim) {
+    weighted_sum_lanes_tile<4, kBlocks>(weights_t, rows + d, n_rows, dim, width, out_t + d * width);
+    d += 4;
+  }
+  if (d + 2 <= dim) {
+    weighted_sum_lanes_tile<2, kBlocks>(weights_t, rows + d, n_rows, dim, width, out_t + d * width);
+    d += 2;
+  }
+  for (; d < dim; ++d) {
+    weighted_sum_lanes_tile<1, kBlocks>(weights_t, rows + d, n_rows, dim, width, out_t + d * width);
+  }
+}
+
+void weighted_sum_lanes_avx2(const float* weights_t, const float* rows, int64_t n_rows, int64_t dim,
+                             int64_t width, float* out_t) {
+  int64_t lane = 0;
+  for (; lane + 16 <= width; lane += 16) {
+    weighted_sum_lanes_blocks<6, 2>(weights_t + lane, rows, n_rows, dim, width, out_t + lane);
+  }
+  if (lane < width) {
+    weighted_sum_lanes_blocks<12, 1>(weights_t + lane, rows, n_rows, dim, width, out_t + lane);
+  }
+}
+
 }  // namespace
 
 AttentionRowKernels avx2_attention_row_kernels() {
-  return {dot_rows_avx2, accumulate_rows_avx2, softmax_avx2};
+  return {dot_rows_avx2,  accumulate_rows_avx2, softmax_avx2,
+          dot_lanes_avx2, softmax_lanes_avx2,   weighted_sum_lanes_avx2};
 }
 
 }  // namespace bottega::kernels
