@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/glu.h"
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
@@ -79,6 +80,10 @@ HalfConverters simd_half_converters(Isa isa) {
 AttentionRowKernels simd_attention_row_kernels(Isa isa) {
   if (isa == Isa::kNeon || isa == Isa::kNeonDot) return neon_attention_row_kernels();
   return {};
+}
+
+SwigluFn simd_swiglu(Isa) {
+  return nullptr;
 }
 
 }  // namespace bottega::kernels

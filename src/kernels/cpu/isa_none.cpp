@@ -1,5 +1,6 @@
 // Architectures without SIMD kernels: every weight type uses its reference dot.
 #include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/glu.h"
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
@@ -26,6 +27,10 @@ HalfConverters simd_half_converters(Isa) {
 }
 AttentionRowKernels simd_attention_row_kernels(Isa) {
   return {};
+}
+
+SwigluFn simd_swiglu(Isa) {
+  return nullptr;
 }
 
 }  // namespace bottega::kernels

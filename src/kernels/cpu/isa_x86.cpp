@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/glu.h"
 #include "kernels/cpu/kv_rows.h"
 #include "kernels/cpu/vec_dot_impl.h"
 
@@ -119,6 +120,10 @@ HalfConverters simd_half_converters(Isa isa) {
 AttentionRowKernels simd_attention_row_kernels(Isa isa) {
   if (is_x86_simd(isa)) return avx2_attention_row_kernels();
   return {};
+}
+
+SwigluFn simd_swiglu(Isa isa) {
+  return is_x86_simd(isa) ? avx2_swiglu() : nullptr;
 }
 
 }  // namespace bottega::kernels

@@ -28,13 +28,6 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
-
 void swiglu_clamped(const float* gate, const float* up, float* out, int64_t n, float alpha,
                     float limit) {
   for (int64_t i = 0; i < n; ++i) {
