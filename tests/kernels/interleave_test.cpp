@@ -27,6 +27,7 @@
 // there and miss the bound by far.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -35,6 +36,7 @@
 #include "core/half.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/repack.h"
+#include "kernels/cpu/vec_dot_impl.h"
 #include "tensor/blocks.h"
 
 namespace bottega::kernels {
@@ -320,6 +322,46 @@ TEST(Interleave, QuantsAtTheirLimitsDoNotOverflow) {
       }
       expect_interleaved_matmul_exact(type, m, n_in, n_out, x, n_tokens);
     }
+  }
+}
+
+// A kernel that reads BF16 activations writes its rows with its own rounding; it must give the
+// bits of core/half.h's f32_to_bf16 (to nearest, ties to even, NaNs quiet) for every float: random
+// values, exact ties both ways, the largest values that round to infinity, subnormals, infinities
+// and NaNs, at lengths with tails.
+TEST(Interleave, Bf16ActivationRowsRoundAsCoreDoes) {
+  std::mt19937 rng(71);
+  // The special values first, where the 16-wide loop takes them.
+  std::vector<float> values;
+  for (uint32_t bits :
+       {0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0x7f7f8000u, 0x00000001u, 0x807fffffu, 0x7f800000u,
+        0xff800000u, 0x7f800001u, 0xffc00000u, 0x7fbfffffu}) {
+    values.push_back(std::bit_cast<float>(bits));
+  }
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int i = 0; i < 3000; ++i) values.push_back(normal(rng));
+  std::uniform_int_distribution<uint32_t> any_bits;
+  for (int i = 0; i < 3000; ++i) values.push_back(std::bit_cast<float>(any_bits(rng)));
+  int checked = 0;
+  for (Isa isa : available_isas()) {
+    for (const IsaInterleavedKernel& entry : simd_interleaved_kernels(isa)) {
+      if (entry.bf16_activations == nullptr) continue;
+      ++checked;
+      for (int64_t n :
+           {int64_t{1}, int64_t{15}, int64_t{17}, static_cast<int64_t>(values.size())}) {
+        std::vector<uint16_t> out(static_cast<size_t>(n) + 1, 0xabcd);
+        entry.bf16_activations(values.data(), out.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(out[static_cast<size_t>(i)], f32_to_bf16(values[static_cast<size_t>(i)]))
+              << isa_name(isa) << " value bits 0x" << std::hex
+              << std::bit_cast<uint32_t>(values[static_cast<size_t>(i)]);
+        }
+        EXPECT_EQ(out.back(), 0xabcd) << "wrote past the last value";
+      }
+    }
+  }
+  if (bf16_dot_products()) {
+    EXPECT_GT(checked, 0) << "this CPU has a BF16 kernel, which the table must list";
   }
 }
 

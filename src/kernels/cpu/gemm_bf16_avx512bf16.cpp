@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "core/half.h"
 #include "kernels/cpu/float16_tiles_inl.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
@@ -93,6 +94,26 @@ void avx512bf16_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_
   float16_tiles::groups_rows<Tiles>(
       n_in, reinterpret_cast<const uint16_t*>(w), n_groups, reinterpret_cast<const uint32_t*>(a),
       static_cast<int64_t>(a_stride / sizeof(uint32_t)), n_cols, y, y_stride);
+}
+
+void avx512bf16_round_to_bf16(const float* x, uint16_t* out, int64_t n) {
+  const __m512i magnitude_mask = _mm512_set1_epi32(0x7fffffff);
+  const __m512i infinity = _mm512_set1_epi32(0x7f800000);
+  const __m512i half_minus_one = _mm512_set1_epi32(0x7fff);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i quiet_bit = _mm512_set1_epi32(0x00400000);  // 0x40 once shifted down
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i bits = _mm512_loadu_si512(x + i);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, magnitude_mask), infinity);
+    // Ties to even: add 0x7fff plus the lowest bit that stays.
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), one);
+    __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(half_minus_one, odd));
+    rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(bits, quiet_bit));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
+  }
+  for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
 }
 
 }  // namespace bottega::kernels

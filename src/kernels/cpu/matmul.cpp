@@ -199,16 +199,15 @@ void matmul_interleaved(const WeightMatrix& w, const DotKernel& k, const uint8_t
 // zeroed first (every byte the kernel reads is written). Rows a multiple of 4 KB apart share an L1
 // set and a prompt tile reads 14 of them at once: a cache line of padding spreads them (2048-wide
 // rows ran at 78 GMAC/s without it, 97 with it).
-std::unique_ptr<uint8_t[]> bf16_rows(const float* x, int64_t n_in, int64_t n_tokens, size_t& stride,
-                                     ThreadPool& pool) {
+std::unique_ptr<uint8_t[]> bf16_rows(Bf16RowFn round, const float* x, int64_t n_in,
+                                     int64_t n_tokens, size_t& stride, ThreadPool& pool) {
   stride = static_cast<size_t>(n_in) * sizeof(uint16_t);
   if (n_tokens > 1 && stride % kAliasingStride == 0) stride += 64;
   auto rows = std::make_unique_for_overwrite<uint8_t[]>(stride * static_cast<size_t>(n_tokens));
   const auto narrow = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      auto* to = reinterpret_cast<uint16_t*>(rows.get() + static_cast<size_t>(t) * stride);
-      const float* from = x + t * n_in;
-      for (int64_t i = 0; i < n_in; ++i) to[i] = f32_to_bf16(from[i]);
+      round(x + t * n_in, reinterpret_cast<uint16_t*>(rows.get() + static_cast<size_t>(t) * stride),
+            n_in);
     }
   };
   if (n_tokens == 1) {
@@ -289,9 +288,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const int64_t n_in = w.n_in;
   if (w.interleaved) {
     const IsaInterleavedKernel* entry = interleaved_entry(w.type, isa);
-    if (entry != nullptr && entry->bf16_activations) {
+    if (entry != nullptr && entry->bf16_activations != nullptr) {
       size_t stride = 0;
-      const auto rows = bf16_rows(x, n_in, n_tokens, stride, pool);
+      const auto rows = bf16_rows(entry->bf16_activations, x, n_in, n_tokens, stride, pool);
       run_interleaved(w, k, *entry, rows.get(), stride, n_tokens, y, pool);
       return;
     }
@@ -394,7 +393,7 @@ WeightMatrix interleave(const WeightMatrix& w, uint8_t* dst) {
 
 bool bf16_dot_products() {
   const IsaInterleavedKernel* entry = interleaved_entry(TensorType::BF16, best_isa());
-  return entry != nullptr && entry->bf16_activations;
+  return entry != nullptr && entry->bf16_activations != nullptr;
 }
 
 WeightMatrix interleave_as_bf16(const WeightMatrix& w, uint8_t* dst) {

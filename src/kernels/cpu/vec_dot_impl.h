@@ -41,13 +41,14 @@ float bf16_f32(int64_t n, const void* w, const void* a);
 // dot (IsaKernel) gives a row the same bits as this kernel, so a matrix kept in the stored layout
 // (experts, read from the file mapping) may be packed into this layout a few rows at a time for
 // prompts while decode reads the stored rows, and no token's result depends on its batch.
-// bf16_activations: the kernel reads BF16 activation rows, which matmul narrows (exactly) from
-// its float rows of BF16 values once per call.
+// bf16_activations: set where the kernel reads BF16 activation rows; matmul writes them with it
+// once per call (n floats rounded to BF16, to nearest with ties to even, as core/half.h rounds).
+using Bf16RowFn = void (*)(const float* x, uint16_t* out, int64_t n);
 struct IsaInterleavedKernel {
   TensorType weight;
   InterleavedTileFn tile;
   bool row_dot_matches = false;
-  bool bf16_activations = false;
+  Bf16RowFn bf16_activations = nullptr;
 };
 
 // Kernels for prompts over a matrix in the stored row layout (MXFP4 experts, which stay in the file
@@ -99,6 +100,8 @@ void avx512_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_grou
 void avx512bf16_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups,
                                       const uint8_t* a, size_t a_stride, int64_t n_cols, float* y,
                                       int64_t y_stride);
+// Its activation rows: 16 floats a step, the same bits as f32_to_bf16 (NaNs kept quiet).
+void avx512bf16_round_to_bf16(const float* x, uint16_t* out, int64_t n);
 // gemv_avx512.cpp: one token against the interleaved layouts, one row group at a time; the
 // interleaved kernels above call them for a single token.
 std::span<const IsaInterleavedKernel> avx512_decode_kernels();
