@@ -155,25 +155,27 @@ void dot_lanes_tile(const float* q_t, const float* rows, int64_t dim, int64_t wi
   }
 }
 
+// tile.template operator()<n>(i) over [0, count): kWide items a call, then the rest in calls of
+// 4, 2 and 1, so that a remainder takes as few passes over the shared operand as it can (64-wide
+// heads leave 4 values past the last 6).
+template <int kWide, class Tile>
+void in_tiles(int64_t count, Tile tile) {
+  int64_t i = 0;
+  for (; i + kWide <= count; i += kWide) tile.template operator()<kWide>(i);
+  for (; i + 4 <= count; i += 4) tile.template operator()<4>(i);
+  if (i + 2 <= count) {
+    tile.template operator()<2>(i);
+    i += 2;
+  }
+  if (i < count) tile.template operator()<1>(i);
+}
+
 template <int kRows, int kBlocks>
 void dot_lanes_blocks(const float* q_t, const float* rows, int64_t n_rows, int64_t dim,
                       int64_t width, float* scores_t) {
-  int64_t r = 0;
-  for (; r + kRows <= n_rows; r += kRows) {
-    dot_lanes_tile<kRows, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
-  }
-  // The rest in as few passes over q_t as possible.
-  if (r + 4 <= n_rows) {
-    dot_lanes_tile<4, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
-    r += 4;
-  }
-  if (r + 2 <= n_rows) {
-    dot_lanes_tile<2, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
-    r += 2;
-  }
-  for (; r < n_rows; ++r) {
-    dot_lanes_tile<1, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
-  }
+  in_tiles<kRows>(n_rows, [&]<int kTileRows>(int64_t r) {
+    dot_lanes_tile<kTileRows, kBlocks>(q_t, rows + r * dim, dim, width, scores_t + r * width);
+  });
 }
 
 void dot_lanes_avx2(const float* q_t, const float* rows, int64_t n_rows, int64_t dim, int64_t width,
@@ -233,23 +235,10 @@ void weighted_sum_lanes_tile(const float* weights_t, const float* rows, int64_t 
 template <int kValues, int kBlocks>
 void weighted_sum_lanes_blocks(const float* weights_t, const float* rows, int64_t n_rows,
                                int64_t dim, int64_t width, float* out_t) {
-  int64_t d = 0;
-  for (; d + kValues <= dim; d += kValues) {
-    weighted_sum_lanes_tile<kValues, kBlocks>(weights_t, rows + d, n_rows, dim, width,
-                                              out_t + d * width);
-  }
-  // The rest in as few passes over weights_t as possible (64-wide heads leave 4 of 6).
-  if (d + 4 <= dim) {
-    weighted_sum_lanes_tile<4, kBlocks>(weights_t, rows + d, n_rows, dim, width, out_t + d * width);
-    d += 4;
-  }
-  if (d + 2 <= dim) {
-    weighted_sum_lanes_tile<2, kBlocks>(weights_t, rows + d, n_rows, dim, width, out_t + d * width);
-    d += 2;
-  }
-  for (; d < dim; ++d) {
-    weighted_sum_lanes_tile<1, kBlocks>(weights_t, rows + d, n_rows, dim, width, out_t + d * width);
-  }
+  in_tiles<kValues>(dim, [&]<int kTileValues>(int64_t d) {
+    weighted_sum_lanes_tile<kTileValues, kBlocks>(weights_t, rows + d, n_rows, dim, width,
+                                                  out_t + d * width);
+  });
 }
 
 void weighted_sum_lanes_avx2(const float* weights_t, const float* rows, int64_t n_rows, int64_t dim,
