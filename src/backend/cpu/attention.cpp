@@ -136,7 +136,7 @@ TileQuery tile_query(const TileTask& task, const QueryTile& tile, int64_t kv_hea
   const int32_t pos = task.batch[static_cast<size_t>(t)].pos;
   const int32_t skip = first_visible(pos, shape.window) - begin;
   return {t * shape.n_head * shape.head_dim + head * shape.head_dim, skip, pos + 1 - begin - skip,
-          shape.sinks != nullptr ? shape.sinks[head] : -std::numeric_limits<float>::infinity()};
+          shape.sinks != nullptr ? shape.sinks[head] : -kInfinity};
 }
 
 // One query at a time: its scores, their softmax and the weighted sum of the value rows.
