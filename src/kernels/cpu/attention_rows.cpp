@@ -3,8 +3,6 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-
 namespace bottega::kernels {
 namespace {
 
@@ -86,9 +84,7 @@ const AttentionRowKernels& best_attention_row_kernels() {
 }
 
 AttentionRowKernels attention_row_kernels(Isa isa) {
-  bool available = false;
-  for (Isa candidate : available_isas()) available = available || candidate == isa;
-  BOTTEGA_CHECK(available, "ISA ", isa_name(isa), " is not available on this CPU");
+  check_available(isa);
   const AttentionRowKernels simd = simd_attention_row_kernels(isa);
   if (simd.dot_rows != nullptr && simd.accumulate_rows != nullptr && simd.softmax != nullptr) {
     return simd;

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "core/error.h"
 #include "kernels/cpu/ops.h"
 
 namespace bottega::kernels {
@@ -18,9 +17,7 @@ void swiglu_ref(const float* gate, const float* up, float* out, int64_t n) {
 }  // namespace
 
 SwigluFn swiglu_kernel(Isa isa) {
-  bool available = false;
-  for (Isa candidate : available_isas()) available = available || candidate == isa;
-  BOTTEGA_CHECK(available, "ISA ", isa_name(isa), " is not available on this CPU");
+  check_available(isa);
   const SwigluFn simd = simd_swiglu(isa);
   return simd != nullptr ? simd : swiglu_ref;
 }

@@ -22,9 +22,7 @@ const HalfConverters& best_half_converters() {
 }  // namespace
 
 HalfConverters half_converters(Isa isa) {
-  bool available = false;
-  for (Isa candidate : available_isas()) available = available || candidate == isa;
-  BOTTEGA_CHECK(available, "ISA ", isa_name(isa), " is not available on this CPU");
+  check_available(isa);
   const HalfConverters simd = simd_half_converters(isa);
   if (simd.to_float != nullptr && simd.to_half != nullptr) return simd;
   return {half_to_float_ref, float_to_half_ref};

@@ -118,10 +118,14 @@ VecDotFn reference_dot(TensorType weight) {
   return ref_row(weight).dot;
 }
 
-DotKernel dot_kernel(TensorType weight, Isa isa) {
-  const RefRow& row = ref_row(weight);
+void check_available(Isa isa) {
   BOTTEGA_CHECK(std::find(isas().begin(), isas().end(), isa) != isas().end(), "ISA ", isa_name(isa),
                 " is not available on this CPU");
+}
+
+DotKernel dot_kernel(TensorType weight, Isa isa) {
+  const RefRow& row = ref_row(weight);
+  check_available(isa);
   DotKernel kernel;
   kernel.activation = row.activation;
   kernel.dot = row.dot;

@@ -78,6 +78,9 @@ struct IsaQuantizer {
 Isa best_isa();
 // Every ISA this CPU can run, kRef first.
 std::span<const Isa> available_isas();
+// Fails (a programmer error) unless isa is one of available_isas(): every per-ISA kernel table
+// checks its argument with it.
+void check_available(Isa isa);
 
 // The activation type weight rows of `weight` are dotted with (F32 for the float types).
 // Checks that the weight type is computable.
