@@ -109,7 +109,8 @@ std::shared_ptr<Backend> open_device(std::string_view name,
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
     if (!digits.empty() && error == std::errc() && end == digits.data() + digits.size()) {
 #ifdef BOTTEGA_HAS_VULKAN
-      return make_vulkan_backend(index, "libvulkan.so.1", import_mapped_weights);
+      return make_vulkan_backend(
+          {.device_index = index, .import_mapped_weights = import_mapped_weights});
 #else
       throw Error(str("--device ", name,
                       ": this bottega was built without the Vulkan backend "

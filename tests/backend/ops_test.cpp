@@ -35,20 +35,26 @@ namespace bottega::backend {
 namespace {
 
 // The CPU, and the first Vulkan device where the Vulkan backend is built (lavapipe in CI, where a
-// missing device fails the Vulkan tests); BOTTEGA_VULKAN_TESTS=skip leaves it out on a machine
-// without one. Names only: listing the tests opens no device.
+// missing device fails the Vulkan tests), once as it runs (int8 dot products for quantized
+// weights where the device has them) and once with float activations throughout
+// (vulkan0_float); BOTTEGA_VULKAN_TESTS=skip leaves them out on a machine without one. Names
+// only: listing the tests opens no device.
 std::vector<std::string> backends_under_test() {
   std::vector<std::string> out = {"cpu"};
 #ifdef BOTTEGA_HAS_VULKAN
   const char* vulkan = std::getenv("BOTTEGA_VULKAN_TESTS");
-  if (vulkan == nullptr || std::string(vulkan) != "skip") out.emplace_back("vulkan0");
+  if (vulkan == nullptr || std::string(vulkan) != "skip") {
+    out.emplace_back("vulkan0");
+    out.emplace_back("vulkan0_float");
+  }
 #endif
   return out;
 }
 
 std::unique_ptr<Backend> open_backend(const std::string& name) {
 #ifdef BOTTEGA_HAS_VULKAN
-  if (name == "vulkan0") return make_vulkan_backend(0);
+  if (name == "vulkan0") return make_vulkan_backend();
+  if (name == "vulkan0_float") return make_vulkan_backend({.integer_dot = false});
 #endif
   return name == "cpu" ? make_cpu_backend() : nullptr;
 }

@@ -7,6 +7,12 @@
 //   matmul:   |y - ref| <= 1e-5 * S, S = sum_i |w_i x_i| of the dequantized weights: float
 //             products summed over 32-value chunks then across 64 threads (depth about
 //             log2(32) + n/2048 + 6 additions, each 2^-24 relative: well under 1e-5).
+//             With int8 dot products, ref uses x rounded to the CPU's 8-bit activation blocks
+//             (exact integer sums per chunk, then the same float sums) and the bound adds two
+//             activation levels times the row's largest |w|: the GPU's 1 / d may be 2.5 ulp off,
+//             which can move a value sitting on a rounding edge by one level (never seen on
+//             lavapipe, whose division is exact). Q4_1/Q5_1 add their min times Q8_1's s, a
+//             block's sum held as f16: 2^-11 of sum_b |s_b| times the row's largest |w| more.
 //   get_rows: 1e-6 of the row's max |value|: one product and at most one addition per value, which
 //             the GPU may fuse.
 //   rms_norm, glu, softcap: 1e-5 relative to the output (or 1e-6 absolute near 0): a handful of
@@ -23,6 +29,7 @@
 
 #include "backend/vulkan/kernels.h"
 #include "backend/vulkan_test_util.h"
+#include "kernels/cpu/vec_dot.h"
 #include "tensor/types.h"
 
 namespace bottega::vulkan {
@@ -45,7 +52,7 @@ std::vector<float> random_values(size_t n, float limit, std::mt19937& rng) {
 constexpr TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
                                        TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1,
                                        TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
-                                       TensorType::Q5_K, TensorType::Q6_K};
+                                       TensorType::Q5_K, TensorType::Q6_K, TensorType::MXFP4};
 
 // A random matrix in a type's encoding, at byte offset 6 of its buffer (misaligned for every
 // type), with its reference-dequantized values.
@@ -92,7 +99,38 @@ class VulkanKernels : public ::testing::Test {
   std::mt19937 rng_{1234};
 };
 
-TEST_F(VulkanKernels, MatmulMatchesDoubleProductOfDequantizedWeightsForEveryType) {
+// x as the matmul sees it: rounded to the CPU's activation blocks for w's type when the kernels
+// take int8 dot products for it, unchanged otherwise; and the size of one level of those blocks
+// (0 when unchanged), for the bound.
+struct MatmulInput {
+  std::vector<float> values;
+  double level = 0.0;
+  double sums_rounding = 0.0;  // Q8_1: what rounding each block's sum s to f16 may cost, per |w|
+};
+
+MatmulInput as_multiplied(const Kernels& kernels, TensorType type, std::span<const float> x) {
+  MatmulInput in{{x.begin(), x.end()}, 0.0};
+  if (!kernels.integer_dot(type)) return in;
+  const TypeTraits& act = type_traits(kernels::activation_type(type));
+  std::vector<uint8_t> blocks(row_bytes(act.type, static_cast<int64_t>(x.size())));
+  act.quantize(x.data(), blocks.data(), static_cast<int64_t>(x.size()));
+  act.dequantize(blocks.data(), in.values.data(), static_cast<int64_t>(x.size()));
+  double largest = 0.0;
+  for (float v : x) largest = std::max(largest, static_cast<double>(std::fabs(v)));
+  in.level = largest / 127.0;
+  if (act.type == TensorType::Q8_1) {
+    for (size_t b = 0; b < x.size(); b += 32) {
+      double block_sum = 0.0;
+      for (size_t i = b; i < b + 32; ++i) block_sum += in.values[i];
+      in.sums_rounding += std::ldexp(std::fabs(block_sum), -11);
+    }
+  }
+  return in;
+}
+
+// Every weight type at 1, 3 and 17 tokens, with float activations (integer_dot off) and as the
+// device runs by default (int8 dot products for the quantized types where it has them).
+void check_matmul_of_every_type(const Context& context, Kernels& kernels, std::mt19937& rng) {
   const int64_t n_out = 37;
   for (TensorType type : kWeightTypes) {
     SCOPED_TRACE(type_name(type));
@@ -100,37 +138,56 @@ TEST_F(VulkanKernels, MatmulMatchesDoubleProductOfDequantizedWeightsForEveryType
     // 72 chunks of 32 (a multiple of every block, not of the 64 threads); the float types also
     // end inside a chunk and, for F16/BF16, at an odd byte.
     const int64_t n_in = traits.block_size == 1 ? 2309 : 2304;
-    const TestMatrix w = make_matrix(*context_, type, n_in, n_out, rng_);
+    const TestMatrix w = make_matrix(context, type, n_in, n_out, rng);
     for (uint32_t tokens : {1u, 3u, 17u}) {
       SCOPED_TRACE(tokens);
       // x rows strided by n_in + 3 from offset 5; y rows strided by n_out + 2.
       const uint32_t x_stride = static_cast<uint32_t>(n_in) + 3;
       const uint32_t y_stride = static_cast<uint32_t>(n_out) + 2;
-      const std::vector<float> x = random_values(5 + tokens * x_stride, 1.0f, rng_);
-      const auto x_buffer = upload(*context_, x);
-      const auto y_buffer = context_->allocate(tokens * y_stride * sizeof(float));
-      run([&](CommandList& commands) {
-        kernels_->matmul(
-            commands, w.view,
-            FloatView{x_buffer.get(), 5, tokens, static_cast<uint32_t>(n_in), x_stride},
-            FloatView{y_buffer.get(), 0, tokens, static_cast<uint32_t>(n_out), y_stride});
-      });
-      const std::vector<float> y = download(*context_, *y_buffer, tokens * y_stride);
+      const std::vector<float> x = random_values(5 + tokens * x_stride, 1.0f, rng);
+      const auto x_buffer = upload(context, x);
+      const auto y_buffer = context.allocate(tokens * y_stride * sizeof(float));
+      CommandList commands = context.begin();
+      kernels.matmul(commands, w.view,
+                     FloatView{x_buffer.get(), 5, tokens, static_cast<uint32_t>(n_in), x_stride},
+                     FloatView{y_buffer.get(), 0, tokens, static_cast<uint32_t>(n_out), y_stride});
+      context.submit(commands);
+      const std::vector<float> y = download(context, *y_buffer, tokens * y_stride);
       for (uint32_t t = 0; t < tokens; ++t) {
+        const MatmulInput in = as_multiplied(
+            kernels, type, std::span(x).subspan(5 + t * x_stride, static_cast<size_t>(n_in)));
         for (int64_t r = 0; r < n_out; ++r) {
-          double sum = 0.0, magnitude = 0.0;
+          double sum = 0.0, magnitude = 0.0, largest_w = 0.0;
           for (int64_t i = 0; i < n_in; ++i) {
-            const double p = static_cast<double>(w.values[static_cast<size_t>(r * n_in + i)]) *
-                             x[5 + t * x_stride + static_cast<size_t>(i)];
+            const double wi = w.values[static_cast<size_t>(r * n_in + i)];
+            const double p = wi * in.values[static_cast<size_t>(i)];
             sum += p;
             magnitude += std::fabs(p);
+            largest_w = std::max(largest_w, std::fabs(wi));
           }
-          ASSERT_NEAR(y[t * y_stride + static_cast<size_t>(r)], sum, 1e-5 * magnitude)
+          ASSERT_NEAR(y[t * y_stride + static_cast<size_t>(r)], sum,
+                      1e-5 * magnitude + (2 * in.level + in.sums_rounding) * largest_w)
               << "token " << t << " row " << r;
         }
       }
     }
   }
+}
+
+TEST_F(VulkanKernels, MatmulMatchesDoubleProductOfDequantizedWeightsForEveryType) {
+  Kernels float_kernels(*context_, KernelOptions{.integer_dot = false});
+  for (TensorType type : kWeightTypes) EXPECT_FALSE(float_kernels.integer_dot(type));
+  check_matmul_of_every_type(*context_, float_kernels, rng_);
+}
+
+// lavapipe has int8 dot products, so CI runs this path; the float types never take it.
+TEST_F(VulkanKernels, MatmulOnInt8ActivationsMatchesTheProductOfTheCpusActivationBlocks) {
+  const bool has_dot = context_->info().integer_dot_product;
+  for (TensorType type : kWeightTypes) {
+    EXPECT_EQ(kernels_->integer_dot(type), has_dot && type_traits(type).block_size > 1)
+        << type_name(type);
+  }
+  check_matmul_of_every_type(*context_, *kernels_, rng_);
 }
 
 TEST_F(VulkanKernels, GetRowsDequantizesAndScalesTheRowsOfTheIdsForEveryType) {

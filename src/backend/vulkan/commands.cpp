@@ -33,7 +33,8 @@ CommandList::CommandList(CommandList&& other) noexcept
       command_buffer_(std::exchange(other.command_buffer_, VK_NULL_HANDLE)),
       pools_(std::move(other.pools_)),
       current_pool_(other.current_pool_),
-      held_(std::move(other.held_)) {}
+      held_(std::move(other.held_)),
+      held_pooled_(std::move(other.held_pooled_)) {}
 
 CommandList::~CommandList() {
   if (command_buffer_ == VK_NULL_HANDLE) return;  // moved from
@@ -135,6 +136,10 @@ void CommandList::hold(std::unique_ptr<Buffer> buffer) {
   held_.push_back(std::move(buffer));
 }
 
+void CommandList::hold(PooledBuffer buffer) {
+  held_pooled_.push_back(std::move(buffer));
+}
+
 void CommandList::end() {
   // Whatever the list wrote is then visible to the host (downloads, mapped buffers) and to the
   // next list, since a fence alone orders execution but does not make writes visible.
@@ -155,6 +160,7 @@ void CommandList::end() {
 void CommandList::restart() {
   const DeviceFunctions& f = context_->functions();
   held_.clear();
+  held_pooled_.clear();
   for (VkDescriptorPool pool : pools_) f.reset_descriptor_pool(context_->device(), pool, 0);
   current_pool_ = 0;
   check(f.reset_command_buffer(command_buffer_, 0), "resetting a command buffer");

@@ -16,6 +16,8 @@ namespace bottega::vulkan {
 class Buffer;
 class Context;
 class Pipeline;
+struct Recycle;
+using PooledBuffer = std::unique_ptr<Buffer, Recycle>;
 
 struct WorkgroupCount {
   uint32_t x = 1, y = 1, z = 1;
@@ -46,8 +48,9 @@ class CommandList {
             uint64_t destination_offset, uint64_t bytes);
   // Sets every 4-byte word of buffer to value.
   void fill(const Buffer& buffer, uint32_t value);
-  // Keeps a buffer (a staging copy) alive until the list has run.
+  // Keeps a buffer (a staging copy, a kernel's scratch) alive until the list has run.
   void hold(std::unique_ptr<Buffer> buffer);
+  void hold(PooledBuffer buffer);
 
   VkCommandBuffer handle() const { return command_buffer_; }
   // Called by Context::submit: close the buffer for submission, then start over once it ran.
@@ -62,6 +65,7 @@ class CommandList {
   std::vector<VkDescriptorPool> pools_;
   size_t current_pool_ = 0;
   std::vector<std::unique_ptr<Buffer>> held_;
+  std::vector<PooledBuffer> held_pooled_;
 };
 
 }  // namespace bottega::vulkan

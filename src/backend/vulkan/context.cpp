@@ -1,6 +1,7 @@
 #include "backend/vulkan/context.h"
 
 #include <cstring>
+#include <vector>
 
 #include "backend/vulkan/commands.h"
 #include "backend/vulkan/errors.h"
@@ -192,11 +193,19 @@ Context::Context(const ContextOptions& options)
   device_info.queueCreateInfoCount = 1;
   device_info.pQueueCreateInfos = &queue_info;
   const bool import = info().reads_host_memory_in_place();
-  const char* const extensions[] = {VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME};
-  if (import) {
-    device_info.enabledExtensionCount = 1;
-    device_info.ppEnabledExtensionNames = extensions;
+  std::vector<const char*> extensions;
+  if (import) extensions.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  // The instance asks for Vulkan 1.1, so int8 dot products come through their extension even on
+  // a 1.3 device; shaders may use them only with the feature turned on here.
+  VkPhysicalDeviceShaderIntegerDotProductFeatures dot{};
+  dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
+  if (info().integer_dot_product) {
+    extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    dot.shaderIntegerDotProduct = VK_TRUE;
+    device_info.pNext = &dot;
   }
+  device_info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  device_info.ppEnabledExtensionNames = extensions.data();
   check(fi.create_device(physical_device_, &device_info, nullptr, &device_),
         str("opening ", name(), " (", info().name, ")"));
   try {

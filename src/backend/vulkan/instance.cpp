@@ -87,8 +87,9 @@ DeviceInfo query_device(const InstanceFunctions& f, VkPhysicalDevice device) {
   info.heaps = memory_heaps(f, device);
   if (host_import) info.host_import_alignment = import.minImportedHostPointerAlignment;
   info.cooperative_matrix = contains(extensions, "VK_KHR_cooperative_matrix");
-  const bool has_dot_extension = contains(extensions, "VK_KHR_shader_integer_dot_product");
-  if (has_dot_extension || info.api_version >= VK_API_VERSION_1_3) {
+  // Through the extension only: the instance asks for Vulkan 1.1, under which a 1.3 device's
+  // core feature is not available without it.
+  if (contains(extensions, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME)) {
     // The feature bit, not the extension's presence, says whether shaders may use it.
     VkPhysicalDeviceShaderIntegerDotProductFeatures dot{};
     dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;

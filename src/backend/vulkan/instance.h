@@ -25,7 +25,7 @@ struct DeviceInfo {
   uint32_t api_version = 0;  // VK_MAKE_API_VERSION
   std::vector<MemoryHeapInfo> heaps;
   uint32_t subgroup_size = 0;
-  // Packed 8-bit integer dot products (Vulkan 1.3 or VK_KHR_shader_integer_dot_product).
+  // Packed 8-bit integer dot products (VK_KHR_shader_integer_dot_product with its feature on).
   bool integer_dot_product = false;
   bool cooperative_matrix = false;  // VK_KHR_cooperative_matrix
   // VK_EXT_external_memory_host: buffers over host memory, such as a mapped model file, with

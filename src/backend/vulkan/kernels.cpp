@@ -13,6 +13,12 @@ namespace {
 struct MatmulConstants {
   uint32_t n_in, n_out, n_tokens, weight_offset, row_bytes, x_offset, x_stride, y_offset, y_stride;
 };
+struct QuantizeActivationsConstants {
+  uint32_t n_in, x_offset, x_stride, scales_offset;
+};
+struct MatmulDotConstants {
+  uint32_t n_in, n_out, n_tokens, weight_offset, row_bytes, scales_offset, y_offset, y_stride;
+};
 struct GetRowsConstants {
   uint32_t width, n_rows, table_offset, row_bytes, ids_offset, out_offset, out_stride;
   float scale;
@@ -85,6 +91,33 @@ std::string variant_name(std::string_view kernel, TensorType type) {
   return name;
 }
 
+// The 8-bit activation blocks the CPU backend pairs with a weight type (its
+// kernels::activation_type), as quantize_activations.comp's variant, and their length; no
+// variant for the types multiplied in float.
+struct ActivationBlocks {
+  std::string_view variant;
+  uint32_t block = 0;
+};
+
+ActivationBlocks activation_blocks(TensorType type) {
+  switch (type) {
+    case TensorType::Q8_0:
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::MXFP4:
+      return {"quantize_q8_0", 32};
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+      return {"quantize_q8_1", 32};
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return {"quantize_q8_k", 256};
+    default:
+      return {};
+  }
+}
+
 // A view must lie inside its buffer: the GPU would read or write past it silently.
 void check_view(const FloatView& v, const char* what) {
   BOTTEGA_CHECK(v.buffer != nullptr && v.width > 0 && v.rows > 0, what, ": empty view");
@@ -149,7 +182,10 @@ WorkgroupCount spread(uint32_t groups, uint32_t y) {
 
 }  // namespace
 
-Kernels::Kernels(const Context& context) : context_(context), placeholder_(context.allocate(16)) {}
+Kernels::Kernels(const Context& context, const KernelOptions& options)
+    : context_(context),
+      integer_dot_(options.integer_dot && context.info().integer_dot_product),
+      placeholder_(context.allocate(16)) {}
 
 Kernels::~Kernels() = default;
 
@@ -198,6 +234,10 @@ void Kernels::matmul(CommandList& commands, const WeightView& w, FloatView x, Fl
                                   x.stride,
                                   y.offset,
                                   y.stride};
+  if (integer_dot(w.type)) {
+    matmul_integer_dot(commands, w, x, y);
+    return;
+  }
   const bool wide = x.rows >= kMatmulWideTokens;
   const uint32_t tokens = wide ? kMatmulWideTokens : kMatmulTokens;
   const Pipeline& p =
@@ -205,6 +245,51 @@ void Kernels::matmul(CommandList& commands, const WeightView& w, FloatView x, Fl
   commands.dispatch(p, {w.buffer, x.buffer, y.buffer}, constants,
                     spread(div_up(w.n_out, kMatmulRows), div_up(x.rows, tokens)));
   commands.barrier();
+}
+
+bool Kernels::integer_dot(TensorType type) const {
+  return integer_dot_ && !activation_blocks(type).variant.empty();
+}
+
+// x is rounded into a scratch buffer the command list keeps until it has run: per token and
+// 32-value chunk 8 words of signed bytes, then per chunk the pair (d, s) (matmul_dot.comp).
+void Kernels::matmul_integer_dot(CommandList& commands, const WeightView& w, FloatView x,
+                                 FloatView y) {
+  const ActivationBlocks blocks = activation_blocks(w.type);
+  BOTTEGA_CHECK(w.n_in % blocks.block == 0, "matmul of ", type_name(w.type), " rows of ", w.n_in,
+                " values, not whole blocks of ", blocks.block);
+  const uint64_t chunks = static_cast<uint64_t>(x.rows) * static_cast<uint64_t>(w.n_in / kChunk);
+  const uint64_t words = chunks * (8 + 2);
+  if (words > UINT32_MAX) {
+    throw Error(str("a batch of ", x.rows, " tokens of ", w.n_in,
+                    " values is more than the Vulkan kernels address at once; use a smaller "
+                    "batch (-b)"));
+  }
+  PooledBuffer scratch = context_.acquire(words * sizeof(uint32_t));
+  const auto scales_offset = static_cast<uint32_t>(chunks * 8);
+
+  const QuantizeActivationsConstants quantize{static_cast<uint32_t>(w.n_in), x.offset, x.stride,
+                                              scales_offset};
+  commands.dispatch(pipeline(blocks.variant, 2, sizeof quantize), {x.buffer, scratch.get()},
+                    quantize, {div_up(w.n_in / blocks.block, kElementwiseWorkgroup), x.rows, 1});
+  commands.barrier();
+
+  const MatmulDotConstants constants{static_cast<uint32_t>(w.n_in),
+                                     static_cast<uint32_t>(w.n_out),
+                                     x.rows,
+                                     weight_offset(w),
+                                     static_cast<uint32_t>(row_bytes(w.type, w.n_in)),
+                                     scales_offset,
+                                     y.offset,
+                                     y.stride};
+  const bool wide = x.rows >= kMatmulWideTokens;
+  const uint32_t tokens = wide ? kMatmulWideTokens : kMatmulTokens;
+  const Pipeline& p =
+      pipeline(variant_name(wide ? "matmul_dot16" : "matmul_dot", w.type), 3, sizeof constants);
+  commands.dispatch(p, {w.buffer, scratch.get(), y.buffer}, constants,
+                    spread(div_up(w.n_out, kMatmulRows), div_up(x.rows, tokens)));
+  commands.barrier();
+  commands.hold(std::move(scratch));
 }
 
 void Kernels::get_rows(CommandList& commands, const WeightView& table, const Buffer& ids,

@@ -87,10 +87,17 @@ inline uint64_t weight_buffer_bytes(uint64_t bytes) {
   return (bytes + 3) / 4 * 4;
 }
 
+struct KernelOptions {
+  // Quantized weights multiply 8-bit activations with packed int8 dot products where the device
+  // has them (DeviceInfo::integer_dot_product), as the CPU backend does; false keeps float
+  // activations everywhere (tests compare the two).
+  bool integer_dot = true;
+};
+
 class Kernels {
  public:
   // Pipelines are created on first use: a driver compiles each in tens of milliseconds.
-  explicit Kernels(const Context& context);
+  explicit Kernels(const Context& context, const KernelOptions& options = {});
   ~Kernels();
   Kernels(const Kernels&) = delete;
   Kernels& operator=(const Kernels&) = delete;
@@ -98,8 +105,13 @@ class Kernels {
   // The weight types matmul and get_rows read.
   static bool supports(TensorType type);
 
-  // y[t][r] = sum_i w[r][i] * x[t][i]; x is [tokens, n_in], y is [tokens, n_out].
+  // y[t][r] = sum_i w[r][i] * x[t][i]; x is [tokens, n_in], y is [tokens, n_out]. Quantized
+  // weights on a device with int8 dot products (integer_dot below) take x rounded to the 8-bit
+  // blocks the CPU backend uses for that type, Q8_0, Q8_1 or Q8_K; whichever path, a token's row
+  // is the same bits alone as in any batch.
   void matmul(CommandList& commands, const WeightView& w, FloatView x, FloatView y);
+  // Whether matmul over weights of this type runs on 8-bit activations.
+  bool integer_dot(TensorType type) const;
   // out[t] = scale * row ids[ids_offset + t] of table (int32 ids; one per row of out). An id
   // outside the table gives a row of zeros (the caller validates ids; this only keeps the GPU
   // from reading past the buffer).
@@ -151,7 +163,10 @@ class Kernels {
   const Pipeline& pipeline(std::string_view name, uint32_t buffer_count,
                            uint32_t push_constant_bytes);
 
+  void matmul_integer_dot(CommandList& commands, const WeightView& w, FloatView x, FloatView y);
+
   const Context& context_;
+  bool integer_dot_ = false;
   std::map<std::string, std::unique_ptr<Pipeline>, std::less<>> pipelines_;
   // Bound where a shader's optional buffer is absent (RoPE without frequency factors).
   std::unique_ptr<Buffer> placeholder_;

@@ -388,8 +388,10 @@ class VulkanPass final : public Pass {
 
 class VulkanBackend final : public Backend {
  public:
-  VulkanBackend(const vulkan::ContextOptions& options, bool import_mapped_weights)
-      : context_(options), kernels_(context_), import_mapped_weights_(import_mapped_weights) {}
+  explicit VulkanBackend(const VulkanBackendOptions& options)
+      : context_(vulkan::ContextOptions{options.loader, options.device_index}),
+        kernels_(context_, vulkan::KernelOptions{options.integer_dot}),
+        import_mapped_weights_(options.import_mapped_weights) {}
 
   std::string name() const override { return context_.name(); }
   std::string device_name() const override { return context_.info().name; }
@@ -494,10 +496,8 @@ class VulkanBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_vulkan_backend(size_t device_index, const std::string& loader,
-                                             bool import_mapped_weights) {
-  return std::make_unique<VulkanBackend>(vulkan::ContextOptions{loader, device_index},
-                                         import_mapped_weights);
+std::unique_ptr<Backend> make_vulkan_backend(const VulkanBackendOptions& options) {
+  return std::make_unique<VulkanBackend>(options);
 }
 
 }  // namespace bottega::backend

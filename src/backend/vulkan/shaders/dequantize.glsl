@@ -95,17 +95,12 @@ void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
 }
 
 #elif defined(WEIGHT_TYPE_Q4_K) || defined(WEIGHT_TYPE_Q5_K)
+#include "kquant_scales.glsl"
+
 // Super-blocks of 256 values in 8 sub-blocks of 32 (one chunk each): half d, half dmin, 12 bytes
 // of packed 6-bit scales and mins, [Q5_K: 32 bytes of high bits,] 128 bytes of nibbles. Sub-block
 // j holds the low (j even) or high (j odd) nibbles of bytes 32*(j/2) .. 32*(j/2) + 31; Q5_K's
 // fifth bit of its value l is bit j of high-bit byte l. value = d * scale * q - dmin * min.
-uvec2 scale_and_min(uint scales, uint j) {
-  if (j < 4u) return uvec2(read_u8(scales + j) & 63u, read_u8(scales + j + 4u) & 63u);
-  const uint packed = read_u8(scales + j + 4u);
-  return uvec2((packed & 15u) | ((read_u8(scales + j - 4u) >> 6u) << 4u),
-               (packed >> 4u) | ((read_u8(scales + j) >> 6u) << 4u));
-}
-
 void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
 #if defined(WEIGHT_TYPE_Q4_K)
   const uint base = row_byte + (chunk / 8u) * 144u;
