@@ -95,38 +95,14 @@ void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
 }
 
 #elif defined(WEIGHT_TYPE_Q4_K) || defined(WEIGHT_TYPE_Q5_K)
-#include "kquant_scales.glsl"
+#include "kquant_chunk.glsl"
 
-// Super-blocks of 256 values in 8 sub-blocks of 32 (one chunk each): half d, half dmin, 12 bytes
-// of packed 6-bit scales and mins, [Q5_K: 32 bytes of high bits,] 128 bytes of nibbles. Sub-block
-// j holds the low (j even) or high (j odd) nibbles of bytes 32*(j/2) .. 32*(j/2) + 31; Q5_K's
-// fifth bit of its value l is bit j of high-bit byte l. value = d * scale * q - dmin * min.
 void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
-#if defined(WEIGHT_TYPE_Q4_K)
-  const uint base = row_byte + (chunk / 8u) * 144u;
-  const uint quants = base + 16u;
-#else
-  const uint base = row_byte + (chunk / 8u) * 176u;
-  const uint high_bits = base + 16u;
-  const uint quants = base + 48u;
-#endif
-  const uint j = chunk % 8u;
-  const uvec2 sm = scale_and_min(base + 4u, j);
-  const float scale = read_f16(base) * float(sm.x);
-  const float minimum = read_f16(base + 2u) * float(sm.y);
-  const uint shift = (j & 1u) * 4u;
+  uint levels[8];
+  float scale, minimum;
+  kquant_chunk_levels(row_byte, chunk, levels, scale, minimum);
   for (uint w = 0u; w < 8u; ++w) {
-    const uint word = read_u32(quants + 32u * (j / 2u) + 4u * w);
-#if defined(WEIGHT_TYPE_Q5_K)
-    const uint high_word = read_u32(high_bits + 4u * w);
-#endif
-    for (uint k = 0u; k < 4u; ++k) {
-      uint q = (byte_of(word, k) >> shift) & 15u;
-#if defined(WEIGHT_TYPE_Q5_K)
-      q |= ((byte_of(high_word, k) >> j) & 1u) << 4u;
-#endif
-      v[4u * w + k] = scale * float(q) - minimum;
-    }
+    for (uint k = 0u; k < 4u; ++k) v[4u * w + k] = scale * float(byte_of(levels[w], k)) - minimum;
   }
 }
 

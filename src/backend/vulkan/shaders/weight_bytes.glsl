@@ -72,28 +72,12 @@ void weight_chunk_bytes(uint row_byte, uint chunk, out uint q[8], out vec3 scale
 }
 
 #elif defined(WEIGHT_TYPE_Q4_K) || defined(WEIGHT_TYPE_Q5_K)
-#include "kquant_scales.glsl"
+#include "kquant_chunk.glsl"
 
 void weight_chunk_bytes(uint row_byte, uint chunk, out uint q[8], out vec3 scales) {
-#if defined(WEIGHT_TYPE_Q4_K)
-  const uint base = row_byte + (chunk / 8u) * 144u;
-  const uint quants = base + 16u;
-#else
-  const uint base = row_byte + (chunk / 8u) * 176u;
-  const uint high_bits = base + 16u;
-  const uint quants = base + 48u;
-#endif
-  const uint j = chunk % 8u;
-  const uvec2 sm = scale_and_min(base + 4u, j);
-  const float scale = read_f16(base) * float(sm.x);
-  scales = vec3(scale, scale, -read_f16(base + 2u) * float(sm.y));
-  const uint shift = (j & 1u) * 4u;
-  for (uint k = 0u; k < 8u; ++k) {
-    q[k] = (read_u32(quants + 32u * (j / 2u) + 4u * k) >> shift) & 0x0F0F0F0Fu;
-#if defined(WEIGHT_TYPE_Q5_K)
-    q[k] |= ((read_u32(high_bits + 4u * k) >> j) & 0x01010101u) << 4u;
-#endif
-  }
+  float scale, minimum;
+  kquant_chunk_levels(row_byte, chunk, q, scale, minimum);
+  scales = vec3(scale, scale, -minimum);
 }
 
 #elif defined(WEIGHT_TYPE_Q6_K)
