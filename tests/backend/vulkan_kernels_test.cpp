@@ -190,6 +190,46 @@ TEST_F(VulkanKernels, MatmulOnInt8ActivationsMatchesTheProductOfTheCpusActivatio
   check_matmul_of_every_type(*context_, *kernels_, rng_);
 }
 
+// The 8-bit activations of every matmul a list records share one scratch buffer, grown when a
+// matmul needs more: a forward pass records about a hundred of them before it runs.
+TEST_F(VulkanKernels, MatmulsOfOneListShareTheirActivationScratch) {
+  if (!kernels_->integer_dot(TensorType::Q8_0)) GTEST_SKIP() << "no int8 dot products";
+  const TestMatrix narrow = make_matrix(*context_, TensorType::Q8_0, 256, 8, rng_);
+  const TestMatrix wide = make_matrix(*context_, TensorType::Q8_0, 1024, 8, rng_);
+  const std::vector<float> x = random_values(4 * 1024, 1.0f, rng_);
+  const auto x_buffer = upload(*context_, x);
+  const auto y_buffer = context_->allocate(20 * 4 * 8 * sizeof(float));
+  CommandList commands = context_->begin();
+  const uint64_t before = context_->allocations();
+  for (uint32_t i = 0; i < 20; ++i) {
+    const TestMatrix& w = i < 10 ? narrow : wide;
+    kernels_->matmul(commands, w.view,
+                     FloatView{x_buffer.get(), 0, 4, static_cast<uint32_t>(w.view.n_in), 1024},
+                     FloatView{y_buffer.get(), 32 * i, 4, 8, 8});
+  }
+  EXPECT_LE(context_->allocations() - before, 2u);  // the narrow rows' buffer, then the wide's
+  context_->submit(commands);
+  // The last matmul of each size, against the product of the CPU's Q8_0 activation blocks.
+  const std::vector<float> y = download(*context_, *y_buffer, 20 * 4 * 8);
+  for (uint32_t i : {9u, 19u}) {
+    const TestMatrix& w = i < 10 ? narrow : wide;
+    const auto n_in = static_cast<size_t>(w.view.n_in);
+    for (size_t t = 0; t < 4; ++t) {
+      const MatmulInput in =
+          as_multiplied(*kernels_, TensorType::Q8_0, std::span(x).subspan(t * 1024, n_in));
+      for (size_t r = 0; r < 8; ++r) {
+        double sum = 0.0, magnitude = 0.0;
+        for (size_t k = 0; k < n_in; ++k) {
+          sum += static_cast<double>(w.values[r * n_in + k]) * in.values[k];
+          magnitude += std::fabs(w.values[r * n_in + k] * in.values[k]);
+        }
+        EXPECT_NEAR(y[32 * i + 8 * t + r], sum, 1e-5 * magnitude + 2 * in.level)
+            << "matmul " << i << " token " << t << " row " << r;
+      }
+    }
+  }
+}
+
 TEST_F(VulkanKernels, GetRowsDequantizesAndScalesTheRowsOfTheIdsForEveryType) {
   const int64_t n_rows = 37;
   const std::vector<int32_t> ids = {5, 0, 36, 5, 17, 2, 30, 11, 36, 1, 8, 9, 20, 33, 4, 6, 25};

@@ -34,7 +34,8 @@ CommandList::CommandList(CommandList&& other) noexcept
       pools_(std::move(other.pools_)),
       current_pool_(other.current_pool_),
       held_(std::move(other.held_)),
-      held_pooled_(std::move(other.held_pooled_)) {}
+      outgrown_scratch_(std::move(other.outgrown_scratch_)),
+      scratch_(std::move(other.scratch_)) {}
 
 CommandList::~CommandList() {
   if (command_buffer_ == VK_NULL_HANDLE) return;  // moved from
@@ -136,8 +137,12 @@ void CommandList::hold(std::unique_ptr<Buffer> buffer) {
   held_.push_back(std::move(buffer));
 }
 
-void CommandList::hold(PooledBuffer buffer) {
-  held_pooled_.push_back(std::move(buffer));
+const Buffer& CommandList::scratch(uint64_t bytes) {
+  if (scratch_ == nullptr || scratch_->bytes() < bytes) {
+    if (scratch_ != nullptr) outgrown_scratch_.push_back(std::move(scratch_));
+    scratch_ = context_->acquire(bytes);
+  }
+  return *scratch_;
 }
 
 void CommandList::end() {
@@ -160,7 +165,8 @@ void CommandList::end() {
 void CommandList::restart() {
   const DeviceFunctions& f = context_->functions();
   held_.clear();
-  held_pooled_.clear();
+  outgrown_scratch_.clear();
+  scratch_.reset();
   for (VkDescriptorPool pool : pools_) f.reset_descriptor_pool(context_->device(), pool, 0);
   current_pool_ = 0;
   check(f.reset_command_buffer(command_buffer_, 0), "resetting a command buffer");

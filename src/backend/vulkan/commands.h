@@ -11,13 +11,11 @@
 #include <span>
 #include <vector>
 
+#include "backend/vulkan/context.h"
+
 namespace bottega::vulkan {
 
-class Buffer;
-class Context;
 class Pipeline;
-struct Recycle;
-using PooledBuffer = std::unique_ptr<Buffer, Recycle>;
 
 struct WorkgroupCount {
   uint32_t x = 1, y = 1, z = 1;
@@ -48,9 +46,13 @@ class CommandList {
             uint64_t destination_offset, uint64_t bytes);
   // Sets every 4-byte word of buffer to value.
   void fill(const Buffer& buffer, uint32_t value);
-  // Keeps a buffer (a staging copy, a kernel's scratch) alive until the list has run.
+  // Keeps a buffer (a staging copy) alive until the list has run.
   void hold(std::unique_ptr<Buffer> buffer);
-  void hold(PooledBuffer buffer);
+  // A device buffer of at least `bytes` for an op's intermediate values, from the context's pool
+  // and kept until the list has run. Every op asking for one gets the same buffer (a larger one
+  // when it needs more), so the ops must be separated by barriers, as Kernels' ops are: a pass
+  // records a hundred matmuls, and a buffer each would hold them all at once.
+  const Buffer& scratch(uint64_t bytes);
 
   VkCommandBuffer handle() const { return command_buffer_; }
   // Called by Context::submit: close the buffer for submission, then start over once it ran.
@@ -65,7 +67,8 @@ class CommandList {
   std::vector<VkDescriptorPool> pools_;
   size_t current_pool_ = 0;
   std::vector<std::unique_ptr<Buffer>> held_;
-  std::vector<PooledBuffer> held_pooled_;
+  std::vector<PooledBuffer> outgrown_scratch_;
+  PooledBuffer scratch_;
 };
 
 }  // namespace bottega::vulkan

@@ -251,8 +251,8 @@ bool Kernels::integer_dot(TensorType type) const {
   return integer_dot_ && !activation_blocks(type).variant.empty();
 }
 
-// x is rounded into a scratch buffer the command list keeps until it has run: per token and
-// 32-value chunk 8 words of signed bytes, then per chunk the pair (d, s) (matmul_dot.comp).
+// x is rounded into the command list's scratch buffer: per token and 32-value chunk 8 words of
+// signed bytes, then per chunk the pair (d, s) (matmul_dot.comp).
 void Kernels::matmul_integer_dot(CommandList& commands, const WeightView& w, FloatView x,
                                  FloatView y) {
   const ActivationBlocks blocks = activation_blocks(w.type);
@@ -265,13 +265,13 @@ void Kernels::matmul_integer_dot(CommandList& commands, const WeightView& w, Flo
                     " values is more than the Vulkan kernels address at once; use a smaller "
                     "batch (-b)"));
   }
-  PooledBuffer scratch = context_.acquire(words * sizeof(uint32_t));
+  const Buffer& scratch = commands.scratch(words * sizeof(uint32_t));
   const auto scales_offset = static_cast<uint32_t>(chunks * 8);
 
   const QuantizeActivationsConstants quantize{static_cast<uint32_t>(w.n_in), x.offset, x.stride,
                                               scales_offset};
-  commands.dispatch(pipeline(blocks.variant, 2, sizeof quantize), {x.buffer, scratch.get()},
-                    quantize, {div_up(w.n_in / blocks.block, kElementwiseWorkgroup), x.rows, 1});
+  commands.dispatch(pipeline(blocks.variant, 2, sizeof quantize), {x.buffer, &scratch}, quantize,
+                    {div_up(w.n_in / blocks.block, kElementwiseWorkgroup), x.rows, 1});
   commands.barrier();
 
   const MatmulDotConstants constants{static_cast<uint32_t>(w.n_in),
@@ -286,10 +286,9 @@ void Kernels::matmul_integer_dot(CommandList& commands, const WeightView& w, Flo
   const uint32_t tokens = wide ? kMatmulWideTokens : kMatmulTokens;
   const Pipeline& p =
       pipeline(variant_name(wide ? "matmul_dot16" : "matmul_dot", w.type), 3, sizeof constants);
-  commands.dispatch(p, {w.buffer, scratch.get(), y.buffer}, constants,
+  commands.dispatch(p, {w.buffer, &scratch, y.buffer}, constants,
                     spread(div_up(w.n_out, kMatmulRows), div_up(x.rows, tokens)));
   commands.barrier();
-  commands.hold(std::move(scratch));
 }
 
 void Kernels::get_rows(CommandList& commands, const WeightView& table, const Buffer& ids,
