@@ -107,30 +107,16 @@ void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
 }
 
 #elif defined(WEIGHT_TYPE_Q6_K)
-// Super-blocks of 256 values, 210 bytes: 128 bytes of low nibbles (ql), 64 bytes of high bit
-// pairs (qh), 16 signed scales (one per 16 values), half d. Chunk c is values 32*k + l (l < 32)
-// of half h = c/4 (k = c%4): low bits in ql[64h + 32(k%2) + l] (high nibble for k >= 2), high bits
-// at bit 2k of qh[32h + l]. value = d * scale * (q - 32).
+#include "q6k_chunk.glsl"
+
 void dequantize_chunk(uint row_byte, uint chunk, uint count, out float v[32]) {
-  const uint base = row_byte + (chunk / 8u) * 210u;
-  const uint c = chunk % 8u;
-  const uint h = c / 4u;
-  const uint k = c % 4u;
-  const float d = read_f16(base + 208u);
-  const uint low_bytes = base + 64u * h + 32u * (k % 2u);
-  const uint low_shift = (k / 2u) * 4u;
-  const uint high_bytes = base + 128u + 32u * h;
-  const uint scales = base + 192u + 8u * h + 2u * k;
-  const float scale0 = d * float(bitfieldExtract(int(read_u8(scales)), 0, 8));
-  const float scale1 = d * float(bitfieldExtract(int(read_u8(scales + 1u)), 0, 8));
+  uint levels[8];
+  vec2 scales;
+  q6k_chunk_levels(row_byte, chunk, levels, scales);
   for (uint w = 0u; w < 8u; ++w) {
-    const uint low_word = read_u32(low_bytes + 4u * w);
-    const uint high_word = read_u32(high_bytes + 4u * w);
     for (uint b = 0u; b < 4u; ++b) {
-      const uint q = ((byte_of(low_word, b) >> low_shift) & 15u) |
-                     (((byte_of(high_word, b) >> (2u * k)) & 3u) << 4u);
       const uint l = 4u * w + b;
-      v[l] = (l < 16u ? scale0 : scale1) * float(int(q) - 32);
+      v[l] = (l < 16u ? scales.x : scales.y) * float(int(byte_of(levels[w], b)) - 32);
     }
   }
 }

@@ -81,23 +81,13 @@ void weight_chunk_bytes(uint row_byte, uint chunk, out uint q[8], out vec3 scale
 }
 
 #elif defined(WEIGHT_TYPE_Q6_K)
+#include "q6k_chunk.glsl"
+
 void weight_chunk_bytes(uint row_byte, uint chunk, out uint q[8], out vec3 scales) {
-  const uint base = row_byte + (chunk / 8u) * 210u;
-  const uint c = chunk % 8u;
-  const uint h = c / 4u;
-  const uint k4 = c % 4u;
-  const float d = read_f16(base + 208u);
-  const uint low_bytes = base + 64u * h + 32u * (k4 % 2u);
-  const uint low_shift = (k4 / 2u) * 4u;
-  const uint high_bytes = base + 128u + 32u * h;
-  const uint scale_bytes = base + 192u + 8u * h + 2u * k4;
-  scales = vec3(d * float(bitfieldExtract(int(read_u8(scale_bytes)), 0, 8)),
-                d * float(bitfieldExtract(int(read_u8(scale_bytes + 1u)), 0, 8)), 0.0);
-  for (uint k = 0u; k < 8u; ++k) {
-    const uint low = (read_u32(low_bytes + 4u * k) >> low_shift) & 0x0F0F0F0Fu;
-    const uint high = ((read_u32(high_bytes + 4u * k) >> (2u * k4)) & 0x03030303u) << 4u;
-    q[k] = shifted_bytes(low | high, 32u);
-  }
+  vec2 half_scales;
+  q6k_chunk_levels(row_byte, chunk, q, half_scales);
+  for (uint k = 0u; k < 8u; ++k) q[k] = shifted_bytes(q[k], 32u);
+  scales = vec3(half_scales, 0.0);
 }
 
 #elif defined(WEIGHT_TYPE_MXFP4)
