@@ -22,7 +22,9 @@ inline void cpu_relax() {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)),
+      shares_(std::make_unique<Share[]>(static_cast<size_t>(n_threads_))) {
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -70,6 +72,69 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     const int64_t begin = n * index / threads;
     const int64_t end = n * (index + 1) / threads;
     fn(begin, end);
+  });
+}
+
+namespace {
+
+constexpr uint64_t pack_range(uint64_t front, uint64_t back) {
+  return front | (back << 32);
+}
+constexpr int64_t range_front(uint64_t range) {
+  return static_cast<int64_t>(range & 0xffffffffu);
+}
+constexpr int64_t range_back(uint64_t range) {
+  return static_cast<int64_t>(range >> 32);
+}
+
+// Claims up to `count` items of a share, from its front or its back; false when it is empty.
+bool claim(std::atomic<uint64_t>& share, int64_t count, bool from_front, int64_t& begin,
+           int64_t& end) {
+  uint64_t range = share.load(std::memory_order_relaxed);
+  while (true) {
+    const int64_t front = range_front(range);
+    const int64_t back = range_back(range);
+    if (front >= back) return false;
+    const int64_t take = std::min(count, back - front);
+    begin = from_front ? front : back - take;
+    end = begin + take;
+    const uint64_t rest =
+        from_front ? pack_range(static_cast<uint64_t>(end), static_cast<uint64_t>(back))
+                   : pack_range(static_cast<uint64_t>(front), static_cast<uint64_t>(begin));
+    if (share.compare_exchange_weak(range, rest, std::memory_order_relaxed)) return true;
+  }
+}
+
+// A thread claims its own share in about this many pieces: fewer pieces, fewer claims; more,
+// a finer last piece that no other thread can take over.
+constexpr int64_t kPiecesPerShare = 16;
+
+}  // namespace
+
+void ThreadPool::parallel_for_balanced(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  const int64_t threads = std::min<int64_t>(n_threads_, n);
+  if (threads == 1 || n > 0xffffffffLL) {
+    parallel_for(n, fn);
+    return;
+  }
+  for (int64_t i = 0; i < threads; ++i) {
+    shares_[static_cast<size_t>(i)].range.store(
+        pack_range(static_cast<uint64_t>(n * i / threads),
+                   static_cast<uint64_t>(n * (i + 1) / threads)),
+        std::memory_order_relaxed);
+  }
+  // The stores reach the workers through run()'s hand-off, which publishes the job.
+  const int64_t piece = std::max<int64_t>(1, n / threads / kPiecesPerShare);
+  run([&](int index, int) {
+    if (index >= threads) return;
+    int64_t begin = 0, end = 0;
+    while (claim(shares_[static_cast<size_t>(index)].range, piece, true, begin, end))
+      fn(begin, end);
+    for (int64_t k = 1; k < threads; ++k) {
+      auto& other = shares_[static_cast<size_t>((index + k) % threads)].range;
+      while (claim(other, 1, false, begin, end)) fn(begin, end);
+    }
   });
 }
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,6 +30,13 @@ class ThreadPool {
   // Splits [0, n) into contiguous chunks, at most one per thread: fn(begin, end).
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Like parallel_for, but a thread that finishes its share early takes single items from the
+  // back of the shares still in progress. Each thread walks its own share front to back in
+  // pieces, so the share stays one memory stream; only the last items of a thread that fell behind
+  // (preempted, or on a slower path to memory) move to another. fn(begin, end) may be called
+  // several times per thread, always on disjoint ranges.
+  void parallel_for_balanced(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+
  private:
   void worker_loop(int index);
 
@@ -40,6 +48,14 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   bool stopping_ = false;
+
+  // One thread's share of a balanced loop: the items not yet claimed, [front, back), packed in
+  // one word so that the owner (from the front) and the others (from the back) claim by one
+  // compare-and-swap each. On its own cache line: the owner updates it every piece.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
+  std::unique_ptr<Share[]> shares_;
 };
 
 // Physical cores when they can be told apart from hardware threads, else hardware threads.

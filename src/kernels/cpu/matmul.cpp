@@ -163,14 +163,21 @@ void run_interleaved(const WeightMatrix& w, const DotKernel& k, const IsaInterle
   const size_t group_bytes = interleaved_group_bytes(w.type, w.n_in);
   const int64_t n_groups = w.n_out / kRowGroup;
   const int64_t token_block = interleaved_token_block(k, act_stride);
-  pool.parallel_for(n_groups, [&](int64_t begin, int64_t end) {
+  const auto groups = [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
       entry.tile(w.n_in, w.data + static_cast<size_t>(begin) * group_bytes, end - begin,
                  act + static_cast<size_t>(t0) * act_stride, act_stride,
                  std::min(token_block, n_tokens - t0), y + t0 * w.n_out + begin * kRowGroup,
                  w.n_out);
     }
-  });
+  };
+  // Decode reads each weight once: the shares stay single streams, and the balanced loop keeps a
+  // thread that fell behind from holding the other up at the end.
+  if (n_tokens == 1) {
+    pool.parallel_for_balanced(n_groups, groups);
+  } else {
+    pool.parallel_for(n_groups, groups);
+  }
 }
 
 // w interleaved: each thread runs the ISA's kernel on a contiguous share of the row groups; the
@@ -348,9 +355,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 
   const size_t w_stride = w.row_stride();
   if (n_tokens == 1) {
-    // Decode reads every weight once: split the rows evenly so each thread streams an equal,
-    // contiguous share of the matrix.
-    pool.parallel_for(w.n_out, [&](int64_t begin, int64_t end) {
+    // Decode reads every weight once: each thread streams a contiguous share of the matrix.
+    pool.parallel_for_balanced(w.n_out, [&](int64_t begin, int64_t end) {
       run_tile(k, n_in, w.row(begin), w_stride, end - begin, act, act_stride, 1, y + begin,
                w.n_out);
     });
