@@ -47,6 +47,10 @@ function(bottega_test name)
   target_include_directories(${name}_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   # Parsing gtest.h costs each test file about 1.7 s; a header compiled once per binary saves it.
   target_precompile_headers(${name}_test PRIVATE <gtest/gtest.h> <string> <vector>)
+  # Test files compile in batches of four: the headers they share (the modules', nlohmann-json,
+  # httplib) are parsed once per batch. A file whose file-local names clash with another's sets
+  # SKIP_UNITY_BUILD_INCLUSION and compiles alone.
+  set_target_properties(${name}_test PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 4)
   target_link_libraries(${name}_test PRIVATE ${ARG_DEPS} bottega_testutil GTest::gtest_main)
   # Tests that drive the CLI find the binary through BOTTEGA_BIN.
   set(environment "BOTTEGA_BIN=${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/bottega")
@@ -56,7 +60,7 @@ function(bottega_test name)
     target_compile_options(${name}_test PRIVATE -O0)
     target_sources(${name}_test PRIVATE ${PROJECT_SOURCE_DIR}/tests/testutil/keep_vulkan_driver_loaded.cpp)
     set_source_files_properties(${PROJECT_SOURCE_DIR}/tests/testutil/keep_vulkan_driver_loaded.cpp
-                                PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+                                PROPERTIES SKIP_PRECOMPILE_HEADERS ON SKIP_UNITY_BUILD_INCLUSION ON)
     target_link_libraries(${name}_test PRIVATE ${CMAKE_DL_LIBS})
     add_test(NAME ${name}_test COMMAND ${name}_test --gtest_brief=1)
     set_tests_properties(${name}_test PROPERTIES ENVIRONMENT "${environment}")

@@ -50,7 +50,7 @@ using testing::TempDir;
 
 constexpr int64_t kContext = 256;
 constexpr int32_t kWindow = 16;
-constexpr double kRelativeBound = 1e-3;
+constexpr double kForwardRelativeBound = 1e-3;
 
 struct Family {
   std::string label;  // "mistral" is llama with a window and wide heads
@@ -249,7 +249,7 @@ Reference reference_run(const ReferenceModel& reference, const std::vector<int32
 // activation-rounding effect for quantized ones.
 double bound_for(const ReferenceModel& reference, const Reference& expected,
                  const std::vector<int32_t>& a, const std::vector<int32_t>& b, bool float_weights) {
-  const double relative = kRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b));
+  const double relative = kForwardRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b));
   if (float_weights) return relative;  // matmul rounds nothing: the effect would be exactly 0
   ReferenceModel unrounded = reference;
   unrounded.round_activations = false;
@@ -392,8 +392,8 @@ TEST(DecoderForward, LongRopePicksFactorsByTheConfiguredContext) {
       other_diff = std::max(other_diff, std::fabs(logits[i] - other[i]));
       peak = std::max(peak, std::fabs(expected[i]));
     }
-    EXPECT_LE(diff, kRelativeBound * peak) << "context " << n_ctx;
-    EXPECT_GT(other_diff, 10.0 * kRelativeBound * peak) << "context " << n_ctx;
+    EXPECT_LE(diff, kForwardRelativeBound * peak) << "context " << n_ctx;
+    EXPECT_GT(other_diff, 10.0 * kForwardRelativeBound * peak) << "context " << n_ctx;
   }
 }
 
@@ -725,7 +725,7 @@ TEST(DecoderOnVulkan, PartialOffloadGivesTheCpusOutput) {
     std::vector<float> expected_logits;
     const auto expected = greedy(*on_cpu, prompt, prompt.size(), 16, pool, &expected_logits);
     const double bound =
-        kRelativeBound *
+        kForwardRelativeBound *
         std::max(1.0,
                  max_abs({std::vector<double>(expected_logits.begin(), expected_logits.end())}));
     for (const int offload : {0, 1, n_layer - 1, n_layer, n_layer + 1, -1}) {
