@@ -111,29 +111,36 @@ constexpr int64_t kPiecesPerShare = 16;
 
 }  // namespace
 
-void ThreadPool::parallel_for_balanced(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for_balanced(int64_t n, int64_t grain,
+                                       const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int64_t threads = std::min<int64_t>(n_threads_, n);
-  if (threads == 1 || n > 0xffffffffLL) {
-    parallel_for(n, fn);
+  grain = std::max<int64_t>(1, grain);
+  const int64_t units = (n + grain - 1) / grain;
+  const int64_t threads = std::min<int64_t>(n_threads_, units);
+  const auto items = [&](int64_t begin, int64_t end) {
+    fn(begin * grain, std::min(n, end * grain));
+  };
+  if (threads == 1 || units > 0xffffffffLL) {
+    parallel_for(units, items);
     return;
   }
   for (int64_t i = 0; i < threads; ++i) {
     shares_[static_cast<size_t>(i)].range.store(
-        pack_range(static_cast<uint64_t>(n * i / threads),
-                   static_cast<uint64_t>(n * (i + 1) / threads)),
+        pack_range(static_cast<uint64_t>(units * i / threads),
+                   static_cast<uint64_t>(units * (i + 1) / threads)),
         std::memory_order_relaxed);
   }
   // The stores reach the workers through run()'s hand-off, which publishes the job.
-  const int64_t piece = std::max<int64_t>(1, n / threads / kPiecesPerShare);
+  const int64_t piece = std::max<int64_t>(1, units / threads / kPiecesPerShare);
   run([&](int index, int) {
     if (index >= threads) return;
     int64_t begin = 0, end = 0;
-    while (claim(shares_[static_cast<size_t>(index)].range, piece, true, begin, end))
-      fn(begin, end);
+    while (claim(shares_[static_cast<size_t>(index)].range, piece, true, begin, end)) {
+      items(begin, end);
+    }
     for (int64_t k = 1; k < threads; ++k) {
       auto& other = shares_[static_cast<size_t>((index + k) % threads)].range;
-      while (claim(other, 1, false, begin, end)) fn(begin, end);
+      while (claim(other, 1, false, begin, end)) items(begin, end);
     }
   });
 }

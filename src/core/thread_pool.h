@@ -30,12 +30,14 @@ class ThreadPool {
   // Splits [0, n) into contiguous chunks, at most one per thread: fn(begin, end).
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
-  // Like parallel_for, but a thread that finishes its share early takes single items from the
-  // back of the shares still in progress. Each thread walks its own share front to back in
-  // pieces, so the share stays one memory stream; only the last items of a thread that fell behind
-  // (preempted, or on a slower path to memory) move to another. fn(begin, end) may be called
+  // Like parallel_for, but a thread that finishes its share early takes items from the back of
+  // the shares still in progress, `grain` at a time (shares, pieces and what is taken are whole
+  // multiples of grain but for the last items of [0, n)). Each thread walks its own share front to
+  // back in pieces, so the share stays one memory stream; only the last items of a thread that fell
+  // behind (preempted, or on a slower path to memory) move to another. fn(begin, end) may be called
   // several times per thread, always on disjoint ranges.
-  void parallel_for_balanced(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+  void parallel_for_balanced(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn);
 
  private:
   void worker_loop(int index);

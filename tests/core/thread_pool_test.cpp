@@ -26,19 +26,24 @@ TEST(ThreadPool, ParallelForCoversEveryIndexExactlyOnce) {
   }
 }
 
-TEST(ThreadPool, BalancedParallelForCoversEveryIndexExactlyOnce) {
+TEST(ThreadPool, BalancedParallelForCoversEveryIndexExactlyOnceInWholeGrains) {
   for (int threads : {1, 2, 3, 8}) {
     ThreadPool pool(threads);
-    for (int64_t n : {0, 1, 2, 7, 33, 1000}) {
-      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-      for (int repeat = 0; repeat < 50; ++repeat) {
-        pool.parallel_for_balanced(n, [&](int64_t begin, int64_t end) {
-          ASSERT_LT(begin, end);
-          for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
-        });
+    for (int64_t grain : {1, 4, 8}) {
+      for (int64_t n : {0, 1, 2, 7, 33, 1000}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        for (int repeat = 0; repeat < 50; ++repeat) {
+          pool.parallel_for_balanced(n, grain, [&](int64_t begin, int64_t end) {
+            ASSERT_LT(begin, end);
+            // Ranges start on a grain and end on one, or at n.
+            EXPECT_EQ(begin % grain, 0);
+            EXPECT_TRUE(end % grain == 0 || end == n) << end;
+            for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+          });
+        }
+        for (int64_t i = 0; i < n; ++i)
+          EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 50) << threads << " " << grain << " " << n;
       }
-      for (int64_t i = 0; i < n; ++i)
-        EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 50) << threads << " " << n;
     }
   }
 }
@@ -52,7 +57,7 @@ TEST(ThreadPool, BalancedParallelForMovesAStalledThreadsItemsToAnother) {
   std::atomic<int64_t> done_elsewhere{0};
   const auto caller = std::this_thread::get_id();
   bool waited_out = false;
-  pool.parallel_for_balanced(kItems, [&](int64_t begin, int64_t end) {
+  pool.parallel_for_balanced(kItems, 1, [&](int64_t begin, int64_t end) {
     if (std::this_thread::get_id() == caller && begin == 0) {
       // Stall until the worker has done its own share and all of this one but the first piece.
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

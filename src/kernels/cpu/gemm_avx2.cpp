@@ -394,8 +394,10 @@ void interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const ui
 }
 
 constexpr std::array kInterleaved = {
-    IsaInterleavedKernel{T::F16, avx2_f16_interleaved_tile},
-    IsaInterleavedKernel{T::BF16, avx2_bf16_interleaved_tile},
+    IsaInterleavedKernel{T::F16, avx2_f16_interleaved_tile, false, nullptr,
+                         kFloat16DecodeGroupsAvx2},
+    IsaInterleavedKernel{T::BF16, avx2_bf16_interleaved_tile, false, nullptr,
+                         kFloat16DecodeGroupsAvx2},
     IsaInterleavedKernel{T::Q4_0, interleaved_tile<PackedQ4_0, 32, q4_0_group<1>, q4_0_group<2>,
                                                    q4_0_group<3>, q4_0_group<4>>},
     IsaInterleavedKernel{T::Q5_0, interleaved_tile<PackedQ5_0, 32, q5_0_group<1>, q5_0_group<2>,

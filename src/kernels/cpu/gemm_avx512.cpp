@@ -668,8 +668,10 @@ void mxfp4_packing_tile(int64_t n_in, const uint8_t* w, size_t w_stride, int64_t
 constexpr std::array kPacking = {IsaPackingKernel{T::MXFP4, mxfp4_packing_tile}};
 
 constexpr std::array kInterleaved = {
-    IsaInterleavedKernel{T::F16, avx512_f16_interleaved_tile},
-    IsaInterleavedKernel{T::BF16, avx512_bf16_interleaved_tile},
+    IsaInterleavedKernel{T::F16, avx512_f16_interleaved_tile, false, nullptr,
+                         kFloat16DecodeGroupsAvx512},
+    IsaInterleavedKernel{T::BF16, avx512_bf16_interleaved_tile, false, nullptr,
+                         kFloat16DecodeGroupsAvx512},
     IsaInterleavedKernel{T::Q4_0, paired_tile<T::Q4_0, PackedQ4_0, 32, kBlockTile, Q4_0Pair>},
     IsaInterleavedKernel{T::Q5_0, paired_tile<T::Q5_0, PackedQ5_0, 32, kBlockTile, Q5_0Pair>},
     IsaInterleavedKernel{T::Q4_1, paired_tile<T::Q4_1, PackedQ4_1, 32, kBlockTile, Q4_1Pair>},

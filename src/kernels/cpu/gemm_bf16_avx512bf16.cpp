@@ -78,7 +78,7 @@ struct Tiles {
   static constexpr int kTokenTile = 14;
   static constexpr int kTileGroups = 4;
   // Groups one token streams side by side in decode, as the float kernel's.
-  static constexpr int kDecodeGroups = 8;
+  static constexpr int kDecodeGroups = kBf16DotDecodeGroups;
   template <int G, int NT>
   static void run(int64_t n_in, const uint16_t* w, const uint32_t* x, int64_t x_stride, float* y,
                   int64_t y_stride) {

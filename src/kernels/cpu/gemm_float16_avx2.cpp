@@ -87,7 +87,7 @@ struct Tiles {
   static constexpr int kTokenTile = 6;
   static constexpr int kTileGroups = 1;
   // Groups one token streams side by side in decode: 8 independent sums cover the FMA's latency.
-  static constexpr int kDecodeGroups = 4;
+  static constexpr int kDecodeGroups = kFloat16DecodeGroupsAvx2;
   template <int G, int NT>
   static void run(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
                   int64_t y_stride) {

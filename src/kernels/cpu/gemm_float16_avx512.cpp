@@ -89,7 +89,7 @@ struct Tiles {
   static constexpr int kTileGroups = 2;
   // Groups one token streams side by side in decode: enough independent sums to cover the FMA's
   // latency, few enough streams for the prefetchers (2 and 4 streamed slower on Zen 5).
-  static constexpr int kDecodeGroups = 8;
+  static constexpr int kDecodeGroups = kFloat16DecodeGroupsAvx512;
   template <int G, int NT>
   static void run(int64_t n_in, const uint16_t* w, const float* x, int64_t x_stride, float* y,
                   int64_t y_stride) {

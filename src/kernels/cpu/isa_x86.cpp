@@ -55,7 +55,8 @@ std::vector<IsaInterleavedKernel> avx512_interleaved_table() {
     });
     const IsaInterleavedKernel dot_pairs{.weight = TensorType::BF16,
                                          .tile = avx512bf16_bf16_interleaved_tile,
-                                         .bf16_activations = avx512bf16_round_to_bf16};
+                                         .bf16_activations = avx512bf16_round_to_bf16,
+                                         .decode_groups = kBf16DotDecodeGroups};
     if (bf16 == table.end()) {
       table.push_back(dot_pairs);
     } else {

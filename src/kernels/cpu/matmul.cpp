@@ -174,7 +174,7 @@ void run_interleaved(const WeightMatrix& w, const DotKernel& k, const IsaInterle
   // Decode reads each weight once: the shares stay single streams, and the balanced loop keeps a
   // thread that fell behind from holding the other up at the end.
   if (n_tokens == 1) {
-    pool.parallel_for_balanced(n_groups, groups);
+    pool.parallel_for_balanced(n_groups, entry.decode_groups, groups);
   } else {
     pool.parallel_for(n_groups, groups);
   }
@@ -356,7 +356,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const size_t w_stride = w.row_stride();
   if (n_tokens == 1) {
     // Decode reads every weight once: each thread streams a contiguous share of the matrix.
-    pool.parallel_for_balanced(w.n_out, [&](int64_t begin, int64_t end) {
+    pool.parallel_for_balanced(w.n_out, 1, [&](int64_t begin, int64_t end) {
       run_tile(k, n_in, w.row(begin), w_stride, end - begin, act, act_stride, 1, y + begin,
                w.n_out);
     });

@@ -43,12 +43,15 @@ float bf16_f32(int64_t n, const void* w, const void* a);
 // prompts while decode reads the stored rows, and no token's result depends on its batch.
 // bf16_activations: set where the kernel reads BF16 activation rows; matmul writes them with it
 // once per call (n floats rounded to BF16, to nearest with ties to even, as core/half.h rounds).
+// decode_groups: the groups the kernel streams side by side for one token; decode splits the work
+// between threads in multiples of it, since the groups left over run one at a time, slower.
 using Bf16RowFn = void (*)(const float* x, uint16_t* out, int64_t n);
 struct IsaInterleavedKernel {
   TensorType weight;
   InterleavedTileFn tile;
   bool row_dot_matches = false;
   Bf16RowFn bf16_activations = nullptr;
+  int64_t decode_groups = 1;
 };
 
 // Kernels for prompts over a matrix in the stored row layout (MXFP4 experts, which stay in the file
@@ -85,7 +88,11 @@ std::span<const IsaInterleavedKernel> avx512_interleaved_kernels();
 std::span<const IsaPackingKernel> avx512_packing_kernels();
 // gemm_float16_avx2.cpp, gemm_float16_avx512.cpp: the interleaved kernels of F16 and BF16
 // (InterleavedTileFns over float activations, the same bits on both ISAs), listed in
-// avx2_interleaved_kernels() and avx512_interleaved_kernels().
+// avx2_interleaved_kernels() and avx512_interleaved_kernels(), with the groups each streams side
+// by side for one token (and the vdpbf16ps kernel's below).
+inline constexpr int64_t kFloat16DecodeGroupsAvx2 = 4;
+inline constexpr int64_t kFloat16DecodeGroupsAvx512 = 8;
+inline constexpr int64_t kBf16DotDecodeGroups = 8;
 void avx2_f16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
                                size_t a_stride, int64_t n_cols, float* y, int64_t y_stride);
 void avx2_bf16_interleaved_tile(int64_t n_in, const uint8_t* w, int64_t n_groups, const uint8_t* a,
