@@ -249,7 +249,8 @@ Reference reference_run(const ReferenceModel& reference, const std::vector<int32
 // activation-rounding effect for quantized ones.
 double bound_for(const ReferenceModel& reference, const Reference& expected,
                  const std::vector<int32_t>& a, const std::vector<int32_t>& b, bool float_weights) {
-  const double relative = kForwardRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b));
+  const double relative =
+      kForwardRelativeBound * std::max(max_abs(expected.a), max_abs(expected.b));
   if (float_weights) return relative;  // matmul rounds nothing: the effect would be exactly 0
   ReferenceModel unrounded = reference;
   unrounded.round_activations = false;
