@@ -25,6 +25,11 @@ function(bottega_sanitize_og target name)
   endif()
 endfunction()
 
+# Modules whose files compile one by one in every build: the kernels' files carry their own ISA
+# flags; the architecture files (model) and the tokenizers name their file-local helpers alike
+# (read, synth, Symbol), and gguf's reader and the encoder hold file-local types in their classes.
+set(BOTTEGA_ONE_FILE_MODULES kernels gguf model tokenizer)
+
 # bottega_module(NAME SOURCES a.cpp b.cpp DEPS other_module ...)
 # Creates the static library bottega_NAME; headers are included as "NAME/file.h" from src/.
 function(bottega_module name)
@@ -34,6 +39,11 @@ function(bottega_module name)
   target_compile_options(bottega_${name} PRIVATE ${BOTTEGA_WARNINGS})
   target_link_libraries(bottega_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   bottega_sanitize_og(bottega_${name} ${name})
+  # Under the sanitizers a module's files compile in batches of four, as the tests do: the headers
+  # they share (nlohmann-json, httplib, the modules') are parsed once per batch.
+  if(BOTTEGA_SANITIZE AND NOT name IN_LIST BOTTEGA_ONE_FILE_MODULES)
+    set_target_properties(bottega_${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 4)
+  endif()
 endfunction()
 
 # bottega_test(NAME SOURCES a_test.cpp DEPS bottega_x ... [SANITIZER_COST SECONDS])
