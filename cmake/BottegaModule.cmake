@@ -25,9 +25,13 @@ function(bottega_sanitize_og target name)
   endif()
 endfunction()
 
-# Modules whose files compile one by one in every build: the kernels' files carry their own ISA
-# flags; the architecture files (model) and the tokenizers name their file-local helpers alike
-# (read, synth, Symbol), and gguf's reader and the encoder hold file-local types in their classes.
+# Files per unity batch: the test binaries always, the modules under the sanitizers.
+set(BOTTEGA_UNITY_BATCH 4)
+
+# Modules whose files compile one by one even under the sanitizers: the kernels' files carry their
+# own ISA flags; the architecture files (model) and the tokenizers name their file-local helpers
+# alike (read, synth, Symbol), and gguf's reader and the encoder hold file-local types in their
+# classes.
 set(BOTTEGA_ONE_FILE_MODULES kernels gguf model tokenizer)
 
 # bottega_module(NAME SOURCES a.cpp b.cpp DEPS other_module ...)
@@ -39,10 +43,11 @@ function(bottega_module name)
   target_compile_options(bottega_${name} PRIVATE ${BOTTEGA_WARNINGS})
   target_link_libraries(bottega_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   bottega_sanitize_og(bottega_${name} ${name})
-  # Under the sanitizers a module's files compile in batches of four, as the tests do: the headers
-  # they share (nlohmann-json, httplib, the modules') are parsed once per batch.
+  # Under the sanitizers a module's files compile in batches, as the tests do: the headers they
+  # share (nlohmann-json, httplib, the modules') are parsed once per batch.
   if(BOTTEGA_SANITIZE AND NOT name IN_LIST BOTTEGA_ONE_FILE_MODULES)
-    set_target_properties(bottega_${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 4)
+    set_target_properties(bottega_${name} PROPERTIES UNITY_BUILD ON
+                                                     UNITY_BUILD_BATCH_SIZE ${BOTTEGA_UNITY_BATCH})
   endif()
 endfunction()
 
@@ -57,10 +62,11 @@ function(bottega_test name)
   target_include_directories(${name}_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   # Parsing gtest.h costs each test file about 1.7 s; a header compiled once per binary saves it.
   target_precompile_headers(${name}_test PRIVATE <gtest/gtest.h> <string> <vector>)
-  # Test files compile in batches of four: the headers they share (the modules', nlohmann-json,
+  # Test files compile in unity batches: the headers they share (the modules', nlohmann-json,
   # httplib) are parsed once per batch. A file whose file-local names clash with another's sets
   # SKIP_UNITY_BUILD_INCLUSION and compiles alone.
-  set_target_properties(${name}_test PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 4)
+  set_target_properties(${name}_test PROPERTIES UNITY_BUILD ON
+                                                UNITY_BUILD_BATCH_SIZE ${BOTTEGA_UNITY_BATCH})
   target_link_libraries(${name}_test PRIVATE ${ARG_DEPS} bottega_testutil GTest::gtest_main)
   # Tests that drive the CLI find the binary through BOTTEGA_BIN.
   set(environment "BOTTEGA_BIN=${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/bottega")
