@@ -4,13 +4,13 @@
 // F/BW/VL/VNNI flags on x86-64 only and called only when isa_x86.cpp finds those features.
 //
 // They are AVX2's decode kernels (gemm_avx2.cpp) with VNNI: vpdpbusd replaces maddubs + add (+
-// madd), and vpdpwssd a scale's madd + add, on the same 256-bit registers. AVX2's kernels computed
-// 30 to 37 GB/s of weights from L2 on the Zen 5 of docs/performance.md, barely more than one
-// core's share of the memory bandwidth, so decode waited on them as much as on memory. 512-bit
-// registers would halve the instructions but not the work there: Zen 5 runs vpdpbusd, shifts and
-// permutes on 512 bits at half the rate of 256, and the activation words that two groups of values
-// in one register need cost a permute each (a first version of this file measured slower than
-// AVX2's).
+// madd), and vpdpwssd a scale's madd + add. AVX2's kernels computed 30 to 37 GB/s of weights from
+// L2 on the Zen 5 of docs/performance.md, barely more than one core's share of the memory
+// bandwidth, so decode waited on them as much as on memory. The blocks of 32 run on 512-bit
+// registers: two groups of values per load, the block's activation bytes loaded once and each
+// register's words placed by one vpermd (a first 512-bit version, which broadcast each word from
+// memory and merged the halves, measured slower than AVX2's; this one took Q4_0_cached from 8.3
+// to 5.4 us). The others keep 256-bit registers (see Q8_0).
 //
 // Every integer sum here is exact, as are AVX2's (whose bounds keep s16 from saturating), and the
 // float steps are AVX2's in the same order, so a token gets the same bits from this kernel as from
@@ -54,34 +54,75 @@ constexpr int64_t kSuperBlocksAhead = 2;
 
 // ---- Blocks of 32: Q4_0, Q5_0, Q4_1, Q5_1 ----
 //
-// qs byte 32 j + 4 r + i holds element 4 j + i of row r (low nibble) and 16 + 4 j + i (high).
+// qs byte 32 j + 4 r + i holds element 4 j + i of row r (low nibble) and 16 + 4 j + i (high). One
+// 512-bit load takes groups j = 2 h and 2 h + 1, rows 0..7 in lanes 0..7 and again in 8..15; the
+// activation words those lanes need come from the block's 32 activation bytes, loaded once, by one
+// permute each (PairWords).
 
-struct FourBit {
-  template <class Packed>
-  static inline __m256i high_bits(const Packed&) {
-    return _mm256_setzero_si256();
-  }
-  template <class Packed>
-  static inline void unpack(const Packed& blk, __m256i, int j, __m256i& lo, __m256i& hi) {
-    rows8::unpack_nibbles(blk.qs, j, lo, hi);
+inline __m512i load64(const void* p) {
+  return _mm512_loadu_si512(p);
+}
+
+// Permute indices: index[p] takes 32-bit word 2 p of a block's activations into lanes 0..7
+// and word 2 p + 1 into lanes 8..15.
+struct PairWords {
+  __m512i index[4];
+  PairWords() {
+    for (int p = 0; p < 4; ++p) {
+      index[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
+    }
   }
 };
 
-// Bit j of qh byte 4 r + i is bit 4 of element 4 j + i, bit 4 + j that of 16 + 4 j + i.
+// The 8 lanes of each half summed: one row group's 8 sums.
+inline __m256i fold_halves(__m512i v) {
+  return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+struct FourBit {
+  template <class Packed>
+  static inline __m512i high_bits(const Packed&) {
+    return _mm512_setzero_si512();
+  }
+  // Groups 2 h and 2 h + 1: their low nibbles and their high ones.
+  template <class Packed>
+  static inline void unpack(const Packed& blk, __m512i, int h, __m512i& lo, __m512i& hi) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    const __m512i q = load64(blk.qs + 64 * h);
+    lo = _mm512_and_si512(q, low_mask);
+    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low_mask);
+  }
+};
+
+// Bit j of qh byte 4 r + i is bit 4 of element 4 j + i, bit 4 + j that of 16 + 4 j + i. The 32 qh
+// bytes go in both halves, and each half shifts its group's bits to bit 4 by its own count.
 struct FiveBit {
   template <class Packed>
-  static inline __m256i high_bits(const Packed& blk) {
-    return load32(blk.qh);
+  static inline __m512i high_bits(const Packed& blk) {
+    return _mm512_broadcast_i64x4(load32(blk.qh));
   }
   template <class Packed>
-  static inline void unpack(const Packed& blk, __m256i high, int j, __m256i& lo, __m256i& hi) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    const __m256i q = load32(blk.qs + 32 * j);
-    const __m256i lo_high = j < 4 ? _mm256_slli_epi16(high, 4 - j) : high;
-    lo = select_bits(low_mask, q, _mm256_and_si256(lo_high, _mm256_set1_epi8(0x10)));
-    const __m256i hi_high = _mm256_srli_epi16(high, j);
-    hi = select_bits(low_mask, _mm256_srli_epi16(q, 4),
-                     _mm256_and_si256(hi_high, _mm256_set1_epi8(0x10)));
+  static inline void unpack(const Packed& blk, __m512i high, int h, __m512i& lo, __m512i& hi) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
+    const __m512i q = load64(blk.qs + 64 * h);
+    // Group j's low values want bit j at 4: left by 4 - j (j = 2 h in the low half, 2 h + 1 above).
+    const __m512i lo_shift = halves_of(4 - 2 * h, 3 - 2 * h);
+    const __m512i hi_shift = halves_of(2 * h, 2 * h + 1);
+    lo = select_bits512(low_mask, q, _mm512_and_si512(_mm512_sllv_epi16(high, lo_shift), bit4));
+    hi = select_bits512(low_mask, _mm512_srli_epi16(q, 4),
+                        _mm512_and_si512(_mm512_srlv_epi16(high, hi_shift), bit4));
+  }
+
+ private:
+  // 16-bit shift counts: low in the lower 256 bits, high in the upper.
+  static inline __m512i halves_of(int low, int high) {
+    return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(low)),
+                              _mm256_set1_epi16(static_cast<int16_t>(high)), 1);
+  }
+  // Bits of a where mask is set, else bits of b.
+  static inline __m512i select_bits512(__m512i mask, __m512i a, __m512i b) {
+    return _mm512_ternarylogic_epi32(mask, a, b, 0xca);
   }
 };
 
@@ -89,20 +130,23 @@ template <class Packed, class Quants, class Offset>
 __m256 block32_row(int64_t nb, const Packed* w, const uint8_t* a) {
   using Activation = typename Offset::Activation;
   const auto* act = reinterpret_cast<const Activation*>(a);
+  const PairWords pairs;
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const Packed& blk = w[b];
     prefetch_block(w, b + kSmallBlocksAhead);
-    const __m256i high = Quants::high_bits(blk);
-    __m256i lo_sum = _mm256_setzero_si256();
-    __m256i hi_sum = _mm256_setzero_si256();
-    for (int j = 0; j < 4; ++j) {
-      __m256i lo, hi;
-      Quants::unpack(blk, high, j, lo, hi);
-      lo_sum = _mm256_dpbusd_epi32(lo_sum, lo, broadcast4(act[b].qs + 4 * j));
-      hi_sum = _mm256_dpbusd_epi32(hi_sum, hi, broadcast4(act[b].qs + 16 + 4 * j));
+    const __m512i words = _mm512_castsi256_si512(load32(act[b].qs));
+    const __m512i high = Quants::high_bits(blk);
+    // Low nibbles take activation words 0..3, high ones 4..7; two sums, so not one chain.
+    __m512i lo_sum = _mm512_setzero_si512();
+    __m512i hi_sum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      __m512i lo, hi;
+      Quants::unpack(blk, high, h, lo, hi);
+      lo_sum = _mm512_dpbusd_epi32(lo_sum, lo, _mm512_permutexvar_epi32(pairs.index[h], words));
+      hi_sum = _mm512_dpbusd_epi32(hi_sum, hi, _mm512_permutexvar_epi32(pairs.index[2 + h], words));
     }
-    const __m256i dot = _mm256_add_epi32(lo_sum, hi_sum);
+    const __m256i dot = fold_halves(_mm512_add_epi32(lo_sum, hi_sum));
     acc = Offset::accumulate(blk, row_scales(blk.d), _mm256_cvtepi32_ps(dot), act[b], acc);
   }
   return acc;
@@ -113,6 +157,11 @@ __m256 block32_row(int64_t nb, const Packed* w, const uint8_t* a) {
 // qs byte 32 g + 4 r + i is element 4 g + i of row r. Both operands are signed and vpdpbusd wants
 // one unsigned: the activation goes in offset by 128, and a second vpdpbusd with 128 in every
 // byte takes 128 times the weights' sum back out.
+//
+// It stays on 256-bit registers: written as the blocks of 32 above (512-bit loads, permuted
+// activation words) it computed 30% faster from L2 (bench_matmul Q8_0_cached, 9.6 -> 7.4 us) but
+// decoded about 3% slower in 5 of 6 alternated tg128 runs, where it waits on memory for twice
+// Q4_0's bytes per value.
 __m256 q8_0_row(int64_t nb, const PackedQ8_0* w, const uint8_t* a) {
   const auto* act = reinterpret_cast<const ActivationQ8*>(a);
   const __m256i offset = _mm256_set1_epi8(static_cast<char>(0x80));
