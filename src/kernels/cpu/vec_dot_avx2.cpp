@@ -656,21 +656,43 @@ inline __m256 clamp127(__m256 v) {
   return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
 }
 
+// One block of 32 as the reference quantizes it: qs = round(x / d) with d = max |x| / 127. Returns
+// d (unrounded) and the quants as s32 lanes, whose sum Q8_1 keeps.
+inline float quantize_block32(const float* x, __m256i q[4]) {
+  __m256 v[4];
+  __m256 amax = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_loadu_ps(x + 8 * k);
+    amax = _mm256_max_ps(amax, abs_ps(v[k]));
+  }
+  const float d = hmax(amax) / 127.0f;
+  const __m256 inverse = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+  for (int k = 0; k < 4; ++k) q[k] = round_away(clamp127(_mm256_mul_ps(v[k], inverse)));
+  return d;
+}
+
 void quantize_q8_0(const float* src, void* dst, int64_t n) {
   auto* blocks = static_cast<BlockQ8_0*>(dst);
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float* x = src + b * kQK8_0;
-    __m256 v[4];
-    __m256 amax = _mm256_setzero_ps();
-    for (int k = 0; k < 4; ++k) {
-      v[k] = _mm256_loadu_ps(x + 8 * k);
-      amax = _mm256_max_ps(amax, abs_ps(v[k]));
-    }
-    const float d = hmax(amax) / 127.0f;
-    const __m256 inverse = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
     __m256i q[4];
-    for (int k = 0; k < 4; ++k) q[k] = round_away(clamp127(_mm256_mul_ps(v[k], inverse)));
+    const float d = quantize_block32(src + b * kQK8_0, q);
     blocks[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(blocks[b].qs),
+                        pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+  }
+}
+
+// Q4_1 and Q5_1's activations: the scalar reference took more time than the weights' dot product
+// of a decoding Q4_1 matrix (bench_matmul Q4_1_cached).
+void quantize_q8_1(const float* src, void* dst, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_1*>(dst);
+  for (int64_t b = 0; b < n / kQK8_1; ++b) {
+    __m256i q[4];
+    const float d = quantize_block32(src + b * kQK8_1, q);
+    const int32_t sum =
+        hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    blocks[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    blocks[b].s = _cvtss_sh(static_cast<float>(sum) * d, _MM_FROUND_TO_NEAREST_INT);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(blocks[b].qs),
                         pack_i32_to_i8(q[0], q[1], q[2], q[3]));
   }
@@ -741,6 +763,7 @@ constexpr std::array kKernels = {
 
 constexpr std::array kQuantizers = {
     IsaQuantizer{T::Q8_0, quantize_q8_0},
+    IsaQuantizer{T::Q8_1, quantize_q8_1},
     IsaQuantizer{T::Q8_K, quantize_q8_k},
 };
 
