@@ -96,6 +96,12 @@ struct AttentionParams {
   Tensor sinks;  // one row of n_head, or none
 };
 
+// One product of Pass::matmul_shared_input.
+struct MatmulProduct {
+  const Matrix* w;
+  Tensor y;
+};
+
 // One forward pass over one batch. Ops take views of buffers from the same backend and run in the
 // order they are called; a Tensor "x" of a batch-wide op has one row per batch token.
 class Pass {
@@ -108,6 +114,11 @@ class Pass {
   virtual void rms_norm(Tensor x, Tensor weight, Tensor out, float eps) = 0;
   // y = x w^T for a 2-D matrix: x is [rows, n_in], y is [rows, n_out].
   virtual void matmul(const Matrix& w, Tensor x, Tensor y) = 0;
+  // matmul(*p.w, x, p.y) for each p (a layer's Q, K and V; its FFN gate and up). A backend that
+  // can share the work on x between the products (its quantization, one dispatch) overrides it.
+  virtual void matmul_shared_input(Tensor x, std::span<const MatmulProduct> products) {
+    for (const MatmulProduct& p : products) matmul(*p.w, x, p.y);
+  }
   // y += x, where x has y's shape or is one row added to every row of y.
   virtual void add(Tensor y, Tensor x) = 0;
   // out = act(gate) * up, row by row (op_params.h); out may be gate.

@@ -290,9 +290,9 @@ class Decoder final : public Model {
 
 void Decoder::project_qkv(backend::Pass& pass, const Slots& layer, const Activations& a) const {
   if (!config_.fused_qkv) {
-    pass.matmul(layer[S::kAttnQ], a.xn, a.q);
-    pass.matmul(layer[S::kAttnK], a.xn, a.k);
-    pass.matmul(layer[S::kAttnV], a.xn, a.v);
+    const backend::MatmulProduct products[] = {
+        {&layer[S::kAttnQ], a.q}, {&layer[S::kAttnK], a.k}, {&layer[S::kAttnV], a.v}};
+    pass.matmul_shared_input(a.xn, products);
     return;
   }
   pass.matmul(layer[S::kAttnQkv], a.xn, a.qkv);
@@ -335,8 +335,9 @@ void Decoder::feed_forward(backend::Pass& pass, int l, const Activations& a) con
     pass.matmul(layer[S::kFfnUp], a.xn, a.up);
     pass.glu(glu_, a.up.view.columns(0, n_ff), a.up.view.columns(n_ff, n_ff), a.gate);
   } else {
-    pass.matmul(layer[S::kFfnGate], a.xn, a.gate);
-    pass.matmul(layer[S::kFfnUp], a.xn, a.up);
+    const backend::MatmulProduct products[] = {{&layer[S::kFfnGate], a.gate},
+                                               {&layer[S::kFfnUp], a.up}};
+    pass.matmul_shared_input(a.xn, products);
     pass.glu(glu_, a.gate, a.up, a.gate);
   }
   pass.matmul(layer[S::kFfnDown], a.gate, a.projected);

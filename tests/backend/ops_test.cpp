@@ -377,6 +377,51 @@ TEST_P(OpsTest, MatmulOfEveryWeightTypeWithRowAndTokenTails) {
   }
 }
 
+// The products of one input (a layer's Q, K and V) come out as each matmul alone gives them, on
+// one decoding token and on a batch; 40, 8 and 136 rows put the matrices' boundaries inside the
+// threads' shares of a shared pass.
+TEST_P(OpsTest, MatmulSharedInputGivesEachMatmulsBits) {
+  std::mt19937 rng(29);
+  const int64_t n_in = 512;
+  const std::vector<int64_t> rows = {40, 8, 136};
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q4_K, TensorType::F16}) {
+    if (!backend_->supports(type)) continue;
+    std::vector<RandomMatrix> sources;
+    std::vector<Backend::StoredMatrix> stored;
+    for (int64_t n_out : rows) sources.emplace_back(rng, type, n_in, n_out);
+    for (const RandomMatrix& m : sources) {
+      stored.push_back({m.view, Backend::Role::kProjection, 1});
+    }
+    auto loaded = backend_->load_matrices(nullptr, stored);
+    ASSERT_EQ(loaded.size(), rows.size());
+    for (int64_t n_tokens : {1, 3}) {
+      use_batch(n_tokens);
+      const std::vector<float> x = random_values(rng, n_tokens * n_in);
+      auto xb = upload(x);
+      std::vector<std::unique_ptr<Buffer>> shared, alone;
+      std::vector<MatmulProduct> products;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        shared.push_back(backend_->allocate(n_tokens * rows[i]));
+        alone.push_back(backend_->allocate(n_tokens * rows[i]));
+        products.push_back({loaded[i].get(), shared[i]->tensor(n_tokens, rows[i])});
+      }
+      auto pass = begin();
+      pass->matmul_shared_input(xb->tensor(n_tokens, n_in), products);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        pass->matmul(*loaded[i], xb->tensor(n_tokens, n_in), alone[i]->tensor(n_tokens, rows[i]));
+      }
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const std::vector<float> got = read(*pass, shared[i]->tensor(n_tokens, rows[i]));
+        const std::vector<float> want = read(*pass, alone[i]->tensor(n_tokens, rows[i]));
+        expect_product(got, sources[i].values, x, n_in, rows[i], n_tokens, type,
+                       std::string(type_name(type)) + " product " + std::to_string(i));
+        EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin()))
+            << type_name(type) << " product " << i << ", " << n_tokens << " tokens";
+      }
+    }
+  }
+}
+
 TEST_P(OpsTest, GetRowsDequantizesAndScalesEmbeddings) {
   std::mt19937 rng(7);
   for (TensorType type :

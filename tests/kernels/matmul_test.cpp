@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -190,6 +191,86 @@ TEST(Matmul, DefaultIsaIsTheBestOne) {
   matmul(w, x.data(), 1, a.data(), pool);
   matmul(w, x.data(), 1, b.data(), pool, best_isa());
   EXPECT_EQ(a, b);
+}
+
+// A quantized matrix of random values with its bytes, interleaved where `interleaved` and the
+// type allows it.
+struct OwnedMatrix {
+  std::vector<uint8_t> stored, packed;
+  WeightMatrix w;
+};
+
+OwnedMatrix random_weights(TensorType type, int64_t n_in, int64_t n_out, bool interleaved,
+                           std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(static_cast<size_t>(n_in * n_out));
+  for (float& v : values) v = dist(rng);
+  OwnedMatrix m;
+  m.stored.resize(row_bytes(type, n_in) * static_cast<size_t>(n_out));
+  type_traits(type).quantize(values.data(), m.stored.data(), n_in * n_out);
+  m.w = WeightMatrix{type, n_in, n_out, m.stored.data()};
+  if (interleaved && can_interleave(type, n_in, n_out)) {
+    m.packed.resize(interleaved_bytes(m.w));
+    m.w = interleave(m.w, m.packed.data());
+  }
+  return m;
+}
+
+// matmul_shared_input must give every product the bits of its own matmul: where it runs them as
+// one pass (one decoding token, interleaved matrices of one type) and where it falls back (several
+// tokens, mixed types, stored rows, BF16's own activation rows). Row counts of 40, 8 and 136 put
+// matrix boundaries inside the threads' shares and inside 8-group decode steps.
+TEST(Matmul, SharedInputGivesEveryProductItsOwnMatmulsBits) {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t n_in = 512;
+  const std::vector<int64_t> rows = {40, 8, 136};
+  struct Case {
+    std::vector<TensorType> types;
+    bool interleaved;
+  };
+  const std::vector<Case> cases = {
+      {{TensorType::Q4_0, TensorType::Q4_0, TensorType::Q4_0}, true},
+      {{TensorType::Q5_0, TensorType::Q5_0, TensorType::Q5_0}, true},
+      {{TensorType::Q4_1, TensorType::Q4_1, TensorType::Q4_1}, true},
+      {{TensorType::Q8_0, TensorType::Q8_0, TensorType::Q8_0}, true},
+      {{TensorType::Q4_K, TensorType::Q4_K, TensorType::Q4_K}, true},
+      {{TensorType::Q6_K, TensorType::Q6_K, TensorType::Q6_K}, true},
+      {{TensorType::F16, TensorType::F16, TensorType::F16}, true},
+      {{TensorType::BF16, TensorType::BF16, TensorType::BF16}, true},
+      {{TensorType::Q4_K, TensorType::Q4_K, TensorType::Q6_K}, true},
+      {{TensorType::Q4_0, TensorType::Q4_0, TensorType::Q4_0}, false},
+  };
+  for (const Case& c : cases) {
+    std::vector<OwnedMatrix> matrices;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      matrices.push_back(random_weights(c.types[i], n_in, rows[i], c.interleaved, rng));
+    }
+    for (int64_t n_tokens : {1, 3}) {
+      std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
+      for (float& v : x) v = dist(rng);
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        std::vector<std::vector<float>> shared(rows.size()), alone(rows.size());
+        std::vector<SharedInputProduct> products;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          shared[i].assign(static_cast<size_t>(rows[i] * n_tokens), NAN);
+          alone[i].assign(shared[i].size(), NAN);
+          matmul(matrices[i].w, x.data(), n_tokens, alone[i].data(), pool);
+          products.push_back({&matrices[i].w, shared[i].data()});
+        }
+        matmul_shared_input(products, x.data(), n_tokens, pool);
+        for (size_t i = 0; i < rows.size(); ++i) {
+          for (size_t j = 0; j < shared[i].size(); ++j) {
+            ASSERT_EQ(std::memcmp(&shared[i][j], &alone[i][j], sizeof(float)), 0)
+                << type_name(c.types[i]) << (c.interleaved ? " interleaved" : " stored")
+                << ", product " << i << " value " << j << ", " << n_tokens << " tokens, " << threads
+                << " threads: " << shared[i][j] << " vs " << alone[i][j];
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(Matmul, DequantizeRowReadsTheRightRow) {

@@ -105,6 +105,18 @@ class CpuPass final : public Pass {
     kernels::matmul(weights, host(x), x.rows, host(y), pool_);
   }
 
+  void matmul_shared_input(Tensor x, std::span<const MatmulProduct> products) override {
+    std::vector<kernels::SharedInputProduct> shared;
+    shared.reserve(products.size());
+    for (const MatmulProduct& p : products) {
+      BOTTEGA_CHECK(p.w->n_expert() == 1 && x.contiguous() && p.y.contiguous() &&
+                        x.rows == p.y.rows && x.width == p.w->n_in() && p.y.width == p.w->n_out(),
+                    "matmul shapes");
+      shared.push_back({&host(*p.w), host(p.y)});
+    }
+    kernels::matmul_shared_input(shared, host(x), x.rows, pool_);
+  }
+
   void add(Tensor y, Tensor x) override {
     BOTTEGA_CHECK(x.width == y.width && (x.rows == y.rows || x.rows == 1), "add shapes");
     float* dst = host(y);

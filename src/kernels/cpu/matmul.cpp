@@ -379,6 +379,66 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   });
 }
 
+namespace {
+
+// Whether the products can run as one decode pass: one token, every matrix interleaved with the
+// same type and width and an interleaved kernel that reads the quantized activations.
+const IsaInterleavedKernel* shared_decode_entry(std::span<const SharedInputProduct> products,
+                                                int64_t n_tokens, Isa isa) {
+  if (n_tokens != 1 || products.size() < 2) return nullptr;
+  const WeightMatrix& first = *products.front().w;
+  for (const SharedInputProduct& p : products) {
+    if (!p.w->interleaved || p.w->type != first.type || p.w->n_in != first.n_in) return nullptr;
+  }
+  const IsaInterleavedKernel* entry = interleaved_entry(first.type, isa);
+  return entry != nullptr && entry->bf16_activations == nullptr ? entry : nullptr;
+}
+
+}  // namespace
+
+void matmul_shared_input(std::span<const SharedInputProduct> products, const float* x,
+                         int64_t n_tokens, ThreadPool& pool) {
+  const Isa isa = best_isa();
+  const IsaInterleavedKernel* entry = shared_decode_entry(products, n_tokens, isa);
+  if (entry == nullptr) {
+    for (const SharedInputProduct& p : products) matmul(*p.w, x, n_tokens, p.y, pool, isa);
+    return;
+  }
+  const WeightMatrix& first = *products.front().w;
+  const DotKernel k = dot_kernel(first.type, isa);
+  const auto* act = reinterpret_cast<const uint8_t*>(x);
+  size_t act_stride = k.activation_row_bytes(first.n_in);
+  std::vector<uint8_t> act_row;
+  if (k.quantize != nullptr) {
+    act_row.resize(act_stride);
+    k.quantize(x, act_row.data(), first.n_in);
+    act = act_row.data();
+  }
+  const std::vector<uint8_t> wide = widen_for_interleaved(first, k, act, act_stride, 1);
+
+  // Work units of decode_groups row groups, each inside one matrix: unit_start[i] is matrix i's
+  // first.
+  const int64_t grain = std::max<int64_t>(1, entry->decode_groups);
+  std::vector<int64_t> unit_start(products.size() + 1, 0);
+  for (size_t i = 0; i < products.size(); ++i) {
+    const int64_t groups = products[i].w->n_out / kRowGroup;
+    unit_start[i + 1] = unit_start[i] + (groups + grain - 1) / grain;
+  }
+  const size_t group_bytes = interleaved_group_bytes(first.type, first.n_in);
+  pool.parallel_for_balanced(unit_start.back(), 1, [&](int64_t begin, int64_t end) {
+    for (size_t i = 0; i < products.size() && begin < end; ++i) {
+      if (begin >= unit_start[i + 1]) continue;
+      const WeightMatrix& w = *products[i].w;
+      const int64_t stop = std::min(end, unit_start[i + 1]);
+      const int64_t g0 = (begin - unit_start[i]) * grain;
+      const int64_t g1 = std::min(w.n_out / kRowGroup, (stop - unit_start[i]) * grain);
+      entry->tile(w.n_in, w.data + static_cast<size_t>(g0) * group_bytes, g1 - g0, act, act_stride,
+                  1, products[i].y + g0 * kRowGroup, w.n_out);
+      begin = stop;
+    }
+  });
+}
+
 bool prefers_interleaved(const WeightMatrix& w) {
   return !w.interleaved && can_interleave(w.type, w.n_in, w.n_out) &&
          interleaved_entry(w.type, best_isa()) != nullptr;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/vec_dot.h"
@@ -44,5 +45,18 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 // The same on a chosen ISA, one of available_isas(); tests run every path the CPU has.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             Isa isa);
+
+// One product of matmul() for several matrices with the same input.
+struct SharedInputProduct {
+  const WeightMatrix* w;
+  float* y;  // [n_tokens, w->n_out]
+};
+
+// matmul(*p.w, x, n_tokens, p.y, pool) for every p, with the same bits. Where every matrix is
+// interleaved, of one type and n_in, and one token decodes, x is quantized once and the matrices'
+// rows are shared among the threads in one pass of the pool instead of one pass each (a layer's Q,
+// K and V, or its FFN gate and up); otherwise the products run one after the other.
+void matmul_shared_input(std::span<const SharedInputProduct> products, const float* x,
+                         int64_t n_tokens, ThreadPool& pool);
 
 }  // namespace bottega::kernels
