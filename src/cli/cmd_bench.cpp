@@ -32,6 +32,7 @@ struct BenchOptions {
   std::vector<std::string> prompt_words;
   std::vector<int32_t> n_gen = {128};
   std::vector<std::string> prompt_gen;  // --pg: "PP,TG" each
+  std::vector<int32_t> n_depth = {0};
   std::vector<int> threads;
   int repetitions = 5;
   std::string output = "md";
@@ -208,7 +209,7 @@ OrderedJson to_json(const Row& row) {
                      {"n_gpu_layers", row.n_gpu_layers},
                      {"n_prompt", r.spec.n_prompt},
                      {"n_gen", r.spec.n_gen},
-                     {"n_depth", 0},
+                     {"n_depth", r.spec.n_depth},
                      {"test_time", r.test_time},
                      {"avg_ns", r.avg_ns()},
                      {"stddev_ns", r.stddev_ns()},
@@ -333,7 +334,7 @@ std::vector<bench::TestSpec> tests_of(const BenchOptions& options) {
     prompts.prompt_gen.push_back(parse_prompt_gen(pg));
   }
   std::vector<bench::TestSpec> tests =
-      bench::expand_tests(prompts.n_prompt, options.n_gen, prompts.prompt_gen);
+      bench::expand_tests(prompts.n_prompt, options.n_gen, prompts.prompt_gen, options.n_depth);
   if (tests.empty()) throw Error("nothing to measure: -p, -n and -pg are all 0 or empty");
   return tests;
 }
@@ -425,6 +426,11 @@ Action add_bench(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--pg", options->prompt_gen, "Prompt then generation in one sequence: PP,TG");
+  cmd->add_option("-d,--n-depth", options->n_depth,
+                  "Tokens already in the context before each test (evaluated untimed)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-r,--repetitions", options->repetitions, "Timed runs of each test")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));

@@ -46,9 +46,11 @@ void warm_up(Session& session, const TestSpec& spec, int64_t n_vocab, int32_t n_
 }
 
 // Nanoseconds to evaluate the first n_prompt tokens as a prompt and the rest one by one, on a
-// fresh sequence.
-uint64_t time_sequence(Session& session, std::span<const int32_t> tokens, int32_t n_prompt) {
+// fresh sequence that first holds `depth` (evaluated as a prompt, untimed).
+uint64_t time_sequence(Session& session, std::span<const int32_t> depth,
+                       std::span<const int32_t> tokens, int32_t n_prompt) {
   session.reset();
+  if (!depth.empty()) session.eval(depth);
   const auto start = Clock::now();
   run_sequence(session, tokens.first(static_cast<size_t>(n_prompt)),
                tokens.subspan(static_cast<size_t>(n_prompt)));
@@ -140,23 +142,27 @@ std::string size_class(uint64_t n_params) {
 }  // namespace
 
 std::string test_name(const TestSpec& spec) {
-  if (spec.n_gen == 0) return str("pp", spec.n_prompt);
-  if (spec.n_prompt == 0) return str("tg", spec.n_gen);
-  return str("pp", spec.n_prompt, "+tg", spec.n_gen);
+  const std::string depth = spec.n_depth > 0 ? str(" @ d", spec.n_depth) : "";
+  if (spec.n_gen == 0) return str("pp", spec.n_prompt, depth);
+  if (spec.n_prompt == 0) return str("tg", spec.n_gen, depth);
+  return str("pp", spec.n_prompt, "+tg", spec.n_gen, depth);
 }
 
 std::vector<TestSpec> expand_tests(const std::vector<int32_t>& n_prompt,
                                    const std::vector<int32_t>& n_gen,
-                                   const std::vector<TestSpec>& prompt_gen) {
+                                   const std::vector<TestSpec>& prompt_gen,
+                                   const std::vector<int32_t>& n_depth) {
   std::vector<TestSpec> tests;
-  for (int32_t p : n_prompt) {
-    if (p > 0) tests.push_back({p, 0});
-  }
-  for (int32_t g : n_gen) {
-    if (g > 0) tests.push_back({0, g});
-  }
-  for (const TestSpec& pg : prompt_gen) {
-    if (pg.n_prompt > 0 || pg.n_gen > 0) tests.push_back(pg);
+  for (int32_t d : n_depth) {
+    for (int32_t p : n_prompt) {
+      if (p > 0) tests.push_back({p, 0, d});
+    }
+    for (int32_t g : n_gen) {
+      if (g > 0) tests.push_back({0, g, d});
+    }
+    for (const TestSpec& pg : prompt_gen) {
+      if (pg.n_prompt > 0 || pg.n_gen > 0) tests.push_back({pg.n_prompt, pg.n_gen, d});
+    }
   }
   return tests;
 }
@@ -177,9 +183,9 @@ double TestResult::stddev_ts() const {
 TestResult run_test(Model& model, ThreadPool& pool, const TestSpec& spec,
                     const RunOptions& options) {
   BOTTEGA_CHECK(options.repetitions > 0 && spec.n_prompt >= 0 && spec.n_gen >= 0 &&
-                spec.n_prompt + spec.n_gen > 0);
+                spec.n_depth >= 0 && spec.n_prompt + spec.n_gen > 0);
   const int64_t n_vocab = model.info().n_vocab;
-  Session session(model, spec.n_prompt + spec.n_gen, pool, Session::kDefaultBatch,
+  Session session(model, spec.n_depth + spec.n_prompt + spec.n_gen, pool, Session::kDefaultBatch,
                   options.cache_types);
   TestResult result;
   result.spec = spec;
@@ -190,9 +196,12 @@ TestResult run_test(Model& model, ThreadPool& pool, const TestSpec& spec,
 
   const int32_t n_tokens = spec.n_prompt + spec.n_gen;
   for (int rep = 0; rep < options.repetitions; ++rep) {
-    const auto tokens =
-        random_tokens(n_vocab, n_tokens, options.seed + 1 + static_cast<uint64_t>(rep));
-    const uint64_t ns = time_sequence(session, tokens, spec.n_prompt);
+    const auto tokens = random_tokens(n_vocab, spec.n_depth + n_tokens,
+                                      options.seed + 1 + static_cast<uint64_t>(rep));
+    const std::span<const int32_t> all(tokens);
+    const uint64_t ns =
+        time_sequence(session, all.first(static_cast<size_t>(spec.n_depth)),
+                      all.subspan(static_cast<size_t>(spec.n_depth)), spec.n_prompt);
     result.samples_ns.push_back(ns);
     result.samples_ts.push_back(1e9 * n_tokens / static_cast<double>(ns));
   }

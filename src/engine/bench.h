@@ -13,20 +13,23 @@
 
 namespace bottega::bench {
 
-// One test: n_prompt tokens in one evaluation, then n_gen single-token evaluations.
+// One test: n_prompt tokens in one evaluation, then n_gen single-token evaluations, after n_depth
+// tokens already in the context (llama-bench's -d: evaluated untimed before each repetition).
 struct TestSpec {
   int32_t n_prompt = 0;
   int32_t n_gen = 0;
+  int32_t n_depth = 0;
 };
 
-// "pp512", "tg128", "pp512+tg128", as llama-bench names tests.
+// "pp512", "tg128", "pp512+tg128", "tg128 @ d4096", as llama-bench names tests.
 std::string test_name(const TestSpec& spec);
 
-// llama-bench's order: every prompt size (0 skips), then every generation length (0 skips), then
-// every (prompt, generation) pair.
+// llama-bench's order: for each depth, every prompt size (0 skips), then every generation length
+// (0 skips), then every (prompt, generation) pair.
 std::vector<TestSpec> expand_tests(const std::vector<int32_t>& n_prompt,
                                    const std::vector<int32_t>& n_gen,
-                                   const std::vector<TestSpec>& prompt_gen);
+                                   const std::vector<TestSpec>& prompt_gen,
+                                   const std::vector<int32_t>& n_depth = {0});
 
 struct RunOptions {
   int repetitions = 5;

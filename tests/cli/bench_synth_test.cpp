@@ -350,6 +350,26 @@ TEST_F(Bench, MarkdownHasLlamaBenchColumnsThenOurs) {
   EXPECT_EQ(tg[9], "-");
 }
 
+// -d as llama-bench takes it: each depth runs every test, named "tg4 @ d8", with n_depth in JSON.
+TEST_F(Bench, DepthRunsEveryTestAfterThatManyTokens) {
+  const auto r = bench({"-p", "0", "-n", "4", "-d", "0,8", "-r", "1", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json results = json::parse(r.out);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0]["n_depth"], 0);
+  EXPECT_EQ(results[1]["n_depth"], 8);
+  EXPECT_EQ(results[1]["n_gen"], 4);
+  EXPECT_NE(r.err.find("tg4 @ d8"), std::string::npos) << r.err;
+  const auto md = bench({"-p", "0", "-n", "4", "-d", "8", "-r", "1"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  const auto lines = lines_of(md.out);
+  ASSERT_EQ(lines.size(), 3u) << md.out;
+  EXPECT_EQ(cells_of(lines[2])[5], "tg4 @ d8") << lines[2];
+  const auto negative = bench({"-d", "-1"});
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_NE(negative.err.find("-d"), std::string::npos) << negative.err;
+}
+
 TEST_F(Bench, CsvHasAHeaderAndOneLinePerTest) {
   const auto r = bench({"-p", "16", "-n", "8", "-pg", "4,2", "-r", "2", "-o", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
