@@ -47,6 +47,35 @@ TEST(KvRows, HalfConvertersMatchScalarOnEveryIsa) {
   }
 }
 
+// A run of strided rows decodes as each row alone: rows 320 bytes apart, of which the middle
+// values are read (attention's one KV head of a cache row), for every cache type.
+TEST(KvRows, StridedRunsDecodeAsEachRowAlone) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
+  const int64_t n = 64, n_rows = 5;
+  const size_t stride = 320;
+  for (TensorType type : {TensorType::F16, TensorType::Q8_0, TensorType::Q4_0}) {
+    const size_t offset = row_bytes(type, 32);  // the second block of 32 values of each row
+    std::vector<uint8_t> rows(stride * n_rows);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      std::vector<float> values(static_cast<size_t>(n) + 32);
+      for (float& v : values) v = dist(rng);
+      encode_row(type, values.data(), rows.data() + static_cast<size_t>(r) * stride,
+                 static_cast<int64_t>(values.size()));
+    }
+    std::vector<float> run(static_cast<size_t>(n * n_rows), NAN);
+    decode_rows(type, rows.data() + offset, stride, n_rows, run.data(), n);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      std::vector<float> alone(static_cast<size_t>(n));
+      decode_row(type, rows.data() + static_cast<size_t>(r) * stride + offset, alone.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(run[static_cast<size_t>(r * n + i)], alone[static_cast<size_t>(i)])
+            << type_name(type) << " row " << r << " value " << i;
+      }
+    }
+  }
+}
+
 TEST(KvRows, RoundTripWithinTypeBound) {
   std::mt19937 rng(9);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

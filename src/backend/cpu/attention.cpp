@@ -64,6 +64,20 @@ struct HeadSlice {
     skip = offset - first;
   }
 
+  // Writes the head's head_dim values of `count` rows, row_bytes apart from `rows`, as floats
+  // to consecutive rows of dst.
+  void decode_run(const uint8_t* rows, size_t row_bytes, int32_t count, float* dst,
+                  std::vector<float>& scratch) const {
+    if (type != TensorType::F32 && skip == 0 && n_decoded == head_dim) {
+      kernels::decode_rows(type, rows + byte_offset, row_bytes, count, dst, head_dim);
+      return;
+    }
+    for (int32_t j = 0; j < count; ++j) {
+      decode(rows + static_cast<size_t>(j) * row_bytes, dst + static_cast<int64_t>(j) * head_dim,
+             scratch);
+    }
+  }
+
   // Writes the head's head_dim values of `row` as floats to dst.
   void decode(const uint8_t* row, float* dst, std::vector<float>& scratch) const {
     if (type == TensorType::F32) {
@@ -89,9 +103,8 @@ void gather_head(const HeadSlice& slice, int32_t first, int32_t end, int32_t blo
   for (int32_t p = first; p < end;) {
     const uint8_t* rows = row_at(p);  // position p and the rest of its block follow it
     const int32_t run = std::min(block_size - p % block_size, end - p);
-    for (int32_t j = 0; j < run; ++j, out += slice.head_dim) {
-      slice.decode(rows + static_cast<size_t>(j) * row_bytes, out, scratch);
-    }
+    slice.decode_run(rows, row_bytes, run, out, scratch);
+    out += static_cast<int64_t>(run) * slice.head_dim;
     p += run;
   }
 }

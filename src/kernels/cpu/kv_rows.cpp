@@ -36,6 +36,22 @@ void decode_row(TensorType type, const void* src, float* dst, int64_t n) {
   }
 }
 
+void decode_rows(TensorType type, const uint8_t* src, size_t src_stride, int64_t n_rows, float* dst,
+                 int64_t n) {
+  if (type == TensorType::F16) {
+    const HalfToFloatFn to_float = best_half_converters().to_float;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      to_float(reinterpret_cast<const uint16_t*>(src + static_cast<size_t>(r) * src_stride),
+               dst + r * n, n);
+    }
+    return;
+  }
+  const auto dequantize = type_traits(type).dequantize;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    dequantize(src + static_cast<size_t>(r) * src_stride, dst + r * n, n);
+  }
+}
+
 void encode_row(TensorType type, const float* src, void* dst, int64_t n) {
   if (type == TensorType::F16) {
     best_half_converters().to_half(src, static_cast<uint16_t*>(dst), n);

@@ -26,6 +26,11 @@ HalfConverters half_converters(Isa isa);
 // n values (a multiple of the type's block size) of a cache row, decoded to floats / encoded
 // from floats, on the best ISA.
 void decode_row(TensorType type, const void* src, float* dst, int64_t n);
+// n_rows such rows, src_stride bytes apart, decoded to n_rows consecutive rows of n floats: one
+// dispatch for a run of rows, as attention gathers one head's rows from a cache block (64-value
+// rows decoded one call at a time cost more in the calls than in the conversion).
+void decode_rows(TensorType type, const uint8_t* src, size_t src_stride, int64_t n_rows, float* dst,
+                 int64_t n);
 void encode_row(TensorType type, const float* src, void* dst, int64_t n);
 
 // Implementation detail of the dispatch: the converters of a SIMD ISA, nullptrs where it has none
