@@ -43,6 +43,15 @@ class RecordingModel final : public Model {
   ModelInfo info_;
 };
 
+// run_test without the warm-up, whose batches would come first in the record.
+TestResult run_unwarmed(RecordingModel& model, const TestSpec& spec, int repetitions) {
+  ThreadPool pool(1);
+  RunOptions options;
+  options.repetitions = repetitions;
+  options.warmup = false;
+  return run_test(model, pool, spec, options);
+}
+
 std::vector<int32_t> range(int32_t first, int32_t count) {
   std::vector<int32_t> out;
   for (int32_t i = 0; i < count; ++i) out.push_back(first + i);
@@ -70,11 +79,7 @@ TEST(Bench, EveryDepthRunsEveryTestInLlamaBenchsOrder) {
 // test's prompt and generated tokens at the positions after it.
 TEST(Bench, DepthIsEvaluatedBeforeEachRepetition) {
   RecordingModel model;
-  ThreadPool pool(1);
-  RunOptions options;
-  options.repetitions = 2;
-  options.warmup = false;
-  const TestResult result = run_test(model, pool, {6, 3, 10}, options);
+  const TestResult result = run_unwarmed(model, {6, 3, 10}, 2);
   ASSERT_EQ(result.samples_ns.size(), 2u);
   const std::vector<std::vector<int32_t>> one_repetition = {
       range(0, 10), range(10, 6), range(16, 1), range(17, 1), range(18, 1)};
@@ -85,11 +90,7 @@ TEST(Bench, DepthIsEvaluatedBeforeEachRepetition) {
 
 TEST(Bench, WithoutDepthTheSequenceStartsAtZero) {
   RecordingModel model;
-  ThreadPool pool(1);
-  RunOptions options;
-  options.repetitions = 1;
-  options.warmup = false;
-  run_test(model, pool, {0, 2, 0}, options);
+  run_unwarmed(model, {0, 2, 0}, 1);
   const std::vector<std::vector<int32_t>> expected = {range(0, 1), range(1, 1)};
   EXPECT_EQ(model.batches, expected);
 }

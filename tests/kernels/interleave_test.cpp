@@ -37,27 +37,11 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/cpu/vec_dot_impl.h"
+#include "kernels/random_matrix.h"
 #include "tensor/blocks.h"
 
 namespace bottega::kernels {
 namespace {
-
-struct Matrix {
-  std::vector<uint8_t> stored;
-  std::vector<float> values;  // dequantized
-};
-
-Matrix random_matrix(TensorType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> source(static_cast<size_t>(n_in * n_out));
-  for (float& v : source) v = dist(rng);
-  Matrix m;
-  m.stored.resize(row_bytes(type, n_in) * static_cast<size_t>(n_out));
-  type_traits(type).quantize(source.data(), m.stored.data(), n_in * n_out);
-  m.values.resize(source.size());
-  type_traits(type).dequantize(m.stored.data(), m.values.data(), n_in * n_out);
-  return m;
-}
 
 constexpr TensorType kQuantizedTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                           TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/cpu/repack.h"
+#include "kernels/random_matrix.h"
 
 namespace bottega::kernels {
 namespace {
@@ -193,22 +194,19 @@ TEST(Matmul, DefaultIsaIsTheBestOne) {
   EXPECT_EQ(a, b);
 }
 
-// A quantized matrix of random values with its bytes, interleaved where `interleaved` and the
+// A random matrix (random_matrix.h) as matmul takes it, interleaved where `interleaved` and the
 // type allows it.
 struct OwnedMatrix {
-  std::vector<uint8_t> stored, packed;
+  Matrix source;
+  std::vector<uint8_t> packed;
   WeightMatrix w;
 };
 
 OwnedMatrix random_weights(TensorType type, int64_t n_in, int64_t n_out, bool interleaved,
                            std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> values(static_cast<size_t>(n_in * n_out));
-  for (float& v : values) v = dist(rng);
   OwnedMatrix m;
-  m.stored.resize(row_bytes(type, n_in) * static_cast<size_t>(n_out));
-  type_traits(type).quantize(values.data(), m.stored.data(), n_in * n_out);
-  m.w = WeightMatrix{type, n_in, n_out, m.stored.data()};
+  m.source = random_matrix(type, n_in, n_out, rng);
+  m.w = WeightMatrix{type, n_in, n_out, m.source.stored.data()};
   if (interleaved && can_interleave(type, n_in, n_out)) {
     m.packed.resize(interleaved_bytes(m.w));
     m.w = interleave(m.w, m.packed.data());
