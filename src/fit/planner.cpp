@@ -41,14 +41,16 @@ constexpr uint64_t kVulkanRuntime = 77'000'000;
 // norms, the Q6_K output head, one thread handoff per matrix.
 // avx512_prompt: pp512 with the AVX-512 kernels over pp512 with the AVX2 ones on the same machine
 // (`BOTTEGA_ISA=avx2` and `avx512`, `bottega bench -p 512 -n 0 -r 2 -t 2`, the 2-core Zen 5 VM,
-// 2026-12-04 18:52 UTC; docs/performance.md). Decode then ran AVX2's kernels on both; since
-// 2026-12-06 AVX-512 machines decode with kernels of their own (kernels/cpu/gemv_avx512.cpp),
-// which the decode stream measures for Q4_0; the other types' decode shares, from the AVX2
-// machine, may be low there (Q6_K and F16 decode gained the most).
+// 2026-12-04 18:52 UTC; docs/performance.md), times, for F16, Q8_0, Q4_0 and the K-quants, the
+// geometric mean of measured over predicted pp512 in two passes of bench/fit_vs_measured.sh on
+// that VM on 2026-12-07 (19:22 and 19:23 UTC), after the AVX-512 prompt kernels had gained since.
+// avx512_decode: AVX-512 machines decode with kernels of their own (kernels/cpu/gemv_avx512.cpp);
+// measured over predicted tg128 in the same two passes, for the same types (1 where not measured).
 struct Efficiency {
   double decode;
   double prompt;
   double avx512_prompt;
+  double avx512_decode = 1.0;
 };
 
 Efficiency efficiency(TensorType dominant) {
@@ -59,13 +61,13 @@ Efficiency efficiency(TensorType dominant) {
       // rose 1.335x (60.6 -> 80.9 t/s, `BOTTEGA_ISA=avx2 bottega bench -p 512 -n 0 -r 1 -t 2`,
       // old and new binaries alternated on the Zen 5 VM), AVX-512's by 2 to 17% in two
       // alternated pairs, within the host's noise: the AVX-512 prediction stays as calibrated.
-      return {0.824, 0.535 * 1.335, 1.846 / 1.335};
+      return {0.824, 0.535 * 1.335, 1.846 / 1.335 * 1.526, 0.961};
     case TensorType::F32:
       return {0.824, 0.535, 1.846};
     case TensorType::Q8_0:
-      return {0.832, 0.484, 1.816};
+      return {0.832, 0.484, 1.816 * 1.778, 1.089};
     case TensorType::Q4_0:
-      return {0.795, 0.707, 1.793};
+      return {0.795, 0.707, 1.793 * 1.376, 1.029};
     case TensorType::Q5_0:
       return {0.867, 0.582, 1.961};
     case TensorType::Q4_1:
@@ -80,7 +82,7 @@ Efficiency efficiency(TensorType dominant) {
       // machines this decode share is optimistic (their MXFP4 kernel streams about half as fast).
       return {0.770, 0.350, 3.925};
     default:  // other K-quants, calibrated on Q4_K_M
-      return {0.793, 0.530, 1.673};
+      return {0.793, 0.530, 1.673 * 1.756, 1.082};
   }
 }
 
@@ -383,7 +385,8 @@ SpeedEstimate estimate_speed(const gguf::File& file, const ModelShape& s, const 
     // earlier positions.
     const double bytes =
         static_cast<double>(p.bytes_read) + static_cast<double>(kv_row) * (kBenchGen / 2.0);
-    speed.tg128_tps = stream * efficiency(p.dominant).decode / bytes;
+    const Efficiency e = efficiency(p.dominant);
+    speed.tg128_tps = stream * e.decode * (machine.avx512_kernels ? e.avx512_decode : 1.0) / bytes;
   }
   const double peak =
       computes_in_floats(p.dominant) ? machine.f32_flops_per_second : machine.int8_ops_per_second;

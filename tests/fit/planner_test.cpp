@@ -93,8 +93,9 @@ TEST(Planner, PromptSpeedFollowsThePeakOfTheWeightsKernels) {
 }
 
 // On a machine whose kernels run AVX-512, prompts are faster than the AVX2-probed peaks say, by
-// the calibrated gain of the type; decode runs AVX2's kernels there and keeps its prediction.
-TEST(Planner, Avx512KernelsRaiseOnlyThePromptEstimate) {
+// the calibrated gain of the type; decode runs kernels of its own there, whose calibrated share
+// moves its estimate by a few percent either way.
+TEST(Planner, Avx512KernelsRaiseThePromptEstimate) {
   for (TensorType type : {TensorType::Q8_0, TensorType::F16}) {
     TempDir dir;
     const gguf::File file = gguf::File::open(write_model(dir, true, type));
@@ -106,8 +107,9 @@ TEST(Planner, Avx512KernelsRaiseOnlyThePromptEstimate) {
     const SpeedEstimate base = make_plan(file, config, avx2).speed;
     const SpeedEstimate wide = make_plan(file, config, avx512).speed;
     EXPECT_GT(wide.pp512_tps, 1.2 * base.pp512_tps) << type_name(type);
-    EXPECT_LT(wide.pp512_tps, 3.0 * base.pp512_tps) << type_name(type);
-    EXPECT_EQ(wide.tg128_tps, base.tg128_tps) << type_name(type);
+    EXPECT_LT(wide.pp512_tps, 4.0 * base.pp512_tps) << type_name(type);
+    EXPECT_GT(wide.tg128_tps, 0.9 * base.tg128_tps) << type_name(type);
+    EXPECT_LT(wide.tg128_tps, 1.15 * base.tg128_tps) << type_name(type);
   }
 }
 
