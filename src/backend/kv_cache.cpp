@@ -43,6 +43,15 @@ size_t checked_row_bytes(TensorType type, int64_t n_kv_dim, std::string_view fla
   return row_bytes(type, n_kv_dim);
 }
 
+// One slice per KV head where a head is whole blocks of both types, else one per row.
+int host_slices(int64_t n_kv_dim, int n_head_kv, KvCacheTypes types) {
+  BOTTEGA_CHECK(n_head_kv > 0 && n_kv_dim % n_head_kv == 0, "n_head_kv ", n_head_kv);
+  const int64_t head_dim = n_kv_dim / n_head_kv;
+  const bool whole_blocks = head_dim % type_traits(types.key).block_size == 0 &&
+                            head_dim % type_traits(types.value).block_size == 0;
+  return whole_blocks ? n_head_kv : 1;
+}
+
 }  // namespace
 
 std::span<const TensorType> kv_cache_types() {
@@ -64,14 +73,15 @@ uint64_t kv_bytes_per_token(int n_layer, int64_t n_kv_dim, KvCacheTypes types) {
 }
 
 KvCache::KvCache(int n_layer, int64_t n_kv_dim, int32_t n_blocks, int32_t block_size,
-                 KvCacheTypes types)
+                 KvCacheTypes types, int n_head_kv)
     : n_layer_(n_layer),
       n_kv_dim_(n_kv_dim),
       n_blocks_(n_blocks),
       block_size_(block_size),
       types_(types),
       key_row_bytes_(checked_row_bytes(types.key, n_kv_dim, "--cache-type-k")),
-      value_row_bytes_(checked_row_bytes(types.value, n_kv_dim, "--cache-type-v")) {
+      value_row_bytes_(checked_row_bytes(types.value, n_kv_dim, "--cache-type-v")),
+      n_host_slices_(host_slices(n_kv_dim, n_head_kv, types)) {
   BOTTEGA_CHECK(n_layer > 0 && n_kv_dim > 0 && n_blocks > 0 && block_size > 0);
   layers_.resize(static_cast<size_t>(n_layer));
 }
@@ -118,17 +128,20 @@ const HostKvLayer& KvCache::host_layer(int layer) const {
   return *host;
 }
 
-uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) {
-  return host_layer(layer).keys.data() + row_in_layer(table, pos) * key_row_bytes_;
+size_t KvCache::slice_in_layer(std::span<const int32_t> block_table, int32_t pos, int slice) const {
+  BOTTEGA_CHECK(slice >= 0 && slice < n_host_slices_, "slice ", slice);
+  const size_t row = row_in_layer(block_table, pos);
+  const auto block_size = static_cast<size_t>(block_size_);
+  const size_t block = row / block_size;
+  return (block * static_cast<size_t>(n_host_slices_) + static_cast<size_t>(slice)) * block_size +
+         row % block_size;
 }
-uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) {
-  return host_layer(layer).values.data() + row_in_layer(table, pos) * value_row_bytes_;
+
+uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos, int slice) {
+  return host_layer(layer).keys.data() + slice_in_layer(table, pos, slice) * key_slice_bytes();
 }
-const uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos) const {
-  return host_layer(layer).keys.data() + row_in_layer(table, pos) * key_row_bytes_;
-}
-const uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos) const {
-  return host_layer(layer).values.data() + row_in_layer(table, pos) * value_row_bytes_;
+uint8_t* KvCache::value(int layer, std::span<const int32_t> table, int32_t pos, int slice) {
+  return host_layer(layer).values.data() + slice_in_layer(table, pos, slice) * value_slice_bytes();
 }
 
 }  // namespace bottega

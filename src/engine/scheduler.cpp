@@ -121,7 +121,7 @@ Scheduler::Scheduler(Model& model, ThreadPool& pool, SchedulerConfig config)
       config_(config),
       cache_(model.info().n_layer, model.info().n_kv_dim(),
              blocks_for(std::max(config.kv_tokens, config.max_context), config.block_size),
-             config.block_size, config.kv_types),
+             config.block_size, config.kv_types, static_cast<int>(model.info().n_head_kv)),
       blocks_(cache_.n_blocks(), config.block_size) {
   if (config_.max_context < 2) throw Error("the context must hold at least 2 tokens");
   if (config_.max_running < 1) throw Error("--parallel must be at least 1");

@@ -19,7 +19,7 @@ Session::Session(Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_batch,
       n_ctx_(n_ctx),
       n_batch_(n_batch),
       cache_(model.info().n_layer, model.info().n_kv_dim(), blocks_for(n_ctx), kBlockSize,
-             cache_types),
+             cache_types, static_cast<int>(model.info().n_head_kv)),
       logits_(static_cast<size_t>(model.info().n_vocab)) {
   BOTTEGA_CHECK(n_ctx > 0 && n_batch > 0);
   // A single sequence owns the whole cache, so its block table is simply every block in order.

@@ -455,24 +455,29 @@ struct AttentionCase {
   bool sinks;
   int64_t head_dim = 32;
   int32_t prompt = 23;  // positions of sequence 0; sequence 1 has 14
+  int64_t n_head = 4;   // of 2 KV heads
 };
 
 TEST_P(OpsTest, PagedAttentionOverTwoSequencesWithWindowSoftcapAndSinks) {
   std::mt19937 rng(8);
-  const int64_t n_head = 4, n_head_kv = 2;
+  const int64_t n_head_kv = 2;
   const int32_t block = 8;
-  // The long prompt (75 positions, 80-value heads) takes a GPU's attention past one chunk of
-  // positions and one value per thread; Q4_0 is the coarsest cache type.
+  // The long prompts (75 and 150 positions, 80-value heads) take a GPU's attention past one
+  // chunk of positions and one value per thread, and the CPU's past its chunks of rows; Q4_0 is
+  // the coarsest cache type. Groups of 4 query heads per KV head attend in lanes on the CPU.
   for (const AttentionCase& c : {AttentionCase{TensorType::F32, 0, 0.0f, false},
                                  AttentionCase{TensorType::F16, 7, 0.0f, true},
                                  AttentionCase{TensorType::Q8_0, 0, 20.0f, false},
                                  AttentionCase{TensorType::F16, 0, 0.0f, true},
                                  AttentionCase{TensorType::Q4_0, 0, 0.0f, true, 80, 75},
-                                 AttentionCase{TensorType::F16, 70, 30.0f, false, 80, 75}}) {
-    const int64_t head_dim = c.head_dim, kv_dim = n_head_kv * head_dim;
-    KvCache cache(1, kv_dim, 12, block, {c.cache_type, c.cache_type});
+                                 AttentionCase{TensorType::F16, 70, 30.0f, false, 80, 75},
+                                 AttentionCase{TensorType::F16, 0, 0.0f, true, 64, 150, 8},
+                                 AttentionCase{TensorType::F32, 100, 25.0f, false, 32, 150, 8}}) {
+    const int64_t n_head = c.n_head, head_dim = c.head_dim, kv_dim = n_head_kv * head_dim;
+    KvCache cache(1, kv_dim, 24, block, {c.cache_type, c.cache_type}, n_head_kv);
     // Sequence 0: a prompt of c.prompt positions; sequence 1: 14 positions. Blocks out of order.
-    std::vector<int32_t> table0 = {5, 0, 9, 1, 2, 4, 6, 7, 8, 10};
+    std::vector<int32_t> table0 = {5,  0,  9,  1,  2,  4,  6,  7,  8,  10, 23,
+                                   12, 22, 13, 21, 14, 20, 15, 19, 16, 18, 17};
     table0.resize(static_cast<size_t>((c.prompt + block - 1) / block));
     const std::vector<int32_t> table1 = {3, 11};
     const std::vector<std::span<const int32_t>> tables = {table0, table1};

@@ -168,11 +168,14 @@ TEST(AttentionRows, WeightedSumLanesMatchTheReferenceExactlyAndExactSumsWithinBo
       for (int64_t n_rows : {1, 2, 17}) {
         const auto weights_t = random_floats(static_cast<size_t>(n_rows * width), rng);
         const auto rows = random_floats(static_cast<size_t>(dim * n_rows), rng);
-        std::vector<float> expected(static_cast<size_t>(dim * width));
+        // The sums go onto what out_t holds.
+        const auto start = random_floats(static_cast<size_t>(dim * width), rng);
+        std::vector<float> expected = start;
         ref.weighted_sum_lanes(weights_t.data(), rows.data(), n_rows, dim, width, expected.data());
         for (int64_t d = 0; d < dim; ++d) {
           for (int64_t l = 0; l < width; ++l) {
-            double exact = 0.0, magnitude = 0.0;
+            double exact = start[static_cast<size_t>(d * width + l)];
+            double magnitude = std::fabs(exact);
             for (int64_t r = 0; r < n_rows; ++r) {
               const double term =
                   static_cast<double>(weights_t[static_cast<size_t>(r * width + l)]) *
@@ -187,12 +190,22 @@ TEST(AttentionRows, WeightedSumLanesMatchTheReferenceExactlyAndExactSumsWithinBo
         for (Isa isa : available_isas()) {
           const AttentionRowKernels k = attention_row_kernels(isa);
           if (k.weighted_sum_lanes == nullptr) continue;
-          std::vector<float> out(static_cast<size_t>(dim * width) + 1, 7.0f);
+          std::vector<float> out = start;
+          out.push_back(7.0f);
           k.weighted_sum_lanes(weights_t.data(), rows.data(), n_rows, dim, width, out.data());
           EXPECT_EQ(out.back(), 7.0f) << "wrote past the last value";
           out.pop_back();
           EXPECT_EQ(out, expected)
               << isa_name(isa) << " width " << width << " dim " << dim << " rows " << n_rows;
+          // Rows taken in two pieces, one call each, give the bits of one call over all of them.
+          if (n_rows > 1) {
+            const int64_t split = n_rows / 2;
+            std::vector<float> pieces = start;
+            k.weighted_sum_lanes(weights_t.data(), rows.data(), split, dim, width, pieces.data());
+            k.weighted_sum_lanes(weights_t.data() + split * width, rows.data() + split * dim,
+                                 n_rows - split, dim, width, pieces.data());
+            EXPECT_EQ(pieces, expected) << isa_name(isa) << " in two pieces, width " << width;
+          }
         }
       }
     }

@@ -52,7 +52,8 @@ void expect_matches_reference(const testing::RandomLlama& reference, Model& mode
   const KvCacheTypes cache_types{reference.cache_key, reference.cache_value};
   ThreadPool pool(2);
   const int32_t block_size = 4;  // small blocks: attention must cross block boundaries
-  KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 16, block_size, cache_types);
+  KvCache cache(model.info().n_layer, model.info().n_kv_dim(), 16, block_size, cache_types,
+                static_cast<int>(model.info().n_head_kv));
   const std::vector<int32_t> table = {3, 0, 7, 1, 9, 2, 5, 4};  // deliberately out of order
   const std::span<const int32_t> table_span(table);
   const std::span<const std::span<const int32_t>> tables(&table_span, 1);
@@ -149,6 +150,54 @@ TEST(LlamaForward, QuantizedCacheRejectsRowsThatAreNotWholeBlocks) {
   EXPECT_THROW(parse_kv_cache_type("q4_k", "--cache-type-v"), Error);
   EXPECT_EQ(parse_kv_cache_type("Q8_0", "-ctk"), TensorType::Q8_0);
   EXPECT_EQ(kv_bytes_per_token(3, 64, {TensorType::F16, TensorType::Q4_0}), 3u * (128 + 36));
+}
+
+// Host memory splits a block's rows into one slice per KV head where a head is whole blocks of
+// the cache types, and keeps whole rows otherwise; where each value sits must not change a bit
+// of what attention computes.
+TEST(LlamaForward, HostCacheSlicesPerHeadOnlyWhereHeadsAreWholeBlocks) {
+  EXPECT_EQ(KvCache(2, 128, 4, 16, {}, 2).n_host_slices(), 2);
+  EXPECT_EQ(KvCache(2, 128, 4, 16, {TensorType::Q8_0, TensorType::Q4_0}, 2).n_host_slices(), 2);
+  EXPECT_EQ(KvCache(2, 64, 4, 16, {TensorType::Q8_0, TensorType::F16}, 4).n_host_slices(), 1);
+  EXPECT_EQ(KvCache(2, 64, 4, 16, {TensorType::F16, TensorType::F16}, 4).n_host_slices(), 4);
+  EXPECT_EQ(KvCache(2, 64, 4, 16).n_host_slices(), 1);
+
+  // Every (position, slice) of a block table gets its own place, inside the layer.
+  const KvCache cache(1, 128, 4, 8, {}, 4);
+  const std::vector<int32_t> table = {2, 0, 3};
+  std::vector<size_t> places;
+  for (int32_t pos = 0; pos < 24; ++pos) {
+    for (int slice = 0; slice < 4; ++slice) {
+      places.push_back(cache.slice_in_layer(table, pos, slice));
+      EXPECT_LT(places.back(), cache.rows_per_layer() * 4);
+    }
+  }
+  // One head's positions of a block follow each other.
+  EXPECT_EQ(cache.slice_in_layer(table, 5, 2), cache.slice_in_layer(table, 4, 2) + 1);
+  std::sort(places.begin(), places.end());
+  EXPECT_EQ(std::adjacent_find(places.begin(), places.end()), places.end());
+
+  TempDir dir;
+  const auto path = dir / "q4_0.gguf";
+  testing::write_random_llama(path, LlamaShape{}, TensorType::Q4_0, 31);
+  auto model = load_model(gguf::File::open(path));
+  ThreadPool pool(2);
+  const std::vector<int32_t> table_of_seq = {1, 3, 0, 2};
+  const std::span<const int32_t> table_span(table_of_seq);
+  const std::span<const std::span<const int32_t>> tables(&table_span, 1);
+  auto logits_with = [&](int n_head_kv) {
+    KvCache kv(model->info().n_layer, model->info().n_kv_dim(), 4, 4, {}, n_head_kv);
+    std::vector<float> logits(static_cast<size_t>(model->info().n_vocab));
+    std::vector<BatchToken> batch;
+    for (int32_t i = 0; i < 9; ++i) batch.push_back({(i * 37) % 300, i, 0, i == 8});
+    model->forward(batch, tables, kv, logits, pool);
+    const BatchToken next{17, 9, 0, true};
+    model->forward(std::span<const BatchToken>(&next, 1), tables, kv, logits, pool);
+    return logits;
+  };
+  const std::vector<float> whole_rows = logits_with(1);
+  ASSERT_GT(model->info().n_head_kv, 1);
+  EXPECT_EQ(logits_with(static_cast<int>(model->info().n_head_kv)), whole_rows);
 }
 
 TEST(LlamaForward, TiedOutputRopeFactorsAndLinearScaling) {

@@ -162,14 +162,18 @@ class CpuPass final : public Pass {
     const float* keys = host(k);
     const float* values = host(v);
     cache_.host_layer(layer);  // made here, before the threads write into it
+    const int64_t slice_values = cache_.host_slice_values();
     // Each token writes its own cache rows, so tokens split across threads freely.
     for_rows(pool_, k.rows, [&](int64_t t) {
       const BatchToken& token = batch_[static_cast<size_t>(t)];
       const auto table = tables_[static_cast<size_t>(token.seq)];
-      kernels::encode_row(cache_.key_type(), keys + t * k.stride,
-                          cache_.key(layer, table, token.pos), kv_dim);
-      kernels::encode_row(cache_.value_type(), values + t * v.stride,
-                          cache_.value(layer, table, token.pos), kv_dim);
+      for (int slice = 0; slice < cache_.n_host_slices(); ++slice) {
+        const int64_t first = slice * slice_values;
+        kernels::encode_row(cache_.key_type(), keys + t * k.stride + first,
+                            cache_.key(layer, table, token.pos, slice), slice_values);
+        kernels::encode_row(cache_.value_type(), values + t * v.stride + first,
+                            cache_.value(layer, table, token.pos, slice), slice_values);
+      }
     });
   }
 

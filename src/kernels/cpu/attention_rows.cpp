@@ -67,7 +67,7 @@ void weighted_sum_lanes_ref(const float* weights_t, const float* rows, int64_t n
                             int64_t width, float* out_t) {
   for (int64_t d = 0; d < dim; ++d) {
     for (int64_t l = 0; l < width; ++l) {
-      float sum = 0.0f;
+      float sum = out_t[d * width + l];
       for (int64_t r = 0; r < n_rows; ++r) {
         sum = std::fma(weights_t[r * width + l], rows[r * dim + d], sum);
       }

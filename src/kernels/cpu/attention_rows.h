@@ -33,8 +33,9 @@ using DotLanesFn = void (*)(const float* q_t, const float* rows, int64_t n_rows,
 // Softmax in place down each lane of x_t ([n][width]); -inf entries get probability 0. Every lane
 // needs a finite entry.
 using SoftmaxLanesFn = void (*)(float* x_t, int64_t n, int64_t width);
-// out_t[d * width + l] = sum over r < n_rows of weights_t[r * width + l] * rows[r * dim + d],
-// each lane's sum fused multiply-adds from r = 0 up.
+// out_t[d * width + l] += sum over r < n_rows of weights_t[r * width + l] * rows[r * dim + d],
+// each lane's sum fused multiply-adds onto out_t's value from r = 0 up: a run of rows taken in
+// pieces, one call each, gives the bits of one call over all of them.
 using WeightedSumLanesFn = void (*)(const float* weights_t, const float* rows, int64_t n_rows,
                                     int64_t dim, int64_t width, float* out_t);
 

@@ -211,9 +211,12 @@ template <int kValues, int kBlocks>
 void weighted_sum_lanes_tile(const float* weights_t, const float* rows, int64_t n_rows, int64_t dim,
                              int64_t width, float* out_t) {
   __m256 acc[kValues * kBlocks];
-  // Unrolled so that the zeroing stays in registers (a loop becomes a memset of a stack copy).
+  // Unrolled so that the accumulators stay in registers (a loop becomes a stack copy).
 #pragma GCC unroll 16
-  for (int i = 0; i < kValues * kBlocks; ++i) acc[i] = _mm256_setzero_ps();
+  for (int v = 0; v < kValues; ++v) {
+    for (int b = 0; b < kBlocks; ++b)
+      acc[v * kBlocks + b] = _mm256_loadu_ps(out_t + v * width + 8 * b);
+  }
   for (int64_t r = 0; r < n_rows; ++r) {
     const __m256 w0 = _mm256_loadu_ps(weights_t + r * width);
     const __m256 w1 = kBlocks > 1 ? _mm256_loadu_ps(weights_t + r * width + 8) : w0;
