@@ -180,6 +180,49 @@ void run_interleaved(const WeightMatrix& w, const DotKernel& k, const IsaInterle
   }
 }
 
+// The activation rows a kernel reads: x itself where the kernel reads floats as they are, else
+// one row per token in the kernel's activation type (quantized), or floats spaced apart.
+class ActivationRows {
+ public:
+  ActivationRows(const DotKernel& k, const float* x, int64_t n_in, int64_t n_tokens,
+                 ThreadPool& pool)
+      : x_(x), stride_(k.activation_row_bytes(n_in)) {
+    if (k.float_rows() && n_tokens > 1 && stride_ % kAliasingStride == 0) {
+      // Rows a multiple of 4 KB apart fall in the same L1 set; the float tiles read several
+      // activation rows (and weight rows, 4 KB apart in 2048-wide F16 matrices) at once, and
+      // more streams than the cache has ways evict each other. A row of padding spreads them.
+      stride_ += 64;
+    }
+    if (k.quantize == nullptr && stride_ == k.activation_row_bytes(n_in)) return;
+    rows_.resize(stride_ * static_cast<size_t>(n_tokens));
+    const auto write_row = [&](int64_t t) {
+      uint8_t* dst = rows_.data() + static_cast<size_t>(t) * stride_;
+      if (k.quantize != nullptr) {
+        k.quantize(x + t * n_in, dst, n_in);
+      } else {
+        std::memcpy(dst, x + t * n_in, static_cast<size_t>(n_in) * sizeof(float));
+      }
+    };
+    if (n_tokens == 1) {
+      write_row(0);
+    } else {
+      pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) write_row(t);
+      });
+    }
+  }
+
+  const uint8_t* data() const {
+    return rows_.empty() ? reinterpret_cast<const uint8_t*>(x_) : rows_.data();
+  }
+  size_t stride() const { return stride_; }
+
+ private:
+  const float* x_;
+  size_t stride_;
+  std::vector<uint8_t> rows_;
+};
+
 // w interleaved: each thread runs the ISA's kernel on a contiguous share of the row groups; the
 // reference path extracts rows and uses the reference dot, so BOTTEGA_ISA=ref and tests can check
 // the layout itself.
@@ -303,35 +346,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     }
   }
 
-  // Activation rows: x itself for F32 kernels, else one row per token in the activation type.
-  const auto* act = reinterpret_cast<const uint8_t*>(x);
-  size_t act_stride = k.activation_row_bytes(n_in);
-  std::vector<uint8_t> act_rows;
-  if (k.float_rows() && n_tokens > 1 && act_stride % kAliasingStride == 0) {
-    // Rows a multiple of 4 KB apart fall in the same L1 set; the float tiles read several
-    // activation rows (and weight rows, 4 KB apart in 2048-wide F16 matrices) at once, and more
-    // streams than the cache has ways evict each other. A row of padding spreads them.
-    act_stride += 64;
-  }
-  if (k.quantize != nullptr || act_stride != k.activation_row_bytes(n_in)) {
-    act_rows.resize(act_stride * static_cast<size_t>(n_tokens));
-    const auto write_row = [&](int64_t t) {
-      uint8_t* dst = act_rows.data() + static_cast<size_t>(t) * act_stride;
-      if (k.quantize != nullptr) {
-        k.quantize(x + t * n_in, dst, n_in);
-      } else {
-        std::memcpy(dst, x + t * n_in, static_cast<size_t>(n_in) * sizeof(float));
-      }
-    };
-    if (n_tokens == 1) {
-      write_row(0);
-    } else {
-      pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) write_row(t);
-      });
-    }
-    act = act_rows.data();
-  }
+  const ActivationRows activations(k, x, n_in, n_tokens, pool);
+  const uint8_t* act = activations.data();
+  const size_t act_stride = activations.stride();
   if (w.interleaved) {
     matmul_interleaved(w, k, act, act_stride, n_tokens, y, pool, isa);
     return;
@@ -406,14 +423,9 @@ void matmul_shared_input(std::span<const SharedInputProduct> products, const flo
   }
   const WeightMatrix& first = *products.front().w;
   const DotKernel k = dot_kernel(first.type, isa);
-  const auto* act = reinterpret_cast<const uint8_t*>(x);
-  size_t act_stride = k.activation_row_bytes(first.n_in);
-  std::vector<uint8_t> act_row;
-  if (k.quantize != nullptr) {
-    act_row.resize(act_stride);
-    k.quantize(x, act_row.data(), first.n_in);
-    act = act_row.data();
-  }
+  const ActivationRows activations(k, x, first.n_in, 1, pool);
+  const uint8_t* act = activations.data();
+  size_t act_stride = activations.stride();
   const std::vector<uint8_t> wide = widen_for_interleaved(first, k, act, act_stride, 1);
 
   // Work units of decode_groups row groups, each inside one matrix: unit_start[i] is matrix i's
