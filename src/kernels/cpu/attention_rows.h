@@ -67,6 +67,7 @@ void softmax(float* x, int64_t n);
 // (isa_x86.cpp, isa_arm.cpp, isa_none.cpp), and the ISA files' own.
 AttentionRowKernels simd_attention_row_kernels(Isa isa);
 AttentionRowKernels avx2_attention_row_kernels();
+AttentionRowKernels avx512_attention_row_kernels();
 AttentionRowKernels neon_attention_row_kernels();
 
 }  // namespace bottega::kernels

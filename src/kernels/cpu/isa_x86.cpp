@@ -119,6 +119,7 @@ HalfConverters simd_half_converters(Isa isa) {
 }
 
 AttentionRowKernels simd_attention_row_kernels(Isa isa) {
+  if (isa == Isa::kAvx512) return avx512_attention_row_kernels();
   if (is_x86_simd(isa)) return avx2_attention_row_kernels();
   return {};
 }
