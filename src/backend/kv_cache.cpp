@@ -131,10 +131,9 @@ const HostKvLayer& KvCache::host_layer(int layer) const {
 size_t KvCache::slice_in_layer(std::span<const int32_t> block_table, int32_t pos, int slice) const {
   BOTTEGA_CHECK(slice >= 0 && slice < n_host_slices_, "slice ", slice);
   const size_t row = row_in_layer(block_table, pos);
-  const auto block_size = static_cast<size_t>(block_size_);
-  const size_t block = row / block_size;
-  return (block * static_cast<size_t>(n_host_slices_) + static_cast<size_t>(slice)) * block_size +
-         row % block_size;
+  // Slice-major: a head's blocks follow each other, one stream over a sequence's consecutive
+  // blocks.
+  return static_cast<size_t>(slice) * rows_per_layer() + row;
 }
 
 uint8_t* KvCache::key(int layer, std::span<const int32_t> table, int32_t pos, int slice) {

@@ -88,11 +88,11 @@ class KvCache {
   // The same for reading: throws when the layer has no host memory.
   const HostKvLayer& host_layer(int layer) const;
 
-  // Host memory keeps a block's rows split into slices, slice after slice: [block][slice][position
-  // in block][slice's values]. A slice is one KV head where a head is whole blocks of both cache
-  // types, else the whole row (one slice). Attention reads one head over many positions, which
-  // is then one contiguous run per block instead of a strided fraction of every row, a read the
-  // hardware prefetchers follow at a few times the speed.
+  // Host memory keeps rows split into slices, slice-major: [slice][block][position in block]
+  // [slice's values]. A slice is one KV head where a head is whole blocks of both cache types,
+  // else the whole row (one slice). Attention reads one head over many positions, which is then
+  // one contiguous run per block (one stream over consecutive blocks) instead of a strided
+  // fraction of every row, a read the hardware prefetchers follow at a few times the speed.
   int n_host_slices() const { return n_host_slices_; }
   int64_t host_slice_values() const { return n_kv_dim_ / n_host_slices_; }
   size_t key_slice_bytes() const { return key_row_bytes_ / static_cast<size_t>(n_host_slices_); }

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/attention_rows.h"
 #include "kernels/cpu/exp_avx2_inl.h"
+#include "kernels/cpu/lane_tiles_inl.h"
 
 namespace bottega::kernels {
 namespace {
@@ -153,21 +154,6 @@ void dot_lanes_tile(const float* q_t, const float* rows, int64_t dim, int64_t wi
       _mm256_storeu_ps(scores_t + r * width + 8 * b, acc[r * kBlocks + b]);
     }
   }
-}
-
-// tile.template operator()<n>(i) over [0, count): kWide items a call, then the rest in calls of
-// 4, 2 and 1, so that a remainder takes as few passes over the shared operand as it can (64-wide
-// heads leave 4 values past the last 6).
-template <int kWide, class Tile>
-void in_tiles(int64_t count, Tile tile) {
-  int64_t i = 0;
-  for (; i + kWide <= count; i += kWide) tile.template operator()<kWide>(i);
-  for (; i + 4 <= count; i += 4) tile.template operator()<4>(i);
-  if (i + 2 <= count) {
-    tile.template operator()<2>(i);
-    i += 2;
-  }
-  if (i < count) tile.template operator()<1>(i);
 }
 
 template <int kRows, int kBlocks>

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/lane_tiles_inl.h"
 
 namespace bottega::kernels {
 namespace {
@@ -94,19 +95,6 @@ void dot_wide_tile(const float* q_t, const float* rows, int64_t dim, int64_t wid
 // The lanes of a block that starts at `lane`: 16, or the 8 left at the end.
 __mmask16 block_lanes(int64_t lane, int64_t width) {
   return width - lane >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>(0x00FF);
-}
-
-// fn.template operator()<n>(i) over [0, count): kWide at a time, then 4, 2, 1.
-template <int kWide, class Fn>
-void in_tiles(int64_t count, Fn fn) {
-  int64_t i = 0;
-  for (; i + kWide <= count; i += kWide) fn.template operator()<kWide>(i);
-  for (; i + 4 <= count; i += 4) fn.template operator()<4>(i);
-  if (i + 2 <= count) {
-    fn.template operator()<2>(i);
-    i += 2;
-  }
-  if (i < count) fn.template operator()<1>(i);
 }
 
 void dot_lanes_avx512(const float* q_t, const float* rows, int64_t n_rows, int64_t dim,
