@@ -20,8 +20,10 @@ inline float* at_least(std::vector<float>& v, size_t n) {
 struct Scratch {
   // What one thread of the pool works in.
   struct Thread {
-    std::vector<float> keys;    // attention: [n_pos][head_dim], one KV head's keys as floats
-    std::vector<float> values;  // same for the values
+    // attention: one KV head's keys as floats, [n_pos][head_dim] (query by query) or a chunk of
+    // positions (in lanes, keys then values)
+    std::vector<float> keys;
+    std::vector<float> values;  // the values as floats, [n_pos][head_dim] (query by query)
     std::vector<float> scores;  // one query's probabilities over the positions, or a block's
     std::vector<float> queries_t, outputs_t;  // a block of queries and their outputs, transposed
     std::vector<float> decode;  // a covering block range of a row (quantized cache types)
