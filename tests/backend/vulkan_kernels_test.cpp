@@ -29,6 +29,7 @@
 
 #include "backend/vulkan/kernels.h"
 #include "backend/vulkan_test_util.h"
+#include "core/half.h"
 #include "kernels/cpu/vec_dot.h"
 #include "tensor/types.h"
 
@@ -457,6 +458,50 @@ TEST_F(VulkanKernels, RopeMatchesReferenceForPairOrdersPartialRotationFactorsAnd
       for (uint32_t i = 0; i < stride; ++i) {
         ASSERT_NEAR(got[t * stride + i], expected[i], bound) << "token " << t << " value " << i;
       }
+    }
+  }
+}
+
+// A cache row as the CPU encodes it: floats as they are, F16 rounded to nearest even, the
+// quantized types by the type table's reference quantizers.
+void encode_reference(TensorType type, const float* src, uint8_t* dst, int64_t n) {
+  if (type == TensorType::F32) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  } else if (type == TensorType::F16) {
+    for (int64_t i = 0; i < n; ++i) {
+      const uint16_t half = f32_to_f16(src[i]);
+      std::memcpy(dst + 2 * i, &half, sizeof(half));
+    }
+  } else {
+    type_traits(type).quantize(src, dst, n);
+  }
+}
+
+// kv_store encodes each row as the CPU's reference quantizers do, byte for byte: a cache written
+// by the GPU reads back as the CPU would have written it.
+TEST_F(VulkanKernels, KvStoreEncodesRowsAsTheReferenceQuantizersDo) {
+  const uint32_t width = 128, n_rows = 200;
+  const std::vector<float> src = random_values(n_rows * width, 3.0f, rng_);
+  std::vector<int32_t> rows(n_rows);
+  for (uint32_t t = 0; t < n_rows; ++t) rows[t] = static_cast<int32_t>((t * 37) % n_rows);
+  const auto src_buffer = upload(*context_, src);
+  const auto rows_buffer = upload(*context_, rows);
+  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::Q8_0, TensorType::Q4_0}) {
+    SCOPED_TRACE(type_name(type));
+    const auto row_bytes = static_cast<uint32_t>(::bottega::row_bytes(type, width));
+    const size_t words = (static_cast<size_t>(row_bytes) * n_rows + 3) / 4;
+    const auto cache = context_->allocate(words * 4);
+    run([&](CommandList& commands) {
+      kernels_->kv_store(commands, rows_of(*src_buffer, n_rows, width),
+                         KvRowsView{cache.get(), type, width, row_bytes, n_rows}, *rows_buffer, 0);
+    });
+    std::vector<uint8_t> got(words * 4);
+    context_->download(*cache, 0, std::as_writable_bytes(std::span(got)));
+    std::vector<uint8_t> expected(row_bytes);
+    for (uint32_t t = 0; t < n_rows; ++t) {
+      encode_reference(type, src.data() + t * width, expected.data(), width);
+      const uint8_t* stored = got.data() + static_cast<size_t>(rows[t]) * row_bytes;
+      ASSERT_EQ(std::vector<uint8_t>(stored, stored + row_bytes), expected) << "row " << t;
     }
   }
 }
