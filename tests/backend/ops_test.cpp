@@ -472,7 +472,8 @@ TEST_P(OpsTest, PagedAttentionOverTwoSequencesWithWindowSoftcapAndSinks) {
                                  AttentionCase{TensorType::Q4_0, 0, 0.0f, true, 80, 75},
                                  AttentionCase{TensorType::F16, 70, 30.0f, false, 80, 75},
                                  AttentionCase{TensorType::F16, 0, 0.0f, true, 64, 150, 8},
-                                 AttentionCase{TensorType::F32, 100, 25.0f, false, 32, 150, 8}}) {
+                                 AttentionCase{TensorType::F32, 100, 25.0f, false, 32, 150, 8},
+                                 AttentionCase{TensorType::Q8_0, 0, 0.0f, true, 64, 150, 8}}) {
     const int64_t n_head = c.n_head, head_dim = c.head_dim, kv_dim = n_head_kv * head_dim;
     KvCache cache(1, kv_dim, 24, block, {c.cache_type, c.cache_type}, n_head_kv);
     // Sequence 0: a prompt of c.prompt positions; sequence 1: 14 positions. Blocks out of order.

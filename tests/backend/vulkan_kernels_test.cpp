@@ -477,11 +477,44 @@ void encode_reference(TensorType type, const float* src, uint8_t* dst, int64_t n
   }
 }
 
+// Rows whose blocks are full of rounding ties: values x with x * (1 / d) exactly on a Q8_0 level's
+// half (d = largest magnitude / 127) or, after + 8.5, on a Q4_0 level's edge (d = extreme / -8),
+// in float as the CPU computes it. A GPU whose division is a little off (GLSL allows 2.5 ulp)
+// rounds them the other way, which random values almost never show.
+std::vector<float> tie_rows(uint32_t n_rows, uint32_t width, TensorType type, std::mt19937& rng) {
+  const bool q8 = type == TensorType::Q8_0;
+  std::uniform_real_distribution<float> extremes(0.05f, 3.0f);
+  std::uniform_int_distribution<int> levels(q8 ? -127 : 1, q8 ? 126 : 15);
+  std::vector<float> values(static_cast<size_t>(n_rows) * width);
+  for (size_t block = 0; block < values.size() / 32; ++block) {
+    float* x = values.data() + block * 32;
+    x[0] = extremes(rng) * (rng() % 2 ? 1.0f : -1.0f);
+    const float d = q8 ? std::fabs(x[0]) / 127.0f : x[0] / -8.0f;
+    const float inverse = 1.0f / d;
+    for (int i = 1; i < 32;) {
+      const float target = static_cast<float>(levels(rng)) + (q8 ? 0.5f : -8.5f);
+      const float guess = target / inverse;
+      for (const float candidate :
+           {guess, std::nextafter(guess, 0.0f), std::nextafter(guess, 8.0f)}) {
+        if (candidate * inverse == target) {
+          x[i++] = candidate;
+          break;
+        }
+      }
+    }
+  }
+  return values;
+}
+
 // kv_store encodes each row as the CPU's reference quantizers do, byte for byte: a cache written
-// by the GPU reads back as the CPU would have written it.
+// by the GPU reads back as the CPU would have written it, rounding ties included.
 TEST_F(VulkanKernels, KvStoreEncodesRowsAsTheReferenceQuantizersDo) {
-  const uint32_t width = 128, n_rows = 200;
-  const std::vector<float> src = random_values(n_rows * width, 3.0f, rng_);
+  const uint32_t width = 128, n_random = 200, n_ties = 200, n_rows = n_random + 2 * n_ties;
+  std::vector<float> src = random_values(n_random * width, 3.0f, rng_);
+  for (TensorType tied : {TensorType::Q8_0, TensorType::Q4_0}) {
+    const std::vector<float> rows = tie_rows(n_ties, width, tied, rng_);
+    src.insert(src.end(), rows.begin(), rows.end());
+  }
   std::vector<int32_t> rows(n_rows);
   for (uint32_t t = 0; t < n_rows; ++t) rows[t] = static_cast<int32_t>((t * 37) % n_rows);
   const auto src_buffer = upload(*context_, src);

@@ -6,6 +6,7 @@
 // shared with a neighbouring block are merged with atomics.
 
 #include "kv_rows.glsl"
+#include "rounded_division.glsl"
 
 layout(local_size_x = 64) in;
 
@@ -22,7 +23,7 @@ layout(push_constant) uniform Params {
   uint rows_offset;
 } p;
 
-uint unit_bytes[128];  // one block's encoding (32 f32 values at most)
+uint unit_bytes[128];
 
 void put_half(uint k, float value) {
   const uint h = packHalf2x16(vec2(value, 0.0)) & 0xFFFFu;
@@ -83,8 +84,8 @@ void main() {
     }
   }
   if (p.type == KV_Q8_0) {
-    const float d = magnitude / 127.0;
-    const float inverse = d != 0.0 ? 1.0 / d : 0.0;
+    const float d = divide_rounded(magnitude, 127.0);
+    const float inverse = d != 0.0 ? divide_rounded(1.0, d) : 0.0;
     put_half(0u, d);
     for (uint i = 0u; i < 32u; ++i) {
       const float v = src[source + i] * inverse;
@@ -101,13 +102,13 @@ void main() {
     emit(row_byte + (first / 32u) * 34u, 34u);
     return;
   }
-  const float d = extreme / -8.0;
-  const float inverse = d != 0.0 ? 1.0 / d : 0.0;
+  const float d = divide_rounded(extreme, -8.0);
+  const float inverse = d != 0.0 ? divide_rounded(1.0, d) : 0.0;
   put_half(0u, d);
   for (uint j = 0u; j < 16u; ++j) {
     uint levels[2];
     for (uint h = 0u; h < 2u; ++h) {
-      const float v = src[source + j + 16u * h] * inverse + 8.5;
+      precise const float v = src[source + j + 16u * h] * inverse + 8.5;  // not fused, as on the CPU
       levels[h] = !(v > 0.0) ? 0u : (v >= 15.0 ? 15u : uint(v));
     }
     unit_bytes[2u + j] = levels[0] | (levels[1] << 4);

@@ -11,6 +11,8 @@
 // scales_offset + 2 * (t * chunks + c), s = d * sum(q) (Q8_1: the CPU's rounded s). One thread per
 // block: 32 values (Q8_0, Q8_1) or 256 (Q8_K); rows of the grid are tokens.
 
+#include "rounded_division.glsl"
+
 layout(local_size_x = 64) in;
 
 layout(std430, binding = 0) readonly buffer Input { float x[]; };
@@ -56,12 +58,12 @@ void main() {
     if (abs(v) > abs(extreme)) extreme = v;
   }
 #if defined(ACT_Q8_K)
-  const float inverse = extreme != 0.0 ? -127.0 / extreme : 0.0;
-  const float d = extreme != 0.0 ? 1.0 / inverse : 0.0;
+  const float inverse = extreme != 0.0 ? divide_rounded(-127.0, extreme) : 0.0;
+  const float d = extreme != 0.0 ? divide_rounded(1.0, inverse) : 0.0;
   const float stored_d = d;
 #else
-  const float d = abs(extreme) / 127.0;
-  const float inverse = d != 0.0 ? 1.0 / d : 0.0;
+  const float d = divide_rounded(abs(extreme), 127.0);
+  const float inverse = d != 0.0 ? divide_rounded(1.0, d) : 0.0;
   const float stored_d = f16_rounded(d);
 #endif
 
