@@ -82,7 +82,7 @@ void BM_Lanes(benchmark::State& state) {
       const int64_t first = b * width;
       kernels.dot_lanes(in.queries.data() + first * kDim, in.keys.data(), n_rows, kDim, width,
                         scores_t.data());
-      kernels.softmax_lanes(scores_t.data(), n_rows, width);
+      kernels.softmax_lanes(scores_t.data(), n_rows, width, nullptr, nullptr);
       std::fill_n(out_t.data() + first * kDim, width * kDim, 0.0f);
       kernels.weighted_sum_lanes(scores_t.data(), in.values.data(), n_rows, kDim, width,
                                  out_t.data() + first * kDim);

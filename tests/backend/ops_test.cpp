@@ -464,7 +464,9 @@ TEST_P(OpsTest, PagedAttentionOverTwoSequencesWithWindowSoftcapAndSinks) {
   const int32_t block = 8;
   // The long prompts (75 and 150 positions, 80-value heads) take a GPU's attention past one
   // chunk of positions and one value per thread, and the CPU's past its chunks of rows; Q4_0 is
-  // the coarsest cache type. Groups of 4 query heads per KV head attend in lanes on the CPU.
+  // the coarsest cache type. Groups of 4 query heads per KV head attend in lanes on the CPU, in
+  // segments of 512 positions: 1100 positions fold three of them (with a sink in the last), a
+  // window of 300 crosses from one into the next.
   for (const AttentionCase& c : {AttentionCase{TensorType::F32, 0, 0.0f, false},
                                  AttentionCase{TensorType::F16, 7, 0.0f, true},
                                  AttentionCase{TensorType::Q8_0, 0, 20.0f, false},
@@ -473,13 +475,20 @@ TEST_P(OpsTest, PagedAttentionOverTwoSequencesWithWindowSoftcapAndSinks) {
                                  AttentionCase{TensorType::F16, 70, 30.0f, false, 80, 75},
                                  AttentionCase{TensorType::F16, 0, 0.0f, true, 64, 150, 8},
                                  AttentionCase{TensorType::F32, 100, 25.0f, false, 32, 150, 8},
-                                 AttentionCase{TensorType::Q8_0, 0, 0.0f, true, 64, 150, 8}}) {
+                                 AttentionCase{TensorType::Q8_0, 0, 0.0f, true, 64, 150, 8},
+                                 AttentionCase{TensorType::F16, 0, 0.0f, true, 32, 1100, 8},
+                                 AttentionCase{TensorType::Q8_0, 300, 20.0f, false, 32, 600, 8}}) {
     const int64_t n_head = c.n_head, head_dim = c.head_dim, kv_dim = n_head_kv * head_dim;
-    KvCache cache(1, kv_dim, 24, block, {c.cache_type, c.cache_type}, n_head_kv);
     // Sequence 0: a prompt of c.prompt positions; sequence 1: 14 positions. Blocks out of order.
     std::vector<int32_t> table0 = {5,  0,  9,  1,  2,  4,  6,  7,  8,  10, 23,
                                    12, 22, 13, 21, 14, 20, 15, 19, 16, 18, 17};
-    table0.resize(static_cast<size_t>((c.prompt + block - 1) / block));
+    const int32_t blocks0 = (c.prompt + block - 1) / block;
+    while (static_cast<int32_t>(table0.size()) < blocks0) {
+      table0.push_back(static_cast<int32_t>(table0.size()) + 2);  // past blocks 3 and 11
+    }
+    table0.resize(static_cast<size_t>(blocks0));
+    KvCache cache(1, kv_dim, std::max(24, blocks0 + 2), block, {c.cache_type, c.cache_type},
+                  n_head_kv);
     const std::vector<int32_t> table1 = {3, 11};
     const std::vector<std::span<const int32_t>> tables = {table0, table1};
     std::vector<BatchToken> batch;
@@ -506,6 +515,25 @@ TEST_P(OpsTest, PagedAttentionOverTwoSequencesWithWindowSoftcapAndSinks) {
                       out->tensor(n, n_head * head_dim));
       pass->read(out->tensor(n, n_head * head_dim), y);
     });
+    // Tokens of sequence 0 decoding alone see what they saw in the prompt and get the same bits:
+    // the CPU spreads a lone token's positions over its threads (in segments combined after).
+    for (const int32_t pos : {c.prompt - 1, c.prompt / 2}) {
+      const std::vector<BatchToken> alone = {batch[static_cast<size_t>(pos)]};
+      const auto row = static_cast<size_t>(pos * n_head * head_dim);
+      auto q_alone = upload(
+          std::vector<float>(q.begin() + static_cast<std::ptrdiff_t>(row),
+                             q.begin() + static_cast<std::ptrdiff_t>(row) + n_head * head_dim));
+      auto out_alone = backend_->allocate(n_head * head_dim);
+      std::vector<float> y_alone(static_cast<size_t>(n_head * head_dim));
+      auto pass = backend_->begin(alone, tables, cache, pool_);
+      pass->attention(0, params, q_alone->tensor(1, n_head * head_dim),
+                      out_alone->tensor(1, n_head * head_dim));
+      pass->read(out_alone->tensor(1, n_head * head_dim), y_alone);
+      ASSERT_EQ(y_alone, std::vector<float>(
+                             y.begin() + static_cast<std::ptrdiff_t>(row),
+                             y.begin() + static_cast<std::ptrdiff_t>(row) + n_head * head_dim))
+          << type_name(c.cache_type) << " position " << pos << " of " << c.prompt;
+    }
     // The cache's rounding of keys and values.
     auto rounded = [&](const std::vector<float>& src) {
       const TypeTraits& traits = type_traits(c.cache_type);

@@ -213,7 +213,7 @@ TEST(AttentionRows, WeightedSumLanesMatchTheReferenceExactlyAndExactSumsWithinBo
 }
 
 // Each lane is its own softmax, with the bound of the row softmax above; a lane's -inf entries
-// get exactly 0 and its probabilities sum to 1.
+// get exactly 0 and its probabilities sum to 1; its reported maximum and normaliser are its own.
 TEST(AttentionRows, SoftmaxLanesMatchExactProbabilitiesOnEveryIsa) {
   std::mt19937 rng(61);
   std::uniform_real_distribution<float> dist(-40.0f, 40.0f);
@@ -229,7 +229,11 @@ TEST(AttentionRows, SoftmaxLanesMatchExactProbabilitiesOnEveryIsa) {
           if (n > 1 && l % n == 0) x[static_cast<size_t>(width + l)] = -INFINITY;
         }
         const std::vector<float> original = x;
-        k.softmax_lanes(x.data(), n, width);
+        std::vector<float> lane_max(static_cast<size_t>(width)), lane_sum(lane_max.size());
+        k.softmax_lanes(x.data(), n, width, lane_max.data(), lane_sum.data());
+        std::vector<float> unreported = original;
+        k.softmax_lanes(unreported.data(), n, width, nullptr, nullptr);
+        EXPECT_EQ(unreported, x) << isa_name(isa);
         for (int64_t l = 0; l < width; ++l) {
           double max_value = -INFINITY, total = 0.0, sum = 0.0;
           for (int64_t i = 0; i < n; ++i) {
@@ -251,6 +255,12 @@ TEST(AttentionRows, SoftmaxLanesMatchExactProbabilitiesOnEveryIsa) {
             sum += x[at];
           }
           EXPECT_NEAR(sum, 1.0, 1e-5) << isa_name(isa) << " n " << n << " lane " << l;
+          // The normaliser: its n terms within the probabilities' relative bound (scores up to
+          // 80 below the maximum), and n float additions.
+          EXPECT_EQ(lane_max[static_cast<size_t>(l)], max_value) << isa_name(isa);
+          const double sum_bound = total * (1e-6 + (80.0 + static_cast<double>(n)) * kEpsilon);
+          EXPECT_NEAR(lane_sum[static_cast<size_t>(l)], total, sum_bound)
+              << isa_name(isa) << " n " << n << " lane " << l;
         }
       }
     }

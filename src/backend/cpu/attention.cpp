@@ -109,6 +109,17 @@ class HeadRows {
         layer_slices_(layer_slices),
         slice_bytes_(slice_bytes) {}
 
+  // Asks for the first rows of positions first..end-1 to be brought into the cache, ahead of
+  // their gather.
+  void warm(int32_t first, int32_t end) const {
+    const int32_t last = std::min(end, first + kPrefetchRows);
+    for (int32_t p = first; p < last;) {
+      const int32_t run = run_at(p, last);
+      prefetch(p, run);
+      p += run;
+    }
+  }
+
   // Writes positions first..end-1 as consecutive float rows to dst, and asks for the rows that
   // follow (up to `fetch_end`) to be brought into the cache meanwhile.
   void gather(int32_t first, int32_t end, int32_t fetch_end, float* dst,
@@ -245,22 +256,87 @@ struct LaneBlock {
 // thousand positions, written and read back through the outer caches.
 constexpr int32_t kChunkRows = 64;
 
+// In lanes, positions are attended in segments fixed by absolute position (0..511, 512..1023, ...):
+// each query's softmax is taken per segment, and the segments combine by their maxima and
+// normalisers (flash-decoding), so that one long decode spreads its positions over the threads
+// where it has fewer KV heads than the pool has threads. Fixed by position, never by the batch or
+// the pool, so that a token gets the same bits alone, in a prompt tile and on any thread count.
+constexpr int32_t kSegmentRows = 512;
+// Fewer (tile, KV head) pairs than this per thread: their segments are the work instead.
+constexpr int64_t kSplitBelowPairsPerThread = 2;
+
+int32_t segment_of(int32_t pos) {
+  return pos / kSegmentRows;
+}
+
+// One query's result over one segment: its head_dim outputs normalised over the segment, then the
+// segment's largest score and its normaliser (0 where the query sees none of the segment).
+int64_t partial_floats(int64_t head_dim) {
+  return head_dim + 2;
+}
+
+// The queries of one tile and KV head: in partials, segment s's query i at
+// ((s - first_segment) * n_queries + i) * partial_floats.
+struct TileSegments {
+  int32_t first_segment;
+  int32_t n_segments;
+  int64_t n_queries;
+};
+
+TileSegments tile_segments(const AttentionShape& shape, const QueryTile& tile,
+                           const TileRows& rows) {
+  const int32_t first = segment_of(rows.begin);
+  return {first, segment_of(rows.end - 1) - first + 1,
+          tile.count * (shape.n_head / shape.n_head_kv)};
+}
+
+// One query's segments folded in order of position: the largest score so far and the normaliser
+// of everything folded, whose softmax the output holds.
+struct SegmentFold {
+  float max = -kInfinity;
+  float sum = 0.0f;  // 0: nothing folded yet
+};
+
+// Folds one segment's partial (outputs `o_stride` floats apart, its largest score and normaliser)
+// into a query's output: both sides weighted by their share of the softmax over all they cover.
+// The first segment is copied, so a query that sees one segment gets that segment's bits. Split
+// or not, the same partials fold in the same order, so a token's bits do not depend on the pool.
+void fold_segment(SegmentFold& fold, const float* o, int64_t o_stride, float seg_max, float seg_sum,
+                  int64_t head_dim, float* out) {
+  if (seg_sum <= 0.0f) return;  // the query sees none of the segment
+  if (fold.sum == 0.0f) {
+    for (int64_t d = 0; d < head_dim; ++d) out[d] = o[d * o_stride];
+    fold = {seg_max, seg_sum};
+    return;
+  }
+  const float top = std::max(fold.max, seg_max);
+  const float before = std::exp(fold.max - top) * fold.sum;
+  const float added = std::exp(seg_max - top) * seg_sum;
+  const float total = before + added;
+  const float keep = before / total, take = added / total;
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = keep * out[d] + take * o[d * o_stride];
+  fold = {top, total};
+}
+
+// Segments [segment, segment_end) of a tile's queries for one KV head, in lanes. With partials
+// set, each segment's partials are stored there (the tile's layout of TileSegments, from `segment`
+// on); else they are folded into the queries' outputs as each segment ends.
 void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
-                  const TileRows& rows, const kernels::AttentionRowKernels& k, Scratch::Thread& s) {
+                  const TileRows& rows, int32_t segment, int32_t segment_end,
+                  const kernels::AttentionRowKernels& k, Scratch::Thread& s, float* partials) {
   constexpr int64_t kBlockQueries = 2 * kernels::kQueryLanes;
   const AttentionShape& shape = task.shape;
   const int64_t head_dim = shape.head_dim;
   const int64_t n_queries = tile.count * (shape.n_head / shape.n_head_kv);
   const int64_t n_blocks = (n_queries + kBlockQueries - 1) / kBlockQueries;
-  const int32_t n_rows = rows.end - rows.begin;
   const bool has_sinks = shape.sinks != nullptr;
-  const int64_t n_scored = n_rows + (has_sinks ? 1 : 0);  // the sinks' scores as one more row
+  const int64_t most_scored = kSegmentRows + 1;  // a segment's rows and a sink
   const auto block_floats = [&](int64_t per_lane) {
     return static_cast<size_t>(n_blocks * kBlockQueries * per_lane);
   };
   float* q_all = at_least(s.queries_t, block_floats(head_dim));
   float* out_all = at_least(s.outputs_t, block_floats(head_dim));
-  float* scores_all = at_least(s.scores, block_floats(n_scored));
+  float* scores_all = at_least(s.scores, block_floats(most_scored + 2));
   float* chunk = at_least(s.keys, static_cast<size_t>(kChunkRows * head_dim));
   std::vector<TileQuery> queries(static_cast<size_t>(n_blocks * kBlockQueries));
   std::vector<LaneBlock> blocks(static_cast<size_t>(n_blocks));
@@ -271,7 +347,8 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
         (count + kernels::kQueryLanes - 1) / kernels::kQueryLanes * kernels::kQueryLanes;
     const int64_t offset = b * kBlockQueries;
     LaneBlock& block = blocks[static_cast<size_t>(b)];
-    block = {width, q_all + offset * head_dim, scores_all + offset * n_scored,
+    // Past each block's scores: its lanes' maxima and normalisers.
+    block = {width, q_all + offset * head_dim, scores_all + offset * (most_scored + 2),
              out_all + offset * head_dim};
     for (int64_t l = 0; l < width; ++l) {
       // Lanes past the last query repeat it, so that every lane's softmax has a finite score.
@@ -280,47 +357,95 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
       const float* q = task.q + query.offset;
       for (int64_t d = 0; d < head_dim; ++d) block.q_t[d * width + l] = q[d] * shape.scale;
     }
-    std::fill_n(block.out_t, head_dim * width, 0.0f);
   }
-  for (int32_t c = 0; c < n_rows; c += kChunkRows) {
-    const int32_t count = std::min(kChunkRows, n_rows - c);
-    rows.keys.gather(rows.begin + c, rows.begin + c + count, rows.end, chunk, s.decode);
-    for (const LaneBlock& block : blocks) {
-      k.dot_lanes(block.q_t, chunk, count, head_dim, block.width, block.scores_t + c * block.width);
-    }
-  }
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const LaneBlock& block = blocks[static_cast<size_t>(b)];
-    const int64_t width = block.width;
-    float* scores_t = block.scores_t;
-    if (shape.softcap > 0.0f) kernels::softcap(scores_t, n_rows * width, shape.softcap);
-    for (int64_t l = 0; l < width; ++l) {
-      const TileQuery& query = queries[static_cast<size_t>(b * kBlockQueries + l)];
-      for (int32_t r = 0; r < query.skip; ++r) scores_t[r * width + l] = -kInfinity;
-      for (int32_t r = query.skip + query.n_visible; r < n_rows; ++r) {
-        scores_t[r * width + l] = -kInfinity;
+  const int64_t stride = partial_floats(head_dim);
+  std::vector<SegmentFold> folds(partials == nullptr ? static_cast<size_t>(n_queries) : 0);
+  for (int32_t seg = segment; seg < segment_end; ++seg) {
+    const int32_t begin = std::max(rows.begin, seg * kSegmentRows);
+    const int32_t end = std::min(rows.end, (seg + 1) * kSegmentRows);
+    const int32_t n_rows = end - begin;
+    const int64_t n_scored = n_rows + (has_sinks ? 1 : 0);  // the sinks' scores as one more row
+    for (int32_t c = 0; c < n_rows; c += kChunkRows) {
+      const int32_t count = std::min(kChunkRows, n_rows - c);
+      // Each gather fetches its own rows ahead; the segment's values, then the next segment's
+      // keys, are asked for during the last chunk before them.
+      if (c + count == n_rows) rows.values.warm(begin, end);
+      rows.keys.gather(begin + c, begin + c + count, end, chunk, s.decode);
+      for (const LaneBlock& block : blocks) {
+        k.dot_lanes(block.q_t, chunk, count, head_dim, block.width,
+                    block.scores_t + c * block.width);
       }
-      if (has_sinks) scores_t[n_rows * width + l] = query.sink;
     }
-    k.softmax_lanes(scores_t, n_scored, width);
-  }
-  for (int32_t c = 0; c < n_rows; c += kChunkRows) {
-    const int32_t count = std::min(kChunkRows, n_rows - c);
-    rows.values.gather(rows.begin + c, rows.begin + c + count, rows.end, chunk, s.decode);
-    for (const LaneBlock& block : blocks) {
-      k.weighted_sum_lanes(block.scores_t + c * block.width, chunk, count, head_dim, block.width,
-                           block.out_t);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const LaneBlock& block = blocks[static_cast<size_t>(b)];
+      const int64_t width = block.width;
+      float* scores_t = block.scores_t;
+      if (shape.softcap > 0.0f) kernels::softcap(scores_t, n_rows * width, shape.softcap);
+      for (int64_t l = 0; l < width; ++l) {
+        // The rows of this segment the query sees; one that sees none keeps its finite scores
+        // (its partial is marked unseen below). Its sink joins the segment of its own position.
+        const TileQuery& query = queries[static_cast<size_t>(b * kBlockQueries + l)];
+        const int32_t seen_from = std::max(rows.begin + query.skip, begin) - begin;
+        const int32_t seen_to = std::min(rows.begin + query.skip + query.n_visible, end) - begin;
+        if (seen_from < seen_to) {
+          for (int32_t r = 0; r < seen_from; ++r) scores_t[r * width + l] = -kInfinity;
+          for (int32_t r = seen_to; r < n_rows; ++r) scores_t[r * width + l] = -kInfinity;
+        }
+        const int32_t own_pos = rows.begin + query.skip + query.n_visible - 1;
+        if (has_sinks) {
+          scores_t[n_rows * width + l] = segment_of(own_pos) == seg ? query.sink : -kInfinity;
+        }
+      }
+      float* lane_max = scores_t + most_scored * width;
+      k.softmax_lanes(scores_t, n_scored, width, lane_max, lane_max + width);
+      std::fill_n(block.out_t, head_dim * width, 0.0f);
     }
-  }
-  for (int64_t i = 0; i < n_queries; ++i) {
-    const LaneBlock& block = blocks[static_cast<size_t>(i / kBlockQueries)];
-    float* o = task.out + queries[static_cast<size_t>(i)].offset;
-    const int64_t l = i % kBlockQueries;
-    for (int64_t d = 0; d < head_dim; ++d) o[d] = block.out_t[d * block.width + l];
+    for (int32_t c = 0; c < n_rows; c += kChunkRows) {
+      const int32_t count = std::min(kChunkRows, n_rows - c);
+      if (c + count == n_rows && seg + 1 < segment_end) rows.keys.warm(end, rows.end);
+      rows.values.gather(begin + c, begin + c + count, end, chunk, s.decode);
+      for (const LaneBlock& block : blocks) {
+        k.weighted_sum_lanes(block.scores_t + c * block.width, chunk, count, head_dim, block.width,
+                             block.out_t);
+      }
+    }
+    for (int64_t i = 0; i < n_queries; ++i) {
+      const LaneBlock& block = blocks[static_cast<size_t>(i / kBlockQueries)];
+      const TileQuery& query = queries[static_cast<size_t>(i)];
+      const int64_t l = i % kBlockQueries;
+      const float* lane_max = block.scores_t + most_scored * block.width;
+      const bool seen =
+          rows.begin + query.skip < end && rows.begin + query.skip + query.n_visible > begin;
+      const float seg_sum = seen ? lane_max[block.width + l] : 0.0f;
+      if (partials == nullptr) {
+        fold_segment(folds[static_cast<size_t>(i)], block.out_t + l, block.width, lane_max[l],
+                     seg_sum, head_dim, task.out + query.offset);
+        continue;
+      }
+      float* partial = partials + ((seg - segment) * n_queries + i) * stride;
+      for (int64_t d = 0; d < head_dim; ++d) partial[d] = block.out_t[d * block.width + l];
+      partial[head_dim] = lane_max[l];
+      partial[head_dim + 1] = seg_sum;
+    }
   }
 }
 
-void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, Scratch::Thread& s) {
+// Every query of a tile's KV head from its partials (TileSegments' layout).
+void combine_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, int32_t begin,
+                  const TileSegments& segments, const float* partials) {
+  const int64_t head_dim = task.shape.head_dim;
+  const int64_t stride = partial_floats(head_dim);
+  for (int64_t i = 0; i < segments.n_queries; ++i) {
+    const TileQuery query = tile_query(task, tile, kv_head, begin, i);
+    SegmentFold fold;
+    for (int32_t seg = 0; seg < segments.n_segments; ++seg) {
+      const float* p = partials + (seg * segments.n_queries + i) * stride;
+      fold_segment(fold, p, 1, p[head_dim], p[head_dim + 1], head_dim, task.out + query.offset);
+    }
+  }
+}
+
+TileRows tile_rows(const TileTask& task, const QueryTile& tile, int64_t kv_head) {
   const AttentionShape& shape = task.shape;
   const BatchToken& first = task.batch[static_cast<size_t>(tile.first)];
   const BatchToken& last = task.batch[static_cast<size_t>(tile.first + tile.count - 1)];
@@ -328,20 +453,61 @@ void attend_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, S
   const KvCache& cache = task.cache;
   const HostKvLayer& layer = cache.host_layer(task.layer);
   // The tile's tokens are consecutive, so together they see one range of positions.
-  const TileRows rows{HeadRows(cache, table, kv_head, shape.head_dim, cache.key_type(),
-                               layer.keys.data(), cache.key_slice_bytes()),
-                      HeadRows(cache, table, kv_head, shape.head_dim, cache.value_type(),
-                               layer.values.data(), cache.value_slice_bytes()),
-                      first_visible(first.pos, shape.window), last.pos + 1};
+  return {HeadRows(cache, table, kv_head, shape.head_dim, cache.key_type(), layer.keys.data(),
+                   cache.key_slice_bytes()),
+          HeadRows(cache, table, kv_head, shape.head_dim, cache.value_type(), layer.values.data(),
+                   cache.value_slice_bytes()),
+          first_visible(first.pos, shape.window), last.pos + 1};
+}
+
+// Chosen by the model's shape alone, never by the tile, so that a token's result is the same in a
+// prompt tile and alone (batch invariance): groups of 4 or more heads fill half a block of lanes
+// or more when a token decodes alone, and there the lanes run no slower than the rows.
+bool attends_in_lanes(const AttentionShape& shape, const kernels::AttentionRowKernels& k) {
+  return k.dot_lanes != nullptr && shape.n_head / shape.n_head_kv >= kMinLaneGroup;
+}
+
+// Work for one thread: a tile's KV head over segments [segment, segment_end), or all of them
+// (segment_end < 0), attended and combined in place. Where partials is set the segments' results
+// go there, to be combined once every segment is done.
+struct AttentionWork {
+  int64_t tile;
+  int64_t kv_head;
+  int32_t segment = 0;
+  int32_t segment_end = -1;
+  float* partials = nullptr;
+};
+
+void run_work(const TileTask& task, const std::vector<QueryTile>& tiles, const AttentionWork& work,
+              Scratch::Thread& s) {
+  const QueryTile& tile = tiles[static_cast<size_t>(work.tile)];
+  const TileRows rows = tile_rows(task, tile, work.kv_head);
   const kernels::AttentionRowKernels& k = kernels::best_attention_row_kernels();
-  // Chosen by the model's shape alone, never by the tile, so that a token's result is the same
-  // in a prompt tile and alone (batch invariance): groups of 4 or more heads fill half a block of
-  // lanes or more when a token decodes alone, and there the lanes run no slower than the rows.
-  if (k.dot_lanes != nullptr && shape.n_head / shape.n_head_kv >= kMinLaneGroup) {
-    attend_lanes(task, tile, kv_head, rows, k, s);
-  } else {
-    attend_one_by_one(task, tile, kv_head, rows, s);
+  if (!attends_in_lanes(task.shape, k)) {
+    attend_one_by_one(task, tile, work.kv_head, rows, s);
+    return;
   }
+  const TileSegments segments = tile_segments(task.shape, tile, rows);
+  if (work.partials != nullptr) {
+    attend_lanes(task, tile, work.kv_head, rows, work.segment, work.segment_end, k, s,
+                 work.partials);
+    return;
+  }
+  attend_lanes(task, tile, work.kv_head, rows, segments.first_segment,
+               segments.first_segment + segments.n_segments, k, s, nullptr);
+}
+
+// Claims work items one at a time, so that threads stay busy although they differ in cost.
+template <class Fn>
+void claim_all(ThreadPool& pool, Scratch& scratch, int64_t n_items, const Fn& fn) {
+  std::atomic<int64_t> next{0};
+  scratch.grow_threads(pool.size());
+  pool.run([&](int thread, int) {
+    Scratch::Thread& own = scratch.threads[static_cast<size_t>(thread)];
+    for (int64_t claimed = next.fetch_add(1); claimed < n_items; claimed = next.fetch_add(1)) {
+      fn(claimed, own);
+    }
+  });
 }
 
 }  // namespace
@@ -355,18 +521,60 @@ void paged_attention(std::span<const BatchToken> batch,
                 " KV heads");
   const std::vector<QueryTile> tiles = query_tiles(batch);
   const TileTask task{batch, tables, cache, layer, shape, q, out};
-  const auto n_tasks = static_cast<int64_t>(tiles.size()) * shape.n_head_kv;
-  // Tasks are claimed one at a time, so threads stay busy although causal tiles differ in cost;
-  // the last tiles (the most positions) go first so that no long task starts at the end.
-  std::atomic<int64_t> next{0};
-  scratch.grow_threads(pool.size());
-  pool.run([&](int thread, int) {
-    Scratch::Thread& own = scratch.threads[static_cast<size_t>(thread)];
-    for (int64_t claimed = next.fetch_add(1); claimed < n_tasks; claimed = next.fetch_add(1)) {
-      const int64_t index = n_tasks - 1 - claimed;
-      attend_tile(task, tiles[static_cast<size_t>(index / shape.n_head_kv)],
-                  index % shape.n_head_kv, own);
+  const auto n_pairs = static_cast<int64_t>(tiles.size()) * shape.n_head_kv;
+  // The last tiles (the most positions) go first, so that no long task starts at the end.
+  std::vector<AttentionWork> work;
+  for (int64_t index = n_pairs - 1; index >= 0; --index) {
+    work.push_back({index / shape.n_head_kv, index % shape.n_head_kv});
+  }
+  // Too few (tile, KV head) pairs to keep every thread busy: their segments become the work, and
+  // the queries are combined once all are done.
+  const bool split = n_pairs < kSplitBelowPairsPerThread * pool.size() &&
+                     attends_in_lanes(shape, kernels::best_attention_row_kernels());
+  if (!split) {
+    claim_all(pool, scratch, static_cast<int64_t>(work.size()), [&](int64_t i, Scratch::Thread& s) {
+      run_work(task, tiles, work[static_cast<size_t>(i)], s);
+    });
+    return;
+  }
+  // Every pair's segments, each its own work, then every pair's queries combined.
+  std::vector<AttentionWork> pieces;
+  std::vector<size_t> pair_offsets;  // of each pair's partials, in `work`'s order
+  size_t n_partials = 0;
+  const int64_t stride = partial_floats(shape.head_dim);
+  for (const AttentionWork& pair : work) {
+    const QueryTile& tile = tiles[static_cast<size_t>(pair.tile)];
+    const TileSegments segments = tile_segments(shape, tile, tile_rows(task, tile, pair.kv_head));
+    pair_offsets.push_back(n_partials);
+    for (int32_t seg = 0; seg < segments.n_segments; ++seg) {
+      pieces.push_back({pair.tile, pair.kv_head, segments.first_segment + seg,
+                        segments.first_segment + seg + 1, nullptr});
     }
+    n_partials += static_cast<size_t>(segments.n_segments * segments.n_queries * stride);
+  }
+  float* partials = at_least(scratch.attention_partials, n_partials);
+  size_t piece = 0;
+  for (size_t pair = 0; pair < work.size(); ++pair) {
+    const QueryTile& tile = tiles[static_cast<size_t>(work[pair].tile)];
+    const int64_t n_queries = tile.count * (shape.n_head / shape.n_head_kv);
+    const int32_t first_segment = pieces[piece].segment;
+    for (; piece < pieces.size() && pieces[piece].tile == work[pair].tile &&
+           pieces[piece].kv_head == work[pair].kv_head;
+         ++piece) {
+      pieces[piece].partials =
+          partials + pair_offsets[pair] +
+          static_cast<size_t>((pieces[piece].segment - first_segment) * n_queries * stride);
+    }
+  }
+  claim_all(pool, scratch, static_cast<int64_t>(pieces.size()), [&](int64_t i, Scratch::Thread& s) {
+    run_work(task, tiles, pieces[static_cast<size_t>(i)], s);
+  });
+  claim_all(pool, scratch, static_cast<int64_t>(work.size()), [&](int64_t i, Scratch::Thread&) {
+    const AttentionWork& pair = work[static_cast<size_t>(i)];
+    const QueryTile& tile = tiles[static_cast<size_t>(pair.tile)];
+    const TileRows rows = tile_rows(task, tile, pair.kv_head);
+    combine_tile(task, tile, pair.kv_head, rows.begin, tile_segments(shape, tile, rows),
+                 partials + pair_offsets[static_cast<size_t>(i)]);
   });
 }
 

@@ -29,9 +29,10 @@ struct Scratch {
     std::vector<float> decode;  // a covering block range of a row (quantized cache types)
     std::vector<float> expert_in, expert_gate, expert_up;  // one expert's rows
   };
-  std::vector<Thread> threads;        // one per thread of the pool (grow_threads)
-  std::vector<float> router;          // a mixture's router logits, a row per token
-  std::vector<float> expert_outputs;  // each expert's output rows, expert after expert
+  std::vector<Thread> threads;            // one per thread of the pool (grow_threads)
+  std::vector<float> router;              // a mixture's router logits, a row per token
+  std::vector<float> attention_partials;  // every query's results per segment, to be combined
+  std::vector<float> expert_outputs;      // each expert's output rows, expert after expert
 
   // Makes room for n threads; call before handing threads[i] to thread i.
   void grow_threads(int n) {

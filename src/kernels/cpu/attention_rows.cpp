@@ -48,7 +48,7 @@ void dot_lanes_ref(const float* q_t, const float* rows, int64_t n_rows, int64_t 
   }
 }
 
-void softmax_lanes_ref(float* x_t, int64_t n, int64_t width) {
+void softmax_lanes_ref(float* x_t, int64_t n, int64_t width, float* lane_max, float* lane_sum) {
   for (int64_t l = 0; l < width; ++l) {
     float max_value = -std::numeric_limits<float>::infinity();
     for (int64_t i = 0; i < n; ++i) max_value = std::fmax(max_value, x_t[i * width + l]);
@@ -58,6 +58,8 @@ void softmax_lanes_ref(float* x_t, int64_t n, int64_t width) {
       x = std::exp(x - max_value);
       sum += x;
     }
+    if (lane_max != nullptr) lane_max[l] = max_value;
+    if (lane_sum != nullptr) lane_sum[l] = sum;
     const float inverse = 1.0f / sum;
     for (int64_t i = 0; i < n; ++i) x_t[i * width + l] *= inverse;
   }

@@ -31,8 +31,11 @@ constexpr int64_t kQueryLanes = 8;
 using DotLanesFn = void (*)(const float* q_t, const float* rows, int64_t n_rows, int64_t dim,
                             int64_t width, float* scores_t);
 // Softmax in place down each lane of x_t ([n][width]); -inf entries get probability 0. Every lane
-// needs a finite entry.
-using SoftmaxLanesFn = void (*)(float* x_t, int64_t n, int64_t width);
+// needs a finite entry. Where lane_max and lane_sum are not null they receive each lane's largest
+// entry and its sum of exp(entry - largest), the normaliser, from which softmaxes over separate
+// ranges of rows combine into one.
+using SoftmaxLanesFn = void (*)(float* x_t, int64_t n, int64_t width, float* lane_max,
+                                float* lane_sum);
 // out_t[d * width + l] += sum over r < n_rows of weights_t[r * width + l] * rows[r * dim + d],
 // each lane's sum fused multiply-adds onto out_t's value from r = 0 up: a run of rows taken in
 // pieces, one call each, gives the bits of one call over all of them.

@@ -173,7 +173,7 @@ void dot_lanes_avx2(const float* q_t, const float* rows, int64_t n_rows, int64_t
   if (lane < width) dot_lanes_blocks<12, 1>(q_t + lane, rows, n_rows, dim, width, scores_t + lane);
 }
 
-void softmax_lanes_avx2(float* x_t, int64_t n, int64_t width) {
+void softmax_lanes_avx2(float* x_t, int64_t n, int64_t width, float* lane_max, float* lane_sum) {
   for (int64_t lane = 0; lane < width; lane += 8) {
     float* x = x_t + lane;
     __m256 max8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
@@ -184,6 +184,8 @@ void softmax_lanes_avx2(float* x_t, int64_t n, int64_t width) {
       _mm256_storeu_ps(x + i * width, e);
       sum8 = _mm256_add_ps(sum8, e);
     }
+    if (lane_max != nullptr) _mm256_storeu_ps(lane_max + lane, max8);
+    if (lane_sum != nullptr) _mm256_storeu_ps(lane_sum + lane, sum8);
     const __m256 inverse = _mm256_div_ps(_mm256_set1_ps(1.0f), sum8);
     for (int64_t i = 0; i < n; ++i) {
       _mm256_storeu_ps(x + i * width, _mm256_mul_ps(_mm256_loadu_ps(x + i * width), inverse));
