@@ -478,6 +478,9 @@ TEST_P(OpsTest, PagedAttentionOverTwoSequencesWithWindowSoftcapAndSinks) {
                                  AttentionCase{TensorType::Q8_0, 0, 0.0f, true, 64, 150, 8},
                                  AttentionCase{TensorType::F16, 0, 0.0f, true, 32, 1100, 8},
                                  AttentionCase{TensorType::Q8_0, 300, 20.0f, false, 32, 600, 8}}) {
+    // The CPU's segments are what the prompts past 256 positions test; a GPU's chunks of 64 are
+    // crossed by the 150-position ones, and lavapipe takes seconds over the longer ones.
+    if (c.prompt > 256 && backend_->name() != "cpu") continue;
     const int64_t n_head = c.n_head, head_dim = c.head_dim, kv_dim = n_head_kv * head_dim;
     // Sequence 0: a prompt of c.prompt positions; sequence 1: 14 positions. Blocks out of order.
     std::vector<int32_t> table0 = {5,  0,  9,  1,  2,  4,  6,  7,  8,  10, 23,

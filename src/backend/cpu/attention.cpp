@@ -297,30 +297,33 @@ struct SegmentFold {
   float sum = 0.0f;  // 0: nothing folded yet
 };
 
-// Folds one segment's partial (outputs `o_stride` floats apart, its largest score and normaliser)
-// into a query's output: both sides weighted by their share of the softmax over all they cover.
-// The first segment is copied, so a query that sees one segment gets that segment's bits. Split
-// or not, the same partials fold in the same order, so a token's bits do not depend on the pool.
-void fold_segment(SegmentFold& fold, const float* o, int64_t o_stride, float seg_max, float seg_sum,
-                  int64_t head_dim, float* out) {
-  if (seg_sum <= 0.0f) return;  // the query sees none of the segment
+// The weights that fold a segment's outputs o (its largest score and normaliser given) into a
+// query's output: out = keep * out + take * o, both sides weighted by their share of the softmax
+// over all they cover. The first segment a query sees takes (0, 1), one it does not see (1, 0),
+// so every segment is the same float steps on an output that starts at 0, whether it is folded
+// in lanes or, after a split, from stored partials: a token's bits do not depend on the pool.
+struct FoldWeights {
+  float keep;
+  float take;
+};
+
+FoldWeights fold_weights(SegmentFold& fold, float seg_max, float seg_sum) {
+  if (seg_sum <= 0.0f) return {1.0f, 0.0f};  // the query sees none of the segment
   if (fold.sum == 0.0f) {
-    for (int64_t d = 0; d < head_dim; ++d) out[d] = o[d * o_stride];
     fold = {seg_max, seg_sum};
-    return;
+    return {0.0f, 1.0f};
   }
   const float top = std::max(fold.max, seg_max);
   const float before = std::exp(fold.max - top) * fold.sum;
   const float added = std::exp(seg_max - top) * seg_sum;
   const float total = before + added;
-  const float keep = before / total, take = added / total;
-  for (int64_t d = 0; d < head_dim; ++d) out[d] = keep * out[d] + take * o[d * o_stride];
   fold = {top, total};
+  return {before / total, added / total};
 }
 
 // Segments [segment, segment_end) of a tile's queries for one KV head, in lanes. With partials
 // set, each segment's partials are stored there (the tile's layout of TileSegments, from `segment`
-// on); else they are folded into the queries' outputs as each segment ends.
+// on); else they are folded in lanes as each segment ends, and the queries' outputs written last.
 void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
                   const TileRows& rows, int32_t segment, int32_t segment_end,
                   const kernels::AttentionRowKernels& k, Scratch::Thread& s, float* partials) {
@@ -359,7 +362,11 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
     }
   }
   const int64_t stride = partial_floats(head_dim);
-  std::vector<SegmentFold> folds(partials == nullptr ? static_cast<size_t>(n_queries) : 0);
+  // Folding in place: each block's outputs so far, transposed like out_t, and its lanes' folds.
+  const bool fold_here = partials == nullptr;
+  float* acc_all = fold_here ? at_least(s.folded_t, block_floats(head_dim)) : nullptr;
+  std::vector<SegmentFold> folds(fold_here ? static_cast<size_t>(n_blocks * kBlockQueries) : 0);
+  if (fold_here) std::fill_n(acc_all, block_floats(head_dim), 0.0f);
   for (int32_t seg = segment; seg < segment_end; ++seg) {
     const int32_t begin = std::max(rows.begin, seg * kSegmentRows);
     const int32_t end = std::min(rows.end, (seg + 1) * kSegmentRows);
@@ -409,23 +416,51 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
                              block.out_t);
       }
     }
-    for (int64_t i = 0; i < n_queries; ++i) {
-      const LaneBlock& block = blocks[static_cast<size_t>(i / kBlockQueries)];
+    const auto seen_sum = [&](const LaneBlock& block, int64_t i) {
       const TileQuery& query = queries[static_cast<size_t>(i)];
-      const int64_t l = i % kBlockQueries;
-      const float* lane_max = block.scores_t + most_scored * block.width;
       const bool seen =
           rows.begin + query.skip < end && rows.begin + query.skip + query.n_visible > begin;
-      const float seg_sum = seen ? lane_max[block.width + l] : 0.0f;
-      if (partials == nullptr) {
-        fold_segment(folds[static_cast<size_t>(i)], block.out_t + l, block.width, lane_max[l],
-                     seg_sum, head_dim, task.out + query.offset);
-        continue;
+      return seen ? block.scores_t[(most_scored + 1) * block.width + i % kBlockQueries] : 0.0f;
+    };
+    if (fold_here) {
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const LaneBlock& block = blocks[static_cast<size_t>(b)];
+        const int64_t width = block.width;
+        float keep[kBlockQueries], take[kBlockQueries];
+        for (int64_t l = 0; l < width; ++l) {
+          const int64_t i = b * kBlockQueries + l;
+          const FoldWeights w =
+              fold_weights(folds[static_cast<size_t>(i)], block.scores_t[most_scored * width + l],
+                           seen_sum(block, i));
+          keep[l] = w.keep;
+          take[l] = w.take;
+        }
+        float* acc_t = acc_all + b * kBlockQueries * head_dim;
+        for (int64_t d = 0; d < head_dim; ++d) {
+          for (int64_t l = 0; l < width; ++l) {
+            acc_t[d * width + l] =
+                keep[l] * acc_t[d * width + l] + take[l] * block.out_t[d * width + l];
+          }
+        }
       }
+      continue;
+    }
+    for (int64_t i = 0; i < n_queries; ++i) {
+      const LaneBlock& block = blocks[static_cast<size_t>(i / kBlockQueries)];
+      const int64_t l = i % kBlockQueries;
       float* partial = partials + ((seg - segment) * n_queries + i) * stride;
       for (int64_t d = 0; d < head_dim; ++d) partial[d] = block.out_t[d * block.width + l];
-      partial[head_dim] = lane_max[l];
-      partial[head_dim + 1] = seg_sum;
+      partial[head_dim] = block.scores_t[most_scored * block.width + l];
+      partial[head_dim + 1] = seen_sum(block, i);
+    }
+  }
+  if (fold_here) {
+    for (int64_t i = 0; i < n_queries; ++i) {
+      const LaneBlock& block = blocks[static_cast<size_t>(i / kBlockQueries)];
+      const float* acc_t = acc_all + (i / kBlockQueries) * kBlockQueries * head_dim;
+      float* o = task.out + queries[static_cast<size_t>(i)].offset;
+      const int64_t l = i % kBlockQueries;
+      for (int64_t d = 0; d < head_dim; ++d) o[d] = acc_t[d * block.width + l];
     }
   }
 }
@@ -437,10 +472,13 @@ void combine_tile(const TileTask& task, const QueryTile& tile, int64_t kv_head, 
   const int64_t stride = partial_floats(head_dim);
   for (int64_t i = 0; i < segments.n_queries; ++i) {
     const TileQuery query = tile_query(task, tile, kv_head, begin, i);
+    float* out = task.out + query.offset;
+    std::fill_n(out, head_dim, 0.0f);
     SegmentFold fold;
     for (int32_t seg = 0; seg < segments.n_segments; ++seg) {
       const float* p = partials + (seg * segments.n_queries + i) * stride;
-      fold_segment(fold, p, 1, p[head_dim], p[head_dim + 1], head_dim, task.out + query.offset);
+      const FoldWeights w = fold_weights(fold, p[head_dim], p[head_dim + 1]);
+      for (int64_t d = 0; d < head_dim; ++d) out[d] = w.keep * out[d] + w.take * p[d];
     }
   }
 }

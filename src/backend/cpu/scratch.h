@@ -26,7 +26,8 @@ struct Scratch {
     std::vector<float> values;  // the values as floats, [n_pos][head_dim] (query by query)
     std::vector<float> scores;  // one query's probabilities over the positions, or a block's
     std::vector<float> queries_t, outputs_t;  // a block of queries and their outputs, transposed
-    std::vector<float> decode;  // a covering block range of a row (quantized cache types)
+    std::vector<float> folded_t;  // attention: the blocks' outputs over the segments folded so far
+    std::vector<float> decode;    // a covering block range of a row (quantized cache types)
     std::vector<float> expert_in, expert_gate, expert_up;  // one expert's rows
   };
   std::vector<Thread> threads;            // one per thread of the pool (grow_threads)

@@ -126,13 +126,14 @@ void weighted_pairs_tile(const float* weights_t, const float* rows, int64_t n_ro
                          int count, float* out_t) {
   static_assert(kPairs <= 8, "16 values a load");
   const auto value_mask = static_cast<__mmask16>((1u << count) - 1u);
+  // The output lanes of pair p: both values' 8 lanes, the first's only, or none.
+  const auto pair_lanes = [count](int p) -> __mmask16 {
+    const int real = count - 2 * p;
+    return real >= 2 ? 0xFFFF : real == 1 ? 0x00FF : 0;
+  };
   __m512 acc[kPairs];
 #pragma GCC unroll 8
-  for (int p = 0; p < kPairs; ++p) {
-    const int real = count - 2 * p;  // values of this pair that exist: 2, 1 or less
-    const __mmask16 lanes = real >= 2 ? 0xFFFF : real == 1 ? 0x00FF : 0;
-    acc[p] = _mm512_maskz_loadu_ps(lanes, out_t + 16 * p);
-  }
+  for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_maskz_loadu_ps(pair_lanes(p), out_t + 16 * p);
   for (int64_t r = 0; r < n_rows; ++r) {
     const __m512 w = twice(weights_t + r * 8);
     const __m512 values = _mm512_maskz_loadu_ps(value_mask, rows + r * dim);
@@ -143,11 +144,7 @@ void weighted_pairs_tile(const float* weights_t, const float* rows, int64_t n_ro
     }
   }
 #pragma GCC unroll 8
-  for (int p = 0; p < kPairs; ++p) {
-    const int real = count - 2 * p;
-    const __mmask16 lanes = real >= 2 ? 0xFFFF : real == 1 ? 0x00FF : 0;
-    _mm512_mask_storeu_ps(out_t + 16 * p, lanes, acc[p]);
-  }
+  for (int p = 0; p < kPairs; ++p) _mm512_mask_storeu_ps(out_t + 16 * p, pair_lanes(p), acc[p]);
 }
 
 // kValues values against one block of up to 16 lanes of weights (`lanes` of them real).
