@@ -505,14 +505,13 @@ bool attends_in_lanes(const AttentionShape& shape, const kernels::AttentionRowKe
   return k.dot_lanes != nullptr && shape.n_head / shape.n_head_kv >= kMinLaneGroup;
 }
 
-// Work for one thread: a tile's KV head over segments [segment, segment_end), or all of them
-// (segment_end < 0), attended and combined in place. Where partials is set the segments' results
-// go there, to be combined once every segment is done.
+// Work for one thread: a tile's KV head, all of its segments folded in place; or, with partials
+// set, its segments [segment, segment_end) stored there, to be folded once every segment is done.
 struct AttentionWork {
   int64_t tile;
   int64_t kv_head;
   int32_t segment = 0;
-  int32_t segment_end = -1;
+  int32_t segment_end = 0;
   float* partials = nullptr;
 };
 
@@ -525,12 +524,12 @@ void run_work(const TileTask& task, const std::vector<QueryTile>& tiles, const A
     attend_one_by_one(task, tile, work.kv_head, rows, s);
     return;
   }
-  const TileSegments segments = tile_segments(task.shape, tile, rows);
   if (work.partials != nullptr) {
     attend_lanes(task, tile, work.kv_head, rows, work.segment, work.segment_end, k, s,
                  work.partials);
     return;
   }
+  const TileSegments segments = tile_segments(task.shape, tile, rows);
   attend_lanes(task, tile, work.kv_head, rows, segments.first_segment,
                segments.first_segment + segments.n_segments, k, s, nullptr);
 }
@@ -577,7 +576,8 @@ void paged_attention(std::span<const BatchToken> batch,
   }
   // Every pair's segments, each its own work, then every pair's queries combined.
   std::vector<AttentionWork> pieces;
-  std::vector<size_t> pair_offsets;  // of each pair's partials, in `work`'s order
+  std::vector<size_t> piece_offsets;  // of each piece's partials
+  std::vector<size_t> pair_offsets;   // of each pair's, in `work`'s order
   size_t n_partials = 0;
   const int64_t stride = partial_floats(shape.head_dim);
   for (const AttentionWork& pair : work) {
@@ -586,24 +586,13 @@ void paged_attention(std::span<const BatchToken> batch,
     pair_offsets.push_back(n_partials);
     for (int32_t seg = 0; seg < segments.n_segments; ++seg) {
       pieces.push_back({pair.tile, pair.kv_head, segments.first_segment + seg,
-                        segments.first_segment + seg + 1, nullptr});
+                        segments.first_segment + seg + 1});
+      piece_offsets.push_back(n_partials);
+      n_partials += static_cast<size_t>(segments.n_queries * stride);
     }
-    n_partials += static_cast<size_t>(segments.n_segments * segments.n_queries * stride);
   }
   float* partials = at_least(scratch.attention_partials, n_partials);
-  size_t piece = 0;
-  for (size_t pair = 0; pair < work.size(); ++pair) {
-    const QueryTile& tile = tiles[static_cast<size_t>(work[pair].tile)];
-    const int64_t n_queries = tile.count * (shape.n_head / shape.n_head_kv);
-    const int32_t first_segment = pieces[piece].segment;
-    for (; piece < pieces.size() && pieces[piece].tile == work[pair].tile &&
-           pieces[piece].kv_head == work[pair].kv_head;
-         ++piece) {
-      pieces[piece].partials =
-          partials + pair_offsets[pair] +
-          static_cast<size_t>((pieces[piece].segment - first_segment) * n_queries * stride);
-    }
-  }
+  for (size_t i = 0; i < pieces.size(); ++i) pieces[i].partials = partials + piece_offsets[i];
   claim_all(pool, scratch, static_cast<int64_t>(pieces.size()), [&](int64_t i, Scratch::Thread& s) {
     run_work(task, tiles, pieces[static_cast<size_t>(i)], s);
   });
