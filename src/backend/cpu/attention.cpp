@@ -388,13 +388,15 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
       const int64_t width = block.width;
       float* scores_t = block.scores_t;
       if (shape.softcap > 0.0f) kernels::softcap(scores_t, n_rows * width, shape.softcap);
+      bool unseen[kBlockQueries];
       for (int64_t l = 0; l < width; ++l) {
-        // The rows of this segment the query sees; one that sees none keeps its finite scores
-        // (its partial is marked unseen below). Its sink joins the segment of its own position.
+        // The rows of this segment the query sees; one that sees none keeps its finite scores,
+        // and its normaliser becomes 0 below. Its sink joins the segment of its own position.
         const TileQuery& query = queries[static_cast<size_t>(b * kBlockQueries + l)];
         const int32_t seen_from = std::max(rows.begin + query.skip, begin) - begin;
         const int32_t seen_to = std::min(rows.begin + query.skip + query.n_visible, end) - begin;
-        if (seen_from < seen_to) {
+        unseen[l] = seen_from >= seen_to;
+        if (!unseen[l]) {
           for (int32_t r = 0; r < seen_from; ++r) scores_t[r * width + l] = -kInfinity;
           for (int32_t r = seen_to; r < n_rows; ++r) scores_t[r * width + l] = -kInfinity;
         }
@@ -404,7 +406,11 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
         }
       }
       float* lane_max = scores_t + most_scored * width;
-      k.softmax_lanes(scores_t, n_scored, width, lane_max, lane_max + width);
+      float* lane_sum = lane_max + width;
+      k.softmax_lanes(scores_t, n_scored, width, lane_max, lane_sum);
+      for (int64_t l = 0; l < width; ++l) {
+        if (unseen[l]) lane_sum[l] = 0.0f;  // what the folds skip
+      }
       std::fill_n(block.out_t, head_dim * width, 0.0f);
     }
     for (int32_t c = 0; c < n_rows; c += kChunkRows) {
@@ -416,11 +422,9 @@ void attend_lanes(const TileTask& task, const QueryTile& tile, int64_t kv_head,
                              block.out_t);
       }
     }
+    // A lane's normaliser over the segment, 0 where its query sees none of it.
     const auto seen_sum = [&](const LaneBlock& block, int64_t i) {
-      const TileQuery& query = queries[static_cast<size_t>(i)];
-      const bool seen =
-          rows.begin + query.skip < end && rows.begin + query.skip + query.n_visible > begin;
-      return seen ? block.scores_t[(most_scored + 1) * block.width + i % kBlockQueries] : 0.0f;
+      return block.scores_t[(most_scored + 1) * block.width + i % kBlockQueries];
     };
     if (fold_here) {
       for (int64_t b = 0; b < n_blocks; ++b) {
